@@ -1,0 +1,135 @@
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+
+class Organization(TimeStampedModel):
+    """A tenant: nobody ever sees another organization's data."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_legacy = models.BooleanField(
+        default=False,
+        help_text="Legacy customers may send through the platform's own (MSC legacy) servers.",
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text="Analytics days and date ranges use this zone."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(TimeStampedModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=200)
+    manager = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+    )
+    send_rate_emails = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Team rate: at most this many emails per mailbox…"
+    )
+    send_rate_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="…every this many seconds. Provider limits still apply."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="team_name_unique_per_org"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(send_rate_emails__isnull=True, send_rate_seconds__isnull=True)
+                    | Q(send_rate_emails__gt=0, send_rate_seconds__gt=0)
+                ),
+                name="team_rate_both_or_neither",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("role", User.Role.ADMIN)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A Mailroom user; logs in with their email address."""
+
+    class Role(models.TextChoices):
+        REP = "rep", "Sales rep"
+        MANAGER = "manager", "Sales manager"
+        ADMIN = "admin", "Admin"
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["rep", "manager", "admin"]), name="user_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+    @property
+    def is_rep(self) -> bool:
+        return self.role == self.Role.REP
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == self.Role.MANAGER
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.role == self.Role.ADMIN

@@ -1,0 +1,124 @@
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+
+class InboxMessage(TimeStampedModel):
+    """A message seen in a polled inbox. Stored once per provider message id, so a message
+    seen twice is processed once."""
+
+    class Kind(models.TextChoices):
+        BOUNCE = "bounce", "Bounce"
+        REPLY = "reply", "Reply"
+        AUTO_REPLY = "auto_reply", "Auto-reply"
+        OTHER = "other", "Other"
+
+    channel = models.ForeignKey(
+        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="inbox_messages"
+    )
+    provider_message_id = models.CharField(max_length=255)
+    internet_message_id = models.CharField(max_length=998, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    subject = models.CharField(max_length=998, blank=True)
+    from_address = models.CharField(max_length=320, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    outbound_email = models.ForeignKey(
+        "outreach.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbox_messages",
+    )
+    raw = models.BinaryField(null=True, blank=True, help_text="Kept for bounces and replies.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"], name="inbox_message_once_per_channel"
+            )
+        ]
+        indexes = [models.Index(fields=["channel", "kind"], name="inbox_channel_kind")]
+
+    def __str__(self) -> str:
+        return self.subject or self.provider_message_id
+
+
+class Bounce(TimeStampedModel):
+    """One failed recipient of one bounce notification (or of an SMTP rejection at send time)."""
+
+    class Source(models.TextChoices):
+        INBOX = "inbox", "Bounce message in the inbox"
+        SMTP_REJECT = "smtp_reject", "Rejected by the SMTP server at send time"
+
+    class MatchedBy(models.TextChoices):
+        MESSAGE_ID = "message_id", "Message-ID"
+        MAILROOM_HEADER = "mailroom_header", "X-Mailroom-Email-Id"
+        RECIPIENT = "recipient", "Recipient and time window"
+        SEND_TIME = "send_time", "At send time"
+        UNMATCHED = "unmatched", "Unmatched"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="bounces"
+    )
+    channel = models.ForeignKey(
+        "channels_app.DeliveryChannel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bounces",
+    )
+    inbox_message = models.ForeignKey(
+        InboxMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="bounces"
+    )
+    outbound_email = models.ForeignKey(
+        "outreach.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bounces",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.INBOX)
+    matched_by = models.CharField(
+        max_length=20, choices=MatchedBy.choices, default=MatchedBy.UNMATCHED
+    )
+    recipient = models.EmailField(max_length=254)
+    status_code = models.CharField(
+        max_length=16, blank=True, help_text="Enhanced status, e.g. 5.1.1"
+    )
+    diagnostic = models.TextField(blank=True)
+    is_hard = models.BooleanField()
+    is_delayed = models.BooleanField(default=False)
+    reporting_mta = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox_message", "recipient"],
+                condition=Q(inbox_message__isnull=False),
+                name="bounce_once_per_notification_recipient",
+            ),
+            models.UniqueConstraint(
+                fields=["outbound_email", "recipient"],
+                condition=Q(source="smtp_reject"),
+                name="smtp_reject_once_per_email",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "occurred_at"], name="bounce_org_time"),
+            models.Index(fields=["recipient", "occurred_at"], name="bounce_recipient_time"),
+            models.Index(
+                fields=["organization", "occurred_at"],
+                condition=Q(outbound_email__isnull=True),
+                name="bounce_unmatched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} {self.status_code}".strip()

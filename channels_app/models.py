@@ -1,0 +1,143 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.fields import EncryptedTextField
+from core.models import TimeStampedModel
+
+
+class DeliveryChannel(TimeStampedModel):
+    """A way out for email: a rep's mailbox (Gmail, Exchange), an SMTP server, or the
+    platform's legacy relay. See PRODUCT.md §1."""
+
+    class Kind(models.TextChoices):
+        GMAIL = "gmail", "Gmail"
+        EXCHANGE_ONLINE = "exchange_online", "Exchange Online (Outlook)"
+        EXCHANGE_ONPREM = "exchange_onprem", "Exchange On-Prem"
+        CUSTOM_SMTP = "custom_smtp", "Custom SMTP"
+        MSC_LEGACY = "msc_legacy", "Legacy servers"
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    class Security(models.TextChoices):
+        STARTTLS = "starttls", "STARTTLS"
+        SSL = "ssl", "SSL/TLS"
+        NONE = "none", "None"
+
+    MAILBOX_KINDS = (Kind.GMAIL, Kind.EXCHANGE_ONLINE, Kind.EXCHANGE_ONPREM)
+    POLLED_KINDS = (Kind.GMAIL, Kind.EXCHANGE_ONLINE)
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="channels"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="channels",
+        help_text="Empty for an organization-wide channel (team SMTP, legacy servers).",
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
+    last_error = models.CharField(max_length=1000, blank=True)
+    mailbox_address = models.EmailField(max_length=254, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    is_team_default = models.BooleanField(
+        default=False, help_text="The team SMTP: every member's default unless they chose another."
+    )
+
+    # OAuth mailboxes (Gmail, Exchange Online). Secrets encrypted at rest.
+    provider_account_id = models.CharField(max_length=255, blank=True)
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.CharField(max_length=1000, blank=True)
+
+    # SMTP (custom, team) and Exchange On-Prem.
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    security = models.CharField(max_length=16, choices=Security.choices, blank=True)
+    username = models.CharField(max_length=255, blank=True)
+    password = EncryptedTextField(blank=True, default="")
+    from_domain = models.CharField(max_length=255, blank=True)
+    ews_url = models.URLField(max_length=500, blank=True)
+
+    # Sending limits: provider defaults apply when empty; On-Prem takes the limits IT set.
+    is_trial_account = models.BooleanField(
+        default=False, help_text="Gmail trial or consumer account: 500 messages a day."
+    )
+    daily_limit = models.PositiveIntegerField(null=True, blank=True)
+    per_minute_limit = models.PositiveIntegerField(null=True, blank=True)
+    sending_paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the provider says its quota is exhausted."
+    )
+    sending_paused_reason = models.CharField(max_length=500, blank=True)
+    campaigns_paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Mailbox protection: campaign sends held back."
+    )
+    campaigns_paused_reason = models.CharField(max_length=500, blank=True)
+
+    # Bounce polling cursors and health.
+    gmail_history_id = models.PositiveBigIntegerField(null=True, blank=True)
+    graph_delta_link = models.TextField(blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_poll_result = models.CharField(max_length=500, blank=True)
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    poll_backoff_until = models.DateTimeField(null=True, blank=True)
+    poll_failures = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["organization", "kind", "mailbox_address"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "mailbox_address"],
+                condition=Q(kind__in=["gmail", "exchange_online"]) & ~Q(status="disconnected"),
+                name="mailbox_connected_once",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(is_team_default=True) & ~Q(status="disconnected"),
+                name="one_team_default_channel",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["gmail", "exchange_online", "exchange_onprem"])
+                | Q(owner__isnull=False),
+                name="mailbox_channel_has_owner",
+            ),
+            models.CheckConstraint(
+                condition=~Q(is_team_default=True) | Q(kind="custom_smtp", owner__isnull=True),
+                name="team_default_is_org_smtp",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="channel_owner_status"),
+            models.Index(fields=["kind", "status"], name="channel_kind_status"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.mailbox_address or self.host or self.get_kind_display()
+        return f"{self.get_kind_display()}: {label}"
+
+    @property
+    def supports_bounce_tracking(self) -> bool:
+        return self.kind in self.POLLED_KINDS
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.CONNECTED
+
+
+class ChannelChoice(TimeStampedModel):
+    """The channel a user chose to send through. Without one, the team SMTP is the default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_choice"
+    )
+    channel = models.ForeignKey(DeliveryChannel, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.channel}"

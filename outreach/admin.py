@@ -1,0 +1,78 @@
+from django.contrib import admin
+
+from .models import Campaign, CampaignStep, EmailTemplate, Enrollment, OutboundEmail, Prospect
+
+
+@admin.register(Prospect)
+class ProspectAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "organization",
+        "owner",
+        "email_status",
+        "invalidated_at",
+    ]
+    list_filter = ["email_status", "organization"]
+    search_fields = ["email", "first_name", "last_name", "company"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "subject", "owner", "organization", "is_shared", "updated_at"]
+    list_filter = ["is_shared", "organization"]
+    search_fields = ["name", "subject", "owner__email"]
+    raw_id_fields = ["owner"]
+
+
+class CampaignStepInline(admin.TabularInline):
+    model = CampaignStep
+    extra = 0
+    raw_id_fields = ["template"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "organization", "status", "created_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["name", "owner__email"]
+    raw_id_fields = ["owner"]
+    inlines = [CampaignStepInline]
+
+
+@admin.register(CampaignStep)
+class CampaignStepAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "position", "template", "delay"]
+    list_filter = ["campaign__organization"]
+    search_fields = ["campaign__name", "template__name"]
+    raw_id_fields = ["campaign", "template"]
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ["prospect", "campaign", "sender", "state", "next_step", "next_due_at"]
+    list_filter = ["state", "campaign__organization"]
+    search_fields = ["prospect__email", "campaign__name", "sender__email"]
+    raw_id_fields = ["campaign", "prospect", "sender", "next_step"]
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = [
+        "to_address",
+        "subject",
+        "sender",
+        "status",
+        "channel_kind",
+        "source",
+        "sent_at",
+        "failure_reason",
+    ]
+    list_filter = ["status", "source", "channel_kind", "organization"]
+    search_fields = ["to_address", "subject", "message_id", "sender__email"]
+    raw_id_fields = ["sender", "prospect", "template", "campaign_step", "enrollment", "channel"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["message_id", "created_at", "updated_at"]

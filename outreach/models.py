@@ -1,0 +1,259 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+
+class Prospect(TimeStampedModel):
+    class EmailStatus(models.TextChoices):
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Invalid"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="prospects"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="prospects",
+        help_text="The rep who works this prospect.",
+    )
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    email_status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.VALID
+    )
+    invalid_reason = models.CharField(max_length=500, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"], name="prospect_email_unique_per_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(email_status="valid", invalidated_at__isnull=True)
+                | Q(email_status="invalid", invalidated_at__isnull=False),
+                name="prospect_invalid_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "last_name"], name="prospect_owner_name")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class EmailTemplate(TimeStampedModel):
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="templates"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="templates"
+    )
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=500)
+    body = models.TextField(help_text="Merge fields: {{ first_name }}, {{ company }}, …")
+    is_shared = models.BooleanField(default=False, help_text="Visible to the whole organization.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "owner", "name"], name="template_name_unique_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="campaigns"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaigns"
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignStep(TimeStampedModel):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(help_text="1 for the first email, then 2, 3…")
+    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="steps")
+    delay = models.DurationField(
+        default=timedelta(days=2), help_text="Wait after the previous step (or enrollment)."
+    )
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "position"], name="step_position_unique"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="step_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · step {self.position}"
+
+
+class Enrollment(TimeStampedModel):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Finished"
+        STOPPED_BOUNCED = "stopped_bounced", "Stopped: bounced"
+        STOPPED_REPLIED = "stopped_replied", "Stopped: replied"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="enrollments")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrollments"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    next_step = models.ForeignKey(
+        CampaignStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "prospect"], name="enrollment_once_per_campaign"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="active")
+                | Q(next_step__isnull=False, next_due_at__isnull=False),
+                name="active_enrollment_has_next_step",
+            ),
+        ]
+        indexes = [
+            # The due-steps task: active enrollments whose next step is due.
+            models.Index(
+                fields=["next_due_at"], condition=Q(state="active"), name="enrollment_due"
+            ),
+            models.Index(fields=["prospect", "state"], name="enrollment_prospect_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prospect} in {self.campaign}"
+
+
+class OutboundEmail(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        QUEUED = "queued", "Queued"
+        THROTTLED = "throttled", "Throttled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        GMAIL_PLUGIN = "gmail_plugin", "Gmail plug-in"
+        OUTLOOK_PLUGIN = "outlook_plugin", "Outlook plug-in"
+        API = "api", "API"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="outbound_emails"
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="outbound_emails"
+    )
+    prospect = models.ForeignKey(
+        Prospect, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    to_address = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=998)
+    body = models.TextField()
+    template = models.ForeignKey(
+        EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    campaign_step = models.ForeignKey(
+        CampaignStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.WEB)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    channel = models.ForeignKey(
+        "channels_app.DeliveryChannel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="emails",
+    )
+    channel_kind = models.CharField(
+        max_length=32, blank=True, help_text="The channel's kind, kept if the channel is removed."
+    )
+    message_id = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, help_text="Generated by Mailroom."
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=1000, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="sent_email_has_sent_at",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_reason=""),
+                name="failed_email_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="scheduled_email_has_time",
+            ),
+        ]
+        indexes = [
+            # The outbox: a sender's (or team's) emails by status, newest first.
+            models.Index(fields=["sender", "status", "-created_at"], name="email_outbox"),
+            models.Index(fields=["organization", "status", "-created_at"], name="email_org_outbox"),
+            # Analytics and correlation by time.
+            models.Index(fields=["organization", "sent_at"], name="email_org_sent"),
+            models.Index(fields=["template", "sent_at"], name="email_template_sent"),
+            models.Index(fields=["campaign_step", "sent_at"], name="email_step_sent"),
+            models.Index(fields=["to_address", "sent_at"], name="email_recipient_sent"),
+            models.Index(fields=["updated_at"], name="email_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to_address}"
