@@ -161,3 +161,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Mail providers -------------------------------------------------------------------------
+# Base URLs of Google's and Microsoft's services. Production talks to the real hosts; `make run`
+# and the tests point them at the local sandbox (see local.py / test.py). Code must read these at
+# call time, so a test can point them at a sandbox started on a random port.
+MAILROOM_GOOGLE_ACCOUNTS_URL = env("GOOGLE_ACCOUNTS_URL", default="https://accounts.google.com")
+MAILROOM_GOOGLE_OAUTH2_URL = env("GOOGLE_OAUTH2_URL", default="https://oauth2.googleapis.com")
+MAILROOM_GOOGLE_USERINFO_URL = env(
+    "GOOGLE_USERINFO_URL", default="https://www.googleapis.com/oauth2/v1/userinfo"
+)
+MAILROOM_GMAIL_API_URL = env("GMAIL_API_URL", default="https://gmail.googleapis.com")
+MAILROOM_MICROSOFT_LOGIN_URL = env(
+    "MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com"
+)
+# msal only accepts https authorities; in the sandbox this is its TLS port.
+MAILROOM_MICROSOFT_AUTHORITY_URL = env(
+    "MICROSOFT_AUTHORITY_URL", default="https://login.microsoftonline.com"
+)
+MAILROOM_MICROSOFT_TENANT = env("MICROSOFT_TENANT", default="common")
+MAILROOM_GRAPH_URL = env("GRAPH_URL", default="https://graph.microsoft.com")
+# A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = system CAs.
+MAILROOM_PROVIDER_CA_BUNDLE = env("PROVIDER_CA_BUNDLE", default=None)
+MAILROOM_NAVIGATION_CONTEXT: list[str] = []

@@ -3,3 +3,16 @@
 from .base import *  # noqa: F403
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)  # noqa: F405
+
+# The demo reaches "Google" and "Microsoft" through the local sandbox (`python -m sandbox`,
+# started by `make run`), unless the environment points elsewhere.
+SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8900")  # noqa: F405
+SANDBOX_HTTPS_URL = env("SANDBOX_HTTPS_URL", default="https://127.0.0.1:8901")  # noqa: F405
+MAILROOM_GOOGLE_ACCOUNTS_URL = f"{SANDBOX_URL}/google/accounts"
+MAILROOM_GOOGLE_OAUTH2_URL = f"{SANDBOX_URL}/google/oauth2"
+MAILROOM_GOOGLE_USERINFO_URL = f"{SANDBOX_URL}/google/oauth2/v1/userinfo"
+MAILROOM_GMAIL_API_URL = f"{SANDBOX_URL}/google"
+MAILROOM_MICROSOFT_LOGIN_URL = f"{SANDBOX_URL}/microsoft/login"
+MAILROOM_MICROSOFT_AUTHORITY_URL = f"{SANDBOX_HTTPS_URL}/microsoft/login"
+MAILROOM_GRAPH_URL = f"{SANDBOX_URL}/microsoft/graph"
+MAILROOM_PROVIDER_CA_BUNDLE = str(VAR_DIR / "sandbox" / "ca.pem")  # noqa: F405

@@ -1,5 +1,7 @@
 """pytest: fast hashing, tasks run inline unless a test starts a real worker."""
 
+import os
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -12,4 +14,7 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so a real worker process started by a test sees the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    # One file per run, so runs in parallel (several checkouts' sessions) never share it.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")  # noqa: F405
+    }
