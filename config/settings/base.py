@@ -130,7 +130,7 @@ MAILROOM_ENCRYPTION_KEYS = env.list(
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = Path(env("MAILROOM_BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -184,3 +184,12 @@ MAILROOM_GRAPH_URL = env("GRAPH_URL", default="https://graph.microsoft.com")
 # A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = system CAs.
 MAILROOM_PROVIDER_CA_BUNDLE = env("PROVIDER_CA_BUNDLE", default=None)
 MAILROOM_NAVIGATION_CONTEXT: list[str] = []
+
+# --- Bounce tracking (bounces app) ----------------------------------------------------------
+# Soft bounces that invalidate an address: this many emails within this many days.
+MAILROOM_SOFT_BOUNCE_LIMIT = env.int("MAILROOM_SOFT_BOUNCE_LIMIT", default=3)
+MAILROOM_SOFT_BOUNCE_WINDOW_DAYS = env.int("MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", default=30)
+# Mailbox protection: pause a mailbox's campaigns when more than this share of the emails it
+# sent in the last 24 h hard-bounced, once it sent at least MIN_SENT.
+MAILROOM_MAILBOX_PROTECTION_RATE = env.float("MAILROOM_MAILBOX_PROTECTION_RATE", default=0.08)
+MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_SENT", default=20)

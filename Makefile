@@ -1,0 +1,50 @@
+# Two commands set Mailroom up on a fresh machine with only python3:
+#   make run   — virtualenv, migrations, demo data, then web + Celery worker + beat + sandbox
+#   make test  — virtualenv with the test tools, then the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint venv dev-venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+run: venv
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py setup_periodic_tasks
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "  Mailroom is starting at http://127.0.0.1:$(PORT)/"
+	@echo "  Demo logins (password: mailroom):"
+	@echo "    rep@acme.test       a sales rep (also rep2@acme.test)"
+	@echo "    manager@acme.test   the East team's sales manager"
+	@echo "    admin@acme.test     the organization admin (also the Django admin at /admin/)"
+	@echo "    rep@legacy.test     a rep of a legacy organization"
+	@echo "  Sandbox (fake Google, Microsoft, SMTP): http://127.0.0.1:8900/_sandbox/"
+	@echo "  Stop with Ctrl-C."
+	@echo
+	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+test: dev-venv
+	$(BIN)/python -m pytest
+
+lint: dev-venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 db.sqlite3-*

@@ -1,0 +1,395 @@
+"""Demo data for `make run`: two organizations, the four Acme users, templates, a three-step
+campaign, 200 prospects and 30 days of sending history with bounces and replies.
+
+Deterministic (a seeded random generator) and idempotent: a second run finds the demo
+organizations and changes nothing."""
+
+import random
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization, Team, User
+from analytics.models import FeedEvent
+from bounces.models import Bounce
+from outreach.models import (
+    Campaign,
+    CampaignStep,
+    EmailTemplate,
+    Enrollment,
+    OutboundEmail,
+    Prospect,
+)
+
+DEMO_PASSWORD = "mailroom"  # noqa: S105 - the documented demo login
+HISTORY_DAYS = 30
+FIRST_NAMES = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Elif",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+]
+LAST_NAMES = [
+    "Alvarez",
+    "Brooks",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+]
+COMPANIES = [
+    ("Northwind", "northwind.test"),
+    ("Globex", "globex.test"),
+    ("Initech", "initech.test"),
+    ("Umbrella", "umbrella.test"),
+    ("Hooli", "hooli.test"),
+    ("Stark Ind", "stark.test"),
+    ("Wayne Ent", "wayne.test"),
+    ("Cyberdyne", "cyberdyne.test"),
+    ("Soylent", "soylent.test"),
+    ("Tyrell", "tyrell.test"),
+]
+TITLES = ["VP Sales", "Head of RevOps", "CRO", "Sales Director", "SDR Manager", "CEO"]
+TEMPLATES = [
+    (
+        "rep",
+        "Intro: pipeline",
+        "Quick idea for {{ company }}'s pipeline",
+        "Hi {{ first_name }},\n\nTeams like {{ company }} use Mailroom to keep sales mail"
+        " out of spam.\nWorth 15 minutes next week?\n",
+        False,
+    ),
+    (
+        "rep",
+        "Follow-up: case study",
+        "Re: Quick idea for {{ company }}",
+        "Hi {{ first_name }},\n\nFollowing up with a two-page case study."
+        " Want me to send it over?\n",
+        False,
+    ),
+    (
+        "manager",
+        "Break-up email",
+        "Should I close your file, {{ first_name }}?",
+        "Hi {{ first_name }},\n\nI haven't heard back, so I'll assume the timing is off. "
+        "If that changes, just reply.\n",
+        True,
+    ),
+    (
+        "rep2",
+        "Event invite",
+        "{{ first_name }}, join our RevOps roundtable",
+        "Hi {{ first_name }},\n\nWe're hosting a small roundtable for {{ title }}s. Interested?\n",
+        False,
+    ),
+]
+BOUNCE_REASONS = [
+    ("5.1.1", "smtp; 550 5.1.1 <{to}>: Recipient address rejected: User unknown", True),
+    (
+        "5.1.10",
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        True,
+    ),
+    ("5.2.2", "552 5.2.2 The email account that you tried to reach is over quota", False),
+    ("5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering", False),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo organizations, users and 30 days of history (idempotent)."
+
+    def handle(self, *args, **options):
+        if Organization.objects.filter(slug="acme").exists():
+            self.stdout.write("Demo data already present: nothing to do.")
+            return
+        with transaction.atomic():
+            counts = seed(random.Random(20261126))
+        self.stdout.write("Seeded: " + ", ".join(f"{n} {label}" for label, n in counts.items()))
+
+
+def _user(email: str, org: Organization, role: str, team: Team | None = None, **extra) -> User:
+    first, _, rest = email.partition("@")
+    user = User.objects.create_user(
+        email=email,
+        password=DEMO_PASSWORD,
+        organization=org,
+        role=role,
+        team=team,
+        first_name=extra.pop("first_name", first.capitalize()),
+        **extra,
+    )
+    return user
+
+
+def seed(rng: random.Random) -> dict[str, int]:
+    now = timezone.now()
+    acme = Organization.objects.create(name="Acme Sales", slug="acme", timezone="America/New_York")
+    legacy = Organization.objects.create(name="Legacy Corp", slug="legacy", is_legacy=True)
+    east = Team.objects.create(
+        organization=acme, name="East", send_rate_emails=20, send_rate_seconds=60
+    )
+    manager = _user(
+        "manager@acme.test", acme, User.Role.MANAGER, east, first_name="Morgan", last_name="Lee"
+    )
+    east.manager = manager
+    east.save(update_fields=["manager"])
+    rep = _user("rep@acme.test", acme, User.Role.REP, east, first_name="Riley", last_name="Park")
+    rep2 = _user("rep2@acme.test", acme, User.Role.REP, east, first_name="Sam", last_name="Cruz")
+    _user(
+        "admin@acme.test",
+        acme,
+        User.Role.ADMIN,
+        first_name="Alex",
+        last_name="Kim",
+        is_staff=True,
+        is_superuser=True,
+    )
+    legacy_team = Team.objects.create(organization=legacy, name="Field sales")
+    _user("rep@legacy.test", legacy, User.Role.REP, legacy_team, first_name="Lou")
+    owners = {"rep": rep, "rep2": rep2, "manager": manager}
+
+    templates = [
+        EmailTemplate.objects.create(
+            organization=acme,
+            owner=owners[who],
+            name=name,
+            subject=subject,
+            body=body,
+            is_shared=shared,
+        )
+        for who, name, subject, body, shared in TEMPLATES
+    ]
+    campaign = Campaign.objects.create(
+        organization=acme, owner=rep, name="Q4 outbound: RevOps", status=Campaign.Status.ACTIVE
+    )
+    steps = [
+        CampaignStep.objects.create(
+            campaign=campaign, position=i + 1, template=templates[t], delay=timedelta(days=d)
+        )
+        for i, (t, d) in enumerate([(0, 0), (1, 3), (2, 5)])
+    ]
+
+    prospects = []
+    for i in range(198):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        company, domain = COMPANIES[i % len(COMPANIES)]
+        local = f"{first}.{last}.{i}".lower().replace("é", "e")
+        prospects.append(
+            Prospect(
+                organization=acme,
+                owner=rep if i % 5 < 3 else rep2,
+                email=f"{local}@{domain}",
+                first_name=first,
+                last_name=last,
+                company=company,
+                title=rng.choice(TITLES),
+            )
+        )
+    # Addresses the sandbox treats specially, so the demo shows a live bounce and a reply.
+    prospects += [
+        Prospect(
+            organization=acme,
+            owner=rep,
+            email="bounce.jamie@northwind.test",
+            first_name="Jamie",
+            last_name="Bounce",
+            company="Northwind",
+            title="CTO",
+        ),
+        Prospect(
+            organization=acme,
+            owner=rep,
+            email="reply.taylor@globex.test",
+            first_name="Taylor",
+            last_name="Reply",
+            company="Globex",
+            title="VP Sales",
+        ),
+    ]
+    Prospect.objects.bulk_create(prospects)
+    prospects = list(Prospect.objects.filter(organization=acme).order_by("id"))
+    history_prospects = [p for p in prospects if not p.email.startswith(("bounce.", "reply."))]
+
+    emails: list[OutboundEmail] = []
+    bounced: list[tuple[int, bool, str, str]] = []
+    for day in range(HISTORY_DAYS, 0, -1):
+        for sender in (rep, rep2, manager):
+            per_day = {rep: 14, rep2: 9, manager: 3}[sender]
+            for _ in range(rng.randint(per_day - 3, per_day + 3)):
+                prospect = rng.choice(history_prospects)
+                template = rng.choice(templates)
+                step = rng.choice(steps) if sender == rep and rng.random() < 0.4 else None
+                if step is not None:
+                    template = step.template
+                sent_at = now - timedelta(days=day, minutes=rng.randint(0, 600))
+                email = OutboundEmail(
+                    organization=acme,
+                    sender=sender,
+                    prospect=prospect,
+                    to_address=prospect.email,
+                    subject=template.subject.replace("{{ company }}", prospect.company)
+                    .replace("{{ first_name }}", prospect.first_name)
+                    .replace("{{ title }}", prospect.title),
+                    body=template.body.replace("{{ first_name }}", prospect.first_name)
+                    .replace("{{ company }}", prospect.company)
+                    .replace("{{ title }}", prospect.title),
+                    template=template,
+                    campaign_step=step,
+                    status=OutboundEmail.Status.SENT,
+                    channel_kind="gmail",
+                    queued_at=sent_at - timedelta(seconds=30),
+                    sent_at=sent_at,
+                    message_id=f"<seed-{len(emails)}.acme@mailroom.demo>",
+                )
+                roll = rng.random()
+                if roll < 0.06:
+                    email.status = OutboundEmail.Status.BOUNCED
+                    email.bounced_at = sent_at + timedelta(minutes=2)
+                    code, diagnostic, hard = rng.choice(BOUNCE_REASONS)
+                    bounced.append((len(emails), hard, code, diagnostic))
+                elif roll < 0.15:
+                    email.replied_at = sent_at + timedelta(hours=rng.randint(1, 40))
+                emails.append(email)
+    # A few failures so the outbox's failed tab shows what a rep does next.
+    for i in range(3):
+        prospect = history_prospects[i]
+        emails.append(
+            OutboundEmail(
+                organization=acme,
+                sender=rep,
+                prospect=prospect,
+                to_address=prospect.email,
+                subject=f"Quick idea for {prospect.company}'s pipeline",
+                body="Hi",
+                template=templates[0],
+                status=OutboundEmail.Status.FAILED,
+                channel_kind="custom_smtp",
+                failed_at=now - timedelta(hours=5 + i),
+                failure_reason="Authentication unsuccessful — update your SMTP credentials, "
+                "then Retry send",
+            )
+        )
+    OutboundEmail.objects.bulk_create(emails, batch_size=500)
+    emails = list(OutboundEmail.objects.filter(organization=acme).order_by("id"))
+
+    bounce_rows, events = [], []
+    for index, hard, code, diagnostic in bounced:
+        email = emails[index]
+        text = diagnostic.format(to=email.to_address)
+        bounce_rows.append(
+            Bounce(
+                organization=acme,
+                outbound_email=email,
+                source=Bounce.Source.INBOX,
+                matched_by=Bounce.MatchedBy.MESSAGE_ID,
+                recipient=email.to_address,
+                status_code=code,
+                diagnostic=text,
+                is_hard=hard,
+                reporting_mta="mx.demo.test",
+                occurred_at=email.bounced_at,
+            )
+        )
+        if hard and email.prospect.email_status == Prospect.EmailStatus.VALID:
+            email.prospect.email_status = Prospect.EmailStatus.INVALID
+            email.prospect.invalid_reason = f"Hard bounce {code}"
+            email.prospect.invalidated_at = email.bounced_at
+            email.prospect.save(update_fields=["email_status", "invalid_reason", "invalidated_at"])
+        events.append(
+            FeedEvent(
+                organization=acme,
+                user=email.sender,
+                kind=FeedEvent.Kind.BOUNCED,
+                title=f"Email to {email.to_address} bounced: {code}",
+                detail=text,
+                outbound_email=email,
+                dedupe_key=f"seed-bounce-{email.pk}",
+                read_at=email.bounced_at if email.bounced_at < now - timedelta(days=2) else None,
+            )
+        )
+    Bounce.objects.bulk_create(bounce_rows)
+    for email in emails:
+        if email.replied_at:
+            events.append(
+                FeedEvent(
+                    organization=acme,
+                    user=email.sender,
+                    kind=FeedEvent.Kind.REPLIED,
+                    title=f"{email.prospect.full_name} replied to “{email.subject}”",
+                    outbound_email=email,
+                    dedupe_key=f"seed-reply-{email.pk}",
+                    read_at=email.replied_at
+                    if email.replied_at < now - timedelta(days=2)
+                    else None,
+                )
+            )
+    FeedEvent.objects.bulk_create(events)
+    # bulk_create skips auto_now_add semantics for history: date events when they happened.
+    for event in FeedEvent.objects.filter(organization=acme).select_related("outbound_email"):
+        happened = event.outbound_email.bounced_at or event.outbound_email.replied_at
+        FeedEvent.objects.filter(pk=event.pk).update(created_at=happened)
+
+    enrollments = []
+    enrolled = [p for p in history_prospects if p.owner_id == rep.id][:40]
+    for i, prospect in enumerate(enrolled):
+        state = (
+            [Enrollment.State.ACTIVE] * 5
+            + [Enrollment.State.FINISHED] * 2
+            + [
+                Enrollment.State.PAUSED,
+                Enrollment.State.STOPPED_REPLIED,
+                Enrollment.State.STOPPED_BOUNCED,
+            ][:3]
+        )
+        chosen = state[i % len(state)]
+        if prospect.email_status == Prospect.EmailStatus.INVALID:
+            chosen = Enrollment.State.STOPPED_BOUNCED
+        active = chosen in (Enrollment.State.ACTIVE, Enrollment.State.PAUSED)
+        enrollments.append(
+            Enrollment(
+                campaign=campaign,
+                prospect=prospect,
+                sender=rep,
+                state=chosen,
+                next_step=steps[1 + i % 2] if active else None,
+                next_due_at=now + timedelta(days=1 + i % 4) if active else None,
+                stopped_at=None if active or chosen == Enrollment.State.FINISHED else now,
+            )
+        )
+    Enrollment.objects.bulk_create(enrollments)
+    return {
+        "organizations": 2,
+        "users": User.objects.count(),
+        "prospects": len(prospects),
+        "emails": len(emails),
+        "bounces": len(bounce_rows),
+        "enrollments": len(enrollments),
+    }

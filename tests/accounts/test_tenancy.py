@@ -1,0 +1,85 @@
+"""Tenancy: a user of another organization gets 404 on every object URL of Acme's.
+
+The URL patterns are discovered, not listed, so a page added later is walked too."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.factories import (
+    CampaignStepFactory,
+    DeliveryChannelFactory,
+    EnrollmentFactory,
+    OutboundEmailFactory,
+    ProspectFactory,
+)
+
+SKIPPED_PREFIXES = ("admin/", "accounts/")
+
+
+def _object_patterns(resolver: URLResolver | None = None, prefix: str = ""):
+    """(route, int kwarg names) for every project URL that takes an object id."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if route.startswith(SKIPPED_PREFIXES):
+            continue
+        if isinstance(entry, URLResolver):
+            yield from _object_patterns(entry, route)
+        elif isinstance(entry, URLPattern):
+            converters = getattr(entry.pattern, "converters", {})
+            int_names = [n for n, c in converters.items() if type(c).__name__ == "IntConverter"]
+            if int_names:
+                yield route, int_names
+
+
+def _fill(route: str, names: list[str], value: int) -> str:
+    url = route
+    for name in names:
+        url = url.replace(f"<int:{name}>", str(value))
+    return "/" + url.lstrip("^").rstrip("$")
+
+
+@pytest.fixture
+def acme_objects(rep):
+    step = CampaignStepFactory(campaign__owner=rep, template__is_shared=True)
+    enrollment = EnrollmentFactory(campaign=step.campaign)
+    email = OutboundEmailFactory(
+        sender=rep, prospect=ProspectFactory(organization=rep.organization, owner=rep)
+    )
+    channel = DeliveryChannelFactory(owner=rep)
+    return [
+        step,
+        step.campaign,
+        step.template,
+        enrollment,
+        enrollment.prospect,
+        email,
+        email.prospect,
+        channel,
+    ]
+
+
+def test_object_urls_exist_to_walk():
+    assert list(_object_patterns()), "no object URLs found: the walk below would prove nothing"
+
+
+def test_other_organization_gets_404_on_every_object_url(client, acme_objects, other_org_user):
+    client.force_login(other_org_user)
+    ids = sorted({obj.pk for obj in acme_objects})
+    checked = 0
+    for route, names in _object_patterns():
+        for pk in ids:
+            url = _fill(route, names, pk)
+            assert client.get(url).status_code in (404, 405), f"GET {url}"
+            assert client.post(url).status_code in (404, 405), f"POST {url}"
+            checked += 1
+    assert checked > 0
+
+
+def test_owner_sees_their_objects(client, rep, acme_objects):
+    """The control for the test above: the same URLs answer the owner."""
+    client.force_login(rep)
+    step, campaign, template = acme_objects[0], acme_objects[1], acme_objects[2]
+    assert client.get(f"/campaigns/{campaign.pk}/").status_code == 200
+    assert client.get(f"/templates/{template.pk}/").status_code == 200
+    assert client.get(f"/prospects/{acme_objects[6].pk}/").status_code == 200
