@@ -42,7 +42,15 @@ class InboxMessage(TimeStampedModel):
                 fields=["channel", "provider_message_id"], name="inbox_message_once_per_channel"
             )
         ]
-        indexes = [models.Index(fields=["channel", "kind"], name="inbox_channel_kind")]
+        indexes = [
+            models.Index(fields=["channel", "kind"], name="inbox_channel_kind"),
+            # The poller retries messages that failed, until they are skipped.
+            models.Index(
+                fields=["channel", "attempts"],
+                condition=Q(processed_at__isnull=True),
+                name="inbox_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject or self.provider_message_id
@@ -122,3 +130,35 @@ class Bounce(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.recipient} {self.status_code}".strip()
+
+
+class MailboxPause(TimeStampedModel):
+    """Mailbox protection: a period during which a mailbox's campaign sends were held back
+    because too many of its emails hard-bounced. The live flag is
+    DeliveryChannel.campaigns_paused_at; these rows keep the history and who resumed it."""
+
+    channel = models.ForeignKey(
+        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="pauses"
+    )
+    paused_at = models.DateTimeField()
+    reason = models.CharField(max_length=500)
+    hard_bounces = models.PositiveIntegerField()
+    sent = models.PositiveIntegerField()
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-paused_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=Q(resumed_at__isnull=True),
+                name="one_open_pause_per_channel",
+            )
+        ]
+        indexes = [models.Index(fields=["channel", "-paused_at"], name="pause_channel_time")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} paused {self.paused_at:%Y-%m-%d %H:%M}"

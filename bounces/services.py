@@ -1,0 +1,258 @@
+"""Writes for bounce tracking: bounces (from the inbox or refused at send time), replies, and
+mailbox protection. Every effect is idempotent: a notification seen twice, or the same bounce
+reported by the SMTP server and later by a DSN, counts once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.models import FeedEvent
+from analytics.services import feed_event_record
+from channels_app.models import DeliveryChannel
+from outreach.models import Enrollment, OutboundEmail, Prospect
+from outreach.services import enrollments_stop_for_prospect, prospect_mark_invalid
+
+from .models import Bounce, MailboxPause
+
+_DIAGNOSTIC_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|X-Postfix)\s*;\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BounceSettings:
+    soft_limit: int
+    soft_window: timedelta
+    protection_rate: float
+    protection_min_sent: int
+    protection_window: timedelta
+
+
+def bounce_settings() -> BounceSettings:
+    """Read at call time so a test (or an operator) can change them."""
+    return BounceSettings(
+        soft_limit=getattr(settings, "MAILROOM_SOFT_BOUNCE_LIMIT", 3),
+        soft_window=timedelta(days=getattr(settings, "MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", 30)),
+        protection_rate=getattr(settings, "MAILROOM_MAILBOX_PROTECTION_RATE", 0.08),
+        protection_min_sent=getattr(settings, "MAILROOM_MAILBOX_PROTECTION_MIN_SENT", 20),
+        protection_window=timedelta(hours=24),
+    )
+
+
+def bounce_headline(*, recipient: str, status: str | None, diagnostic: str) -> str:
+    """'Email to ana@acme.com bounced: 550 5.1.1 user unknown' — the words a rep sees."""
+    reason = " ".join(_DIAGNOSTIC_TYPE.sub("", diagnostic or "").split())
+    if status and status not in reason:
+        reason = f"{status} {reason}".strip()
+    if len(reason) > 160:
+        reason = reason[:157].rstrip() + "…"
+    return f"Email to {recipient} bounced: {reason}" if reason else f"Email to {recipient} bounced"
+
+
+def bounce_record_send_rejection(
+    *, email: OutboundEmail, recipient: str, status: str | None, diagnostic: str, hard: bool
+) -> None:
+    """The SMTP server refused `recipient` when `email` was sent: a bounce, known at send time.
+    Calling it twice for the same email and recipient records it once."""
+    recipient = recipient.strip().lower()
+    with transaction.atomic():
+        bounce, created = Bounce.objects.get_or_create(
+            outbound_email=email,
+            recipient=recipient,
+            source=Bounce.Source.SMTP_REJECT,
+            defaults={
+                "organization_id": email.organization_id,
+                "channel_id": email.channel_id,
+                "matched_by": Bounce.MatchedBy.SEND_TIME,
+                "status_code": (status or "")[:16],
+                "diagnostic": diagnostic or "",
+                "is_hard": hard,
+                "occurred_at": timezone.now(),
+            },
+        )
+        if created:
+            bounce_effects_apply(bounce=bounce)
+
+
+def bounce_effects_apply(*, bounce: Bounce) -> None:
+    """What a newly recorded, matched bounce does: the email becomes bounced; a hard bounce (or
+    the soft-bounce limit) invalidates the prospect and stops all its enrollments; the sender
+    hears about it in the live feed; a hard bounce may pause the mailbox's campaigns.
+    A delay notification is recorded but changes nothing: the email may still arrive."""
+    email = bounce.outbound_email
+    if email is None or bounce.is_delayed:
+        return
+    with transaction.atomic():
+        OutboundEmail.objects.filter(pk=email.pk).exclude(
+            status=OutboundEmail.Status.BOUNCED
+        ).update(
+            status=OutboundEmail.Status.BOUNCED,
+            bounced_at=bounce.occurred_at,
+            updated_at=timezone.now(),
+        )
+        prospect = (
+            Prospect.objects.filter(pk=email.prospect_id).first() if email.prospect_id else None
+        )
+        if prospect is not None:
+            invalid_reason = _invalidating_reason(bounce=bounce, prospect=prospect)
+            if invalid_reason:
+                prospect_mark_invalid(prospect=prospect, reason=invalid_reason)
+                enrollments_stop_for_prospect(
+                    prospect=prospect, state=Enrollment.State.STOPPED_BOUNCED
+                )
+        headline = bounce_headline(
+            recipient=bounce.recipient, status=bounce.status_code, diagnostic=bounce.diagnostic
+        )
+        detail = f"{'Hard' if bounce.is_hard else 'Soft'} bounce of “{email.subject}”."
+        if prospect is not None and prospect.email_status == Prospect.EmailStatus.INVALID:
+            detail += " The address is marked invalid and its campaigns are stopped."
+        feed_event_record(
+            user=email.sender,
+            kind=FeedEvent.Kind.BOUNCED,
+            title=headline,
+            detail=detail,
+            outbound_email=email,
+            channel=email.channel,
+            dedupe_key=f"bounced:{email.pk}:{bounce.recipient}",
+        )
+        if bounce.is_hard and email.channel_id:
+            mailbox_protection_check(channel_id=email.channel_id)
+
+
+def _invalidating_reason(*, bounce: Bounce, prospect: Prospect) -> str:
+    """Why this bounce makes the prospect's address invalid, or '' when it does not."""
+    detail = " ".join(f"{bounce.status_code} {bounce.diagnostic}".split())[:400]
+    if bounce.is_hard:
+        return f"Hard bounce: {detail}" if detail else "Hard bounce"
+    config = bounce_settings()
+    soft_emails = (
+        Bounce.objects.filter(
+            organization_id=prospect.organization_id,
+            recipient__iexact=prospect.email,
+            outbound_email__isnull=False,
+            is_hard=False,
+            is_delayed=False,
+            occurred_at__gte=bounce.occurred_at - config.soft_window,
+        )
+        .values("outbound_email_id")
+        .distinct()
+        .count()
+    )
+    if soft_emails >= config.soft_limit:
+        days = config.soft_window.days
+        return f"{soft_emails} soft bounces in {days} days; last: {detail}"
+    return ""
+
+
+def mailbox_protection_check(*, channel_id: int, now: datetime | None = None) -> bool:
+    """Pause the mailbox's campaign sends when its hard-bounce rate over the last 24 hours
+    passes the threshold (with enough mail sent to judge). Counting restarts when someone
+    resumes the mailbox. Returns True when this call paused it."""
+    config = bounce_settings()
+    now = now or timezone.now()
+    channel = DeliveryChannel.objects.select_related("owner").filter(pk=channel_id).first()
+    if channel is None or channel.kind not in DeliveryChannel.MAILBOX_KINDS:
+        return False
+    if channel.campaigns_paused_at is not None:
+        return False
+    since = now - config.protection_window
+    last_resume = (
+        MailboxPause.objects.filter(channel=channel, resumed_at__isnull=False)
+        .order_by("-resumed_at")
+        .values_list("resumed_at", flat=True)
+        .first()
+    )
+    if last_resume and last_resume > since:
+        since = last_resume
+    sent = (
+        OutboundEmail.objects.filter(organization_id=channel.organization_id, channel=channel)
+        .filter(Q(sent_at__gte=since) | Q(sent_at__isnull=True, bounced_at__gte=since))
+        .count()
+    )
+    if sent < config.protection_min_sent:
+        return False
+    hard = (
+        Bounce.objects.filter(
+            outbound_email__channel=channel,
+            is_hard=True,
+            occurred_at__gte=since,
+        )
+        .values("outbound_email_id")
+        .distinct()
+        .count()
+    )
+    if hard / sent <= config.protection_rate:
+        return False
+    reason = (
+        f"{hard} of {sent} emails hard-bounced in the last 24 hours "
+        f"({hard / sent:.0%}, limit {config.protection_rate:.0%}): campaign sends are paused "
+        "to protect the mailbox. One-off emails still go."
+    )
+    with transaction.atomic():
+        paused = DeliveryChannel.objects.filter(
+            pk=channel.pk, campaigns_paused_at__isnull=True
+        ).update(campaigns_paused_at=now, campaigns_paused_reason=reason[:500], updated_at=now)
+        if not paused:
+            return False
+        pause = MailboxPause.objects.create(
+            channel=channel, paused_at=now, reason=reason[:500], hard_bounces=hard, sent=sent
+        )
+        for user in _protection_audience(channel=channel):
+            feed_event_record(
+                user=user,
+                kind=FeedEvent.Kind.MAILBOX_PAUSED,
+                title=f"Campaigns paused for {channel.mailbox_address or channel}: "
+                f"{hard / sent:.0%} of emails hard-bounced",
+                detail=reason,
+                channel=channel,
+                dedupe_key=f"mailbox_paused:{pause.pk}",
+            )
+    return True
+
+
+def _protection_audience(*, channel: DeliveryChannel) -> list[User]:
+    """The mailbox's rep and the managers of the rep's team."""
+    owner = channel.owner
+    if owner is None:
+        return []
+    audience = [owner]
+    if owner.team_id:
+        managers = User.objects.filter(
+            Q(managed_teams__id=owner.team_id) | Q(team_id=owner.team_id, role=User.Role.MANAGER),
+            organization_id=owner.organization_id,
+            is_active=True,
+        ).distinct()
+        audience.extend(user for user in managers if user.pk != owner.pk)
+    return audience
+
+
+def channel_can_resume_campaigns(*, channel: DeliveryChannel, user: User) -> bool:
+    """The mailbox's rep, an organization admin, or platform staff (the Django admin)."""
+    if user.is_superuser:
+        return True
+    if user.organization_id != channel.organization_id:
+        return False
+    return user.role == User.Role.ADMIN or channel.owner_id == user.pk or user.is_staff
+
+
+def channel_campaigns_resume(*, channel: DeliveryChannel, user: User) -> bool:
+    """Lift mailbox protection: campaign sends go again. Returns False when it was not paused."""
+    if not channel_can_resume_campaigns(channel=channel, user=user):
+        raise PermissionDenied("Only the mailbox's rep or an admin can resume its campaigns.")
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = DeliveryChannel.objects.filter(
+            pk=channel.pk, campaigns_paused_at__isnull=False
+        ).update(campaigns_paused_at=None, campaigns_paused_reason="", updated_at=now)
+        MailboxPause.objects.filter(channel=channel, resumed_at__isnull=True).update(
+            resumed_at=now, resumed_by=user, updated_at=now
+        )
+    channel.refresh_from_db(fields=["campaigns_paused_at", "campaigns_paused_reason"])
+    return bool(resumed)
