@@ -57,5 +57,10 @@ def outbound_email_list(*, user: User, status: str | None = None) -> QuerySet[Ou
 
 
 def outbound_email_counts(*, user: User) -> dict[str, int]:
+    """Emails per status (every status present, zero when none), plus "waiting": queued,
+    throttled or being sent."""
     rows = outbound_email_list(user=user).order_by().values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
+    counts = dict.fromkeys(OutboundEmail.Status.values, 0)
+    counts.update({row["status"]: row["n"] for row in rows})
+    counts["waiting"] = counts["queued"] + counts["throttled"] + counts["sending"]
+    return counts
