@@ -194,3 +194,8 @@ MAILROOM_SOFT_BOUNCE_WINDOW_DAYS = env.int("MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", d
 # sent in the last 24 h hard-bounced, once it sent at least MIN_SENT.
 MAILROOM_MAILBOX_PROTECTION_RATE = env.float("MAILROOM_MAILBOX_PROTECTION_RATE", default=0.08)
 MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_SENT", default=20)
+
+# --- Outgoing system mail (password resets) -------------------------------------------------
+# Not sales mail: that goes through delivery channels. Locally it prints to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mailroom <no-reply@mailroom.local>")

@@ -30,3 +30,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))  # noqa: F405
