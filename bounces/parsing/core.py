@@ -1,0 +1,446 @@
+"""parse_bounce: is this message a delivery failure, and for whom?"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from email.message import Message
+
+from . import dsn, plaintext, reasons
+from .message import (
+    content_param,
+    content_type,
+    decoded_text,
+    first_address,
+    header_text,
+    iter_parts,
+    normalize_message_id,
+    parse_bytes,
+    parse_header_block,
+)
+from .model import BounceReport, FailedRecipient
+
+logger = logging.getLogger(__name__)
+
+FAILED_ACTIONS = frozenset({"failed", "delayed", "failure", "fail", "undeliverable"})
+SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+MAX_DIAGNOSTIC_CHARS = 1000
+MAX_RAW_BODY_BYTES = 64 * 1024
+
+# Senders that only ever speak for a mail system.
+_DAEMON_SENDER = re.compile(
+    r"mailer[-_ ]?daemon|postmaster|post_master|mail[ ._-]?delivery[ ._-]?(?:system|subsystem)"
+    r"|\bmdaemon\b|\bmail ?administrator\b|ndr ?administrator|interscan|mailer@|\bbounces?@"
+    r"|\bsysadmin@|no-?reply@.*(?:dion|ezweb|au)\.ne\.jp|mail ?deliver",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|not (?:be )?delivered|delivery (?:status notification|failure|failed"
+    r"|problem|report|has failed|error|notification)|failure (?:notice|delivery)|failed delivery"
+    r"|returned (?:mail|to sender)|returning message|mail delivery (?:failed|failure|error|system)"
+    r"|could not (?:be )?deliver|delivery status|non[- ]?delivery|nondeliverable|rejected"
+    r"|mail failure|warning: (?:message|could not)|delayed mail|unzustellbar|non remis"
+    r"|no se puede entregar|impossible de remettre|niet bezorgd|delivery delayed|message delayed"
+    r"|permanent (?:delivery )?(?:failure|error)|error sending|failed mail|bounced?\b",
+    re.IGNORECASE,
+)
+# Phrases only a mail system writes when handing a message back.
+_BOUNCE_BODY = re.compile(
+    r"(?:wasn't|was not|were not|could not be|couldn't be|cannot be|can't be|has not been|not)"
+    r" (?:able to )?(?:be )?delivered"
+    r"|(?:error|problem|failure)s? (?:while )?deliver(?:ing|y)"
+    r"|(?:failed|failure) (?:to deliver|permanently|delivery)|delivery (?:has )?failed"
+    r"|unable to deliver|undeliverable|not reach (?:the |some or all)|permanent (?:fatal )?error"
+    r"|the following (?:address(?:\(?es\)?)?|recipients?\(?s?\)?) (?:failed|had|cannot|could)"
+    r"|returned (?:to sender|mail)|i'm afraid i wasn't able|qmail-send program"
+    r"|this is the mail system at|mail delivery (?:failed|system)|delivery status notification",
+    re.IGNORECASE,
+)
+# "Fwd:", "FW:", "WG:", "RV:", "TR:", "Doorst:", "VS:", "I:": a person passing a bounce on.
+_FORWARD_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|fw|wg|rv|tr|doorst|vs|vb|i|enc|rif)\s*:", re.IGNORECASE
+)
+_DELAY_TEXT = re.compile(
+    r"\(delay\)|delivery delayed|message delayed|has been delayed|delayed mail|warning: message"
+    r"|will (?:keep|continue) (?:trying|to try|to retry)|still (?:being )?retr(?:y|ied)"
+    r"|not (?:yet )?been delivered|delivery attempts will continue|temporary failure",
+    re.IGNORECASE,
+)
+_REPORTING_HOST = re.compile(
+    r"(?:qmail-send program|mail system|Mail Agent [^\s]+|MTA|mailer) at (?:host )?"
+    r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
+)
+_SES_MARKER = '"notificationType"'
+
+
+def parse_bounce(raw: bytes) -> BounceReport | None:
+    """The bounce report in `raw`, or None when the message is not a delivery failure/delay.
+
+    Never raises: whatever goes wrong inside is logged and reads as "not a bounce".
+    """
+    try:
+        return _parse(raw)
+    except Exception:  # the contract: malformed mail must never break the poller
+        logger.debug("bounce parser failed on a message", exc_info=True)
+        return None
+
+
+def _parse(raw: bytes) -> BounceReport | None:
+    return _parse_message(parse_bytes(raw), raw=raw, nested=False)
+
+
+def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> BounceReport | None:
+    top_type = content_type(message)
+    report_type = content_param(message, "report-type")
+    if top_type == "multipart/report" and report_type in {
+        "disposition-notification",
+        "feedback-report",
+    }:
+        return None
+    sender = header_text(message, "From")
+    subject = header_text(message, "Subject")
+    daemon_sender = bool(_DAEMON_SENDER.search(sender))
+    if _FORWARD_PREFIX.match(subject) and not daemon_sender:
+        return None
+
+    collected = _collect_parts(message)
+    excluded = _own_addresses(message)
+
+    recipients: list[FailedRecipient] = []
+    reporting_mta: str | None = None
+    family = None
+    saw_success = False
+    for fields in collected.status_fields:
+        status_report = dsn.read_delivery_status(fields)
+        reporting_mta = reporting_mta or status_report.reporting_mta
+        found, success = _from_delivery_status(status_report, collected.report_text)
+        recipients.extend(found)
+        saw_success = saw_success or success
+    if recipients:
+        family = "rfc3464"
+    elif saw_success or (
+        top_type == "multipart/report" and report_type not in {"", "delivery-status"}
+    ):
+        return None
+
+    if not recipients and _SES_MARKER in collected.report_text:
+        recipients = _from_ses_notification(collected.report_text)
+        family = "amazonses-notification" if recipients else None
+
+    if not recipients:
+        bounce_subject = bool(_BOUNCE_SUBJECT.search(subject))
+        bounce_body = bool(_BOUNCE_BODY.search(collected.report_text[:4000]))
+        if not (daemon_sender or bounce_subject or bounce_body):
+            return None
+        family = "text"
+        recipients = _from_plain_text(message, collected.texts, excluded)
+        if not recipients and not nested and (daemon_sender or bounce_subject):
+            inner = _nested_bounce(collected)
+            if inner is not None:
+                return inner
+        if not recipients and raw is not None:
+            recipients = _from_plain_text(message, [_raw_body(raw)], excluded)
+        if not recipients and daemon_sender and (bounce_subject or bounce_body):
+            recipients = _from_returned_recipient(collected, excluded)
+            family = "text-returned-to"
+    if not recipients:
+        return None
+
+    returned = _returned_headers(collected)
+    delayed = all(recipient.action == "delayed" for recipient in recipients)
+    return BounceReport(
+        recipients=_unique(recipients),
+        original_message_id=normalize_message_id(returned.get("message-id")),
+        reporting_mta=reporting_mta or _reporting_host(collected.report_text),
+        is_delayed=delayed,
+        original_mailroom_id=(returned.get("x-mailroom-email-id") or "").strip() or None,
+        original_from=first_address(returned.get("from", "")),
+        original_subject=returned.get("subject") or None,
+        mta_family=family,
+    )
+
+
+def _nested_bounce(collected: _Collected) -> BounceReport | None:
+    """A relay's bounce that only wraps the real bounce (attached, or pasted after its text)."""
+    inner_messages = list(collected.returned_messages)
+    for text in collected.texts:
+        _, copy = plaintext.report_region(text)
+        block = _header_block_of(copy)
+        if block:
+            inner_messages.append(parse_bytes(block.encode("utf-8", "surrogateescape")))
+    for inner in inner_messages[:2]:
+        report = _parse_message(inner, raw=None, nested=True)
+        if report is not None:
+            return report
+    return None
+
+
+def _from_returned_recipient(collected: _Collected, excluded: set[str]) -> list[FailedRecipient]:
+    """Some MTAs name nobody in their report: the returned message's To is who failed."""
+    returned = _returned_headers(collected)
+    addresses = [
+        address
+        for address in plaintext.addresses_in(returned.get("to", ""))
+        if address not in excluded
+    ]
+    if not addresses or len(addresses) > 3:
+        return []
+    diagnostic = _text_about(
+        addresses[0], "\n".join(plaintext.report_region(text)[0] for text in collected.texts)
+    )
+    return [_recipient(address, diagnostic, None, "failed") for address in dict.fromkeys(addresses)]
+
+
+def _raw_body(raw: bytes) -> str:
+    """The undecoded body, for MIME too broken to split (parts lost to a bad boundary)."""
+    text = raw[:MAX_RAW_BODY_BYTES].decode("utf-8", "replace")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    _, _, body = text.partition("\n\n")
+    return body
+
+
+class _Collected:
+    """The parts of a bounce that matter, found in one walk."""
+
+    __slots__ = (
+        "status_fields",
+        "texts",
+        "report_text",
+        "returned_messages",
+        "returned_header_texts",
+    )
+
+    def __init__(self) -> None:
+        self.status_fields: list[list[tuple[str, str]]] = []
+        self.texts: list[str] = []
+        self.report_text = ""
+        self.returned_messages: list[Message] = []
+        self.returned_header_texts: list[str] = []
+
+
+def _collect_parts(message: Message) -> _Collected:
+    collected = _Collected()
+    for part in iter_parts(message):
+        kind = content_type(part)
+        if kind == "message/delivery-status" or kind == "message/global-delivery-status":
+            collected.status_fields.append(dsn.fields_from_part(part, decoded_text(part)))
+        elif kind in ("message/rfc822", "message/global") and part is not message:
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                collected.returned_messages.append(payload[0])
+            elif isinstance(payload, str):
+                collected.returned_header_texts.append(payload)
+        elif kind in ("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers"):
+            collected.returned_header_texts.append(decoded_text(part))
+        elif kind.startswith("text/") or not part.is_multipart() and kind == "multipart/mixed":
+            if (
+                part.get("Content-Disposition", "").lower().startswith("attachment")
+                and collected.texts
+            ):
+                continue
+            text = decoded_text(part)
+            if kind == "text/html":
+                if collected.texts:
+                    continue
+                text = _html_to_text(text)
+            collected.texts.append(text)
+    collected.report_text = "\n".join(collected.texts)
+    return collected
+
+
+def _from_delivery_status(
+    status_report: dsn.DeliveryStatus, report_text: str
+) -> tuple[list[FailedRecipient], bool]:
+    """Failed/delayed recipients of a delivery-status report, and whether any was a success."""
+    found: list[FailedRecipient] = []
+    saw_success = False
+    for entry in status_report.recipients:
+        address = entry.address
+        if not address:
+            continue
+        action = entry.action
+        status = entry.status
+        if action in SUCCESS_ACTIONS or (not action and status and status.startswith("2")):
+            saw_success = True
+            continue
+        if action and action not in FAILED_ACTIONS:
+            continue
+        if not action:
+            action = "delayed" if status and status.startswith("4") else "failed"
+        diagnostic = entry.diagnostic
+        if not diagnostic or not _says_something(diagnostic):
+            diagnostic = " ".join([diagnostic, _text_about(address, report_text)]).strip()
+        found.append(
+            _recipient(address, diagnostic, status, "delayed" if action == "delayed" else "failed")
+        )
+    return found, saw_success
+
+
+def _from_plain_text(
+    message: Message, texts: list[str], excluded: set[str]
+) -> list[FailedRecipient]:
+    region_texts: list[str] = []
+    for text in texts:
+        region, _ = plaintext.report_region(text)
+        region_texts.append(region)
+    region = "\n".join(region_texts)
+
+    inline_fields = (
+        dsn.fields_from_text(region)
+        if re.search(r"^\s*(?:final|original)-recipient\s*:", region, re.IGNORECASE | re.MULTILINE)
+        else []
+    )
+    if inline_fields:
+        found, saw_success = _from_delivery_status(dsn.read_delivery_status(inline_fields), region)
+        if found:
+            return found
+        if saw_success:
+            return []
+
+    pairs = plaintext.extract_recipients(region, excluded=excluded)
+    failed_header = header_text(message, "X-Failed-Recipients")
+    if failed_header:
+        listed = plaintext.addresses_in(failed_header)
+        by_address = dict(pairs)
+        pairs = [(address, by_address.get(address, "")) for address in dict.fromkeys(listed)]
+    delayed = bool(_DELAY_TEXT.search(header_text(message, "Subject"))) or bool(
+        _DELAY_TEXT.search(region[:3000])
+    )
+    action = (
+        "delayed"
+        if delayed and not re.search(r"permanent|gave up|given up", region, re.I)
+        else "failed"
+    )
+    recipients = []
+    for address, diagnostic in pairs:
+        if not _says_something(diagnostic):
+            diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
+        recipients.append(_recipient(address, diagnostic, None, action))
+    return recipients
+
+
+def _from_ses_notification(text: str) -> list[FailedRecipient]:
+    """Amazon SES bounce notifications delivered by SNS e-mail: a JSON document."""
+    start = text.find("{")
+    end = text.rfind("}")
+    if start < 0 or end <= start:
+        return []
+    try:
+        document = json.loads(text[start : end + 1], strict=False)
+    except ValueError:
+        return []
+    if isinstance(document, dict) and isinstance(document.get("Message"), str):
+        try:
+            document = json.loads(document["Message"], strict=False)
+        except ValueError:
+            return []
+    if not isinstance(document, dict) or document.get("notificationType") != "Bounce":
+        return []
+    bounce = document.get("bounce") or {}
+    transient = bounce.get("bounceType") == "Transient"
+    found = []
+    for entry in bounce.get("bouncedRecipients") or []:
+        if not isinstance(entry, dict) or not entry.get("emailAddress"):
+            continue
+        address = first_address(str(entry["emailAddress"]))
+        if address:
+            diagnostic = str(entry.get("diagnosticCode") or bounce.get("bounceSubType") or "")
+            status = entry.get("status")
+            found.append(
+                _recipient(
+                    address,
+                    diagnostic,
+                    str(status) if status else None,
+                    "delayed" if transient else "failed",
+                )
+            )
+    return found
+
+
+def _recipient(address: str, diagnostic: str, status: str | None, action: str) -> FailedRecipient:
+    diagnostic = " ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS]
+    reason, status, hard = reasons.classify(diagnostic, status, delayed=action == "delayed")
+    return FailedRecipient(
+        address=address.lower(),
+        status=status,
+        diagnostic=diagnostic,
+        hard=hard,
+        reason=reason,
+        action=action,
+    )
+
+
+def _says_something(diagnostic: str) -> bool:
+    return bool(reasons.find_status(diagnostic) or reasons.reason_from_text(diagnostic))
+
+
+def _text_about(address: str, text: str) -> str:
+    """The lines of the human-readable report around the address, or its first lines."""
+    lowered = text.lower()
+    position = lowered.find(address)
+    if position < 0:
+        return " ".join(text[:1500].split())
+    start = max(0, lowered.rfind("\n\n", 0, position))
+    end = lowered.find("\n\n", position + len(address))
+    excerpt = text[start : end if end > 0 else position + 800]
+    if not _says_something(excerpt):
+        excerpt = text[:2500]
+    return " ".join(excerpt.split())
+
+
+def _returned_headers(collected: _Collected) -> dict[str, str]:
+    wanted = ("message-id", "from", "x-mailroom-email-id", "subject", "to")
+    candidates: list[Message] = list(collected.returned_messages)
+    candidates.extend(
+        parse_header_block(text.lstrip("\n")) for text in collected.returned_header_texts
+    )
+    for text in collected.texts:
+        _, copy = plaintext.report_region(text)
+        if copy:
+            candidates.append(parse_header_block(_header_block_of(copy)))
+    for candidate in candidates:
+        values = {name: header_text(candidate, name) for name in wanted}
+        if values["message-id"] or values["x-mailroom-email-id"]:
+            return values
+    for candidate in candidates:
+        values = {name: header_text(candidate, name) for name in wanted}
+        if values["from"]:
+            return values
+    return {}
+
+
+def _header_block_of(copy: str) -> str:
+    """The returned copy from its first header line on (skipping the separator and blanks)."""
+    lines = copy.split("\n")
+    for index, line in enumerate(lines):
+        if re.match(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]", line):
+            return "\n".join(lines[index : index + 200])
+    return ""
+
+
+def _own_addresses(message: Message) -> set[str]:
+    """Addresses of the mailbox that received the bounce: never a failed recipient."""
+    address = first_address(header_text(message, "To"))
+    return {address} if address else set()
+
+
+def _reporting_host(text: str) -> str | None:
+    found = _REPORTING_HOST.search(text[:3000])
+    return found.group(1).lower() if found else None
+
+
+def _unique(recipients: list[FailedRecipient]) -> list[FailedRecipient]:
+    seen: dict[str, FailedRecipient] = {}
+    for recipient in recipients:
+        seen.setdefault(recipient.address, recipient)
+    return list(seen.values())
+
+
+def _html_to_text(html: str) -> str:
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html[:100_000])
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>", "\n", text)
+    text = re.sub(r"<[^>]{0,2000}>", " ", text)
+    return (
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&")
+    )

@@ -1,0 +1,170 @@
+"""Light MIME helpers shared by the bounce parser and the classifier.
+
+The stdlib parser with the `compat32` policy is the fastest way to split MIME correctly (the
+modern policies build header objects we never use). Everything here tolerates broken input:
+unknown charsets, bad transfer encodings and truncated multiparts degrade to less text, never
+to an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser, HeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+# Bounces put the failure report first; what follows is the returned message and its
+# attachments. Scanning only this much bounds the time per message whatever its size.
+MAX_INPUT_BYTES = 256 * 1024
+MAX_PARTS = 40
+MAX_TEXT_CHARS = 48 * 1024
+
+_BYTES_PARSER = BytesParser(policy=compat32)
+_HEADER_PARSER = HeaderParser(policy=compat32)
+
+_MESSAGE_ID = re.compile(r"<?\s*([^<>\s\"]+@[^<>\s\"]+?)\s*>?(?=\s|$|[>,;])")
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+
+
+def parse_bytes(raw: bytes) -> Message:
+    return _BYTES_PARSER.parsebytes(raw[:MAX_INPUT_BYTES])
+
+
+def parse_header_block(text: str) -> Message:
+    return _HEADER_PARSER.parsestr(text, headersonly=True)
+
+
+_LINE_END = re.compile(r"\r+\n|\r")
+
+
+def normalize_newlines(text: str) -> str:
+    """LF line ends; CRLF, bare CR and the CR CR LF of some relays all count as one."""
+    if "\r" not in text:
+        return text
+    return _LINE_END.sub("\n", text)
+
+
+def header_text(message: Message, name: str) -> str:
+    """The header's value with RFC 2047 words decoded and folding removed ('' when absent)."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    value = str(value)
+    if "=?" in value:
+        with contextlib.suppress(ValueError, LookupError, UnicodeError, AssertionError):
+            value = str(make_header(decode_header(value)))
+    return " ".join(value.split())
+
+
+def first_address(value: str) -> str | None:
+    """The first e-mail address in a header value or a DSN field, lower case."""
+    if not value:
+        return None
+    try:
+        for _, address in getaddresses([value]):
+            if "@" in address:
+                return address.strip().strip("<>").lower()
+    except (ValueError, IndexError, TypeError):
+        pass
+    found = _ADDRESS.search(value)
+    return found.group(0).lower() if found else None
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """`<local@domain>` for any Message-ID-ish value; None when it holds no id."""
+    if not value:
+        return None
+    found = _MESSAGE_ID.search(value.strip())
+    if found is None:
+        return None
+    return f"<{found.group(1).strip('<>')}>"
+
+
+def message_id_list(value: str | None) -> list[str]:
+    """All Message-IDs of an In-Reply-To / References value, in order, normalized."""
+    if not value:
+        return []
+    ids = re.findall(r"<([^<>\s]+)>", value)
+    if not ids:
+        single = normalize_message_id(value)
+        return [single] if single else []
+    return [f"<{message_id}>" for message_id in ids]
+
+
+def iter_parts(message: Message, *, into_attached: bool = False) -> Iterator[Message]:
+    """Depth-first leaf and container parts, bounded in number.
+
+    Attached messages (message/rfc822) are yielded but not entered unless `into_attached`:
+    a bounce's own report never lives inside the message it returns.
+    """
+    stack = [message]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part = stack.pop()
+        seen += 1
+        yield part
+        if (
+            part is not message
+            and part.get_content_type() == "message/rfc822"
+            and not into_attached
+        ):
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(reversed([child for child in payload if isinstance(child, Message)]))
+
+
+def decoded_text(part: Message) -> str:
+    """The part's body as text, transfer-decoded and charset-decoded, bounded in length."""
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, LookupError, UnicodeError, AssertionError, TypeError):
+        payload = None
+    if payload is None:
+        raw_payload = part.get_payload()
+        if isinstance(raw_payload, str):
+            return normalize_newlines(raw_payload[:MAX_TEXT_CHARS])
+        return ""
+    payload = payload[:MAX_TEXT_CHARS]
+    charset = _charset(part)
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return normalize_newlines(payload.decode(candidate))
+        except (LookupError, UnicodeError, ValueError):
+            continue
+    return normalize_newlines(payload.decode("latin-1"))
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        charset = part.get_content_charset()
+    except (ValueError, LookupError, UnicodeError, TypeError):
+        return None
+    if not charset:
+        return None
+    charset = charset.strip().strip('"').lower()
+    # Japanese MTAs label ISO-2022-JP text as plain "jis"; Windows code pages are common too.
+    return {"jis": "iso-2022-jp", "x-sjis": "shift_jis", "sjis": "shift_jis"}.get(charset, charset)
+
+
+def content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except (ValueError, TypeError, AttributeError):
+        return "text/plain"
+
+
+def content_param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name)
+    except (ValueError, TypeError, IndexError):
+        return ""
+    if isinstance(value, tuple):
+        value = value[2]
+    return str(value or "").strip().lower()

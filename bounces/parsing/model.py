@@ -1,0 +1,48 @@
+"""What a parsed bounce says: the failed recipients and what identifies the returned message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRecipient:
+    """One recipient the bounce reports as not delivered (or not yet delivered, for a delay).
+
+    `status` is the RFC 3463 enhanced status code ("5.1.1"): the one the message carries, or,
+    where it carries none, the standard code of the failure the diagnostic text describes.
+    `reason` names that failure in Sisimai's vocabulary ("userunknown", "mailboxfull", ...).
+    `hard` is true when the address itself is bad (unknown user, unknown or mail-less domain,
+    mailbox moved away): the address should be marked invalid.
+    """
+
+    address: str
+    status: str | None
+    diagnostic: str
+    hard: bool
+    reason: str = "undefined"
+    action: str = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class BounceReport:
+    """A delivery failure (or delay) notice.
+
+    Message-IDs (`original_message_id`) are normalized to the angle-bracket form `<id@host>`:
+    surrounding whitespace, comments and duplicate brackets removed, case kept.
+    `original_mailroom_id` and `original_from` come from the returned copy of the message (its
+    `X-Mailroom-Email-Id` and `From` headers) when the bounce includes it.
+    """
+
+    recipients: list[FailedRecipient]
+    original_message_id: str | None = None
+    reporting_mta: str | None = None
+    is_delayed: bool = False
+    original_mailroom_id: str | None = None
+    original_from: str | None = None
+    original_subject: str | None = None
+    mta_family: str | None = field(default=None, compare=False)
+
+    @property
+    def has_hard_failure(self) -> bool:
+        return any(recipient.hard for recipient in self.recipients)

@@ -1,0 +1,173 @@
+"""Recipients and diagnostics of bounces that are not RFC 3464 reports.
+
+qmail, Exim, old Sendmail, Exchange 2003, Yahoo, Gmail's old format, DragonFly, appliances...
+all write a human-readable list of failed addresses, each followed (or preceded) by what the
+remote server said. They share a few layouts, read here generically:
+
+- an address alone at the start of a line, maybe in <>, maybe followed by ":", "...",
+  " on <date>", "[reason]" or "(reason)", then indented or adjacent lines of diagnostic;
+- a sentence naming the address ("There was an error delivering your mail to <a@b>");
+- an SMTP transcript (">>> RCPT To:<a@b>" then "<<< 550 ...").
+
+Only the report itself is read: it ends where the returned copy of the message starts (a
+separator line, or the first block of real message headers).
+"""
+
+from __future__ import annotations
+
+import re
+
+ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z]{2,}"
+
+_RECIPIENT_LINE = re.compile(
+    rf"^\s*(?:>{{2,3}}\s*|[*\u2022]\s+|[45]\d\d\s+(?=<?{ADDRESS}>?\.\.\.))?"
+    rf"[\"']?<?(?:mailto:)?({ADDRESS})>?[\"']?"
+    r"(?P<rest>(?:\s*$|\s*[:;,]|\s*\.\.\.|\s+on\s|\s*[\[(]|\s+-+\s|\s+\S).*)$"
+)
+_SENTENCE_RECIPIENT = re.compile(
+    rf"(?:deliver\w*|sent|sending|send|reach|transmit\w*|recipients?|address(?:es)?)"
+    rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*<({ADDRESS})>"
+    rf"|recipients?\b[^<>\n@:]{{0,40}}(?:failed|errors?|rejected)\w*:\s*({ADDRESS})",
+    re.IGNORECASE,
+)
+_TRANSCRIPT_RCPT = re.compile(
+    rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
+)
+_SMTP_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*)?[245]\d\d[ -]", re.IGNORECASE)
+
+# Lines that introduce the returned copy of the message.
+_COPY_SEPARATOR = re.compile(
+    r"^\s*[-=_*]*\s*(?:"
+    r"below this line is a copy of the message"
+    r"|this is a copy of (?:the|your) message"
+    r"|original message(?: follows| headers?| info)?[.:]?\s*[-=_*]*\s*$"
+    r"|(?:the )?(?:header|headers) of the original message"
+    r"|message headers follow"
+    r"|unsent message follows"
+    r"|below is a copy of the original message"
+    r"|original mail info"
+    r"|(?:original|returned) message (?:header|text)"
+    r"|content-type: message/rfc822"
+    r"|the (?:first|following) .{0,30}of the (?:original )?message"
+    r")",
+    re.IGNORECASE,
+)
+_HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,60}):[ \t]")
+_TRANSPORT_HEADERS = frozenset(
+    {
+        "received",
+        "return-path",
+        "message-id",
+        "dkim-signature",
+        "mime-version",
+        "delivered-to",
+        "x-received",
+        "authentication-results",
+        "content-type",
+    }
+)
+_ADDRESS_IN_TEXT = re.compile(ADDRESS)
+MAX_RECIPIENTS = 50
+_MAX_DIAGNOSTIC_LINES = 12
+
+
+def report_region(text: str) -> tuple[str, str]:
+    """Split a bounce body into (the report, the returned copy)."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if _COPY_SEPARATOR.match(line) or _starts_header_block(lines, index):
+            return "\n".join(lines[:index]), "\n".join(lines[index:])
+    return text, ""
+
+
+def _starts_header_block(lines: list[str], index: int) -> bool:
+    matched = _HEADER_LINE.match(lines[index])
+    if not matched or matched.group(1).lower() not in _TRANSPORT_HEADERS:
+        return False
+    header_lines = 1
+    for following in lines[index + 1 : index + 8]:
+        if not following.strip():
+            break
+        if following[:1] in (" ", "\t") or _HEADER_LINE.match(following):
+            header_lines += 1
+    return header_lines >= 2
+
+
+def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, str]]:
+    """(address, diagnostic) pairs in order of appearance, one per address.
+
+    `excluded` (the mailbox the bounce came to) is dropped unless it is the only address found:
+    people do send to themselves.
+    """
+    pairs = _recipients_in(region)
+    kept = [pair for pair in pairs if pair[0] not in excluded]
+    return kept or pairs
+
+
+def _recipients_in(region: str) -> list[tuple[str, str]]:
+    found: dict[str, list[str]] = {}
+    lines = region.split("\n")
+    index = 0
+    while index < len(lines) and len(found) < MAX_RECIPIENTS:
+        line = lines[index]
+        transcript = _TRANSCRIPT_RCPT.match(line)
+        if transcript:
+            address = transcript.group(1).lower()
+            replies = []
+            for following in lines[index + 1 : index + 6]:
+                if _SMTP_REPLY_LINE.match(following.strip()):
+                    replies.append(following.strip().lstrip("<>").strip())
+                elif replies:
+                    break
+            found.setdefault(address, []).extend(replies)
+            index += 1
+            continue
+        matched = _RECIPIENT_LINE.match(line)
+        if matched and _looks_like_recipient_line(matched):
+            address = matched.group(1).lower()
+            diagnostic, index = _diagnostic_after(lines, index, matched.group("rest"))
+            found.setdefault(address, []).append(diagnostic)
+            continue
+        for sentence in _SENTENCE_RECIPIENT.finditer(line):
+            found.setdefault((sentence.group(1) or sentence.group(2)).lower(), [])
+        index += 1
+    return [(address, " ".join(part for part in parts if part)) for address, parts in found.items()]
+
+
+def _looks_like_recipient_line(matched: re.Match[str]) -> bool:
+    rest = matched.group("rest").strip()
+    if not rest or rest[0] in ":;,.[(<-" or rest.startswith("on "):
+        return True
+    # "user@host said: ...", "user@host is unknown": a verb-led failure clause.
+    return bool(
+        re.match(
+            r"(?:said|is|was|has|had|does|did|could|cannot|can't|failed|unknown|user|invalid|"
+            r"mailbox|recipient|host|delivery|error|<<<|\d{3}\b)",
+            rest,
+            re.IGNORECASE,
+        )
+    )
+
+
+def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int]:
+    """The diagnostic of the recipient on `lines[index]`, and the index of the next line to read."""
+    parts = [rest.strip(" \t:;,.-[]()")] if rest.strip(" \t:;,.-") else []
+    index += 1
+    taken = 0
+    while index < len(lines) and taken < _MAX_DIAGNOSTIC_LINES:
+        following = lines[index]
+        if not following.strip():
+            break
+        matched = _RECIPIENT_LINE.match(following)
+        if matched and _looks_like_recipient_line(matched) and not following[:1].isspace():
+            break
+        if matched and not parts and following.startswith(("  ", "\t")) and matched.start(1) < 8:
+            break
+        parts.append(following.strip())
+        index += 1
+        taken += 1
+    return " ".join(parts), index
+
+
+def addresses_in(text: str) -> list[str]:
+    return [address.lower() for address in _ADDRESS_IN_TEXT.findall(text)]

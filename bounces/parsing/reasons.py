@@ -1,0 +1,474 @@
+"""Why a delivery failed, read from the diagnostic text and the status code.
+
+Reason names follow Sisimai's vocabulary so figures stay comparable with the corpus. The text
+decides first (a "550 5.1.1" whose text says "mailbox full" is a full mailbox); the status code
+decides when the text says nothing recognisable. Only four reasons mean the address itself is
+bad (`HARD_REASONS`); policy, spam, reputation, quota and delay failures are soft.
+"""
+
+from __future__ import annotations
+
+import re
+
+HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
+
+# The standard code of each reason: the status reported when the message carries none.
+STATUS_FOR_REASON: dict[str, str] = {
+    "userunknown": "5.1.1",
+    "hostunknown": "5.1.2",
+    "hasmoved": "5.1.6",
+    "notaccept": "5.1.10",
+    "rejected": "5.1.8",
+    "filtered": "5.2.0",
+    "suspend": "5.2.1",
+    "mailboxfull": "5.2.2",
+    "exceedlimit": "5.2.3",
+    "systemerror": "5.3.0",
+    "systemfull": "5.3.1",
+    "mesgtoobig": "5.3.4",
+    "networkerror": "5.4.0",
+    "toomanyconn": "5.4.6",
+    "expired": "5.4.7",
+    "syntaxerror": "5.5.2",
+    "contenterror": "5.6.0",
+    "securityerror": "5.7.0",
+    "blocked": "5.7.1",
+    "spamdetected": "5.7.1",
+    "virusdetected": "5.7.1",
+    "norelaying": "5.7.1",
+    "policyviolation": "5.7.1",
+    "failedstarttls": "5.7.10",
+    "requireptr": "5.7.25",
+    "authfailure": "5.7.26",
+    "badreputation": "5.7.1",
+    "speeding": "4.7.0",
+    "mailererror": "5.3.0",
+    "onhold": "5.0.0",
+    "undefined": "5.0.0",
+}
+
+_ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
+_REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s-]|$)")
+
+
+def _rule(reason: str, *patterns: str) -> tuple[str, re.Pattern[str]]:
+    return reason, re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+# Checked in order, on lower-cased text; the first that matches names the reason. Soft reasons
+# whose wording overlaps hard ones ("recipient rejected: mailbox full") come first.
+_TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    _rule(
+        "mailboxfull",
+        r"mail ?box (?:is |was )?(?:full|over ?quota|exceeded|size limit)",
+        r"(?:over|exceeded?s?|exceeding|reached) (?:the |their |his |her |its |storage |disk )*"
+        r"(?:quota|storage allocation|mailbox size)",
+        r"quota (?:exceeded|full|limit)",
+        r"(?:inbox|account|mail ?folder|mail ?box storage) is full",
+        r"insufficient (?:storage|disk space) for (?:user|recipient|mailbox)",
+        r"user(?:'s)? (?:space|quota|mailbox) (?:has been used up|is full|exceeded)",
+        r"not enough (?:storage|space) (?:in|on) (?:the |this )?(?:mailbox|account)",
+        r"too much mail data",
+        r"mailbox ?full",
+        r"over quota",
+        r"full mailbox",
+    ),
+    _rule("virusdetected", r"virus", r"infected", r"malware"),
+    _rule(
+        "authfailure",
+        r"dmarc",
+        r"\bspf (?:check|fail|validation|record)",
+        r"\bdkim (?:check|fail|signature)",
+        r"unauthenticated (?:e-?mail|message|sender)",
+        r"sender authentication failed",
+        r"authentication results? (?:failed|did not pass)",
+    ),
+    _rule(
+        "requireptr",
+        r"\bptr\b",
+        r"reverse (?:dns|lookup|hostname|host ?name)",
+        r"\brdns\b",
+        r"cannot find your (?:reverse )?hostname",
+        r"(?:client|your) (?:host|ip) (?:name )?(?:has|does) not (?:have )?(?:a )?(?:reverse|dns)",
+        r"ip address has no (?:ptr|dns name)",
+        r"unresolvable (?:ip|client|host)",
+    ),
+    _rule(
+        "badreputation",
+        r"(?:poor|low|bad) (?:ip |sender )?reputation",
+        r"reputation of (?:your|the sending)",
+    ),
+    _rule(
+        "spamdetected",
+        r"\bspam\b(?!haus| ?cop| ?trap)",
+        r"spam (?:content|detected|message)",
+        r"junk ?mail",
+        r"unsolicited (?:bulk |commercial )?e-?mail",
+        r"message (?:content )?(?:rejected|refused) (?:as|due to) (?:spam|bulk)",
+        r"bulk (?:e-?mail|mail)",
+        r"content filter",
+        r"classified as (?:spam|junk)",
+    ),
+    _rule(
+        "policyviolation",
+        r"policy (?:violation|rejection|reasons|restrictions)",
+        r"violat(?:es|ion of|ed) (?:our|the|local|site|company) (?:\w+ )?polic",
+        r"prohibited (?:content|attachment|file)",
+        r"not allowed by (?:the )?(?:recipient|local) policy",
+    ),
+    _rule(
+        "norelaying",
+        r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))",
+        r"(?:unable|not permitted|not allowed|refused) to relay",
+        r"we do not relay",
+        r"relay not permitted",
+    ),
+    _rule(
+        "suspend",
+        r"(?:account|mailbox|address|user|recipient)(?: has been| is| was)? "
+        r"(?:temporarily |permanently )?(?:disabled|suspended|deactivated|inactive|locked|frozen)",
+        r"(?:disabled|suspended|inactive|deactivated|expired|closed|blocked) "
+        r"(?:account|mailbox|user|recipient)",
+        r"\baccount (?:is )?(?:not active|unavailable|closed)",
+        r"mailbox (?:is )?(?:currently )?(?:not )?(?:active|unavailable)\b(?! or)",
+    ),
+    _rule(
+        "hasmoved",
+        r"(?:address|mailbox|user) has (?:moved|changed)",
+        r"moved (?:to|permanently)",
+        r"no longer (?:valid|in use) ?[,;.-]? ?(?:please )?(?:use|send|contact|try)",
+    ),
+    _rule(
+        "mesgtoobig",
+        r"message (?:is )?(?:too (?:large|big)|size exceeds|exceeds (?:the )?(?:maximum|size))",
+        r"(?:size|length) limit exceeded",
+        r"exceeds (?:the )?(?:maximum|max) (?:message )?size",
+        r"message too large",
+    ),
+    _rule(
+        "exceedlimit",
+        r"exceeded (?:the )?(?:maximum )?(?:message|recipient|daily) ",
+        r"too many recipients",
+    ),
+    _rule(
+        "speeding",
+        r"rate limit",
+        r"(?:sending|message|connection) rate",
+        r"too many (?:messages|emails|mails)",
+        r"throttl",
+    ),
+    _rule(
+        "toomanyconn",
+        r"too many (?:connections|concurrent|sessions|smtp sessions)",
+        r"connection limit",
+    ),
+    _rule(
+        "failedstarttls",
+        r"starttls",
+        r"\btls (?:negotiation|handshake|is required|required)",
+        r"must issue a starttls",
+    ),
+    _rule(
+        "hostunknown",
+        r"host (?:or domain name )?(?:unknown|not found)",
+        r"unknown (?:host|domain)\b",
+        r"no such domain",
+        r"domain (?:name )?(?:not found|does(?: not|n't) exist|is not valid|unknown|invalid)",
+        r"name or service not known",
+        r"host name lookup failure",
+        r"unroutea?ble (?:address|domain|mail domain)",
+        r"nxdomain",
+        r"(?:all relevant )?mx records? (?:point to non-existent|not found)",
+        r"no (?:valid )?mx (?:record|host)",
+        r"recipient domain (?:not found|does not exist)",
+        r"dns (?:error|lookup failed).{0,40}(?:not found|nxdomain|does not exist)",
+        r"invalid domain",
+    ),
+    _rule(
+        "notaccept",
+        r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail",
+        r"null mx",
+        r"domain (?:does not|doesn't) (?:receive|accept) mail",
+    ),
+    _rule(
+        "rejected",
+        r"sender (?:address )?(?:rejected|denied|refused|blocked|verify failed|not allowed)",
+        r"(?:domain of )?sender address (?:rejected|does not)",
+        r"mail from (?:rejected|refused|denied)",
+        r"not a member",
+        r"(?:only|may) (?:members|subscribers) (?:can|may) post",
+        r"does not have permission to post",
+        r"sender (?:is )?not (?:allowed|authorized|permitted)",
+        r"your (?:e-?mail|address) (?:has been |is )?(?:rejected|blacklisted)",
+        r"envelope (?:sender|from) (?:rejected|refused|invalid)",
+        r"rejected by recipient",
+    ),
+    _rule(
+        "userunknown",
+        r"user(?:name)? (?:is )?unknown",
+        r"unknown (?:user|recipient|local[- ]part|address|mailbox|e-?mail address)",
+        r"no such (?:user|recipient|mailbox|address|account|person)",
+        r"(?:user|recipient|mailbox|address|account|addressee|e-?mail address|destination)"
+        r"(?: name)? (?:does(?: not|n't) exist|not (?:found|exist|known|listed|valid)"
+        r"|is not (?:recognized|valid|known))",
+        r"(?:does(?: not|n't)|did not) (?:exist|match any)",
+        r"(?:invalid|bad|unknown|non-?existent) (?:recipient|mailbox|user|address|destination)",
+        r"recipient (?:unknown|not found|rejected|invalid|address rejected)",
+        r"address (?:rejected|unknown|not found|invalid)",
+        r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",
+        r"(?:not|isn't) a (?:valid|known) (?:user|mailbox|recipient|address)",
+        r"name is not recognized",
+        r"recip(?:ient)?notfound",
+        r"doesn't have an? [\w.-]+ account",
+        r"not listed in",
+        r"no mailbox",
+        r"no account",
+        r"user not (?:found|local)",
+        r"mailbox .{0,40} (?:does not exist|not found)",
+        r"addressee unknown",
+        r"unrouteable",
+    ),
+    _rule(
+        "blocked",
+        r"black ?list",
+        r"block ?list",
+        r"spamhaus",
+        r"\b(?:rbl|dnsbl|rbls)\b",
+        r"listed (?:at|on|in) ",
+        r"(?:client|connecting) host (?:rejected|blocked)",
+        r"(?:your|client|sending) (?:ip|host|server|network)(?: address)?(?: \S+)? "
+        r"(?:is |has been |was )?(?:blocked|banned|blacklisted|rejected|not allowed)",
+        r"(?:has|have) been (?:temporarily )?(?:blocked|banned)",
+        r"blocked (?:using|by|because|due)",
+        r"access denied",
+        r"connection (?:refused|rejected) (?:by|from|due)",
+        r"service not available",
+        r"\bblocked\b",
+    ),
+    _rule(
+        "expired",
+        r"retry (?:time(?:out)?|period) (?:exceeded|expired|not reached)",
+        r"(?:message|delivery) (?:has )?(?:expired|timed? ?out)",
+        r"could not be delivered (?:with)?in",
+        r"(?:not been|unable to be|couldn't be|could not be) delivered for",
+        r"cannot send message for",
+        r"giving up",
+        r"too old",
+        r"have been unable to deliver",
+        r"delay(?:ed)? ",
+        r"still (?:being )?retr(?:y|ied)",
+        r"will (?:keep|continue) (?:trying|to try|to retry)",
+        r"not (?:yet )?been delivered",
+        r"queue (?:time|lifetime)",
+    ),
+    _rule(
+        "networkerror",
+        r"connection (?:timed out|refused|reset|lost|closed|dropped)",
+        r"timed out",
+        r"no route to host",
+        r"network is unreachable",
+        r"could not connect",
+        r"(?:unable|failed) to connect",
+        r"lost connection",
+        r"dns (?:error|failure|lookup)",
+        r"temporary (?:dns|lookup) failure",
+    ),
+    _rule(
+        "syntaxerror",
+        r"syntax error",
+        r"malformed",
+        r"bad (?:recipient )?address syntax",
+        r"invalid (?:address )?syntax",
+    ),
+    _rule(
+        "securityerror",
+        r"authentication (?:required|failed|unsuccessful)",
+        r"(?:not |un)authori[sz]ed",
+        r"security (?:policy|reasons)",
+        r"must (?:authenticate|log ?in)",
+        r"certificate",
+    ),
+    _rule(
+        "mailererror",
+        r"(?:command|program|pipe) (?:died|failed|exited)",
+        r"mailer error",
+        r"exit (?:status|code)",
+        r"procmail",
+    ),
+    _rule(
+        "systemfull",
+        r"insufficient (?:system )?storage",
+        r"(?:disk|file ?system) (?:is )?full",
+        r"out of (?:disk|storage)",
+    ),
+    _rule(
+        "systemerror",
+        r"system error",
+        r"internal (?:server )?error",
+        r"(?:mail )?loop (?:detected|back)",
+        r"too many hops",
+        r"local (?:configuration )?error",
+        r"configuration error",
+        r"server (?:error|failure)",
+    ),
+    _rule(
+        "contenterror",
+        r"(?:header|content|message) (?:error|rejected|not acceptable)",
+        r"line too long",
+        r"invalid (?:header|mime|content)",
+    ),
+    _rule(
+        "filtered",
+        r"filter",
+        r"refused by (?:the )?recipient",
+        r"delivery not authorized",
+        r"message refused",
+    ),
+)
+
+# Reason of an enhanced status code: the most specific form ("5.7.26"), then its subject
+# and detail without the class ("1.1"), then the subject alone ("7").
+_REASON_FOR_CODE: dict[str, str] = {
+    "1.0": "rejected",
+    "1.1": "userunknown",
+    "1.2": "hostunknown",
+    "1.3": "userunknown",
+    "1.4": "userunknown",
+    "1.5": "userunknown",
+    "1.6": "hasmoved",
+    "1.7": "rejected",
+    "1.8": "rejected",
+    "1.9": "systemerror",
+    "1.10": "userunknown",
+    "1.351": "userunknown",
+    "2.0": "filtered",
+    "2.1": "suspend",
+    "2.2": "mailboxfull",
+    "2.3": "exceedlimit",
+    "2.4": "systemerror",
+    "3.0": "systemerror",
+    "3.1": "systemfull",
+    "3.2": "notaccept",
+    "3.3": "systemerror",
+    "3.4": "mesgtoobig",
+    "3.5": "systemerror",
+    "4.0": "networkerror",
+    "4.1": "networkerror",
+    "4.2": "networkerror",
+    "4.3": "systemerror",
+    "4.4": "hostunknown",
+    "4.5": "networkerror",
+    "4.6": "networkerror",
+    "4.7": "expired",
+    "4.312": "networkerror",
+    "4.316": "expired",
+    "5.0": "syntaxerror",
+    "5.1": "syntaxerror",
+    "5.2": "syntaxerror",
+    "5.3": "exceedlimit",
+    "5.4": "syntaxerror",
+    "5.5": "syntaxerror",
+    "6.0": "contenterror",
+    "6.1": "contenterror",
+    "7.0": "securityerror",
+    "7.1": "blocked",
+    "7.6": "securityerror",
+    "7.7": "securityerror",
+    "7.9": "policyviolation",
+    "7.10": "failedstarttls",
+    "7.13": "suspend",
+    "7.25": "requireptr",
+    "7.26": "authfailure",
+    "7.27": "notaccept",
+    "7.509": "authfailure",
+    "7.606": "blocked",
+    "7.650": "badreputation",
+}
+
+
+def find_status(text: str) -> str | None:
+    """The most specific enhanced status code in the text: one with a non-zero detail if any."""
+    best: str | None = None
+    for found in _ENHANCED_STATUS.finditer(text):
+        code = ".".join(found.groups())
+        if best is None or (best.endswith(".0.0") and not code.endswith(".0.0")):
+            best = code
+    return best
+
+
+def find_reply_code(text: str) -> str | None:
+    found = _REPLY_CODE.search(text)
+    return found.group(1) if found else None
+
+
+def reason_from_text(text: str) -> str | None:
+    lowered = text.lower()
+    for reason, pattern in _TEXT_RULES:
+        if pattern.search(lowered):
+            return reason
+    return None
+
+
+def reason_from_status(status: str | None) -> str | None:
+    if not status:
+        return None
+    _, _, rest = status.partition(".")
+    if rest in _REASON_FOR_CODE:
+        return _REASON_FOR_CODE[rest]
+    return None
+
+
+def is_vague(status: str | None) -> bool:
+    """Codes that say nothing beyond permanent/temporary: the text must tell the reason."""
+    return status is None or status.endswith(".0.0") or status[2:] in {"0.0", "5.0", "7.1", "7.0"}
+
+
+def classify(
+    diagnostic: str, status: str | None, *, delayed: bool = False
+) -> tuple[str, str | None, bool]:
+    """(reason, status, hard) for one recipient.
+
+    A status found in the text fills a missing one; where there is none at all, the reason's
+    standard code stands in, with class 4 for a delay.
+    """
+    if status is None:
+        status = find_status(diagnostic)
+    reason = reason_from_text(diagnostic)
+    code_reason = reason_from_status(status)
+    if code_reason and not is_vague(status) and (reason is None or _code_wins(code_reason, reason)):
+        reason = code_reason
+    if reason is None:
+        reason = code_reason or ("expired" if delayed else "undefined")
+    if status is None:
+        reply_code = find_reply_code(diagnostic)
+        temporary = delayed or (reply_code or "").startswith("4")
+        status = STATUS_FOR_REASON.get(reason, "5.0.0")
+        if temporary or reason == "speeding":
+            status = "4" + status[1:]
+    permanent = status.startswith("5")
+    hard = reason in {"userunknown", "hasmoved"} or (reason in HARD_REASONS and permanent)
+    return reason, status, hard and not delayed
+
+
+def _code_wins(code_reason: str, text_reason: str) -> bool:
+    """Whether a specific status code overrides what the text suggests.
+
+    A code naming a bad address is trusted over generic wording ("rejected", "blocked"), but
+    soft wording that is specific (full mailbox, disabled account, spam) overrides the code.
+    """
+    specific_soft = {
+        "mailboxfull",
+        "suspend",
+        "spamdetected",
+        "virusdetected",
+        "speeding",
+        "filtered",
+        "mailererror",
+        "authfailure",
+        "requireptr",
+        "policyviolation",
+        "badreputation",
+    }
+    if text_reason in specific_soft:
+        return False
+    return code_reason != "undefined"
