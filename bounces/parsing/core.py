@@ -80,14 +80,19 @@ def parse_bounce(raw: bytes) -> BounceReport | None:
     Never raises: whatever goes wrong inside is logged and reads as "not a bounce".
     """
     try:
-        return _parse(raw)
+        return _parse_message(parse_bytes(raw), raw=raw, nested=False)
     except Exception:  # the contract: malformed mail must never break the poller
         logger.debug("bounce parser failed on a message", exc_info=True)
         return None
 
 
-def _parse(raw: bytes) -> BounceReport | None:
-    return _parse_message(parse_bytes(raw), raw=raw, nested=False)
+def parse_bounce_message(message: Message, raw: bytes) -> BounceReport | None:
+    """parse_bounce for a caller that already parsed `raw` with `message.parse_bytes`."""
+    try:
+        return _parse_message(message, raw=raw, nested=False)
+    except Exception:  # same contract as parse_bounce
+        logger.debug("bounce parser failed on a message", exc_info=True)
+        return None
 
 
 def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> BounceReport | None:
