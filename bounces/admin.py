@@ -1,6 +1,81 @@
-from django.contrib import admin
+from email import message_from_bytes
+from email.policy import default as default_policy
 
-from .models import Bounce, InboxMessage
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.utils.html import format_html
+
+from .models import Bounce, InboxMessage, MailboxPause
+from .services import MAX_MESSAGE_ATTEMPTS, channel_campaigns_resume
+
+RAW_DISPLAY_LIMIT = 200_000
+
+
+class MatchedFilter(admin.SimpleListFilter):
+    title = "matched"
+    parameter_name = "matched"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Matched to an email"), ("no", "Unmatched")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(outbound_email__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(outbound_email__isnull=True)
+        return queryset
+
+
+class HardSoftFilter(admin.SimpleListFilter):
+    title = "hard / soft"
+    parameter_name = "hardness"
+
+    def lookups(self, request, model_admin):
+        return [("hard", "Hard"), ("soft", "Soft"), ("delayed", "Delayed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "hard":
+            return queryset.filter(is_hard=True)
+        if self.value() == "soft":
+            return queryset.filter(is_hard=False, is_delayed=False)
+        if self.value() == "delayed":
+            return queryset.filter(is_delayed=True)
+        return queryset
+
+
+def raw_message_text(raw) -> str:
+    """The message as a person reads it: headers and every text part decoded (charset,
+    base64, quoted-printable), not the wire form."""
+    if not raw:
+        return ""
+    data = bytes(raw)[:RAW_DISPLAY_LIMIT]
+    try:
+        message = message_from_bytes(data, policy=default_policy)
+        lines = [f"{name}: {value}" for name, value in message.items()]
+        for part in message.walk():
+            if part.is_multipart():
+                continue
+            kind = part.get_content_type()
+            lines.append(f"\n--- {kind} ---")
+            if kind.startswith("text/") or kind.startswith("message/"):
+                try:
+                    lines.append(str(part.get_content()))
+                except (LookupError, UnicodeError, ValueError, KeyError, AssertionError):
+                    lines.append(part.get_payload(decode=True).decode("utf-8", "replace"))
+            else:
+                lines.append(f"({len(part.get_payload(decode=True) or b'')} bytes not shown)")
+        return "\n".join(lines)
+    except Exception:  # noqa: BLE001 — a broken message is still shown, undecoded
+        return data.decode("utf-8", "replace")
+
+
+def _raw_block(raw):
+    text = raw_message_text(raw)
+    if not text:
+        return "—"
+    return format_html(
+        '<pre style="white-space: pre-wrap; max-height: 40rem; overflow: auto">{}</pre>', text
+    )
 
 
 @admin.register(Bounce)
@@ -8,16 +83,59 @@ class BounceAdmin(admin.ModelAdmin):
     list_display = [
         "recipient",
         "status_code",
-        "is_hard",
+        "hardness",
         "matched_by",
         "source",
         "channel",
+        "outbound_email",
+        "organization",
         "occurred_at",
     ]
-    list_filter = ["is_hard", "is_delayed", "matched_by", "source", "channel__kind", "occurred_at"]
-    search_fields = ["recipient", "diagnostic", "status_code"]
+    list_filter = [
+        HardSoftFilter,
+        MatchedFilter,
+        "matched_by",
+        "source",
+        "channel__kind",
+        ("channel", admin.RelatedOnlyFieldListFilter),
+        "organization",
+        "occurred_at",
+    ]
+    search_fields = ["recipient", "diagnostic", "status_code", "channel__mailbox_address"]
     raw_id_fields = ["channel", "inbox_message", "outbound_email"]
     date_hierarchy = "occurred_at"
+    list_select_related = ["channel", "outbound_email", "organization"]
+    readonly_fields = ["notification"]
+
+    @admin.display(description="kind")
+    def hardness(self, obj: Bounce) -> str:
+        if obj.is_delayed:
+            return "delayed"
+        return "hard" if obj.is_hard else "soft"
+
+    @admin.display(description="Bounce message (decoded)")
+    def notification(self, obj: Bounce):
+        return _raw_block(obj.inbox_message.raw if obj.inbox_message_id else None)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what happened, not something to edit
+
+
+class ProcessingFilter(admin.SimpleListFilter):
+    title = "processing"
+    parameter_name = "processing"
+
+    def lookups(self, request, model_admin):
+        return [("done", "Processed"), ("pending", "Waiting / retrying"), ("skipped", "Skipped")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "done":
+            return queryset.filter(processed_at__isnull=False)
+        if self.value() == "pending":
+            return queryset.filter(processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS)
+        if self.value() == "skipped":
+            return queryset.filter(processed_at__isnull=True, attempts__gte=MAX_MESSAGE_ATTEMPTS)
+        return queryset
 
 
 @admin.register(InboxMessage)
@@ -30,8 +148,40 @@ class InboxMessageAdmin(admin.ModelAdmin):
         "received_at",
         "processed_at",
         "attempts",
+        "last_error",
     ]
-    list_filter = ["kind", "channel__kind"]
+    list_filter = ["kind", ProcessingFilter, "channel__kind"]
     search_fields = ["subject", "from_address", "internet_message_id", "provider_message_id"]
     raw_id_fields = ["channel", "outbound_email"]
+    list_select_related = ["channel"]
     exclude = ["raw"]
+    readonly_fields = ["decoded_message"]
+
+    @admin.display(description="Message (decoded)")
+    def decoded_message(self, obj: InboxMessage):
+        return _raw_block(obj.raw)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MailboxPause)
+class MailboxPauseAdmin(admin.ModelAdmin):
+    list_display = ["channel", "paused_at", "hard_bounces", "sent", "resumed_at", "resumed_by"]
+    list_filter = ["resumed_at", "channel__kind"]
+    search_fields = ["channel__mailbox_address", "reason"]
+    raw_id_fields = ["channel", "resumed_by"]
+    actions = ["resume"]
+
+    @admin.action(description="Resume campaign sends of the selected mailboxes")
+    def resume(self, request, queryset):
+        resumed = 0
+        for pause in queryset.filter(resumed_at__isnull=True).select_related("channel"):
+            try:
+                resumed += channel_campaigns_resume(channel=pause.channel, user=request.user)
+            except PermissionDenied as error:
+                messages.error(request, f"{pause.channel}: {error}")
+        messages.success(request, f"Resumed {resumed} mailbox(es).")
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class BouncesConfig(AppConfig):
     name = "bounces"
     verbose_name = "Bounces and replies"
+
+    def ready(self) -> None:
+        from core.periodic import PeriodicTaskSpec, register
+
+        register(
+            PeriodicTaskSpec(
+                name="Poll mailboxes for bounces and replies",
+                task="bounces.tasks.mailboxes_poll_due",
+                every_seconds=300,
+                description="Polls every connected Gmail and Exchange Online inbox (one task "
+                "per mailbox) for bounces and replies.",
+            )
+        )

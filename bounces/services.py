@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,7 +21,12 @@ from channels_app.models import DeliveryChannel
 from outreach.models import Enrollment, OutboundEmail, Prospect
 from outreach.services import enrollments_stop_for_prospect, prospect_mark_invalid
 
-from .models import Bounce, MailboxPause
+from .correlation import bounce_match, reply_match
+from .models import Bounce, InboxMessage, MailboxPause
+
+# A message that failed this many times is skipped (kept, with its last error, for a person to
+# look at) so one bad message never holds a mailbox back.
+MAX_MESSAGE_ATTEMPTS = 3
 
 _DIAGNOSTIC_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|X-Postfix)\s*;\s*", re.IGNORECASE)
 
@@ -256,3 +261,176 @@ def channel_campaigns_resume(*, channel: DeliveryChannel, user: User) -> bool:
         )
     channel.refresh_from_db(fields=["campaigns_paused_at", "campaigns_paused_reason"])
     return bool(resumed)
+
+
+def inbox_message_store(
+    *,
+    channel: DeliveryChannel,
+    provider_message_id: str,
+    raw: bytes,
+    received_at: datetime | None,
+) -> InboxMessage:
+    """Keep a fetched message before processing it, so a crash after the fetch loses nothing:
+    the poller processes stored, unprocessed messages without fetching them again."""
+    message, created = InboxMessage.objects.get_or_create(
+        channel=channel,
+        provider_message_id=provider_message_id,
+        defaults={"raw": raw, "received_at": received_at},
+    )
+    if not created and message.raw is None and message.processed_at is None:
+        message.raw = raw
+        message.save(update_fields=["raw", "updated_at"])
+    return message
+
+
+def inbox_message_process(*, inbox_message_id: int) -> InboxMessage | None:
+    """Classify one stored message and apply what it means (bounce, reply). Idempotent: a
+    processed or skipped message is left alone. A failure is recorded on the message (attempts,
+    last_error) and not raised: after MAX_MESSAGE_ATTEMPTS it is skipped. The attempt is counted
+    before the work, so even a message that kills the worker is skipped in the end."""
+    claimed = InboxMessage.objects.filter(
+        pk=inbox_message_id, processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS
+    ).update(attempts=F("attempts") + 1, updated_at=timezone.now())
+    if not claimed:
+        return None
+    try:
+        with transaction.atomic():
+            message = InboxMessage.objects.select_for_update().get(pk=inbox_message_id)
+            if message.processed_at is not None:
+                return message
+            _classify_and_apply(message=message)
+    except Exception as error:  # noqa: BLE001 — any failure is recorded; the mailbox goes on
+        InboxMessage.objects.filter(pk=inbox_message_id).update(
+            last_error=f"{type(error).__name__}: {error}"[:1000], updated_at=timezone.now()
+        )
+        return None
+    return message
+
+
+def _classify_and_apply(*, message: InboxMessage) -> None:
+    from .classify import classify_message
+
+    raw = bytes(message.raw or b"")
+    classification = classify_message(raw)
+    channel = message.channel
+    occurred_at = message.received_at or timezone.now()
+    message.internet_message_id = (classification.message_id or "")[:998]
+    message.subject = (classification.subject or "")[:998]
+    message.from_address = (classification.from_address or "")[:320]
+    kind = classification.kind
+    if kind == "bounce" and classification.bounce is not None:
+        message.kind = InboxMessage.Kind.BOUNCE
+        _bounce_apply_report(message=message, report=classification.bounce, occurred_at=occurred_at)
+    elif kind in ("reply_candidate", "auto_reply"):
+        email = reply_match(
+            channel=channel,
+            in_reply_to=classification.in_reply_to,
+            references=classification.references,
+        )
+        message.outbound_email = email
+        if kind == "auto_reply":
+            message.kind = InboxMessage.Kind.AUTO_REPLY
+        elif email is not None:
+            message.kind = InboxMessage.Kind.REPLY
+            reply_record(email=email, inbox_message=message, occurred_at=occurred_at)
+        else:
+            message.kind = InboxMessage.Kind.OTHER
+    else:
+        message.kind = InboxMessage.Kind.OTHER
+    if message.kind not in (InboxMessage.Kind.BOUNCE, InboxMessage.Kind.REPLY):
+        message.raw = None  # only bounces and replies are worth keeping
+    message.processed_at = timezone.now()
+    message.last_error = ""
+    message.save()
+
+
+def _bounce_apply_report(*, message: InboxMessage, report, occurred_at: datetime) -> None:
+    channel = message.channel
+    matched_emails = []
+    for failed in report.recipients:
+        recipient = (failed.address or "").strip().lower()[:254]
+        if not recipient:
+            continue
+        email, matched_by = bounce_match(
+            channel=channel,
+            recipient=recipient,
+            original_message_id=report.original_message_id,
+            original_mailroom_id=getattr(report, "original_mailroom_id", None),
+            occurred_at=occurred_at,
+        )
+        bounce, created = Bounce.objects.get_or_create(
+            inbox_message=message,
+            recipient=recipient,
+            defaults={
+                "organization_id": channel.organization_id,
+                "channel": channel,
+                "outbound_email": email,
+                "source": Bounce.Source.INBOX,
+                "matched_by": matched_by,
+                "status_code": (failed.status or "")[:16],
+                "diagnostic": failed.diagnostic or "",
+                "is_hard": bool(failed.hard),
+                "is_delayed": bool(report.is_delayed),
+                "reporting_mta": (report.reporting_mta or "")[:255],
+                "occurred_at": occurred_at,
+            },
+        )
+        if email is not None:
+            matched_emails.append(email)
+        if created:
+            bounce_effects_apply(bounce=bounce)
+    if matched_emails:
+        message.outbound_email = matched_emails[0]
+
+
+def reply_record(
+    *, email: OutboundEmail, inbox_message: InboxMessage, occurred_at: datetime
+) -> None:
+    """A prospect answered: the email shows replied, the prospect's enrollment in that campaign
+    stops, and the sender hears about it. A reply seen twice counts once."""
+    with transaction.atomic():
+        OutboundEmail.objects.filter(pk=email.pk, replied_at__isnull=True).update(
+            replied_at=occurred_at, updated_at=timezone.now()
+        )
+        campaign_id = _campaign_id(email)
+        if email.prospect_id and campaign_id is not None:
+            enrollments_stop_for_prospect(
+                prospect=email.prospect,
+                state=Enrollment.State.STOPPED_REPLIED,
+                campaign_id=campaign_id,
+            )
+        who = inbox_message.from_address or email.to_address
+        reply_id = inbox_message.internet_message_id or inbox_message.provider_message_id
+        feed_event_record(
+            user=email.sender,
+            kind=FeedEvent.Kind.REPLIED,
+            title=f"{who} replied to “{email.subject}”"[:500],
+            detail="Their campaign is stopped." if campaign_id is not None else "",
+            outbound_email=email,
+            channel=email.channel,
+            dedupe_key=f"replied:{email.pk}:{reply_id}",
+        )
+
+
+def _campaign_id(email: OutboundEmail) -> int | None:
+    if email.enrollment_id:
+        return (
+            Enrollment.objects.filter(pk=email.enrollment_id)
+            .values_list("campaign_id", flat=True)
+            .first()
+        )
+    if email.campaign_step_id:
+        return email.campaign_step.campaign_id
+    return None
+
+
+def mailbox_poll_request(*, channel: DeliveryChannel) -> bool:
+    """ "Poll this mailbox now" (the admin action, the bounces page): queue one poll that skips
+    the mailbox's backoff. Returns False for a mailbox that is not polled or not connected."""
+    if channel.kind not in DeliveryChannel.POLLED_KINDS or not channel.is_usable:
+        return False
+    from .tasks import mailbox_poll_task
+
+    channel_id = channel.pk
+    transaction.on_commit(lambda: mailbox_poll_task.delay(channel_id, True))
+    return True

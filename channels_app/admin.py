@@ -31,6 +31,30 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
         "token_expires_at",
         "provider_account_id",
     ]
+    actions = ["poll_now", "resume_campaigns"]
+
+    @admin.action(description="Poll this channel now (bounces and replies)")
+    def poll_now(self, request, queryset):
+        from bounces.services import mailbox_poll_request
+
+        queued = sum(mailbox_poll_request(channel=channel) for channel in queryset)
+        skipped = queryset.count() - queued
+        self.message_user(
+            request,
+            f"Polling {queued} mailbox(es) now."
+            + (f" {skipped} skipped: not a connected Gmail / Outlook mailbox." if skipped else ""),
+        )
+
+    @admin.action(description="Resume campaign sends (mailbox protection)")
+    def resume_campaigns(self, request, queryset):
+        from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
+
+        resumed = sum(
+            channel_campaigns_resume(channel=channel, user=request.user)
+            for channel in queryset.filter(campaigns_paused_at__isnull=False)
+            if channel_can_resume_campaigns(channel=channel, user=request.user)
+        )
+        self.message_user(request, f"Resumed campaign sends of {resumed} mailbox(es).")
 
 
 @admin.register(ChannelChoice)

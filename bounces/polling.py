@@ -1,0 +1,454 @@
+"""Polling one Gmail or Exchange Online inbox for bounces and replies.
+
+How a poll stays dependable (PRODUCT.md §3):
+- One poll per mailbox at a time: an atomic claim sets `poll_lease_until`; a poll that dies
+  leaves a lease that simply expires (the watchdog in the fan-out clears it). Every write the
+  poll makes to the channel is conditional on still holding its lease.
+- Incremental and cheap: Gmail history.list from `gmail_history_id` (compared as numbers),
+  Graph delta from `graph_delta_link`. An idle mailbox costs one API call. Headers come first
+  (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
+  messages the pre-filter says may be a bounce or a reply.
+- An expired cursor (Gmail 404, Graph 410 / syncStateNotFound) recovers by itself with a
+  re-scan of the last few days, never by failing the mailbox.
+- Nothing is lost in a crash: a fetched message is stored (raw) before it is processed, and the
+  cursor moves only after that; the next poll processes what is stored and not yet processed.
+  A message that keeps failing is skipped after a few tries, without holding the cursor back.
+- Read-only: only GET requests; nothing is marked read, moved or deleted.
+- 429 / 5xx back off per mailbox (Retry-After honoured, with a cap); a few 401s in a row after
+  a token refresh put the channel in needs-reconnect; one transient error does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from channels_app.exceptions import (
+    AccessTokenExpired,
+    PermanentProviderError,
+    ProviderError,
+    RateLimited,
+    ReconnectRequired,
+    TransientProviderError,
+)
+from channels_app.models import DeliveryChannel
+from channels_app.providers.gmail_inbox import GmailInbox, HistoryExpired
+from channels_app.providers.graph_inbox import DeltaExpired, GraphInbox
+
+from .models import InboxMessage
+from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message_store
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_CAP_SECONDS = 30 * 60
+AUTH_FAILURES_BEFORE_RECONNECT = 3
+AUTH_FAILED = "Authentication failed"
+Kind = DeliveryChannel.Kind
+Status = DeliveryChannel.Status
+
+
+def rescan_days() -> int:
+    """How far back a first sync or an expired cursor looks."""
+    return getattr(settings, "MAILROOM_POLL_RESCAN_DAYS", 3)
+
+
+@dataclass
+class PollReport:
+    """What one poll did; `outcome` is ok, busy (another poll holds the mailbox), not_polled
+    (not a polled, connected mailbox, or backing off), backoff, failed or reconnect."""
+
+    channel_id: int
+    outcome: str
+    api_calls: int = 0
+    messages_seen: int = 0
+    messages_fetched: int = 0
+    messages_processed: int = 0
+    resynced: bool = False
+    detail: str = ""
+
+
+@dataclass
+class _Candidate:
+    provider_message_id: str
+    headers: dict[str, str] | None = None
+    received_at: datetime | None = None
+
+
+@dataclass
+class _Poll:
+    channel: DeliveryChannel
+    lease: datetime
+    report: PollReport
+    clients: list = field(default_factory=list)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(client.calls for client in self.clients)
+
+
+class LeaseLost(Exception):
+    """Another poll took the mailbox over (this one ran past its lease)."""
+
+
+def mailbox_poll_claim(
+    *, channel_id: int, now: datetime | None = None, ignore_backoff: bool = False
+) -> datetime | None:
+    """Atomically claim the mailbox for one poll; returns the lease (the claim's token), or
+    None when it is not to be polled now."""
+    now = now or timezone.now()
+    lease = now + LEASE
+    claimable = DeliveryChannel.objects.filter(
+        pk=channel_id, kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED
+    ).filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
+    if not ignore_backoff:
+        claimable = claimable.filter(
+            Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now)
+        )
+    return lease if claimable.update(poll_lease_until=lease) else None
+
+
+def mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
+    """Poll one mailbox once. Safe to call twice at once and to re-run after a crash."""
+    lease = mailbox_poll_claim(channel_id=channel_id, ignore_backoff=ignore_backoff)
+    if lease is None:
+        channel = DeliveryChannel.objects.filter(pk=channel_id).first()
+        busy = channel is not None and channel.poll_lease_until is not None
+        busy = busy and channel.poll_lease_until > timezone.now()
+        return PollReport(channel_id=channel_id, outcome="busy" if busy else "not_polled")
+    channel = DeliveryChannel.objects.select_related("owner").get(pk=channel_id)
+    poll = _Poll(channel=channel, lease=lease, report=PollReport(channel_id, "ok"))
+    try:
+        cursor = _with_token_retry(poll)
+    except LeaseLost:
+        poll.report.outcome = "busy"
+        poll.report.detail = "Another poll took this mailbox over."
+    except ReconnectRequired as error:
+        # channel_access_token already moved the channel to needs-reconnect and told the rep.
+        _finish_failed(poll, outcome="reconnect", result=f"{AUTH_FAILED}: {error.reason}")
+    except AccessTokenExpired as error:
+        _auth_failure(poll, error)
+    except RateLimited as error:
+        _finish_failed(
+            poll,
+            outcome="backoff",
+            result=f"Rate limited: {error.reason}",
+            retry_after=error.retry_after,
+        )
+    except TransientProviderError as error:
+        _finish_failed(poll, outcome="backoff", result=error.reason, retry_after=error.retry_after)
+    except ProviderError as error:
+        _finish_failed(poll, outcome="failed", result=error.reason)
+    except Exception as error:
+        logger.exception("Polling channel %s failed", channel_id)
+        _finish_failed(poll, outcome="failed", result=f"Unexpected error: {error}")
+        raise
+    else:
+        _finish_ok(poll, cursor)
+    poll.report.api_calls = poll.api_calls
+    return poll.report
+
+
+def _with_token_retry(poll: _Poll):
+    """Run the sync; on a 401, refresh the token once and run it again (the sync is
+    idempotent, so starting over from the stored cursor is safe)."""
+    from channels_app.tokens import channel_access_token
+
+    token = channel_access_token(channel=poll.channel)
+    try:
+        return _sync(poll, token)
+    except AccessTokenExpired:
+        token = channel_access_token(channel=poll.channel, force_refresh=True)
+        return _sync(poll, token)
+
+
+def _sync(poll: _Poll, token: str):
+    if poll.channel.kind == Kind.GMAIL:
+        client = GmailInbox(access_token=token)
+        poll.clients.append(client)
+        return _sync_gmail(poll, client)
+    client = GraphInbox(access_token=token)
+    poll.clients.append(client)
+    return _sync_graph(poll, client)
+
+
+def _sync_gmail(poll: _Poll, client: GmailInbox) -> int:
+    start = poll.channel.gmail_history_id
+    if start is not None:
+        try:
+            message_ids: list[str] = []
+            newest = start
+            page_token = None
+            while True:
+                page = client.poll(start_history_id=start, page_token=page_token)
+                message_ids.extend(page.message_ids)
+                if page.history_id is not None:
+                    newest = max(newest, page.history_id)
+                page_token = page.next_page_token
+                if not page_token:
+                    break
+                _renew_lease(poll)
+        except HistoryExpired:
+            pass
+        else:
+            _ingest(poll, [_Candidate(mid) for mid in dict.fromkeys(message_ids)], client)
+            _process_pending(poll)
+            return newest
+    # First sync or expired history: note where the mailbox is now, then look at the last few
+    # days. Whatever arrives meanwhile is after `newest` and comes with the next history.list.
+    poll.report.resynced = True
+    newest = client.current_history_id()
+    page_token = None
+    while True:
+        page = client.recent(newer_than_days=rescan_days(), page_token=page_token)
+        _ingest(poll, [_Candidate(mid) for mid in page.message_ids], client)
+        page_token = page.next_page_token
+        if not page_token:
+            break
+        _renew_lease(poll)
+    _process_pending(poll)
+    return max(newest, start or 0)
+
+
+def _sync_graph(poll: _Poll, client: GraphInbox) -> str:
+    link = poll.channel.graph_delta_link or None
+    since = None if link else timezone.now() - timedelta(days=rescan_days())
+    poll.report.resynced = link is None
+    resynced_now = False
+    while True:
+        try:
+            page = client.poll(link=link, received_since=since)
+        except DeltaExpired:
+            if resynced_now:
+                raise TransientProviderError(
+                    "Microsoft Graph refused a fresh delta round; will try again"
+                ) from None
+            resynced_now = poll.report.resynced = True
+            link, since = None, timezone.now() - timedelta(days=rescan_days())
+            continue
+        _ingest(
+            poll,
+            [
+                _Candidate(m.message_id, headers=m.headers, received_at=m.received_at)
+                for m in page.messages
+            ],
+            client,
+        )
+        if page.next_link:
+            # A nextLink resumes this round: keep it once the page's messages are stored, so a
+            # long first sync makes progress even if the poll stops half way.
+            link, since = page.next_link, None
+            _save_cursor(poll, graph_delta_link=link)
+            continue
+        if not page.delta_link:
+            raise TransientProviderError("Microsoft Graph ended a delta round without a link")
+        _process_pending(poll)
+        return page.delta_link
+
+
+def _ingest(poll: _Poll, candidates: list[_Candidate], client) -> None:
+    """Store every new message that may be a bounce or a reply (headers first, then raw)."""
+    from .classify import may_be_bounce_or_reply
+
+    if not candidates:
+        return
+    poll.report.messages_seen += len(candidates)
+    known = set(
+        InboxMessage.objects.filter(
+            channel=poll.channel,
+            provider_message_id__in=[c.provider_message_id for c in candidates],
+        ).values_list("provider_message_id", flat=True)
+    )
+    for candidate in candidates:
+        if candidate.provider_message_id in known:
+            continue
+        try:
+            headers, received_at = candidate.headers, candidate.received_at
+            if headers is None:
+                meta = client.headers(message_id=candidate.provider_message_id)
+                headers, received_at = meta.headers, meta.received_at
+                if meta.label_ids and "INBOX" not in meta.label_ids:
+                    continue
+            if not may_be_bounce_or_reply(headers):
+                continue
+            raw = client.raw(message_id=candidate.provider_message_id)
+        except PermanentProviderError as error:
+            # Gone since it was listed, or unreadable: nothing to process, nothing to retry.
+            logger.info(
+                "Skipping message %s of channel %s: %s",
+                candidate.provider_message_id,
+                poll.channel.pk,
+                error.reason,
+            )
+            continue
+        inbox_message_store(
+            channel=poll.channel,
+            provider_message_id=candidate.provider_message_id,
+            raw=raw,
+            received_at=received_at,
+        )
+        poll.report.messages_fetched += 1
+        known.add(candidate.provider_message_id)
+
+
+def _process_pending(poll: _Poll) -> None:
+    """Process every stored message not processed yet: those just fetched, those a crashed
+    poll left behind, and those that failed before (until they are skipped)."""
+    pending = InboxMessage.objects.filter(
+        channel=poll.channel, processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS
+    ).values_list("pk", flat=True)
+    for message_id in list(pending):
+        if inbox_message_process(inbox_message_id=message_id) is not None:
+            poll.report.messages_processed += 1
+
+
+def _held(poll: _Poll):
+    return DeliveryChannel.objects.filter(pk=poll.channel.pk, poll_lease_until=poll.lease)
+
+
+def _renew_lease(poll: _Poll) -> None:
+    lease = timezone.now() + LEASE
+    if not _held(poll).update(poll_lease_until=lease):
+        raise LeaseLost
+    poll.lease = lease
+
+
+def _save_cursor(poll: _Poll, **cursor) -> None:
+    lease = timezone.now() + LEASE
+    if not _held(poll).update(poll_lease_until=lease, **cursor):
+        raise LeaseLost
+    poll.lease = lease
+
+
+def _finish_ok(poll: _Poll, cursor) -> None:
+    report = poll.report
+    now = timezone.now()
+    result = f"OK: {report.messages_seen} new, {report.messages_processed} processed"
+    if report.resynced:
+        result += f" (re-scanned the last {rescan_days()} days)"
+    fields = {
+        "poll_lease_until": None,
+        "last_polled_at": now,
+        "last_poll_result": result[:500],
+        "poll_failures": 0,
+        "poll_backoff_until": None,
+    }
+    if poll.channel.kind == Kind.GMAIL:
+        fields["gmail_history_id"] = cursor
+    else:
+        fields["graph_delta_link"] = cursor
+    if not _held(poll).update(**fields):
+        report.outcome = "busy"
+        report.detail = "Another poll took this mailbox over; its cursor was kept."
+        return
+    report.detail = result
+
+
+def _finish_failed(
+    poll: _Poll,
+    *,
+    outcome: str,
+    result: str,
+    retry_after: float | None = None,
+    failures: int | None = None,
+) -> None:
+    now = timezone.now()
+    failures = failures if failures is not None else poll.channel.poll_failures + 1
+    if retry_after is not None:
+        delay = min(BACKOFF_CAP_SECONDS, max(retry_after, 1.0))
+    else:
+        delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(failures - 1, 10))
+        delay *= random.uniform(0.9, 1.1)  # noqa: S311 — jitter, not security
+    # last_polled_at stays the time of the last successful poll: the watchdog reads it.
+    _held(poll).update(
+        poll_lease_until=None,
+        last_poll_result=result[:500],
+        poll_failures=min(failures, 32767),
+        poll_backoff_until=now + timedelta(seconds=delay) if outcome != "reconnect" else None,
+    )
+    poll.report.outcome = outcome
+    poll.report.detail = result
+
+
+def _auth_failure(poll: _Poll, error: AccessTokenExpired) -> None:
+    """The provider refused a freshly refreshed token: count it; a few in a row (not one)
+    mean the grant is unusable and the rep must reconnect."""
+    from channels_app.services import channel_mark_needs_reconnect
+
+    channel = poll.channel
+    streak = channel.poll_failures + 1 if channel.last_poll_result.startswith(AUTH_FAILED) else 1
+    if streak >= AUTH_FAILURES_BEFORE_RECONNECT:
+        _finish_failed(
+            poll,
+            outcome="reconnect",
+            result=f"{AUTH_FAILED} ({streak} times in a row): {error.reason}",
+            failures=streak,
+        )
+        channel_mark_needs_reconnect(
+            channel=channel,
+            reason=f"{channel.get_kind_display()} keeps refusing Mailroom's access. "
+            "Reconnect the mailbox to resume bounce tracking and sending.",
+        )
+        return
+    _finish_failed(
+        poll,
+        outcome="failed",
+        result=f"{AUTH_FAILED} ({streak} in a row): {error.reason}",
+        failures=streak,
+    )
+
+
+def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
+    """Mailboxes to poll this cycle: connected Gmail / Exchange Online, not backing off, not
+    held by a live poll."""
+    now = now or timezone.now()
+    return (
+        DeliveryChannel.objects.filter(
+            kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED
+        )
+        .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
+        .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
+        .order_by("last_polled_at", "pk")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=2000)
+    )
+
+
+def mailboxes_poll_fan_out(*, enqueue: Callable[[int], None], now: datetime | None = None) -> int:
+    """The periodic step: free leases of polls that died, note mailboxes that have not synced
+    for too long, and enqueue one poll per due mailbox. Returns how many were enqueued."""
+    now = now or timezone.now()
+    freed = DeliveryChannel.objects.filter(poll_lease_until__lt=now).update(poll_lease_until=None)
+    if freed:
+        logger.warning("Freed %s mailbox poll(s) that ran past their lease", freed)
+    stale = mailbox_sync_overdue_count(now=now)
+    if stale:
+        logger.warning("%s connected mailbox(es) have not synced for over an hour", stale)
+    count = 0
+    for channel_id in channel_ids_due(now=now):
+        enqueue(channel_id)
+        count += 1
+    return count
+
+
+SYNC_OVERDUE_AFTER = timedelta(hours=1)
+
+
+def mailbox_sync_overdue_q(*, now: datetime | None = None) -> Q:
+    """Connected polled mailboxes whose last successful poll is older than an hour."""
+    cutoff = (now or timezone.now()) - SYNC_OVERDUE_AFTER
+    return Q(kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED) & (
+        Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, created_at__lt=cutoff)
+    )
+
+
+def mailbox_sync_overdue_count(*, now: datetime | None = None) -> int:
+    return DeliveryChannel.objects.filter(mailbox_sync_overdue_q(now=now)).count()

@@ -1,0 +1,145 @@
+"""Read-only Microsoft Graph inbox client for bounce polling (scope Mail.Read).
+
+`poll` follows the inbox's delta query one page at a time: from the stored link (an
+`@odata.nextLink` or `@odata.deltaLink`, kept whole), or, with no link, from a new delta round
+limited to recent mail (`$filter=receivedDateTime ge …`, the only filter delta accepts) so a
+first sync or a resync costs what the last few days hold, not the whole mailbox. `$select` asks
+for just the fields the pre-filter needs, so no message is downloaded unless it may be a bounce
+or a reply; `raw` then fetches its MIME (`/messages/{id}/$value`). Nothing is ever modified.
+
+An expired delta link (HTTP 410, or the `syncStateNotFound` error code) is `DeltaExpired`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from channels_app.exceptions import ProviderError, TransientProviderError
+
+from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+
+PROVIDER = "Microsoft Graph"
+SELECT_FIELDS = (
+    "id",
+    "internetMessageId",
+    "subject",
+    "from",
+    "receivedDateTime",
+    "internetMessageHeaders",
+)
+PAGE_SIZE = 100
+_EXPIRED_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
+
+
+class DeltaExpired(ProviderError):
+    """Graph no longer recognises the delta link (410 / syncStateNotFound): resync."""
+
+
+@dataclass(frozen=True)
+class InboxMessageHeaders:
+    message_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    messages: list[InboxMessageHeaders]
+    next_link: str | None
+    delta_link: str | None
+
+
+class GraphInbox:
+    def __init__(self, *, access_token: str):
+        self.access_token = access_token
+        self.calls = 0  # HTTP requests made: the poller reports API calls per mailbox
+        self.base_url = f"{settings.MAILROOM_GRAPH_URL.rstrip('/')}/v1.0/me"
+
+    def _request(self, url: str, *, params: dict | None = None, raw: bool = False):
+        headers = {
+            "Authorization": f"Bearer {self.access_token}",
+            "Prefer": f"odata.maxpagesize={PAGE_SIZE}",
+        }
+        self.calls += 1
+        try:
+            response = http_session().get(
+                url, params=params, headers=headers, timeout=DEFAULT_TIMEOUT
+            )
+        except OSError as error:
+            raise TransientProviderError(f"{PROVIDER} could not be reached: {error}") from error
+        if response.status_code == 410 or _error_code(response) in _EXPIRED_CODES:
+            raise DeltaExpired(f"{PROVIDER} no longer knows this mailbox's sync state")
+        raise_for_provider_status(response, provider=PROVIDER)
+        if raw:
+            return response.content
+        try:
+            return response.json()
+        except ValueError as error:
+            raise TransientProviderError(f"{PROVIDER} answered with something not JSON") from error
+
+    def poll(self, *, link: str | None, received_since: datetime | None = None) -> DeltaPage:
+        """One page of inbox changes: from `link`, or a new delta round over recent mail."""
+        if link:
+            payload = self._request(link)
+        else:
+            params = {"$select": ",".join(SELECT_FIELDS), "changeType": "created"}
+            if received_since is not None:
+                stamp = received_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+                params["$filter"] = f"receivedDateTime ge {stamp}"
+            payload = self._request(
+                f"{self.base_url}/mailFolders/inbox/messages/delta", params=params
+            )
+        messages = []
+        for item in payload.get("value") or []:
+            if "@removed" in item or not item.get("id"):
+                continue
+            messages.append(_message_headers(item))
+        return DeltaPage(
+            messages=messages,
+            next_link=payload.get("@odata.nextLink") or None,
+            delta_link=payload.get("@odata.deltaLink") or None,
+        )
+
+    def raw(self, *, message_id: str) -> bytes:
+        return self._request(f"{self.base_url}/messages/{message_id}/$value", raw=True)
+
+
+def _message_headers(item: dict) -> InboxMessageHeaders:
+    """Headers as the pre-filter reads them: the real internet headers when Graph sent them,
+    completed from the message's own fields."""
+    headers: dict[str, str] = {}
+    for header in item.get("internetMessageHeaders") or []:
+        name, value = header.get("name"), header.get("value")
+        if name and value is not None and name not in headers:
+            headers[name] = str(value)
+    present = {name.lower() for name in headers}
+    sender = ((item.get("from") or {}).get("emailAddress")) or {}
+    if "from" not in present and sender.get("address"):
+        name = sender.get("name") or ""
+        headers["From"] = f"{name} <{sender['address']}>" if name else sender["address"]
+    if "subject" not in present and item.get("subject") is not None:
+        headers["Subject"] = str(item["subject"])
+    if "message-id" not in present and item.get("internetMessageId"):
+        headers["Message-ID"] = str(item["internetMessageId"])
+    received = item.get("receivedDateTime")
+    return InboxMessageHeaders(
+        message_id=str(item["id"]),
+        headers=headers,
+        received_at=parse_datetime(received) if received else None,
+    )
+
+
+def _error_code(response) -> str:
+    if response.status_code < 400:
+        return ""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(error, dict):
+        return str(error.get("code") or "").lower()
+    return ""
