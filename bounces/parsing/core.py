@@ -27,6 +27,7 @@ FAILED_ACTIONS = frozenset({"failed", "delayed", "failure", "fail", "undeliverab
 SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
 MAX_DIAGNOSTIC_CHARS = 1000
 MAX_RAW_BODY_BYTES = 64 * 1024
+MAX_CONTEXT_CHARS = 8000
 
 # Senders that only ever speak for a mail system.
 _DAEMON_SENDER = re.compile(
@@ -277,7 +278,13 @@ def _from_delivery_status(
         if not diagnostic or not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, report_text)]).strip()
         found.append(
-            _recipient(address, diagnostic, status, "delayed" if action == "delayed" else "failed")
+            _recipient(
+                address,
+                diagnostic,
+                status,
+                "delayed" if action == "delayed" else "failed",
+                report_text,
+            )
         )
     return found, saw_success
 
@@ -321,7 +328,7 @@ def _from_plain_text(
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
-        recipients.append(_recipient(address, diagnostic, None, action))
+        recipients.append(_recipient(address, diagnostic, None, action, region))
     return recipients
 
 
@@ -363,9 +370,13 @@ def _from_ses_notification(text: str) -> list[FailedRecipient]:
     return found
 
 
-def _recipient(address: str, diagnostic: str, status: str | None, action: str) -> FailedRecipient:
+def _recipient(
+    address: str, diagnostic: str, status: str | None, action: str, context: str = ""
+) -> FailedRecipient:
     diagnostic = " ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS]
-    reason, status, hard = reasons.classify(diagnostic, status, delayed=action == "delayed")
+    reason, status, hard = reasons.classify(
+        diagnostic, status, delayed=action == "delayed", context=context[:MAX_CONTEXT_CHARS]
+    )
     return FailedRecipient(
         address=address.lower(),
         status=status,

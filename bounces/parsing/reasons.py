@@ -51,13 +51,14 @@ _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s-]|$)")
 
 
-def _rule(reason: str, *patterns: str) -> tuple[str, re.Pattern[str]]:
-    return reason, re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+def _rule(reason: str, *patterns: str, weak: bool = False) -> tuple[str, re.Pattern[str], bool]:
+    """A reason and the wording that names it; `weak` wording yields to a specific status code."""
+    return reason, re.compile("|".join(f"(?:{pattern})" for pattern in patterns)), weak
 
 
 # Checked in order, on lower-cased text; the first that matches names the reason. Soft reasons
 # whose wording overlaps hard ones ("recipient rejected: mailbox full") come first.
-_TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+_TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     _rule(
         "mailboxfull",
         r"mail ?box (?:is |was )?(?:full|over ?quota|exceeded|size limit)",
@@ -129,8 +130,23 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"(?:temporarily |permanently )?(?:disabled|suspended|deactivated|inactive|locked|frozen)",
         r"(?:disabled|suspended|inactive|deactivated|expired|closed|blocked) "
         r"(?:account|mailbox|user|recipient)",
-        r"\baccount (?:is )?(?:not active|unavailable|closed)",
-        r"mailbox (?:is )?(?:currently )?(?:not )?(?:active|unavailable)\b(?! or)",
+        r"\baccount (?:is )?(?:not active|closed)",
+        r"mailbox (?:is )?(?:currently )?(?:not active|inactive)",
+        r"temporar(?:y|ily) (?:locked|disabled|suspended)",
+    ),
+    _rule(
+        "mailererror",
+        r"command output:",
+        r"(?:command|program|pipe) (?:died|failed|exited)",
+        r"mailer error",
+        r"procmail",
+        r"exit (?:status|code)",
+    ),
+    _rule(
+        "networkerror",
+        r"name service error.{0,80}(?:malformed|try again|timed? ?out|server failure|refused)",
+        r"host not found, try again",
+        r"temporary (?:dns|lookup) failure",
     ),
     _rule(
         "hasmoved",
@@ -182,7 +198,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"no (?:valid )?mx (?:record|host)",
         r"recipient domain (?:not found|does not exist)",
         r"dns (?:error|lookup failed).{0,40}(?:not found|nxdomain|does not exist)",
-        r"invalid domain",
+        r"domain is not reachable",
+        r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     ),
     _rule(
         "notaccept",
@@ -213,9 +230,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|is not (?:recognized|valid|known))",
         r"(?:does(?: not|n't)|did not) (?:exist|match any)",
         r"(?:invalid|bad|unknown|non-?existent) (?:recipient|mailbox|user|address|destination)",
-        r"recipient (?:unknown|not found|rejected|invalid|address rejected)",
-        r"address (?:rejected|unknown|not found|invalid)",
+        r"recipient (?:unknown|not found|invalid)",
+        r"address (?:unknown|not found|invalid)",
         r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",
+        r"no valid recipients",
         r"(?:not|isn't) a (?:valid|known) (?:user|mailbox|recipient|address)",
         r"name is not recognized",
         r"recip(?:ient)?notfound",
@@ -228,6 +246,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"addressee unknown",
         r"unrouteable",
     ),
+    _rule("userunknown", r"(?:recipient )?address rejected", r"recipient rejected", weak=True),
     _rule(
         "blocked",
         r"black ?list",
@@ -240,10 +259,14 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"(?:is |has been |was )?(?:blocked|banned|blacklisted|rejected|not allowed)",
         r"(?:has|have) been (?:temporarily )?(?:blocked|banned)",
         r"blocked (?:using|by|because|due)",
+    ),
+    _rule(
+        "blocked",
         r"access denied",
         r"connection (?:refused|rejected) (?:by|from|due)",
         r"service not available",
         r"\bblocked\b",
+        weak=True,
     ),
     _rule(
         "expired",
@@ -255,6 +278,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"giving up",
         r"too old",
         r"have been unable to deliver",
+        r"(?:been|was|is) in the queue too long|queue too long",
+        r"envelope expired",
+        r"all hosts have been failing",
+        r"did not accept our requests? to connect",
+        r"aborted after",
         r"delay(?:ed)? ",
         r"still (?:being )?retr(?:y|ied)",
         r"will (?:keep|continue) (?:trying|to try|to retry)",
@@ -272,6 +300,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"lost connection",
         r"dns (?:error|failure|lookup)",
         r"temporary (?:dns|lookup) failure",
+        weak=True,
     ),
     _rule(
         "syntaxerror",
@@ -279,6 +308,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"malformed",
         r"bad (?:recipient )?address syntax",
         r"invalid (?:address )?syntax",
+        weak=True,
     ),
     _rule(
         "securityerror",
@@ -287,19 +317,14 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"security (?:policy|reasons)",
         r"must (?:authenticate|log ?in)",
         r"certificate",
-    ),
-    _rule(
-        "mailererror",
-        r"(?:command|program|pipe) (?:died|failed|exited)",
-        r"mailer error",
-        r"exit (?:status|code)",
-        r"procmail",
+        weak=True,
     ),
     _rule(
         "systemfull",
         r"insufficient (?:system )?storage",
         r"(?:disk|file ?system) (?:is )?full",
         r"out of (?:disk|storage)",
+        weak=True,
     ),
     _rule(
         "systemerror",
@@ -310,12 +335,14 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"local (?:configuration )?error",
         r"configuration error",
         r"server (?:error|failure)",
+        weak=True,
     ),
     _rule(
         "contenterror",
         r"(?:header|content|message) (?:error|rejected|not acceptable)",
         r"line too long",
         r"invalid (?:header|mime|content)",
+        weak=True,
     ),
     _rule(
         "filtered",
@@ -323,6 +350,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"refused by (?:the )?recipient",
         r"delivery not authorized",
         r"message refused",
+        weak=True,
     ),
 )
 
@@ -402,10 +430,16 @@ def find_reply_code(text: str) -> str | None:
 
 
 def reason_from_text(text: str) -> str | None:
+    found = _reason_in_text(text)
+    return found[0] if found else None
+
+
+def _reason_in_text(text: str) -> tuple[str, bool] | None:
+    """(reason, whether the wording is weak) of the first rule the text matches."""
     lowered = text.lower()
-    for reason, pattern in _TEXT_RULES:
+    for reason, pattern, weak in _TEXT_RULES:
         if pattern.search(lowered):
-            return reason
+            return reason, weak
     return None
 
 
@@ -424,21 +458,27 @@ def is_vague(status: str | None) -> bool:
 
 
 def classify(
-    diagnostic: str, status: str | None, *, delayed: bool = False
+    diagnostic: str, status: str | None, *, delayed: bool = False, context: str = ""
 ) -> tuple[str, str | None, bool]:
     """(reason, status, hard) for one recipient.
 
-    A status found in the text fills a missing one; where there is none at all, the reason's
-    standard code stands in, with class 4 for a delay.
+    The text names the reason unless its wording is generic ("access denied") and the status
+    code is specific. A status found in the text fills a missing or vague one; where there is
+    none at all, the reason's standard code stands in, with class 4 for a delay.
     """
-    if status is None:
-        status = find_status(diagnostic)
-    reason = reason_from_text(diagnostic)
-    code_reason = reason_from_status(status)
-    if code_reason and not is_vague(status) and (reason is None or _code_wins(code_reason, reason)):
+    status = _better_status(status, diagnostic)
+    in_text = _reason_in_text(diagnostic)
+    code_reason = None if is_vague(status) else reason_from_status(status)
+    if in_text is None:
+        reason = (
+            code_reason or reason_from_status(status) or ("expired" if delayed else "undefined")
+        )
+    elif in_text[1] and code_reason:
         reason = code_reason
-    if reason is None:
-        reason = code_reason or ("expired" if delayed else "undefined")
+    else:
+        reason = in_text[0]
+    if reason == "userunknown" and code_reason != "userunknown":
+        reason = _unknown_user_stage(diagnostic, context)
     if status is None:
         reply_code = find_reply_code(diagnostic)
         temporary = delayed or (reply_code or "").startswith("4")
@@ -450,25 +490,33 @@ def classify(
     return reason, status, hard and not delayed
 
 
-def _code_wins(code_reason: str, text_reason: str) -> bool:
-    """Whether a specific status code overrides what the text suggests.
+_RCPT_STAGE = re.compile(
+    r"rcpt to|rcpt command|\[rcpt_to\]|smtp:rcpt|does not like recipient|after rcpt", re.IGNORECASE
+)
+_DATA_STAGE = re.compile(
+    r"in reply to end of data|after end of data|>>> data\b|after data\b|data command",
+    re.IGNORECASE,
+)
 
-    A code naming a bad address is trusted over generic wording ("rejected", "blocked"), but
-    soft wording that is specific (full mailbox, disabled account, spam) overrides the code.
+
+def _unknown_user_stage(diagnostic: str, context: str) -> str:
+    """ "User unknown" means the address only when the server said it at RCPT time.
+
+    Said after the message content (DATA), or with no sign of when and no 5.1.x code, it is a
+    filter's verdict on the message: soft ("filtered"), as Sisimai reads it.
     """
-    specific_soft = {
-        "mailboxfull",
-        "suspend",
-        "spamdetected",
-        "virusdetected",
-        "speeding",
-        "filtered",
-        "mailererror",
-        "authfailure",
-        "requireptr",
-        "policyviolation",
-        "badreputation",
-    }
-    if text_reason in specific_soft:
-        return False
-    return code_reason != "undefined"
+    if _DATA_STAGE.search(diagnostic):
+        return "filtered"
+    if _RCPT_STAGE.search(diagnostic) or _RCPT_STAGE.search(context):
+        return "userunknown"
+    return "filtered"
+
+
+def _better_status(status: str | None, diagnostic: str) -> str | None:
+    """The reported status, or the diagnostic's own code when the report's is missing or vague."""
+    in_text = find_status(diagnostic)
+    if status is None:
+        return in_text
+    if in_text and status.endswith(".0.0") and in_text[0] == status[0]:
+        return in_text
+    return status
