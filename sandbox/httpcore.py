@@ -1,0 +1,173 @@
+"""Request/response plumbing shared by the Google, Microsoft and control handlers."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from .mime import rfc3339
+from .state import Store
+from .tls import IdTokenSigner
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    base_url: str  # scheme://host:port as the client reached us
+
+    def arg(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def form(self) -> dict[str, str]:
+        parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[0] for k, v in parsed.items()}
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+    def bearer(self) -> str:
+        value = self.header("authorization")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    all_headers = {"Content-Type": "application/json; charset=UTF-8"}
+    all_headers.update(headers or {})
+    return Response(status, json.dumps(payload).encode(), all_headers)
+
+
+def html_response(status: int, body: str) -> Response:
+    return Response(status, body.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+
+def redirect(location: str) -> Response:
+    return Response(302, b"", {"Location": location})
+
+
+def add_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+@dataclass
+class Context:
+    """What every handler needs: the state and the id_token signer."""
+
+    store: Store
+    signer: IdTokenSigner
+    google_issuer: str = "https://accounts.google.com"
+    auto_consent: bool = False
+
+
+def jwt_encode(claims: dict[str, Any], signer: IdTokenSigner) -> str:
+    header = {"alg": "RS256", "kid": signer.kid, "typ": "JWT"}
+    signing_input = (
+        _b64(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + _b64(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    signature = signer.sign(signing_input.encode())
+    return signing_input + "." + _b64(signature)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def request_ids() -> dict[str, str]:
+    return {"request-id": str(uuid.uuid4()), "client-request-id": str(uuid.uuid4())}
+
+
+def now_rfc3339() -> str:
+    import time
+
+    return rfc3339(time.time())
+
+
+CONSENT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+ body {{ font-family: system-ui, sans-serif; background: #f3f4f6; margin: 0; }}
+ main {{ max-width: 460px; margin: 48px auto; background: #fff; padding: 28px 32px;
+        border-radius: 10px; box-shadow: 0 2px 10px rgba(0,0,0,.08); }}
+ h1 {{ font-size: 20px; margin: 0 0 4px; }} .brand {{ color: {color}; font-weight: 600; }}
+ .sandbox {{ font-size: 12px; color: #b45309; background: #fef3c7; padding: 4px 8px;
+            border-radius: 4px; display: inline-block; margin-bottom: 16px; }}
+ ul {{ padding-left: 20px; }} li {{ margin: 4px 0; font-size: 14px; word-break: break-all; }}
+ label {{ display: block; font-size: 14px; margin: 16px 0 4px; }}
+ input[type=email] {{ width: 100%; padding: 8px; font-size: 15px; box-sizing: border-box; }}
+ .buttons {{ display: flex; gap: 12px; justify-content: flex-end; margin-top: 24px; }}
+ button {{ padding: 8px 20px; font-size: 15px; border-radius: 6px; border: 1px solid #d1d5db;
+          background: #fff; cursor: pointer; }}
+ button.allow {{ background: {color}; color: #fff; border-color: {color}; }}
+</style></head>
+<body><main>
+<div class="sandbox">Mailroom sandbox: no real account is used</div>
+<h1><span class="brand">{brand}</span></h1>
+<p>The application <strong>{client_id}</strong> wants to access your account:</p>
+<ul>{scopes}</ul>
+<form method="post" action="{action}">
+{hidden}
+<label for="email">Mailbox email address</label>
+<input type="email" id="email" name="sandbox_email" value="{email}" required>
+<label for="name">Display name (optional)</label>
+<input type="text" id="name" name="sandbox_name" value="">
+<div class="buttons">
+ <button type="submit" name="sandbox_decision" value="deny" formnovalidate>Deny</button>
+ <button type="submit" class="allow" name="sandbox_decision" value="allow">Allow</button>
+</div>
+</form>
+</main></body></html>
+"""
+
+
+def consent_page(
+    *, brand: str, color: str, action: str, params: dict[str, str], email: str, scopes: list[str]
+) -> Response:
+    hidden = "\n".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in params.items()
+        if not k.startswith("sandbox_")
+    )
+    body = CONSENT_PAGE.format(
+        title=f"{brand} - sign in",
+        brand=html.escape(brand),
+        color=color,
+        client_id=html.escape(params.get("client_id", "")),
+        scopes="".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(none)</li>",
+        action=html.escape(action),
+        hidden=hidden,
+        email=html.escape(email),
+    )
+    return html_response(200, body)
+
+
+def error_page(status: int, title: str, detail: str) -> Response:
+    return html_response(
+        status,
+        f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(detail)}</p>",
+    )

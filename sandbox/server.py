@@ -1,0 +1,146 @@
+"""Start the whole sandbox (HTTP, HTTPS, SMTP) in daemon threads: ``start_sandbox()``."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import SandboxClient
+from .httpcore import Context
+from .smtp import SmtpService
+from .state import DEFAULT_ROTATION_GRACE_SECONDS, Store
+from .tls import IdTokenSigner, TlsMaterial, generate_self_signed
+from .web import SandboxHTTPServer
+
+log = logging.getLogger("sandbox")
+
+
+@dataclass
+class RunningSandbox:
+    host: str
+    http_port: int
+    https_port: int | None
+    smtp_host: str
+    smtp_port: int | None
+    smtp_ssl_port: int | None
+    ca_file: str
+    store: Store
+    context: Context
+    _http: SandboxHTTPServer
+    _https: SandboxHTTPServer | None
+    _smtp: SmtpService | None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{self.host}:{self.https_port}" if self.https_port else ""
+
+    @property
+    def client(self) -> SandboxClient:
+        return SandboxClient(self.http_url)
+
+    def settings(self) -> dict[str, str]:
+        """The Mailroom settings values (config/settings/base.py names) for this sandbox."""
+        base, secure = self.http_url, self.https_url or self.http_url
+        return {
+            "MAILROOM_GOOGLE_ACCOUNTS_URL": f"{base}/google/accounts",
+            "MAILROOM_GOOGLE_OAUTH2_URL": f"{base}/google/oauth2",
+            "MAILROOM_GOOGLE_USERINFO_URL": f"{base}/google/oauth2/v1/userinfo",
+            "MAILROOM_GMAIL_API_URL": f"{base}/google",
+            "MAILROOM_MICROSOFT_LOGIN_URL": f"{base}/microsoft/login",
+            "MAILROOM_MICROSOFT_AUTHORITY_URL": f"{secure}/microsoft/login",
+            "MAILROOM_GRAPH_URL": f"{base}/microsoft/graph",
+            "MAILROOM_PROVIDER_CA_BUNDLE": self.ca_file,
+        }
+
+    def stop(self) -> None:
+        for server in (self._http, self._https):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        if self._smtp is not None:
+            self._smtp.stop()
+        self.store.stop_autosave()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _serve(server: SandboxHTTPServer, name: str) -> threading.Thread:
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def start_sandbox(
+    host: str = "127.0.0.1",
+    http_port: int = 0,
+    https_port: int | None = 0,
+    smtp_port: int | None = 0,
+    *,
+    smtp_ssl_port: int | None = None,
+    state_file: str | None = None,
+    cert_dir: str | None = None,
+    smtp_auth_required: bool = True,
+    smtp_users: dict[str, str] | None = None,
+    auto_consent: bool = False,
+    rotation_grace_seconds: float = DEFAULT_ROTATION_GRACE_SECONDS,
+    verbose: bool = False,
+) -> RunningSandbox:
+    """Start everything in daemon threads; port 0 picks a free port; None disables that server.
+    ``cert_dir`` receives ca.pem / key.pem (a temporary directory when not given)."""
+    tls: TlsMaterial = generate_self_signed(cert_dir)
+    ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ssl_context.load_cert_chain(tls.cert_file, tls.key_file)
+    store = Store(state_file=state_file, rotation_grace_seconds=rotation_grace_seconds)
+    if smtp_users:
+        store.smtp_users.update(smtp_users)
+    ctx = Context(store=store, signer=IdTokenSigner(), auto_consent=auto_consent)
+    http = SandboxHTTPServer((host, http_port), ctx, verbose=verbose)
+    https = (
+        SandboxHTTPServer((host, https_port), ctx, ssl_context=ssl_context, verbose=verbose)
+        if https_port is not None
+        else None
+    )
+    smtp = None
+    if smtp_port is not None:
+        smtp = SmtpService(
+            store,
+            host=host,
+            port=smtp_port,
+            ssl_port=smtp_ssl_port,
+            tls_context=ssl_context,
+            auth_required=smtp_auth_required,
+        )
+        smtp.start()
+    threads = [_serve(http, "sandbox-http")]
+    if https is not None:
+        threads.append(_serve(https, "sandbox-https"))
+    store.start_autosave()
+    running = RunningSandbox(
+        host=host,
+        http_port=http.server_address[1],
+        https_port=https.server_address[1] if https else None,
+        smtp_host=host,
+        smtp_port=smtp.port if smtp else None,
+        smtp_ssl_port=smtp.ssl_port if smtp else None,
+        ca_file=str(Path(tls.cert_file).resolve()),
+        store=store,
+        context=ctx,
+        _http=http,
+        _https=https,
+        _smtp=smtp,
+        _threads=threads,
+    )
+    log.info(
+        "sandbox started: %s %s smtp %s", running.http_url, running.https_url, running.smtp_port
+    )
+    return running
