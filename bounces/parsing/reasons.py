@@ -47,6 +47,9 @@ STATUS_FOR_REASON: dict[str, str] = {
     "undefined": "5.0.0",
 }
 
+# "User unknown" and its like: whether the address is bad depends on when the server said it.
+GENERIC_UNKNOWN_USER = "userunknown-generic"
+
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s-]|$)")
 
@@ -123,6 +126,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:unable|not permitted|not allowed|refused) to relay",
         r"we do not relay",
         r"relay not permitted",
+        r"no relaying",
     ),
     _rule(
         "suspend",
@@ -185,6 +189,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"must issue a starttls",
     ),
     _rule(
+        "rejected",
+        r"domain of sender address",
+        r"sender (?:address|domain) (?:rejected|does not exist|not found|unknown|invalid)",
+        r"after mail from",
+    ),
+    _rule(
         "hostunknown",
         r"host (?:or domain name )?(?:unknown|not found)",
         r"unknown (?:host|domain)\b",
@@ -222,9 +232,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     _rule(
         "userunknown",
-        r"user(?:name)? (?:is )?unknown",
-        r"unknown (?:user|recipient|local[- ]part|address|mailbox|e-?mail address)",
-        r"no such (?:user|recipient|mailbox|address|account|person)",
+        r"address couldn't be found",
+        r"check if (?:the )?address is correct",
+        r"invalid recipient",
         r"(?:user|recipient|mailbox|address|account|addressee|e-?mail address|destination)"
         r"(?: name)? (?:does(?: not|n't) exist|not (?:found|exist|known|listed|valid)"
         r"|is not (?:recognized|valid|known))",
@@ -245,6 +255,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mailbox .{0,40} (?:does not exist|not found)",
         r"addressee unknown",
         r"unrouteable",
+    ),
+    _rule(
+        GENERIC_UNKNOWN_USER,
+        r"user(?:name)? (?:is )?unknown",
+        r"unknown (?:user|recipient|local[- ]part|address|mailbox|e-?mail address)",
+        r"no such (?:user|recipient|mailbox|address|account|person)",
     ),
     _rule("userunknown", r"(?:recipient )?address rejected", r"recipient rejected", weak=True),
     _rule(
@@ -431,7 +447,9 @@ def find_reply_code(text: str) -> str | None:
 
 def reason_from_text(text: str) -> str | None:
     found = _reason_in_text(text)
-    return found[0] if found else None
+    if found is None:
+        return None
+    return "userunknown" if found[0] == GENERIC_UNKNOWN_USER else found[0]
 
 
 def _reason_in_text(text: str) -> tuple[str, bool] | None:
@@ -477,8 +495,14 @@ def classify(
         reason = code_reason
     else:
         reason = in_text[0]
-    if reason == "userunknown" and code_reason != "userunknown":
-        reason = _unknown_user_stage(diagnostic, context)
+    if reason == GENERIC_UNKNOWN_USER:
+        reason = (
+            "userunknown"
+            if code_reason == "userunknown"
+            else _unknown_user_stage(diagnostic, context)
+        )
+    elif reason == "userunknown" and _DATA_STAGE.search(diagnostic):
+        reason = "filtered"
     if status is None:
         reply_code = find_reply_code(diagnostic)
         temporary = delayed or (reply_code or "").startswith("4")
@@ -505,10 +529,11 @@ def _unknown_user_stage(diagnostic: str, context: str) -> str:
     Said after the message content (DATA), or with no sign of when and no 5.1.x code, it is a
     filter's verdict on the message: soft ("filtered"), as Sisimai reads it.
     """
-    if _DATA_STAGE.search(diagnostic):
-        return "filtered"
-    if _RCPT_STAGE.search(diagnostic) or _RCPT_STAGE.search(context):
-        return "userunknown"
+    for text in (diagnostic, context):
+        if _DATA_STAGE.search(text):
+            return "filtered"
+        if _RCPT_STAGE.search(text):
+            return "userunknown"
     return "filtered"
 
 
