@@ -56,6 +56,9 @@ class DeliveryChannel(TimeStampedModel):
     refresh_token = EncryptedTextField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
     scopes = models.CharField(max_length=1000, blank=True)
+    connected_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the owner connected or reconnected it."
+    )
 
     # SMTP (custom, team) and Exchange On-Prem.
     host = models.CharField(max_length=255, blank=True)
@@ -97,6 +100,16 @@ class DeliveryChannel(TimeStampedModel):
                 fields=["kind", "mailbox_address"],
                 condition=Q(kind__in=["gmail", "exchange_online"]) & ~Q(status="disconnected"),
                 name="mailbox_connected_once",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "kind"],
+                condition=Q(owner__isnull=False) & ~Q(status="disconnected"),
+                name="one_live_channel_per_owner_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "kind"],
+                condition=Q(owner__isnull=True, kind="msc_legacy") & ~Q(status="disconnected"),
+                name="one_legacy_channel_per_org",
             ),
             models.UniqueConstraint(
                 fields=["organization"],

@@ -199,3 +199,102 @@ MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_
 # Not sales mail: that goes through delivery channels. Locally it prints to the console.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mailroom <no-reply@mailroom.local>")
+
+# --- Email Connection: "Connect Gmail" / "Connect Outlook" (django-allauth, connect only) -------
+# allauth only runs the consent dance: it never logs anybody in or creates a user (see
+# channels_app.adapters), and never stores tokens: they go, encrypted, into DeliveryChannel.
+# The client ids below are the sandbox's demo ones; production.py requires real ones.
+MAILROOM_GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID", default="mailroom-sandbox-google")
+MAILROOM_GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET", default="sandbox-google-secret")
+MAILROOM_MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID", default="mailroom-sandbox-microsoft")
+MAILROOM_MICROSOFT_CLIENT_SECRET = env(
+    "MICROSOFT_CLIENT_SECRET", default="sandbox-microsoft-secret"
+)
+MAILROOM_GOOGLE_SCOPES = [
+    "openid",
+    "email",
+    "profile",
+    "https://www.googleapis.com/auth/gmail.send",
+    "https://www.googleapis.com/auth/gmail.readonly",
+]
+MAILROOM_MICROSOFT_SCOPES = ["User.Read", "Mail.Send", "Mail.Read", "offline_access"]
+
+
+def socialaccount_providers(
+    *,
+    google_accounts_url: str,
+    google_oauth2_url: str,
+    google_userinfo_url: str,
+    microsoft_login_url: str,
+    microsoft_tenant: str,
+    graph_url: str,
+    google_client_id: str,
+    google_secret: str,
+    microsoft_client_id: str,
+    microsoft_secret: str,
+) -> dict:
+    """allauth's provider settings from Mailroom's endpoint settings. Google's adapter reads
+    its URLs when imported, so channels_app re-applies them whenever this setting changes."""
+    return {
+        "google": {
+            "APPS": [{"client_id": google_client_id, "secret": google_secret, "key": ""}],
+            "SCOPE": MAILROOM_GOOGLE_SCOPES,
+            # offline: a refresh token; consent: Google sends it again on every reconnect.
+            "AUTH_PARAMS": {"access_type": "offline", "prompt": "consent"},
+            "OAUTH_PKCE_ENABLED": True,
+            "AUTHORIZE_URL": f"{google_accounts_url}/o/oauth2/v2/auth",
+            "ACCESS_TOKEN_URL": f"{google_oauth2_url}/token",
+            "IDENTITY_URL": google_userinfo_url,
+            "CERTS_URL": f"{google_oauth2_url}/v1/certs",
+            "ID_TOKEN_ISSUER": "https://accounts.google.com",
+        },
+        "microsoft": {
+            "APPS": [
+                {
+                    "client_id": microsoft_client_id,
+                    "secret": microsoft_secret,
+                    "key": "",
+                    "settings": {
+                        "tenant": microsoft_tenant,
+                        "login_url": microsoft_login_url,
+                        "graph_url": graph_url,
+                    },
+                }
+            ],
+            "SCOPE": MAILROOM_MICROSOFT_SCOPES,
+            "AUTH_PARAMS": {"prompt": "select_account"},
+        },
+    }
+
+
+def mailroom_socialaccount_providers(namespace: dict) -> dict:
+    """socialaccount_providers() from a settings module's MAILROOM_* names."""
+    return socialaccount_providers(
+        google_accounts_url=namespace["MAILROOM_GOOGLE_ACCOUNTS_URL"],
+        google_oauth2_url=namespace["MAILROOM_GOOGLE_OAUTH2_URL"],
+        google_userinfo_url=namespace["MAILROOM_GOOGLE_USERINFO_URL"],
+        microsoft_login_url=namespace["MAILROOM_MICROSOFT_LOGIN_URL"],
+        microsoft_tenant=namespace["MAILROOM_MICROSOFT_TENANT"],
+        graph_url=namespace["MAILROOM_GRAPH_URL"],
+        google_client_id=namespace["MAILROOM_GOOGLE_CLIENT_ID"],
+        google_secret=namespace["MAILROOM_GOOGLE_CLIENT_SECRET"],
+        microsoft_client_id=namespace["MAILROOM_MICROSOFT_CLIENT_ID"],
+        microsoft_secret=namespace["MAILROOM_MICROSOFT_CLIENT_SECRET"],
+    )
+
+
+SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())
+SOCIALACCOUNT_ADAPTER = "channels_app.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 15
+# The platform operator's legacy relay (msc_legacy), offered to legacy organizations only.
+MAILROOM_LEGACY_SMTP_HOST = env("LEGACY_SMTP_HOST", default="")
+MAILROOM_LEGACY_SMTP_PORT = env.int("LEGACY_SMTP_PORT", default=25)
+MAILROOM_LEGACY_SMTP_SECURITY = env("LEGACY_SMTP_SECURITY", default="none")
+MAILROOM_LEGACY_SMTP_USERNAME = env("LEGACY_SMTP_USERNAME", default="")
+MAILROOM_LEGACY_SMTP_PASSWORD = env("LEGACY_SMTP_PASSWORD", default="")
+MAILROOM_NAVIGATION_CONTEXT.append("channels_app.navigation.channel_banners")

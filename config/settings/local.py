@@ -16,3 +16,9 @@ MAILROOM_MICROSOFT_LOGIN_URL = f"{SANDBOX_URL}/microsoft/login"
 MAILROOM_MICROSOFT_AUTHORITY_URL = f"{SANDBOX_HTTPS_URL}/microsoft/login"
 MAILROOM_GRAPH_URL = f"{SANDBOX_URL}/microsoft/graph"
 MAILROOM_PROVIDER_CA_BUNDLE = str(VAR_DIR / "sandbox" / "ca.pem")  # noqa: F405
+SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())  # noqa: F405
+# The demo's "legacy servers" are the sandbox's SMTP server.
+MAILROOM_LEGACY_SMTP_HOST = env("LEGACY_SMTP_HOST", default="127.0.0.1")  # noqa: F405
+MAILROOM_LEGACY_SMTP_PORT = env.int("LEGACY_SMTP_PORT", default=2525)  # noqa: F405
+MAILROOM_LEGACY_SMTP_USERNAME = env("LEGACY_SMTP_USERNAME", default="mailroom")  # noqa: F405
+MAILROOM_LEGACY_SMTP_PASSWORD = env("LEGACY_SMTP_PASSWORD", default="sandbox")  # noqa: F405

@@ -31,3 +31,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))  # noqa: F405
+# Email Connection: the Google Cloud and Microsoft Entra app registrations (see README).
+MAILROOM_GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")  # noqa: F405
+MAILROOM_GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET")  # noqa: F405
+MAILROOM_MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID")  # noqa: F405
+MAILROOM_MICROSOFT_CLIENT_SECRET = env("MICROSOFT_CLIENT_SECRET")  # noqa: F405
+SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())  # noqa: F405

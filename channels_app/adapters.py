@@ -1,0 +1,111 @@
+"""django-allauth, used only to connect mailboxes ("Connect Gmail", "Connect Outlook").
+
+Mailroom users sign in with their email and password; a Google or Microsoft sign-in must never
+create a user or log anybody in. So the adapter lets through only the *connect* process of a
+user who is already signed in, and turns the provider's answer into a DeliveryChannel with the
+tokens encrypted there (SOCIALACCOUNT_STORE_TOKENS is False: allauth's tables get none)."""
+
+from __future__ import annotations
+
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .models import DeliveryChannel
+from .services import ChannelConnectError, channel_connect_oauth
+
+KIND_FOR_PROVIDER = {
+    "google": DeliveryChannel.Kind.GMAIL,
+    "microsoft": DeliveryChannel.Kind.EXCHANGE_ONLINE,
+}
+LABEL_FOR_PROVIDER = {"google": "Gmail", "microsoft": "Outlook"}
+
+
+def _mailbox_address(provider: str, data: dict) -> str:
+    if provider == "microsoft":
+        return data.get("mail") or data.get("userPrincipalName") or ""
+    return data.get("email") or ""
+
+
+def _display_name(provider: str, data: dict) -> str:
+    if provider == "microsoft":
+        return data.get("displayName") or ""
+    return data.get("name") or ""
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return False
+
+    def get_connect_redirect_url(self, request, socialaccount) -> str:
+        return reverse("email_settings")
+
+    def _refuse(self, request, message: str, *, to: str = "email_settings"):
+        messages.error(request, message)
+        raise ImmediateHttpResponse(redirect(to))
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        provider = sociallogin.account.provider
+        label = LABEL_FOR_PROVIDER.get(provider, provider)
+        if not request.user.is_authenticated:
+            self._refuse(
+                request,
+                f"Sign in to Mailroom with your email and password first; {label} is "
+                "connected from Email settings, it is not a way to sign in.",
+                to="account_login",
+            )
+        if sociallogin.state.get("process") != AuthProcess.CONNECT:
+            self._refuse(
+                request,
+                f"{label} can only be connected to your Mailroom account, not used to sign in.",
+            )
+        kind = KIND_FOR_PROVIDER.get(provider)
+        if kind is None:
+            self._refuse(request, f"{label} is not a mailbox Mailroom can connect.")
+        if sociallogin.is_existing and sociallogin.user != request.user:
+            self._refuse(
+                request,
+                f"This {label} mailbox is already connected by another Mailroom user. "
+                "Each mailbox can be connected by one user only.",
+            )
+        data = sociallogin.account.extra_data or {}
+        token = sociallogin.token
+        if token is None or not token.token:
+            self._refuse(request, f"{label} did not hand over access to the mailbox.")
+        try:
+            channel = channel_connect_oauth(
+                user=request.user,
+                kind=kind,
+                provider_account_id=str(sociallogin.account.uid),
+                mailbox_address=_mailbox_address(provider, data),
+                display_name=_display_name(provider, data),
+                access_token=token.token,
+                refresh_token=token.token_secret,
+                expires_at=token.expires_at,
+                scopes=" ".join(self._granted_scopes(request, provider)),
+            )
+        except ChannelConnectError as exc:
+            self._refuse(request, f"{label} was not connected: {exc.message}")
+        messages.success(
+            request,
+            f"{label} connected: {channel.mailbox_address}. Your email now goes out through it.",
+        )
+
+    def _granted_scopes(self, request, provider_id: str) -> list[str]:
+        provider = self.get_provider(request, provider_id)
+        return list(provider.get_scope())
+
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ) -> None:
+        label = LABEL_FOR_PROVIDER.get(getattr(provider, "id", ""), "The mailbox")
+        if error == "cancelled":
+            message = f"{label} was not connected: access was declined on the consent page."
+        else:
+            detail = f" ({exception})" if exception else ""
+            message = f"{label} was not connected: the sign-in did not complete{detail}."
+        messages.error(request, message)
+        raise ImmediateHttpResponse(redirect("email_settings"))

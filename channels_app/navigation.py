@@ -1,0 +1,61 @@
+"""The every-page banner about the user's delivery channels (settings.MAILROOM_NAVIGATION_CONTEXT):
+a mailbox that needs reconnecting, or no channel to send through at all. One indexed query."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from .models import DeliveryChannel
+from .selectors import channel_banner_rows
+
+Kind = DeliveryChannel.Kind
+Status = DeliveryChannel.Status
+CONNECT_LABEL = {Kind.GMAIL: "Gmail", Kind.EXCHANGE_ONLINE: "Outlook"}
+
+
+def channel_banners(request) -> dict:
+    user = request.user
+    if user.organization_id is None:
+        return {"channel_banners": []}
+    rows = channel_banner_rows(user=user)
+    banners = []
+    for row in rows:
+        if row["owner_id"] == user.pk and row["status"] == Status.NEEDS_RECONNECT:
+            label = CONNECT_LABEL.get(row["kind"]) or Kind(row["kind"]).label
+            address = f" ({row['mailbox_address']})" if row["mailbox_address"] else ""
+            banners.append(
+                {
+                    "level": "error",
+                    "text": f"{label}{address} needs reconnecting: sending from it is paused "
+                    "and your email is waiting. " + (row["last_error"] or ""),
+                    "action_url": reverse("channel_reconnect", args=[row["id"]]),
+                    "action_label": "Reconnect",
+                }
+            )
+    team_smtp_down = [
+        row for row in rows if row["owner_id"] is None and row["status"] == Status.NEEDS_RECONNECT
+    ]
+    if team_smtp_down and user.is_org_admin:
+        banners.append(
+            {
+                "level": "error",
+                "text": "The team SMTP server refused Mailroom's login: "
+                + (team_smtp_down[0]["last_error"] or "update its credentials."),
+                "action_url": reverse("email_settings") + "#team-smtp",
+                "action_label": "Update team SMTP",
+            }
+        )
+    has_channel = any(row["status"] != Status.DISCONNECTED for row in rows)
+    on_settings_page = request.resolver_match is not None and (
+        request.resolver_match.url_name == "email_settings"
+    )
+    if not has_channel and not on_settings_page:
+        banners.append(
+            {
+                "level": "info",
+                "text": "Connect Gmail or Outlook to unlock sending.",
+                "action_url": reverse("email_settings"),
+                "action_label": "Email settings",
+            }
+        )
+    return {"channel_banners": banners}

@@ -1,0 +1,67 @@
+"""The login check for Exchange On-Prem (2013 / 2016) through EWS with exchangelib: an
+explicit EWS URL, or Autodiscover from the mailbox address. Mailroom does not poll these
+mailboxes for bounces (PRODUCT.md §1), so a login that can read the inbox's folder is all
+that is checked."""
+
+from __future__ import annotations
+
+import requests
+from exchangelib import DELEGATE, Account, Configuration, Credentials
+from exchangelib.errors import (
+    AutoDiscoverFailed,
+    ErrorNonExistentMailbox,
+    EWSError,
+    TransportError,
+    UnauthorizedError,
+)
+from exchangelib.protocol import BaseProtocol
+
+TIMEOUT_SECONDS = 15
+
+
+class EwsLoginFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def authenticate(*, email_address: str, username: str, password: str, ews_url: str = "") -> str:
+    """Log in and return the EWS URL that worked (the one given, or Autodiscover's)."""
+    # exchangelib reads its HTTP timeout from the protocol class.
+    BaseProtocol.TIMEOUT = TIMEOUT_SECONDS
+    credentials = Credentials(username=username or email_address, password=password)
+    try:
+        if ews_url:
+            config = Configuration(service_endpoint=ews_url, credentials=credentials)
+            account = Account(
+                primary_smtp_address=email_address,
+                config=config,
+                autodiscover=False,
+                access_type=DELEGATE,
+            )
+        else:
+            account = Account(
+                primary_smtp_address=email_address,
+                credentials=credentials,
+                autodiscover=True,
+                access_type=DELEGATE,
+            )
+        account.inbox.refresh()
+        return str(account.protocol.service_endpoint)
+    except UnauthorizedError as exc:
+        raise EwsLoginFailed(
+            f"Exchange refused the username or password ({exc}). Check them with your IT team."
+        ) from exc
+    except AutoDiscoverFailed as exc:
+        raise EwsLoginFailed(
+            f"Autodiscover could not find the Exchange server for {email_address} ({exc}). "
+            "Enter the EWS URL instead (ask IT; it usually ends in /EWS/Exchange.asmx)."
+        ) from exc
+    except ErrorNonExistentMailbox as exc:
+        raise EwsLoginFailed(f"Exchange has no mailbox {email_address}: {exc}") from exc
+    except TransportError as exc:
+        raise EwsLoginFailed(f"Could not reach the Exchange server: {exc}") from exc
+    except EWSError as exc:
+        raise EwsLoginFailed(f"Exchange answered: {exc}") from exc
+    except (requests.RequestException, OSError) as exc:
+        raise EwsLoginFailed(f"Could not reach the Exchange server: {exc}") from exc

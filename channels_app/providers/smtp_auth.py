@@ -1,0 +1,110 @@
+"""The "Authenticate and save" check for SMTP channels: connect, secure the connection as
+configured, and log in, so wrong credentials are caught before anything is saved. Failures
+carry the server's own reply, which is what a person fixing the settings needs to see."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+
+from django.conf import settings
+
+TIMEOUT_SECONDS = 15
+
+
+class SmtpLoginFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if settings.MAILROOM_PROVIDER_CA_BUNDLE:
+        # The demo's local servers use the sandbox's own certificate.
+        context.load_verify_locations(cafile=settings.MAILROOM_PROVIDER_CA_BUNDLE)
+    return context
+
+
+def _reply_text(code: int, message: bytes | str) -> str:
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return f"{code} {' '.join(message.split())}".strip()
+
+
+def open_connection(
+    *, host: str, port: int, security: str, timeout: float = TIMEOUT_SECONDS
+) -> smtplib.SMTP:
+    """An SMTP connection secured as configured ("ssl", "starttls" or "none")."""
+    if security == "ssl":
+        connection: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, port, timeout=timeout, context=_tls_context()
+        )
+    else:
+        connection = smtplib.SMTP(host, port, timeout=timeout)
+    connection.ehlo()
+    if security == "starttls":
+        connection.starttls(context=_tls_context())
+        connection.ehlo()
+    return connection
+
+
+def authenticate(
+    *,
+    host: str,
+    port: int,
+    security: str,
+    username: str,
+    password: str,
+    timeout: float = TIMEOUT_SECONDS,
+) -> None:
+    """Log in to the server, or raise SmtpLoginFailed saying why, in the server's words when
+    it gave any. Never waits more than TIMEOUT_SECONDS for a step."""
+    where = f"{host}:{port}"
+    connection = None
+    try:
+        connection = open_connection(host=host, port=port, security=security, timeout=timeout)
+        if username:
+            connection.login(username, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SmtpLoginFailed(
+            f"{where} refused the login: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+        ) from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpLoginFailed(
+            f"{where} does not offer {'STARTTLS' if security == 'starttls' else 'that'}: {exc}. "
+            "Choose another security setting."
+        ) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpLoginFailed(
+            f"{where} answered: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+        ) from exc
+    except ssl.CertificateError as exc:
+        raise SmtpLoginFailed(f"{where}'s certificate is not valid: {exc}") from exc
+    except ssl.SSLError as exc:
+        raise SmtpLoginFailed(
+            f"TLS with {where} failed: {exc.reason or exc}. Check the port and the security "
+            "setting (SSL/TLS is usually port 465, STARTTLS port 587)."
+        ) from exc
+    except TimeoutError as exc:
+        raise SmtpLoginFailed(
+            f"{where} did not answer within {timeout:g} seconds. Check the host, the port "
+            "and any firewall in between."
+        ) from exc
+    except socket.gaierror as exc:
+        raise SmtpLoginFailed(f"Unknown host {host!r}: {exc.strerror or exc}") from exc
+    except ConnectionRefusedError as exc:
+        raise SmtpLoginFailed(f"{where} refused the connection: is the port right?") from exc
+    except smtplib.SMTPServerDisconnected as exc:
+        raise SmtpLoginFailed(f"{where} closed the connection: {exc}") from exc
+    except smtplib.SMTPException as exc:
+        raise SmtpLoginFailed(f"{where}: {exc}") from exc
+    except OSError as exc:
+        raise SmtpLoginFailed(f"Could not connect to {where}: {exc.strerror or exc}") from exc
+    finally:
+        if connection is not None:
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()

@@ -1,0 +1,377 @@
+"""Writes about delivery channels: connect, reconnect, disconnect, choose, and the
+needs-reconnect state. Outside calls (an SMTP or EWS login check) happen before the transaction
+that saves, so a slow server never holds a database lock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import ChannelChoice, DeliveryChannel
+from .providers import ews_auth, smtp_auth
+
+Kind = DeliveryChannel.Kind
+Status = DeliveryChannel.Status
+CONSUMER_GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+
+class ChannelConnectError(Exception):
+    """A connection Mailroom refuses, with a sentence for the rep."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def channel_reconnect_url(*, channel: DeliveryChannel) -> str:
+    return reverse("channel_reconnect", args=[channel.pk])
+
+
+def _owner_or_admins(channel: DeliveryChannel) -> list[User]:
+    if channel.owner_id is not None:
+        return [channel.owner]
+    return list(
+        User.objects.filter(
+            organization_id=channel.organization_id, role=User.Role.ADMIN, is_active=True
+        )
+    )
+
+
+def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> None:
+    """The grant or the credentials are gone for good: sending from the channel pauses (its
+    mail waits), the owner sees a banner and a live-feed event with a Reconnect link. An
+    organization channel (team SMTP) tells the organization's admins. Idempotent: calling it
+    again for the same connection changes nothing and records no second event."""
+    from analytics.models import FeedEvent
+    from analytics.services import feed_event_record
+
+    with transaction.atomic():
+        locked = (
+            DeliveryChannel.objects.select_for_update()
+            .select_related("owner")
+            .filter(pk=channel.pk)
+            .first()
+        )
+        if locked is None or locked.status == Status.DISCONNECTED:
+            return
+        if locked.status != Status.NEEDS_RECONNECT:
+            locked.status = Status.NEEDS_RECONNECT
+            locked.last_error = reason[:1000]
+            locked.full_clean(validate_constraints=False)
+            locked.save(update_fields=["status", "last_error", "updated_at"])
+        connected_at = locked.connected_at or locked.created_at
+        dedupe_key = f"channel:{locked.pk}:needs_reconnect:{connected_at.timestamp():.0f}"
+        url = channel_reconnect_url(channel=locked)
+        label = locked.mailbox_address or locked.host or locked.get_kind_display()
+        told = set(
+            FeedEvent.objects.filter(dedupe_key=dedupe_key).values_list("user_id", flat=True)
+        )
+        for user in _owner_or_admins(locked):
+            if user.pk in told:
+                continue
+            feed_event_record(
+                user=user,
+                kind="channel_needs_reconnect",
+                title=f"{locked.get_kind_display()} ({label}) needs reconnecting",
+                detail=f"{locked.last_error}\nSending from it is paused; nothing is lost. "
+                f"Reconnect: {url}",
+                channel=locked,
+                dedupe_key=dedupe_key,
+            )
+    channel.status = locked.status
+    channel.last_error = locked.last_error
+
+
+def _set_choice(*, user: User, channel: DeliveryChannel) -> None:
+    ChannelChoice.objects.update_or_create(user=user, defaults={"channel": channel})
+
+
+def _retire(channel: DeliveryChannel) -> None:
+    """Disconnected for good: secrets wiped, nobody's choice points at it any more."""
+    channel.status = Status.DISCONNECTED
+    channel.access_token = ""
+    channel.refresh_token = ""
+    channel.password = ""
+    channel.token_expires_at = None
+    channel.save(
+        update_fields=[
+            "status",
+            "access_token",
+            "refresh_token",
+            "password",
+            "token_expires_at",
+            "updated_at",
+        ]
+    )
+    ChannelChoice.objects.filter(channel=channel).delete()
+
+
+def channel_connect_oauth(
+    *,
+    user: User,
+    kind: str,
+    provider_account_id: str,
+    mailbox_address: str,
+    display_name: str = "",
+    access_token: str,
+    refresh_token: str,
+    expires_at: datetime | None,
+    scopes: str,
+) -> DeliveryChannel:
+    """Store a Gmail or Exchange Online mailbox the rep just granted access to (or renew the
+    grant of the one they had), and make it the channel they send through.
+
+    A mailbox already connected by another user is refused; connecting a different mailbox of
+    the same kind replaces the rep's previous one."""
+    if kind not in DeliveryChannel.POLLED_KINDS:
+        raise ValueError(kind)
+    if user.organization_id is None:
+        raise ChannelConnectError("Your account belongs to no organization.")
+    mailbox_address = mailbox_address.strip().lower()
+    label = DeliveryChannel.Kind(kind).label
+    if not mailbox_address:
+        raise ChannelConnectError(f"{label} did not tell Mailroom the mailbox's address.")
+    with transaction.atomic():
+        taken = (
+            DeliveryChannel.objects.filter(kind=kind, mailbox_address=mailbox_address)
+            .exclude(status=Status.DISCONNECTED)
+            .exclude(owner_id=user.pk)
+            .exists()
+        )
+        if taken:
+            raise ChannelConnectError(
+                f"{mailbox_address} is already connected by another Mailroom user. "
+                "Each mailbox can be connected by one user only."
+            )
+        channel = (
+            DeliveryChannel.objects.select_for_update()
+            .filter(owner_id=user.pk, kind=kind)
+            .exclude(status=Status.DISCONNECTED)
+            .first()
+        )
+        if channel is not None and channel.mailbox_address != mailbox_address:
+            _retire(channel)
+            channel = None
+        if channel is None:
+            channel = DeliveryChannel(organization_id=user.organization_id, owner=user, kind=kind)
+        refresh_token = refresh_token or channel.refresh_token
+        if not refresh_token:
+            raise ChannelConnectError(
+                f"{label} did not grant offline access, so Mailroom could not keep sending. "
+                "Please connect again and accept every permission."
+            )
+        channel.status = Status.CONNECTED
+        channel.last_error = ""
+        channel.mailbox_address = mailbox_address
+        channel.display_name = display_name[:200]
+        channel.provider_account_id = provider_account_id[:255]
+        channel.access_token = access_token
+        channel.refresh_token = refresh_token
+        channel.token_expires_at = expires_at
+        channel.scopes = scopes[:1000]
+        channel.connected_at = timezone.now()
+        if kind == Kind.GMAIL:
+            channel.is_trial_account = mailbox_address.rpartition("@")[2] in (
+                CONSUMER_GMAIL_DOMAINS
+            )
+        channel.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():
+                channel.save()
+        except IntegrityError as exc:
+            raise ChannelConnectError(
+                f"{mailbox_address} is already connected by another Mailroom user."
+            ) from exc
+        _set_choice(user=user, channel=channel)
+    return channel
+
+
+def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
+    """The owner (or, for the team SMTP, an admin) stops using a channel. Its secrets are
+    wiped; users who had chosen it fall back to the team SMTP or their other channel. The
+    provider grant is left for the user to revoke in their Google / Microsoft account."""
+    from allauth.socialaccount.models import SocialAccount
+
+    if channel.owner_id is not None and channel.owner_id != user.pk:
+        raise PermissionDenied
+    if channel.owner_id is None and not (
+        user.is_org_admin and user.organization_id == channel.organization_id
+    ):
+        raise PermissionDenied
+    with transaction.atomic():
+        locked = DeliveryChannel.objects.select_for_update().get(pk=channel.pk)
+        if locked.status == Status.DISCONNECTED:
+            return
+        _retire(locked)
+        if locked.provider_account_id and locked.owner_id:
+            provider = "google" if locked.kind == Kind.GMAIL else "microsoft"
+            SocialAccount.objects.filter(
+                user_id=locked.owner_id, provider=provider, uid=locked.provider_account_id
+            ).delete()
+    channel.status = Status.DISCONNECTED
+
+
+def channel_choose(*, user: User, channel: DeliveryChannel) -> None:
+    """The user picks the channel their mail goes out through (one they may use, connected)."""
+    from .selectors import channel_may_send_for
+
+    if not channel_may_send_for(channel=channel, user=user) or not channel.is_usable:
+        raise PermissionDenied
+    _set_choice(user=user, channel=channel)
+
+
+def channel_choose_legacy(*, user: User) -> DeliveryChannel:
+    """A user of a legacy organization sends through the operator's legacy servers. The
+    relay itself is configured in settings (MAILROOM_LEGACY_SMTP_*); the organization gets one
+    channel row so choices and sent mail can point at it."""
+    if user.organization is None or not user.organization.is_legacy:
+        raise PermissionDenied
+    with transaction.atomic():
+        channel = (
+            DeliveryChannel.objects.filter(
+                organization_id=user.organization_id, owner__isnull=True, kind=Kind.MSC_LEGACY
+            )
+            .exclude(status=Status.DISCONNECTED)
+            .first()
+        )
+        if channel is None:
+            channel = DeliveryChannel(
+                organization_id=user.organization_id,
+                kind=Kind.MSC_LEGACY,
+                display_name="Legacy servers",
+                connected_at=timezone.now(),
+            )
+            channel.full_clean(validate_constraints=False)
+            try:
+                with transaction.atomic():
+                    channel.save()
+            except IntegrityError:
+                channel = DeliveryChannel.objects.get(
+                    organization_id=user.organization_id,
+                    owner__isnull=True,
+                    kind=Kind.MSC_LEGACY,
+                    status__in=[Status.CONNECTED, Status.NEEDS_RECONNECT],
+                )
+        _set_choice(user=user, channel=channel)
+    return channel
+
+
+def _require_same_org_admin(user: User) -> None:
+    if not user.is_org_admin or user.organization_id is None:
+        raise PermissionDenied("Only an admin sets the team SMTP.")
+
+
+def channel_smtp_save(
+    *,
+    user: User,
+    team: bool,
+    host: str,
+    port: int,
+    security: str,
+    username: str,
+    password: str,
+    from_domain: str = "",
+) -> DeliveryChannel:
+    """ "Authenticate and save": log in to the SMTP server first; save only when the server
+    accepted the credentials (raises smtp_auth.SmtpLoginFailed with the server's own words).
+
+    `team` saves the organization's team SMTP (admins only), every member's default; otherwise
+    the user's own SMTP, which becomes their channel. An empty password keeps the stored one."""
+    if team:
+        _require_same_org_admin(user)
+        existing = (
+            DeliveryChannel.objects.filter(
+                organization_id=user.organization_id, owner__isnull=True, is_team_default=True
+            )
+            .exclude(status=Status.DISCONNECTED)
+            .first()
+        )
+    else:
+        if user.organization_id is None:
+            raise PermissionDenied
+        existing = (
+            DeliveryChannel.objects.filter(owner_id=user.pk, kind=Kind.CUSTOM_SMTP)
+            .exclude(status=Status.DISCONNECTED)
+            .first()
+        )
+    if not password and existing is not None:
+        password = existing.password
+    smtp_auth.authenticate(
+        host=host, port=port, security=security, username=username, password=password
+    )
+    with transaction.atomic():
+        channel = existing or DeliveryChannel(
+            organization_id=user.organization_id,
+            owner=None if team else user,
+            kind=Kind.CUSTOM_SMTP,
+            is_team_default=team,
+        )
+        channel.host = host.strip()
+        channel.port = port
+        channel.security = security
+        channel.username = username
+        channel.password = password
+        channel.from_domain = from_domain.strip().lower()
+        channel.mailbox_address = ""
+        channel.display_name = "Team SMTP" if team else "My SMTP"
+        channel.status = Status.CONNECTED
+        channel.last_error = ""
+        channel.connected_at = timezone.now()
+        channel.full_clean(validate_constraints=False)
+        channel.save()
+        if not team:
+            _set_choice(user=user, channel=channel)
+    return channel
+
+
+def channel_exchange_onprem_save(
+    *,
+    user: User,
+    email_address: str,
+    username: str,
+    password: str,
+    ews_url: str = "",
+    daily_limit: int | None = None,
+    per_minute_limit: int | None = None,
+) -> DeliveryChannel:
+    """Log in to Exchange (EWS at `ews_url`, or found by Autodiscover) and save the rep's
+    Exchange On-Prem mailbox when the login works. Raises ews_auth.EwsLoginFailed otherwise."""
+    if user.organization_id is None:
+        raise PermissionDenied
+    email_address = email_address.strip().lower()
+    existing = (
+        DeliveryChannel.objects.filter(owner_id=user.pk, kind=Kind.EXCHANGE_ONPREM)
+        .exclude(status=Status.DISCONNECTED)
+        .first()
+    )
+    if not password and existing is not None:
+        password = existing.password
+    found_url = ews_auth.authenticate(
+        email_address=email_address, username=username, password=password, ews_url=ews_url
+    )
+    with transaction.atomic():
+        channel = existing or DeliveryChannel(
+            organization_id=user.organization_id, owner=user, kind=Kind.EXCHANGE_ONPREM
+        )
+        channel.mailbox_address = email_address
+        channel.username = username
+        channel.password = password
+        channel.ews_url = found_url
+        channel.daily_limit = daily_limit
+        channel.per_minute_limit = per_minute_limit
+        channel.status = Status.CONNECTED
+        channel.last_error = ""
+        channel.connected_at = timezone.now()
+        try:
+            channel.full_clean(validate_constraints=False)
+        except ValidationError as exc:
+            raise ews_auth.EwsLoginFailed("; ".join(exc.messages)) from exc
+        channel.save()
+        _set_choice(user=user, channel=channel)
+    return channel

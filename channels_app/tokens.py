@@ -1,0 +1,93 @@
+"""Access tokens for OAuth mailboxes (Gmail, Exchange Online), refreshed before they expire.
+
+Refresh tokens rotate (Microsoft always, Google sometimes), so two workers refreshing the same
+mailbox at once could each store a different one and lose the newer: the refresh runs with the
+channel row locked (select_for_update), and a worker that waited for the lock uses the token
+the other one just stored instead of refreshing again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .exceptions import ReconnectRequired
+from .models import DeliveryChannel
+from .providers import google_oauth, microsoft_oauth
+
+REFRESH_MARGIN = timedelta(minutes=5)
+Kind = DeliveryChannel.Kind
+
+
+def _is_fresh(channel: DeliveryChannel) -> bool:
+    return bool(
+        channel.access_token
+        and channel.token_expires_at is not None
+        and channel.token_expires_at > timezone.now() + REFRESH_MARGIN
+    )
+
+
+def _refresh(channel: DeliveryChannel) -> google_oauth.RefreshedToken:
+    if channel.kind == Kind.GMAIL:
+        return google_oauth.refresh(refresh_token=channel.refresh_token)
+    return microsoft_oauth.refresh(
+        refresh_token=channel.refresh_token, scopes=channel.scopes.split() or None
+    )
+
+
+def _reconnect_required(channel: DeliveryChannel) -> ReconnectRequired:
+    return ReconnectRequired(
+        channel.last_error or f"Reconnect {channel.get_kind_display()} to resume sending."
+    )
+
+
+def channel_access_token(*, channel: DeliveryChannel, force_refresh: bool = False) -> str:
+    """A valid access token for a Gmail or Exchange Online channel.
+
+    Refreshes when the token expires within REFRESH_MARGIN, or when `force_refresh` (the
+    provider just answered 401). Raises ReconnectRequired when the grant is gone for good (and
+    puts the channel in needs-reconnect, telling the rep), TransientProviderError when the
+    provider cannot be reached. `channel` is updated in place with the stored token."""
+    from .services import channel_mark_needs_reconnect
+
+    if channel.kind not in DeliveryChannel.POLLED_KINDS:
+        raise ValueError(f"{channel.get_kind_display()} channels have no OAuth access token")
+    if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
+        raise _reconnect_required(channel)
+    if not force_refresh and _is_fresh(channel):
+        return channel.access_token
+    token_seen = channel.access_token
+
+    failure: ReconnectRequired | None = None
+    with transaction.atomic():
+        locked = DeliveryChannel.objects.select_for_update().get(pk=channel.pk)
+        another_worker_refreshed = locked.access_token != token_seen and _is_fresh(locked)
+        if locked.status == DeliveryChannel.Status.NEEDS_RECONNECT:
+            failure = _reconnect_required(locked)
+        elif not another_worker_refreshed and (force_refresh or not _is_fresh(locked)):
+            if not locked.refresh_token:
+                failure = ReconnectRequired(
+                    f"Mailroom holds no refresh token for this {locked.get_kind_display()} "
+                    "mailbox. Reconnect it to resume sending."
+                )
+            else:
+                try:
+                    refreshed = _refresh(locked)
+                except ReconnectRequired as exc:
+                    failure = exc
+                else:
+                    locked.access_token = refreshed.access_token
+                    locked.token_expires_at = refreshed.expires_at
+                    fields = ["access_token", "token_expires_at", "updated_at"]
+                    if refreshed.refresh_token:
+                        locked.refresh_token = refreshed.refresh_token
+                        fields.append("refresh_token")
+                    locked.save(update_fields=fields)
+    if failure is not None:
+        channel_mark_needs_reconnect(channel=channel, reason=failure.reason)
+        raise failure
+    channel.access_token = locked.access_token
+    channel.refresh_token = locked.refresh_token
+    channel.token_expires_at = locked.token_expires_at
+    return channel.access_token

@@ -1,0 +1,183 @@
+"""The email settings page and its actions. Thin: selectors read, services write."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from .forms import ExchangeOnPremForm, SmtpChannelForm
+from .models import DeliveryChannel
+from .providers.ews_auth import EwsLoginFailed
+from .providers.smtp_auth import SmtpLoginFailed
+from .selectors import channel_get_visible, email_settings_for_user
+from .services import (
+    channel_choose,
+    channel_choose_legacy,
+    channel_disconnect,
+    channel_exchange_onprem_save,
+    channel_smtp_save,
+)
+
+Kind = DeliveryChannel.Kind
+
+
+def _smtp_initial(channel: DeliveryChannel | None) -> dict:
+    if channel is None:
+        return {}
+    return {
+        "host": channel.host,
+        "port": channel.port,
+        "security": channel.security,
+        "username": channel.username,
+        "from_domain": channel.from_domain,
+    }
+
+
+def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
+    state = email_settings_for_user(user=request.user)
+    own_smtp = state.own.get(Kind.CUSTOM_SMTP)
+    onprem = state.own.get(Kind.EXCHANGE_ONPREM)
+    context = {
+        "state": state,
+        "current": state.current,
+        "gmail": state.own.get(Kind.GMAIL),
+        "outlook": state.own.get(Kind.EXCHANGE_ONLINE),
+        "own_smtp": own_smtp,
+        "onprem": onprem,
+        "smtp_form": forms.get("smtp_form")
+        or SmtpChannelForm(
+            initial=_smtp_initial(own_smtp),
+            has_password=bool(own_smtp and own_smtp.password),
+            prefix="smtp",
+        ),
+        "team_smtp_form": forms.get("team_smtp_form")
+        or SmtpChannelForm(
+            initial=_smtp_initial(state.team_smtp),
+            has_password=bool(state.team_smtp and state.team_smtp.password),
+            prefix="team",
+        ),
+        "onprem_form": forms.get("onprem_form")
+        or ExchangeOnPremForm(
+            initial={
+                "email_address": onprem.mailbox_address if onprem else request.user.email,
+                "ews_url": onprem.ews_url if onprem else "",
+                "username": onprem.username if onprem else "",
+                "daily_limit": onprem.daily_limit if onprem else None,
+                "per_minute_limit": onprem.per_minute_limit if onprem else None,
+            },
+            has_password=bool(onprem and onprem.password),
+        ),
+        "open_section": forms.get("open_section", ""),
+        "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
+    }
+    return render(request, "channels_app/email_settings.html", context, status=status)
+
+
+@login_required
+def email_settings(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@login_required
+@require_POST
+def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
+    if scope not in ("own", "team"):
+        raise Http404
+    team = scope == "team"
+    if team and not request.user.is_org_admin:
+        raise PermissionDenied("Only an admin sets the team SMTP.")
+    state = email_settings_for_user(user=request.user)
+    existing = state.team_smtp if team else state.own.get(Kind.CUSTOM_SMTP)
+    form = SmtpChannelForm(
+        request.POST, has_password=bool(existing and existing.password), prefix=scope
+    )
+    form_key = "team_smtp_form" if team else "smtp_form"
+    if form.is_valid():
+        try:
+            channel = channel_smtp_save(user=request.user, team=team, **form.cleaned_data)
+        except SmtpLoginFailed as exc:
+            form.add_error(None, exc.message)
+        else:
+            who = "Team SMTP" if team else "Your SMTP server"
+            messages.success(
+                request,
+                f"{who} authenticated and saved: {channel.host}:{channel.port}."
+                + ("" if team else " Your email now goes out through it."),
+            )
+            return redirect("email_settings")
+    return _page(request, status=400, open_section=scope + "-smtp", **{form_key: form})
+
+
+@login_required
+@require_POST
+def exchange_onprem_save(request: HttpRequest) -> HttpResponse:
+    existing = email_settings_for_user(user=request.user).own.get(Kind.EXCHANGE_ONPREM)
+    form = ExchangeOnPremForm(request.POST, has_password=bool(existing and existing.password))
+    if form.is_valid():
+        try:
+            channel = channel_exchange_onprem_save(user=request.user, **form.cleaned_data)
+        except EwsLoginFailed as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Exchange mailbox {channel.mailbox_address} signed in and saved. Your email "
+                "now goes out through it.",
+            )
+            return redirect("email_settings")
+    return _page(request, status=400, open_section="onprem", onprem_form=form)
+
+
+@login_required
+@require_POST
+def choose(request: HttpRequest) -> HttpResponse:
+    value = request.POST.get("channel", "")
+    if value == "legacy":
+        channel_choose_legacy(user=request.user)
+        messages.success(request, "Your email now goes out through the legacy servers.")
+        return redirect("email_settings")
+    try:
+        channel_id = int(value)
+    except ValueError:
+        raise Http404 from None
+    channel = next(
+        (c for c in email_settings_for_user(user=request.user).usable if c.pk == channel_id), None
+    )
+    if channel is None:
+        raise Http404
+    channel_choose(user=request.user, channel=channel)
+    messages.success(request, f"Your email now goes out through {channel.get_kind_display()}.")
+    return redirect("email_settings")
+
+
+@login_required
+@require_POST
+def disconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None:
+        raise Http404
+    channel_disconnect(user=request.user, channel=channel)
+    messages.success(request, f"{channel.get_kind_display()} disconnected.")
+    return redirect("email_settings")
+
+
+@login_required
+def reconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Where the banner's and the feed's "Reconnect" leads. Starting an OAuth connection takes
+    a POST (allauth), so this page shows the button; other kinds go to their form."""
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None:
+        raise Http404
+    if channel.kind not in DeliveryChannel.POLLED_KINDS:
+        anchor = {
+            Kind.CUSTOM_SMTP: "team-smtp" if channel.owner_id is None else "own-smtp",
+            Kind.EXCHANGE_ONPREM: "onprem",
+        }.get(channel.kind, "")
+        return redirect(f"{reverse('email_settings')}#{anchor}")
+    return render(request, "channels_app/reconnect.html", {"channel": channel})
