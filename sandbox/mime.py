@@ -137,14 +137,15 @@ def _report(
         f"--{boundary}",
     ]
     if return_full_message:
-        lines += ["Content-Type: message/rfc822", "", ""]
+        lines.append("Content-Type: message/rfc822")
         returned = original.replace(b"\r\n", b"\n").rstrip(b"\n")
     else:
-        lines += ["Content-Type: text/rfc822-headers", "", ""]
-        returned = _returned_headers(original)
-    text = "\n".join(lines).encode()
-    # The original bytes go in as they are (its headers may not be valid UTF-8 round trips).
-    return text.rstrip(b"\n") + b"\n" + returned + f"\n\n--{boundary}--\n".encode()
+        lines.append("Content-Type: text/rfc822-headers")
+        returned = _returned_headers(original).rstrip(b"\n")
+    # A blank line ends the part's headers; the original bytes go in as they are (their headers
+    # may not survive a str round trip).
+    text = "\n".join(lines).encode() + b"\n\n"
+    return text + returned + f"\n\n--{boundary}--\n".encode()
 
 
 def gmail_dsn(sender: str, original: bytes, failed: list[tuple[str, RecipientRule]]) -> bytes:
