@@ -176,6 +176,14 @@ class OutboundEmail(TimeStampedModel):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         BOUNCED = "bounced", "Bounced"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Statuses the send pipeline may still pick up; `next_attempt_at` says from when.
+    PENDING_STATUSES = (Status.SCHEDULED, Status.QUEUED, Status.THROTTLED)
+
+    class Priority(models.IntegerChoices):
+        ONE_OFF = 0, "One-off"
+        CAMPAIGN = 10, "Campaign step"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -227,9 +235,50 @@ class OutboundEmail(TimeStampedModel):
     bounced_at = models.DateTimeField(null=True, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
 
+    # The send pipeline's bookkeeping (channels_app.sending).
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices,
+        default=Priority.ONE_OFF,
+        help_text="Lower goes first: one-off emails ahead of campaign steps in a mailbox queue.",
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a pending email may go: its schedule, the next send window, or a retry.",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker's claim on a sending email expires then."
+    )
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    waiting_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why a pending email has not gone out yet."
+    )
+    provider_message_id = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id for the sent message (Gmail)."
+    )
+    idempotency_key = models.CharField(
+        max_length=100, blank=True, help_text="The API client's Idempotency-Key, if it sent one."
+    )
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "campaign_step"],
+                condition=Q(enrollment__isnull=False, campaign_step__isnull=False),
+                name="email_once_per_enrollment_step",
+            ),
+            models.UniqueConstraint(
+                fields=["sender", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="email_idempotency_key_once",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["scheduled", "queued", "throttled"])
+                | Q(next_attempt_at__isnull=False),
+                name="pending_email_has_next_attempt",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="sent_email_has_sent_at",
@@ -253,7 +302,50 @@ class OutboundEmail(TimeStampedModel):
             models.Index(fields=["campaign_step", "sent_at"], name="email_step_sent"),
             models.Index(fields=["to_address", "sent_at"], name="email_recipient_sent"),
             models.Index(fields=["updated_at"], name="email_updated"),
+            # A mailbox's queue, in the order it drains: one-off first, then oldest due.
+            models.Index(
+                fields=["channel", "priority", "next_attempt_at", "id"],
+                condition=Q(status__in=["scheduled", "queued", "throttled"]),
+                name="email_channel_queue",
+            ),
+            # The dispatcher: which pending emails are due, whatever their mailbox.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["scheduled", "queued", "throttled"]),
+                name="email_pending_due",
+            ),
+            # Lease recovery: sending emails whose worker vanished.
+            models.Index(
+                fields=["lease_until"], condition=Q(status="sending"), name="email_sending_lease"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_address}"
+
+
+class ApiToken(TimeStampedModel):
+    """A personal token for the Gmail and Outlook plug-ins (`POST /api/v1/emails/`). Only a
+    SHA-256 of the token is stored: the token is random (256 bits), so a slow hash adds
+    nothing, and the hash is looked up directly."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text='Where it is used, e.g. "Outlook plug-in".')
+    prefix = models.CharField(
+        max_length=16, help_text="The token's first characters, to tell tokens apart."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

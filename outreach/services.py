@@ -1,11 +1,38 @@
-"""Writes for outreach: prospects, enrollments, outbound emails."""
+"""Writes for outreach: prospects, enrollments, outbound emails, API tokens.
 
-from django.db import transaction
+Emails enter the send pipeline (channels_app.sending) here: a pending email has a channel
+resolved now, a Message-ID generated now (stored before anything is sent), and a
+`next_attempt_at`; its mailbox queue is woken on commit. The channel is resolved again at
+send time."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import Enrollment, Prospect
+from accounts.models import User
+from channels_app.sending.mime import message_id_new
+from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
+from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
+
+from .merge import merge_values, render
+from .models import (
+    ApiToken,
+    Campaign,
+    CampaignStep,
+    EmailTemplate,
+    Enrollment,
+    OutboundEmail,
+    Prospect,
+)
 
 OPEN_ENROLLMENT_STATES = (Enrollment.State.ACTIVE, Enrollment.State.PAUSED)
+Status = OutboundEmail.Status
 
 
 @transaction.atomic
@@ -36,6 +63,378 @@ def enrollments_stop_for_prospect(
     if campaign_id is not None:
         enrollments = enrollments.filter(campaign_id=campaign_id)
     now = timezone.now()
-    return enrollments.update(
+    stopped_ids = list(enrollments.values_list("id", flat=True))
+    # Steps already queued for these enrollments must not go out either.
+    OutboundEmail.objects.filter(
+        enrollment_id__in=stopped_ids, status__in=OutboundEmail.PENDING_STATUSES
+    ).update(
+        status=Status.CANCELLED,
+        waiting_reason="Campaign stopped: the prospect "
+        + ("replied." if state == Enrollment.State.STOPPED_REPLIED else "bounced."),
+        updated_at=now,
+    )
+    return Enrollment.objects.filter(id__in=stopped_ids).update(
         state=state, next_step=None, next_due_at=None, stopped_at=now, updated_at=now
     )
+
+
+# --- outbound emails ---------------------------------------------------------------------------
+
+
+def _wake(email: OutboundEmail) -> None:
+    if email.channel_id is None:
+        return
+    if email.status == Status.SCHEDULED:
+        channel_queue_schedule(channel_id=email.channel_id, at=email.next_attempt_at)
+    else:
+        channel_queue_kick(channel_id=email.channel_id)
+
+
+@transaction.atomic
+def email_enqueue(
+    *,
+    sender: User,
+    to_address: str,
+    subject: str,
+    body: str,
+    prospect: Prospect | None = None,
+    template: EmailTemplate | None = None,
+    source: str = OutboundEmail.Source.WEB,
+    scheduled_at: datetime | None = None,
+    idempotency_key: str = "",
+) -> OutboundEmail:
+    """Queue a one-off email (already rendered) for `sender`, now or at `scheduled_at`.
+    Raises NoUsableChannel when there is nothing to send through (the plug-in rule included)
+    and ValidationError for a bad address. With an `idempotency_key` already used by the
+    sender, returns that email instead of queueing a second one."""
+    if idempotency_key:
+        existing = OutboundEmail.objects.filter(
+            sender=sender, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    channel = email_channel_resolve(sender=sender, source=source)
+    now = timezone.now()
+    scheduled = scheduled_at is not None and scheduled_at > now
+    email = OutboundEmail(
+        organization_id=sender.organization_id,
+        sender=sender,
+        prospect=prospect,
+        to_address=to_address.strip(),
+        subject=subject,
+        body=body,
+        template=template,
+        source=source,
+        status=Status.SCHEDULED if scheduled else Status.QUEUED,
+        priority=OutboundEmail.Priority.ONE_OFF,
+        channel=channel,
+        channel_kind=channel.kind,
+        message_id=message_id_new(sender_address=channel.mailbox_address or sender.email),
+        scheduled_at=scheduled_at if scheduled else None,
+        queued_at=now,
+        next_attempt_at=scheduled_at if scheduled else now,
+        idempotency_key=idempotency_key,
+    )
+    email.full_clean(exclude=["organization", "sender", "prospect", "template", "channel"])
+    try:
+        with transaction.atomic():
+            email.save()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return OutboundEmail.objects.get(sender=sender, idempotency_key=idempotency_key)
+    _wake(email)
+    return email
+
+
+def email_compose(
+    *,
+    sender: User,
+    prospect: Prospect,
+    subject: str,
+    body: str,
+    template: EmailTemplate | None = None,
+    scheduled_at: datetime | None = None,
+) -> OutboundEmail:
+    """The compose page: merge fields filled from the prospect, then queued. Raises MergeError
+    for an unknown merge field and NoUsableChannel when the sender cannot send."""
+    rendered = render(
+        subject=subject, body=body, values=merge_values(prospect=prospect, sender=sender)
+    )
+    return email_enqueue(
+        sender=sender,
+        to_address=prospect.email,
+        subject=rendered.subject,
+        body=rendered.body,
+        prospect=prospect,
+        template=template,
+        scheduled_at=scheduled_at,
+    )
+
+
+@transaction.atomic
+def email_retry(*, email: OutboundEmail) -> OutboundEmail:
+    """ "Retry send" on a failed email: it goes back in the queue of the channel it resolves
+    to now (say, after the rep fixed their SMTP credentials), with a fresh set of tries.
+    Raises NoUsableChannel, or ValidationError when the email is not failed."""
+    locked = OutboundEmail.objects.select_for_update().select_related("sender").get(pk=email.pk)
+    if locked.status != Status.FAILED:
+        raise ValidationError("Only a failed email can be retried.")
+    channel = email_channel_resolve(sender=locked.sender, source=locked.source)
+    now = timezone.now()
+    locked.status = Status.QUEUED
+    locked.channel = channel
+    locked.channel_kind = channel.kind
+    locked.failure_reason = ""
+    locked.failed_at = None
+    locked.waiting_reason = ""
+    locked.attempts = 0
+    locked.next_attempt_at = now
+    locked.queued_at = now
+    locked.save(
+        update_fields=[
+            "status",
+            "channel",
+            "channel_kind",
+            "failure_reason",
+            "failed_at",
+            "waiting_reason",
+            "attempts",
+            "next_attempt_at",
+            "queued_at",
+            "updated_at",
+        ]
+    )
+    _wake(locked)
+    return locked
+
+
+def email_cancel(*, email: OutboundEmail) -> bool:
+    """ "Cancel" a scheduled (or still waiting) email. False when it is already on its way."""
+    return bool(
+        OutboundEmail.objects.filter(pk=email.pk, status__in=OutboundEmail.PENDING_STATUSES).update(
+            status=Status.CANCELLED, waiting_reason="Cancelled.", updated_at=timezone.now()
+        )
+    )
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    enrolled: int
+    already_enrolled: int
+    invalid_address: int
+
+
+def enrollments_create(
+    *, campaign: Campaign, prospects: list[Prospect], sender: User
+) -> EnrollResult:
+    """Enroll prospects (one or many at once) in the campaign; the first step is due after
+    its delay. Prospects already in the campaign or with an invalid address are skipped."""
+    first_step = campaign.steps.order_by("position").first()
+    if first_step is None:
+        raise ValidationError("Add a step to the campaign before enrolling prospects.")
+    if campaign.organization_id != sender.organization_id:
+        raise PermissionDenied
+    prospects = [p for p in prospects if p.organization_id == campaign.organization_id]
+    valid = [p for p in prospects if p.email_status == Prospect.EmailStatus.VALID]
+    existing = set(
+        Enrollment.objects.filter(campaign=campaign, prospect__in=valid).values_list(
+            "prospect_id", flat=True
+        )
+    )
+    now = timezone.now()
+    rows = [
+        Enrollment(
+            campaign=campaign,
+            prospect=prospect,
+            sender=sender,
+            state=Enrollment.State.ACTIVE,
+            next_step=first_step,
+            next_due_at=now + first_step.delay,
+        )
+        for prospect in valid
+        if prospect.pk not in existing
+    ]
+    with transaction.atomic():
+        created = Enrollment.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return EnrollResult(
+        enrolled=len(created),
+        already_enrolled=len(existing),
+        invalid_address=len(prospects) - len(valid),
+    )
+
+
+def enrollment_pause(*, enrollment: Enrollment) -> bool:
+    return bool(
+        Enrollment.objects.filter(pk=enrollment.pk, state=Enrollment.State.ACTIVE).update(
+            state=Enrollment.State.PAUSED, updated_at=timezone.now()
+        )
+    )
+
+
+def enrollment_resume(*, enrollment: Enrollment) -> bool:
+    """An enrollment picks up where it paused; a step that came due meanwhile goes now, and
+    a step that was queued before the pause goes too."""
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = Enrollment.objects.filter(
+            pk=enrollment.pk, state=Enrollment.State.PAUSED, next_step__isnull=False
+        ).update(state=Enrollment.State.ACTIVE, updated_at=now)
+        if not resumed:
+            # Paused after its last step went: nothing left to send.
+            Enrollment.objects.filter(
+                pk=enrollment.pk, state=Enrollment.State.PAUSED, next_step__isnull=True
+            ).update(state=Enrollment.State.FINISHED, updated_at=now)
+            return False
+        waiting = OutboundEmail.objects.filter(
+            enrollment_id=enrollment.pk, status__in=OutboundEmail.PENDING_STATUSES
+        ).values_list("channel_id", flat=True)
+        for channel_id in set(waiting):
+            if channel_id:
+                channel_queue_kick(channel_id=channel_id)
+    return True
+
+
+def _next_step(step: CampaignStep) -> CampaignStep | None:
+    return (
+        CampaignStep.objects.filter(campaign_id=step.campaign_id, position__gt=step.position)
+        .order_by("position")
+        .first()
+    )
+
+
+def _campaign_email(enrollment: Enrollment, now: datetime) -> OutboundEmail:
+    step = enrollment.next_step
+    sender = enrollment.sender
+    prospect = enrollment.prospect
+    rendered = render(
+        subject=step.template.subject,
+        body=step.template.body,
+        values=merge_values(prospect=prospect, sender=sender),
+    )
+    try:
+        channel = email_channel_resolve(sender=sender, source=OutboundEmail.Source.WEB)
+        waiting_reason = ""
+    except NoUsableChannel as exc:
+        channel, waiting_reason = None, exc.reason
+    return OutboundEmail(
+        organization_id=enrollment.campaign.organization_id,
+        sender=sender,
+        prospect=prospect,
+        to_address=prospect.email,
+        subject=rendered.subject,
+        body=rendered.body,
+        template=step.template,
+        campaign_step=step,
+        enrollment=enrollment,
+        source=OutboundEmail.Source.WEB,
+        status=Status.QUEUED,
+        priority=OutboundEmail.Priority.CAMPAIGN,
+        channel=channel,
+        channel_kind=channel.kind if channel else "",
+        message_id=message_id_new(
+            sender_address=(channel.mailbox_address if channel else "") or sender.email
+        ),
+        queued_at=now,
+        next_attempt_at=now,
+        waiting_reason=waiting_reason,
+    )
+
+
+def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """The periodic campaign task: every active enrollment whose next step is due gets that
+    step's email queued and moves on to the following step (or finishes). Two runs at once
+    take different enrollments (SKIP LOCKED), and an enrollment's step is queued at most once
+    (a unique constraint), so running it twice is harmless. Returns how many were queued."""
+    now = now or timezone.now()
+    channel_ids: set[int] = set()
+    queued = 0
+    with transaction.atomic():
+        due = list(
+            Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                state=Enrollment.State.ACTIVE,
+                next_due_at__lte=now,
+                campaign__status=Campaign.Status.ACTIVE,
+            )
+            .select_related("next_step__template", "prospect", "sender__organization", "campaign")
+            .order_by("next_due_at")[:limit]
+        )
+        for enrollment in due:
+            step = enrollment.next_step
+            if enrollment.prospect.email_status != Prospect.EmailStatus.VALID:
+                enrollment.state = Enrollment.State.STOPPED_BOUNCED
+                enrollment.next_step, enrollment.next_due_at, enrollment.stopped_at = (
+                    None,
+                    None,
+                    now,
+                )
+                enrollment.save(
+                    update_fields=["state", "next_step", "next_due_at", "stopped_at", "updated_at"]
+                )
+                continue
+            exists = OutboundEmail.objects.filter(enrollment=enrollment, campaign_step=step)
+            if not exists.exists():
+                email = _campaign_email(enrollment, now)
+                email.save()
+                queued += 1
+                if email.channel_id:
+                    channel_ids.add(email.channel_id)
+            following = _next_step(step)
+            if following is None:
+                enrollment.state = Enrollment.State.FINISHED
+                enrollment.next_step, enrollment.next_due_at = None, None
+            else:
+                enrollment.next_step = following
+                enrollment.next_due_at = now + following.delay
+            enrollment.save(update_fields=["state", "next_step", "next_due_at", "updated_at"])
+        for channel_id in channel_ids:
+            channel_queue_kick(channel_id=channel_id, now=now)
+    return queued
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "mr_"  # noqa: S105 - a public marker, not a secret
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new personal API token. The raw token is returned once and never stored."""
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, name=name.strip() or "Plug-in", prefix=raw[:10], key_hash=_token_hash(raw)
+    )
+    token.full_clean(exclude=["user"])
+    token.save()
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def api_token_authenticate(*, raw: str) -> User | None:
+    """The active user a raw token belongs to, or None. Records when it was last used."""
+    if not raw.startswith(API_TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user__organization")
+        .filter(key_hash=_token_hash(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    ).update(last_used_at=now)
+    return token.user

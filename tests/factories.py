@@ -127,6 +127,10 @@ class OutboundEmailFactory(factory.django.DjangoModelFactory):
     sent_at = factory.LazyFunction(timezone.now)
     message_id = factory.Sequence(lambda n: f"<test-{n}@mailroom.test>")
     channel_kind = DeliveryChannel.Kind.GMAIL
+    # Pending emails need a time the send pipeline may pick them up.
+    next_attempt_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status in OutboundEmail.PENDING_STATUSES else None
+    )
 
 
 class DeliveryChannelFactory(factory.django.DjangoModelFactory):

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "accounts",
     "outreach",
     "channels_app",
+    "channels_app.sending",
     "bounces",
     "analytics",
 ]

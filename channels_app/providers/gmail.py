@@ -1,0 +1,71 @@
+"""Gmail API client, send verb: `users.messages.send` with the raw MIME message."""
+
+import base64
+import re
+from datetime import UTC, datetime
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from channels_app.exceptions import QuotaExhausted, TransientProviderError
+
+from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+
+# Gmail says its own sending limit is used up (as opposed to "slow down a little").
+QUOTA_REASONS = {"dailyLimitExceeded", "quotaExceeded"}
+QUOTA_WORDS = re.compile(r"sending limit|daily user sending|\(Mail sending\)", re.I)
+RETRY_AFTER_TIME = re.compile(r"Retry after (\S+)", re.I)
+
+
+def _error_reasons(payload: object) -> set[str]:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return set()
+    reasons = {str(e.get("reason", "")) for e in error.get("errors") or [] if isinstance(e, dict)}
+    return reasons | {str(error.get("status", ""))}
+
+
+def _resume_time(message: str) -> datetime | None:
+    match = RETRY_AFTER_TIME.search(message)
+    when = parse_datetime(match.group(1).rstrip(".")) if match else None
+    if when is not None and timezone.is_naive(when):
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _raise_for_quota(response: requests.Response) -> None:
+    if response.status_code not in (403, 429):
+        return
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = str(error.get("message", "")) if isinstance(error, dict) else ""
+    if _error_reasons(payload) & QUOTA_REASONS or QUOTA_WORDS.search(message):
+        raise QuotaExhausted(
+            f"Gmail's sending limit for this mailbox is used up: {message[:200]}",
+            resume_at=_resume_time(message),
+        )
+
+
+def send(*, access_token: str, raw_message: bytes) -> str:
+    """Send `raw_message` (RFC 5322 bytes) from the token's mailbox; returns Gmail's message id."""
+    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/messages/send"
+    try:
+        response = http_session().post(
+            url,
+            json={"raw": base64.urlsafe_b64encode(raw_message).decode("ascii")},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
+    _raise_for_quota(response)
+    raise_for_provider_status(response, provider="Gmail")
+    try:
+        return str(response.json().get("id", ""))
+    except ValueError:
+        return ""

@@ -1,0 +1,697 @@
+"""The send pipeline: each mailbox (delivery channel) has its own queue of pending emails,
+drained by `channel_send_due` in whichever worker runs it.
+
+Exactly once. A drain claims a batch of due emails in one short transaction
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers draining the same mailbox
+take different emails and never wait for each other; on SQLite the IMMEDIATE transaction
+mode serialises claims). A claimed email is `sending` with a random claim token and a lease.
+Only the holder of the token may finish it (`… WHERE claim_token = %s`), and the "sent" mark
+is committed on its own right after the provider accepted the message. A worker killed
+mid-batch leaves its emails `sending`; when the lease expires, the dispatcher puts them back in
+the queue. The one window that cannot be closed: the provider accepted the message and the
+worker died before the "sent" commit (a few milliseconds, one email per worker). That email
+is re-queued at lease expiry and goes out a second time, with the same Message-ID.
+
+Waiting is data, not a sleeping task: a pending email has `next_attempt_at` (its schedule, the
+next send window, a retry back-off, the end of a provider pause). A drain that cannot send
+marks why on the emails and schedules itself for that time; the periodic dispatcher is the
+safety net that restarts any queue with due mail."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.models import FeedEvent
+from analytics.services import feed_event_record
+from channels_app.exceptions import (
+    AccessTokenExpired,
+    PermanentProviderError,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    RecipientsRejected,
+    ReconnectRequired,
+    TransientProviderError,
+)
+from channels_app.models import DeliveryChannel
+from channels_app.providers import ews, gmail, graph, smtp
+from outreach.models import Enrollment, OutboundEmail
+
+from .limits import Allowance, SendWindow, allowance_locked, channel_send_windows, slots_take
+from .limits import mailbox_backoff as _mailbox_backoff
+from .mime import email_mime_build
+from .models import MailboxSendState
+from .resolution import NoUsableChannel, email_channel_resolve
+
+logger = logging.getLogger(__name__)
+
+Status = OutboundEmail.Status
+Kind = DeliveryChannel.Kind
+PENDING = OutboundEmail.PENDING_STATUSES
+
+LEASE = timedelta(minutes=10)
+# A batch older than this is handed back instead of sent, so a slow batch never outlives its
+# lease (a second worker could then take the same email).
+LEASE_SAFETY_SECONDS = LEASE.total_seconds() / 2
+BATCH_SIZE = 25
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 3600
+DEFAULT_429_WAIT_SECONDS = 60
+DEFAULT_QUOTA_PAUSE = timedelta(hours=1)
+KICK_STALE_AFTER = timedelta(seconds=60)
+# Throttle waits this long or longer are worth a live-feed event (a day's quota is used up);
+# shorter ones are ordinary pacing, shown in the outbox only.
+FEED_THROTTLE_MIN_SECONDS = 3600
+
+ACTIVE_ENROLLMENT_Q = Q(enrollment__isnull=True) | Q(enrollment__state=Enrollment.State.ACTIVE)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    waiting: int = 0
+    more: bool = False  # stopped for the time budget with mail still due
+    next_run_at: datetime | None = None  # nothing more can go before then
+    moved_to: set[int] = field(default_factory=set)  # channels that received re-routed mail
+
+
+class _StopBatch(Exception):
+    """The whole mailbox must wait (429, quota, reconnect): hand the rest of the batch back."""
+
+    def __init__(self, until: datetime | None, reason: str, status: str):
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
+        self.status = status
+
+
+def _fmt(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pending_due_q(*, now: datetime) -> Q:
+    return Q(status__in=PENDING, next_attempt_at__lte=now) & ACTIVE_ENROLLMENT_Q
+
+
+# --- queue wake-ups --------------------------------------------------------------------------
+
+
+def _ensure_state(channel_id: int) -> None:
+    MailboxSendState.objects.bulk_create(
+        [MailboxSendState(channel_id=channel_id)], ignore_conflicts=True
+    )
+
+
+def channel_queue_kick(*, channel_id: int, now: datetime | None = None) -> None:
+    """Make sure one drain task is queued for the mailbox (not one per email): the task is
+    queued on commit unless another kick is still waiting to start."""
+    now = now or timezone.now()
+    _ensure_state(channel_id)
+    claimed = (
+        MailboxSendState.objects.filter(channel_id=channel_id)
+        .filter(Q(kicked_at__isnull=True) | Q(kicked_at__lt=now - KICK_STALE_AFTER))
+        .update(kicked_at=now)
+    )
+    if claimed:
+        from .tasks import channel_drain
+
+        transaction.on_commit(lambda: channel_drain.delay(channel_id))
+
+
+def channel_queue_schedule(*, channel_id: int, at: datetime, now: datetime | None = None) -> bool:
+    """Make sure a drain runs at `at` (a send window opens, a pause ends). Keeps one scheduled
+    wake-up per mailbox: the earliest. Returns whether a task was scheduled."""
+    now = now or timezone.now()
+    _ensure_state(channel_id)
+    claimed = (
+        MailboxSendState.objects.filter(channel_id=channel_id)
+        .filter(Q(next_drain_at__isnull=True) | Q(next_drain_at__lte=now) | Q(next_drain_at__gt=at))
+        .update(next_drain_at=at)
+    )
+    if claimed:
+        from .tasks import channel_drain
+
+        transaction.on_commit(lambda: channel_drain.apply_async((channel_id,), eta=at))
+    return bool(claimed)
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+def emails_claim(
+    *, channel: DeliveryChannel, windows: list[SendWindow], limit: int, now: datetime
+) -> tuple[list[OutboundEmail], Allowance | None]:
+    """Claim up to `limit` due emails of the mailbox, in queue order (one-off before campaign
+    steps, then oldest due first), within what the limiter allows now. Returns the claimed
+    emails and, when the limiter allows nothing, why and until when."""
+    with transaction.atomic():
+        if windows:
+            allowance = allowance_locked(
+                channel_id=channel.pk, windows=windows, want=limit, now=now
+            )
+            if allowance.available == 0:
+                return [], allowance
+            limit = allowance.available
+        due = (
+            OutboundEmail.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pending_due_q(now=now), channel_id=channel.pk)
+            .order_by("priority", "next_attempt_at", "id")
+        )
+        if channel.campaigns_paused_at is not None:
+            # Mailbox protection: campaign steps wait, one-off mail still goes.
+            due = due.filter(enrollment__isnull=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids:
+            return [], None
+        token = uuid.uuid4()
+        OutboundEmail.objects.filter(id__in=ids).update(
+            status=Status.SENDING,
+            claim_token=token,
+            lease_until=now + LEASE,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+        if windows:
+            slots_take(channel_id=channel.pk, count=len(ids), now=now)
+    emails = list(
+        OutboundEmail.objects.filter(id__in=ids, claim_token=token)
+        .select_related("sender__organization", "sender__team")
+        .order_by("priority", "next_attempt_at", "id")
+    )
+    return emails, None
+
+
+def _finish(email: OutboundEmail, **fields) -> bool:
+    """Write the outcome of a claimed email, if this worker still holds the claim."""
+    fields.setdefault("updated_at", timezone.now())
+    updated = OutboundEmail.objects.filter(
+        pk=email.pk, status=Status.SENDING, claim_token=email.claim_token
+    ).update(lease_until=None, claim_token=None, **fields)
+    if not updated:
+        logger.error("email %s: claim lost before its outcome was written", email.pk)
+    return bool(updated)
+
+
+def _release(
+    emails: list[OutboundEmail], *, status: str, until: datetime, reason: str, refund: bool
+) -> None:
+    """Hand claimed emails back to the queue (not sent). `refund`: the try does not count."""
+    for email in emails:
+        _finish(
+            email,
+            status=status,
+            next_attempt_at=until,
+            waiting_reason=reason[:500],
+            attempts=F("attempts") - 1 if refund else F("attempts"),
+        )
+
+
+def emails_recover_expired_leases(*, now: datetime) -> int:
+    """Emails whose worker died mid-send go back to the queue (see the module docstring for
+    the one case where that sends an email twice)."""
+    return OutboundEmail.objects.filter(status=Status.SENDING, lease_until__lt=now).update(
+        status=Status.QUEUED,
+        lease_until=None,
+        claim_token=None,
+        next_attempt_at=now,
+        waiting_reason="Back in the queue: the worker sending it stopped.",
+        updated_at=now,
+    )
+
+
+def _mark_waiting(
+    *, channel: DeliveryChannel, status: str, until: datetime, reason: str, now: datetime
+) -> int:
+    """Every due email of the mailbox waits until `until`, and says why in the outbox."""
+    due = OutboundEmail.objects.filter(pending_due_q(now=now), channel_id=channel.pk)
+    if channel.campaigns_paused_at is not None:
+        due = due.filter(enrollment__isnull=True)
+    return due.update(
+        status=status, next_attempt_at=until, waiting_reason=reason[:500], updated_at=now
+    )
+
+
+# --- provider calls ----------------------------------------------------------------------------
+
+
+def _smtp_server(channel: DeliveryChannel) -> smtp.SmtpServer | None:
+    if channel.kind == Kind.MSC_LEGACY:
+        return smtp.SmtpServer(
+            host=channel.host or settings.MAILROOM_LEGACY_SMTP_HOST,
+            port=channel.port or settings.MAILROOM_LEGACY_SMTP_PORT,
+            security=channel.security or settings.MAILROOM_LEGACY_SMTP_SECURITY,
+            username=channel.username or settings.MAILROOM_LEGACY_SMTP_USERNAME,
+            password=channel.password or settings.MAILROOM_LEGACY_SMTP_PASSWORD,
+        )
+    if not channel.host:
+        return None
+    return smtp.SmtpServer(
+        host=channel.host,
+        port=channel.port or 587,
+        security=channel.security or DeliveryChannel.Security.STARTTLS,
+        username=channel.username,
+        password=channel.password,
+    )
+
+
+def _from_identity(channel: DeliveryChannel, sender: User) -> tuple[str, str]:
+    """Mailboxes send as the mailbox; SMTP relays send as the rep."""
+    if channel.kind in DeliveryChannel.MAILBOX_KINDS and channel.mailbox_address:
+        return channel.mailbox_address, sender.display_name
+    return sender.email, sender.display_name
+
+
+def _oauth_send(channel: DeliveryChannel, raw: bytes) -> str:
+    """Gmail or Graph with the channel's access token; a refused token is refreshed and the
+    send tried once more."""
+    from channels_app.tokens import channel_access_token
+
+    send = gmail.send if channel.kind == Kind.GMAIL else graph.send
+    token = channel_access_token(channel=channel)
+    try:
+        return send(access_token=token, raw_message=raw) or ""
+    except AccessTokenExpired:
+        token = channel_access_token(channel=channel, force_refresh=True)
+        try:
+            return send(access_token=token, raw_message=raw) or ""
+        except AccessTokenExpired as exc:
+            raise TransientProviderError(
+                f"{channel.get_kind_display()} refused a freshly refreshed access token: "
+                f"{exc.reason}"
+            ) from exc
+
+
+def channel_deliver(*, channel: DeliveryChannel, email: OutboundEmail, now: datetime) -> str:
+    """Hand one email to the channel's provider; returns the provider's message id if any.
+    Raises channels_app.exceptions.ProviderError subclasses."""
+    from_address, from_name = _from_identity(channel, email.sender)
+    message = email_mime_build(email=email, from_address=from_address, from_name=from_name, now=now)
+    if channel.kind in (Kind.GMAIL, Kind.EXCHANGE_ONLINE):
+        return _oauth_send(channel, message.as_bytes())
+    if channel.kind == Kind.EXCHANGE_ONPREM:
+        ews.send(
+            smtp_server=_smtp_server(channel),
+            ews_url=channel.ews_url,
+            mailbox_address=from_address,
+            username=channel.username,
+            password=channel.password,
+            message=message,
+        )
+        return ""
+    server = _smtp_server(channel)
+    if server is None:
+        raise PermanentProviderError(
+            "This SMTP channel has no server set — complete it in Email settings, then Retry send"
+        )
+    smtp.send(
+        server=server, message=message, envelope_from=from_address, recipients=[email.to_address]
+    )
+    return ""
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+
+
+def _backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    wait = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    wait *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+    return max(wait, retry_after or 0)
+
+
+def _fail(
+    email: OutboundEmail, *, channel: DeliveryChannel | None, reason: str, now: datetime
+) -> None:
+    if not _finish(
+        email,
+        status=Status.FAILED,
+        failed_at=now,
+        failure_reason=reason[:1000],
+        waiting_reason="",
+        next_attempt_at=None,
+    ):
+        return
+    feed_event_record(
+        user=email.sender,
+        kind=FeedEvent.Kind.FAILED,
+        title=f"Email to {email.to_address} failed: {reason}"[:500],
+        detail=f"“{email.subject}”",
+        outbound_email=email,
+        channel=channel,
+        dedupe_key=f"failed:{email.pk}:{email.attempts}",
+    )
+
+
+def _bounce_at_send(email: OutboundEmail, exc: RecipientsRejected, now: datetime) -> None:
+    from bounces.services import bounce_record_send_rejection
+
+    with transaction.atomic():
+        if not _finish(
+            email,
+            status=Status.BOUNCED,
+            bounced_at=now,
+            failure_reason=f"Rejected at send time: {exc.reason}"[:1000],
+            waiting_reason="",
+            next_attempt_at=None,
+        ):
+            return
+        for rejected in exc.recipients:
+            bounce_record_send_rejection(
+                email=email,
+                recipient=rejected.address,
+                status=rejected.status,
+                diagnostic=rejected.diagnostic,
+                hard=rejected.hard,
+            )
+
+
+def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime) -> datetime:
+    until = exc.resume_at if exc.resume_at and exc.resume_at > now else now + DEFAULT_QUOTA_PAUSE
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        sending_paused_until=until, sending_paused_reason=exc.reason[:500], updated_at=now
+    )
+    channel.sending_paused_until = until
+    channel.sending_paused_reason = exc.reason[:500]
+    if channel.owner_id:
+        feed_event_record(
+            user=channel.owner,
+            kind=FeedEvent.Kind.MAILBOX_PAUSED,
+            title=f"Sending from {channel.mailbox_address or channel} paused until {_fmt(until)}",
+            detail=f"{exc.reason} Mail waits and goes out by itself when the pause ends.",
+            channel=channel,
+            dedupe_key=f"quota:{channel.pk}:{until:%Y%m%d%H}",
+        )
+    return until
+
+
+def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: datetime) -> None:
+    window = allowance.window
+    if window is None or window.seconds < FEED_THROTTLE_MIN_SECONDS or not channel.owner_id:
+        return
+    bucket = int(allowance.opens_at.timestamp() // window.seconds)
+    feed_event_record(
+        user=channel.owner,
+        kind=FeedEvent.Kind.THROTTLED,
+        title=f"Sending from {channel.mailbox_address or channel} is throttled: "
+        f"the next send window opens at {_fmt(allowance.opens_at)}",
+        detail=f"{allowance.reason}. Mail waits and goes out by itself; nothing is dropped.",
+        channel=channel,
+        dedupe_key=f"throttled:{channel.pk}:{window.seconds}:{bucket}",
+    )
+
+
+def _send_claimed(
+    email: OutboundEmail, *, channel: DeliveryChannel, result: DrainResult, resolved: dict
+) -> None:
+    """Send one claimed email and write its outcome. Raises _StopBatch when the mailbox as a
+    whole must wait."""
+    now = timezone.now()
+    key = (email.sender_id, email.source)
+    if key not in resolved:
+        try:
+            resolved[key] = email_channel_resolve(sender=email.sender, source=email.source)
+        except NoUsableChannel as exc:
+            resolved[key] = exc
+    target = resolved[key]
+    if isinstance(target, NoUsableChannel):
+        result.failed += 1
+        _fail(email, channel=channel, reason=f"{target.reason} Then Retry send.", now=now)
+        return
+    if target.pk != channel.pk:
+        # The sender's channel changed since the email was queued: it goes the new way.
+        _finish(
+            email,
+            status=Status.QUEUED,
+            channel_id=target.pk,
+            channel_kind=target.kind,
+            next_attempt_at=now,
+            waiting_reason="",
+            attempts=F("attempts") - 1,
+        )
+        result.moved_to.add(target.pk)
+        return
+    try:
+        provider_id = channel_deliver(channel=channel, email=email, now=now)
+    except RecipientsRejected as exc:
+        result.bounced += 1
+        _bounce_at_send(email, exc, now)
+    except PermanentProviderError as exc:
+        result.failed += 1
+        _fail(email, channel=channel, reason=exc.reason, now=now)
+    except RateLimited as exc:
+        until = now + timedelta(seconds=exc.retry_after or DEFAULT_429_WAIT_SECONDS)
+        reason = f"{exc.reason} Next try at {_fmt(until)}."
+        _mailbox_backoff(channel_id=channel.pk, until=until, reason=reason)
+        raise _StopBatch(until, reason, Status.THROTTLED) from exc
+    except QuotaExhausted as exc:
+        until = _pause_mailbox(channel, exc, now)
+        reason = f"Mailbox paused until {_fmt(until)}: {exc.reason}"
+        raise _StopBatch(until, reason, Status.THROTTLED) from exc
+    except ReconnectRequired as exc:
+        from channels_app.services import channel_mark_needs_reconnect
+
+        channel_mark_needs_reconnect(channel=channel, reason=exc.reason)
+        reason = (
+            f"Waiting for you to reconnect {channel.get_kind_display()}: it goes out by itself "
+            "once the mailbox is reconnected."
+        )
+        raise _StopBatch(None, reason, Status.QUEUED) from exc
+    except (TransientProviderError, ProviderError) as exc:
+        if email.attempts >= MAX_ATTEMPTS:
+            result.failed += 1
+            _fail(
+                email,
+                channel=channel,
+                reason=f"Gave up after {email.attempts} tries: {exc.reason}",
+                now=now,
+            )
+            return
+        retry_after = getattr(exc, "retry_after", None)
+        until = now + timedelta(seconds=_backoff_seconds(email.attempts, retry_after))
+        result.waiting += 1
+        _finish(
+            email,
+            status=Status.QUEUED,
+            next_attempt_at=until,
+            waiting_reason=f"Try {email.attempts} failed, next at {_fmt(until)}: {exc.reason}"[
+                :500
+            ],
+        )
+    else:
+        result.sent += 1
+        _finish(
+            email,
+            status=Status.SENT,
+            sent_at=now,
+            provider_message_id=provider_id[:255],
+            channel_kind=channel.kind,
+            waiting_reason="",
+            failure_reason="",
+            next_attempt_at=None,
+        )
+
+
+def _reroute_pending(*, channel: DeliveryChannel, now: datetime, result: DrainResult) -> None:
+    """The channel is gone (disconnected): its pending mail is resolved again."""
+    pending = OutboundEmail.objects.filter(
+        channel_id=channel.pk, status__in=PENDING
+    ).select_related("sender__organization")[:500]
+    for email in pending:
+        try:
+            target = email_channel_resolve(sender=email.sender, source=email.source)
+        except NoUsableChannel as exc:
+            OutboundEmail.objects.filter(pk=email.pk, status__in=PENDING).update(
+                status=Status.FAILED,
+                failed_at=now,
+                failure_reason=f"{exc.reason} Then Retry send."[:1000],
+                updated_at=now,
+            )
+            result.failed += 1
+            continue
+        if target.pk != channel.pk:
+            OutboundEmail.objects.filter(pk=email.pk, status__in=PENDING).update(
+                channel_id=target.pk, channel_kind=target.kind, updated_at=now
+            )
+            result.moved_to.add(target.pk)
+
+
+def channel_send_due(
+    *,
+    channel_id: int,
+    batch_size: int = BATCH_SIZE,
+    time_budget: float = 30.0,
+    inline_wait: float = 0.0,
+) -> DrainResult:
+    """Drain the mailbox's queue: send what is due, as fast as its limits allow, for at most
+    `time_budget` seconds (then `more` is set so other mailboxes get their turn). Waits of up
+    to `inline_wait` seconds (Gmail's 2 per second) are slept through; longer ones are written
+    on the emails and returned as `next_run_at`."""
+    result = DrainResult()
+    MailboxSendState.objects.filter(channel_id=channel_id).update(kicked_at=None)
+    channel = DeliveryChannel.objects.select_related("owner__team").filter(pk=channel_id).first()
+    if channel is None:
+        return result
+    now = timezone.now()
+    if channel.status == DeliveryChannel.Status.DISCONNECTED:
+        _reroute_pending(channel=channel, now=now, result=result)
+        return result
+    if channel.status != DeliveryChannel.Status.CONNECTED:
+        return result  # needs reconnect: the mail waits, the outbox says why
+    if channel.sending_paused_until:
+        if channel.sending_paused_until > now:
+            reason = (
+                f"Mailbox paused until {_fmt(channel.sending_paused_until)}: "
+                f"{channel.sending_paused_reason}"
+            )
+            _mark_waiting(
+                channel=channel,
+                status=Status.THROTTLED,
+                until=channel.sending_paused_until,
+                reason=reason,
+                now=now,
+            )
+            result.next_run_at = channel.sending_paused_until
+            return result
+        DeliveryChannel.objects.filter(pk=channel.pk, sending_paused_until__lte=now).update(
+            sending_paused_until=None, sending_paused_reason="", updated_at=now
+        )
+    windows = channel_send_windows(channel=channel)
+    resolved: dict = {}
+    started = time.monotonic()
+    fanned_out = False
+    while time.monotonic() - started < time_budget:
+        now = timezone.now()
+        emails, blocked = emails_claim(channel=channel, windows=windows, limit=batch_size, now=now)
+        if blocked is not None:
+            wait = (blocked.opens_at - now).total_seconds()
+            if wait <= inline_wait:
+                time.sleep(max(wait, 0))
+                continue
+            reason = f"Next send window at {_fmt(blocked.opens_at)}: {blocked.reason}"
+            if _mark_waiting(
+                channel=channel,
+                status=Status.THROTTLED,
+                until=blocked.opens_at,
+                reason=reason,
+                now=now,
+            ):
+                result.next_run_at = blocked.opens_at
+                _record_throttle_event(channel, blocked, now)
+            return result
+        if not emails:
+            return result
+        if len(emails) == batch_size and not windows and not fanned_out:
+            # More mail than one batch on an unthrottled channel: let another worker help.
+            fanned_out = True
+            channel_queue_kick(channel_id=channel.pk)
+        if not _send_batch(emails, channel=channel, result=result, resolved=resolved):
+            return result
+        if len(emails) < batch_size and not windows:
+            return result
+    result.more = True
+    return result
+
+
+def _send_batch(
+    emails: list[OutboundEmail], *, channel: DeliveryChannel, result: DrainResult, resolved: dict
+) -> bool:
+    """Send a claimed batch in order. False when the mailbox must stop for now."""
+    claimed_at = time.monotonic()
+    for index, email in enumerate(emails):
+        if time.monotonic() - claimed_at > LEASE_SAFETY_SECONDS:
+            _release(
+                emails[index:], status=Status.QUEUED, until=timezone.now(), reason="", refund=True
+            )
+            result.more = True
+            return False
+        try:
+            _send_claimed(email, channel=channel, result=result, resolved=resolved)
+        except _StopBatch as stop:
+            now = timezone.now()
+            until = stop.until or now
+            _release(
+                emails[index:], status=stop.status, until=until, reason=stop.reason, refund=True
+            )
+            if stop.until:
+                _mark_waiting(
+                    channel=channel, status=stop.status, until=until, reason=stop.reason, now=now
+                )
+                result.next_run_at = stop.until
+            return False
+        except Exception:
+            # A bug or a database hiccup with one email must not strand the rest of the batch.
+            logger.exception("email %s: unexpected error while sending", email.pk)
+            until = timezone.now() + timedelta(seconds=_backoff_seconds(email.attempts, None))
+            _release(
+                [email],
+                status=Status.QUEUED,
+                until=until,
+                reason="Mailroom hit an internal error and will try again.",
+                refund=False,
+            )
+    return True
+
+
+def sending_dispatch(*, now: datetime) -> int:
+    """Re-queue emails whose lease expired and wake every mailbox queue that has due mail
+    and may send (connected, not paused). Returns how many queues were woken."""
+    emails_recover_expired_leases(now=now)
+    due_channel_ids = set(
+        OutboundEmail.objects.filter(pending_due_q(now=now))
+        .order_by()
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    if None in due_channel_ids:
+        due_channel_ids.discard(None)
+        due_channel_ids |= _emails_assign_channel(now=now)
+    sendable = (
+        DeliveryChannel.objects.filter(pk__in=due_channel_ids)
+        .exclude(status=DeliveryChannel.Status.NEEDS_RECONNECT)
+        .exclude(sending_paused_until__gt=now)
+        .values_list("pk", flat=True)
+    )
+    woken = 0
+    for channel_id in sendable:
+        channel_queue_kick(channel_id=channel_id, now=now)
+        woken += 1
+    return woken
+
+
+def _emails_assign_channel(*, now: datetime) -> set[int]:
+    """Pending emails without a channel (it was deleted, or none existed when a campaign step
+    came due) are resolved again; those that still have nowhere to go keep waiting."""
+    assigned: set[int] = set()
+    orphans = (
+        OutboundEmail.objects.filter(pending_due_q(now=now), channel__isnull=True)
+        .select_related("sender__organization")
+        .order_by("next_attempt_at")[:500]
+    )
+    for email in orphans:
+        try:
+            target = email_channel_resolve(sender=email.sender, source=email.source)
+        except NoUsableChannel as exc:
+            OutboundEmail.objects.filter(pk=email.pk).update(
+                next_attempt_at=now + timedelta(minutes=5),
+                waiting_reason=exc.reason[:500],
+                updated_at=now,
+            )
+            continue
+        OutboundEmail.objects.filter(pk=email.pk, channel__isnull=True).update(
+            channel_id=target.pk, channel_kind=target.kind, waiting_reason="", updated_at=now
+        )
+        assigned.add(target.pk)
+    return assigned

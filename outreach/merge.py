@@ -1,0 +1,110 @@
+"""Merge fields for templates: `{{ first_name }}`, `{{ company|default:"your team" }}`.
+
+A small substitution language on purpose, not Django template execution: templates are
+written by users, and a template engine would let them reach attributes, filters and tags.
+Only the names below exist; anything else is reported, never evaluated."""
+
+import re
+from dataclasses import dataclass
+
+from accounts.models import User
+
+from .models import Prospect
+
+FIELD = re.compile(
+    r"\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?:\|\s*default\s*:\s*\"(?P<default>[^\"]*)\"\s*)?\}\}"
+)
+ANY_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+FIELDS: dict[str, str] = {
+    "first_name": "The prospect's first name",
+    "last_name": "The prospect's last name",
+    "full_name": "The prospect's full name",
+    "company": "The prospect's company",
+    "title": "The prospect's job title",
+    "email": "The prospect's email address",
+    "sender_first_name": "Your first name",
+    "sender_last_name": "Your last name",
+    "sender_name": "Your full name",
+    "sender_email": "Your email address",
+}
+
+
+class MergeError(ValueError):
+    def __init__(self, message: str, *, unknown: list[str]):
+        super().__init__(message)
+        self.message = message
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    empty_fields: list[str]  # fields used without a value or default (worth a look)
+
+
+def merge_values(*, prospect: Prospect | None, sender: User, extra: dict | None = None) -> dict:
+    values = {
+        "sender_first_name": sender.first_name,
+        "sender_last_name": sender.last_name,
+        "sender_name": sender.get_full_name() or sender.email,
+        "sender_email": sender.email,
+    }
+    if prospect is not None:
+        values |= {
+            "first_name": prospect.first_name,
+            "last_name": prospect.last_name,
+            "full_name": f"{prospect.first_name} {prospect.last_name}".strip(),
+            "company": prospect.company,
+            "title": prospect.title,
+            "email": prospect.email,
+        }
+    for name, value in (extra or {}).items():
+        if name in FIELDS and isinstance(value, str | int | float):
+            values[name] = str(value)
+    return values
+
+
+def unknown_fields(text: str) -> list[str]:
+    """Tags that are not a known merge field (a typo, or template syntax we do not run)."""
+    unknown = []
+    for tag in ANY_TAG.findall(text):
+        match = FIELD.fullmatch(tag)
+        if match is None or match.group("name") not in FIELDS:
+            unknown.append(tag)
+    return unknown
+
+
+def render_text(text: str, values: dict, empty: list[str] | None = None) -> str:
+    def replace(match: re.Match) -> str:
+        value = values.get(match.group("name"), "")
+        if not value:
+            if match.group("default") is not None:
+                return match.group("default")
+            if empty is not None and match.group("name") not in empty:
+                empty.append(match.group("name"))
+        return value
+
+    return FIELD.sub(replace, text)
+
+
+def render(*, subject: str, body: str, values: dict) -> Rendered:
+    """Fill in the merge fields. Raises MergeError listing any unknown tag."""
+    unknown = unknown_fields(subject) + unknown_fields(body)
+    if unknown:
+        raise MergeError(
+            "Unknown merge field"
+            + ("s " if len(unknown) > 1 else " ")
+            + ", ".join(unknown)
+            + ". Use one of: "
+            + ", ".join(f"{{{{ {name} }}}}" for name in FIELDS),
+            unknown=unknown,
+        )
+    empty: list[str] = []
+    return Rendered(
+        subject=" ".join(render_text(subject, values, empty).split()),
+        body=render_text(body, values, empty),
+        empty_fields=empty,
+    )

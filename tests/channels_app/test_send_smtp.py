@@ -1,0 +1,140 @@
+"""SMTP sending end to end through the sandbox's SMTP server (AUTH, STARTTLS)."""
+
+from datetime import timedelta
+
+import time_machine
+from django.utils import timezone
+
+from bounces.models import Bounce
+from channels_app.models import DeliveryChannel
+from channels_app.providers.smtp import AUTH_FAILED_REASON
+from channels_app.sending.services import MAX_ATTEMPTS
+from outreach.models import OutboundEmail, Prospect
+from outreach.services import email_compose, email_enqueue, email_retry
+from tests.factories import ProspectFactory
+from tests.outreach.send_helpers import drain, smtp_channel, smtp_received
+
+
+def _compose(rep, prospect):
+    return email_compose(
+        sender=rep,
+        prospect=prospect,
+        subject="Hello {{ first_name }}",
+        body="Hi {{ first_name }}, does {{ company }} still hire?",
+    )
+
+
+def test_smtp_email_arrives_with_mailroom_message_id(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep)
+    prospect = ProspectFactory(organization=rep.organization, first_name="Ana", company="Acme")
+    email = _compose(rep, prospect)
+
+    result = drain(channel)
+
+    email.refresh_from_db()
+    assert result.sent == 1
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.sent_at is not None
+    assert email.channel_kind == DeliveryChannel.Kind.CUSTOM_SMTP
+    [received] = smtp_received(sandbox)
+    assert received["Message-ID"] == email.message_id
+    assert received["X-Mailroom-Email-Id"] == str(email.pk)
+    assert received["Subject"] == "Hello Ana"
+    assert "does Acme still hire?" in received.get_payload(decode=True).decode()
+    assert received["To"] == prospect.email
+
+
+def test_team_smtp_sends_as_the_rep(sandbox, rep, org_admin):
+    smtp_channel(sandbox, organization=rep.organization, is_team_default=True)
+    team_channel = DeliveryChannel.objects.get(is_team_default=True)
+    email = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hello")
+
+    drain(team_channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    [received] = smtp_received(sandbox)
+    assert rep.email in received["From"]
+
+
+def test_a_sent_email_is_not_sent_again_by_a_second_drain(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep)
+    _compose(rep, ProspectFactory(organization=rep.organization))
+
+    drain(channel)
+    second = drain(channel)
+
+    assert second.sent == 0
+    assert len(smtp_received(sandbox)) == 1
+
+
+def test_wrong_smtp_password_fails_with_a_reason_then_retry_after_fixing_it(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep, password="wrong")
+    email = _compose(rep, ProspectFactory(organization=rep.organization))
+
+    drain(channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.FAILED
+    assert email.failure_reason == AUTH_FAILED_REASON
+    assert rep.feed_events.filter(kind="failed", outbound_email=email).exists()
+    assert smtp_received(sandbox) == []
+
+    channel.password = "sandbox"
+    channel.save(update_fields=["password"])
+    email_retry(email=email)
+    drain(channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.failure_reason == ""
+    [received] = smtp_received(sandbox)
+    assert received["Message-ID"] == email.message_id
+
+
+def test_recipient_refused_at_rcpt_is_a_hard_bounce(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep)
+    prospect = ProspectFactory(organization=rep.organization, email="bounce.ana@customer.test")
+    email = _compose(rep, prospect)
+
+    result = drain(channel)
+
+    email.refresh_from_db()
+    prospect.refresh_from_db()
+    assert result.bounced == 1
+    assert email.status == OutboundEmail.Status.BOUNCED
+    bounce = Bounce.objects.get(outbound_email=email)
+    assert bounce.is_hard
+    assert bounce.status_code.startswith("5.1")
+    assert prospect.email_status == Prospect.EmailStatus.INVALID
+    assert smtp_received(sandbox) == []
+
+
+def test_unreachable_server_retries_with_backoff_then_fails(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep)
+    channel.port = 1  # nothing listens there
+    channel.save(update_fields=["port"])
+    email = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hi")
+
+    drain(channel)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.QUEUED
+    assert email.attempts == 1
+    first_wait = email.next_attempt_at - timezone.now()
+    assert timedelta(seconds=20) < first_wait < timedelta(seconds=40)
+    assert "Could not connect" in email.waiting_reason
+
+    # Not due yet: nothing happens.
+    assert drain(channel).waiting == 0
+
+    waits = [first_wait]
+    for _ in range(MAX_ATTEMPTS - 1):
+        with time_machine.travel(email.next_attempt_at + timedelta(seconds=1), tick=False):
+            before = timezone.now()
+            drain(channel)
+            email.refresh_from_db()
+            if email.status == OutboundEmail.Status.QUEUED:
+                waits.append(email.next_attempt_at - before)
+    assert email.status == OutboundEmail.Status.FAILED
+    assert email.failure_reason.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
+    assert waits == sorted(waits)  # backoff grows
