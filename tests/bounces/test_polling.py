@@ -1,0 +1,397 @@
+"""Bounce and reply tracking end to end through the local sandbox: a rep sends, the sandbox's
+"outside world" drops a bounce (or reply) into the rep's inbox, the poll finds it."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from analytics.models import FeedEvent
+from bounces import polling
+from bounces.models import Bounce, InboxMessage
+from bounces.polling import mailbox_poll, mailboxes_poll_fan_out
+from channels_app.models import DeliveryChannel
+from outreach.models import Enrollment, OutboundEmail, Prospect
+from tests.bounces.poll_helpers import PROVIDER, connect, dsn_for, send
+from tests.factories import (
+    CampaignStepFactory,
+    EnrollmentFactory,
+    OutboundEmailFactory,
+    ProspectFactory,
+)
+
+Kind = DeliveryChannel.Kind
+BOTH = pytest.mark.parametrize("kind", [Kind.GMAIL, Kind.EXCHANGE_ONLINE])
+
+
+@pytest.fixture
+def enrolled(rep):
+    """A prospect in an active campaign, and the email of its first step (not sent yet)."""
+
+    def make(address: str):
+        prospect = ProspectFactory(organization=rep.organization, owner=rep, email=address)
+        step = CampaignStepFactory(campaign__owner=rep, position=1)
+        enrollment = EnrollmentFactory(
+            campaign=step.campaign,
+            prospect=prospect,
+            state=Enrollment.State.ACTIVE,
+            next_step=step,
+            next_due_at=timezone.now() + timedelta(days=2),
+        )
+        other = EnrollmentFactory(campaign__owner=rep, prospect=prospect)  # a second campaign
+        email = OutboundEmailFactory(
+            sender=rep,
+            prospect=prospect,
+            enrollment=enrollment,
+            campaign_step=step,
+            status=OutboundEmail.Status.SENDING,
+            sent_at=None,
+            message_id=None,
+        )
+        return prospect, enrollment, other, email
+
+    return make
+
+
+def _calls(sandbox, channel) -> int:
+    calls = sandbox.client.calls(PROVIDER[channel.kind], channel.mailbox_address)
+    return calls.get("total", 0)
+
+
+def _poll(channel):
+    report = mailbox_poll(channel_id=channel.pk)
+    channel.refresh_from_db()
+    return report
+
+
+@BOTH
+def test_hard_bounce_end_to_end(sandbox, rep, enrolled, kind):
+    channel = connect(sandbox, owner=rep, kind=kind)
+    assert _poll(channel).outcome == "ok"  # the first sync sets the cursor
+    prospect, enrollment, other, email = enrolled("bounce.ana@acme-prospect.test")
+
+    send(channel, email)
+    report = _poll(channel)
+
+    assert report.outcome == "ok" and report.messages_processed == 1
+    bounce = Bounce.objects.get()
+    assert bounce.recipient == "bounce.ana@acme-prospect.test"
+    assert bounce.is_hard and bounce.status_code.startswith("5.1.")
+    assert bounce.outbound_email == email
+    assert bounce.matched_by == Bounce.MatchedBy.MESSAGE_ID
+    email.refresh_from_db()
+    prospect.refresh_from_db()
+    enrollment.refresh_from_db()
+    other.refresh_from_db()
+    assert email.status == OutboundEmail.Status.BOUNCED
+    assert prospect.email_status == Prospect.EmailStatus.INVALID
+    assert enrollment.state == other.state == Enrollment.State.STOPPED_BOUNCED
+    event = FeedEvent.objects.get(user=rep, kind=FeedEvent.Kind.BOUNCED)
+    assert event.title.startswith("Email to bounce.ana@acme-prospect.test bounced: ")
+    assert bounce.status_code in event.title
+    # Read-only: the poller never tried to change anything in the mailbox.
+    assert sandbox.client.mutation_attempts(PROVIDER[kind], channel.mailbox_address) == []
+
+
+@BOTH
+def test_idle_mailbox_costs_exactly_one_api_call(sandbox, rep, kind):
+    channel = connect(sandbox, owner=rep, kind=kind)
+    _poll(channel)
+    sandbox.client.reset_calls(PROVIDER[kind], channel.mailbox_address)
+
+    report = _poll(channel)
+
+    assert report.outcome == "ok"
+    assert report.api_calls == 1
+    assert _calls(sandbox, channel) == 1
+
+
+@BOTH
+def test_a_message_seen_twice_counts_once(sandbox, rep, enrolled, kind):
+    channel = connect(sandbox, owner=rep, kind=kind)
+    _poll(channel)
+    cursor = (channel.gmail_history_id, channel.graph_delta_link)
+    *_, email = enrolled("bounce.twice@acme-prospect.test")
+    send(channel, email)
+    _poll(channel)
+    # The provider hands the same change out again (Graph may; a restored cursor does).
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        gmail_history_id=cursor[0], graph_delta_link=cursor[1]
+    )
+    _poll(channel)
+    _poll(channel)
+
+    assert Bounce.objects.count() == 1
+    assert FeedEvent.objects.filter(kind=FeedEvent.Kind.BOUNCED).count() == 1
+    assert InboxMessage.objects.filter(kind=InboxMessage.Kind.BOUNCE).count() == 1
+
+
+def test_gmail_history_404_rescans_recent_mail(sandbox, rep, enrolled):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    old_cursor = channel.gmail_history_id
+    *_, email = enrolled("bounce.gone@acme-prospect.test")
+    send(channel, email)
+    sandbox.client.expire_history("google", channel.mailbox_address)
+
+    report = _poll(channel)
+
+    assert report.outcome == "ok" and report.resynced
+    assert Bounce.objects.get().outbound_email == email
+    assert channel.gmail_history_id > old_cursor
+    sandbox.client.reset_calls("google", channel.mailbox_address)
+    assert _poll(channel).api_calls == 1  # back to incremental
+
+
+@pytest.mark.parametrize("status", [410, 400])
+def test_graph_expired_delta_link_resyncs(sandbox, rep, enrolled, status):
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    old_link = channel.graph_delta_link
+    *_, email = enrolled("bounce.lost@acme-prospect.test")
+    send(channel, email)
+    sandbox.client.expire_delta("microsoft", channel.mailbox_address, status=status)
+
+    report = _poll(channel)
+
+    assert report.outcome == "ok" and report.resynced
+    assert Bounce.objects.get().outbound_email == email
+    assert channel.graph_delta_link and channel.graph_delta_link != old_link
+    sandbox.client.reset_calls("microsoft", channel.mailbox_address)
+    assert _poll(channel).api_calls == 1
+
+
+class WorkerKilled(BaseException):
+    """Stands in for the worker process dying (SIGKILL, OOM): nothing gets to clean up."""
+
+
+@BOTH
+def test_crash_between_fetching_and_committing_loses_nothing(
+    sandbox, rep, enrolled, kind, monkeypatch
+):
+    channel = connect(sandbox, owner=rep, kind=kind)
+    _poll(channel)
+    cursor = (channel.gmail_history_id, channel.graph_delta_link)
+    prospect, _, _, email = enrolled("bounce.crash@acme-prospect.test")
+    send(channel, email)
+
+    def die(poll):
+        raise WorkerKilled
+
+    with monkeypatch.context() as patched:
+        patched.setattr(polling, "_process_pending", die)
+        with pytest.raises(WorkerKilled):
+            mailbox_poll(channel_id=channel.pk)
+    channel.refresh_from_db()
+    assert (channel.gmail_history_id, channel.graph_delta_link) == cursor  # cursor did not move
+    assert channel.poll_lease_until is not None  # the dead poll still holds the mailbox
+    assert _poll(channel).outcome == "busy"  # ... until its lease runs out
+
+    with time_machine.travel(timezone.now() + polling.LEASE + timedelta(seconds=1)):
+        report = _poll(channel)
+
+    assert report.outcome == "ok"
+    assert Bounce.objects.filter(outbound_email=email).count() == 1
+    prospect.refresh_from_db()
+    assert prospect.email_status == Prospect.EmailStatus.INVALID
+
+
+def test_a_message_that_keeps_failing_is_skipped_without_blocking(
+    sandbox, rep, enrolled, monkeypatch
+):
+    from bounces import classify
+
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    real = classify.classify_message
+
+    def fragile(raw: bytes):
+        if b"Poison" in raw:
+            raise ValueError("cannot read this one")
+        return real(raw)
+
+    monkeypatch.setattr(classify, "classify_message", fragile)
+    sandbox.client.inject(
+        "google",
+        channel.mailbox_address,
+        dsn_for(
+            mailbox=channel.mailbox_address,
+            recipient="x@nowhere.test",
+            returned_headers="Subject: Poison\r\n",
+        ),
+    )
+    _poll(channel)
+    *_, email = enrolled("bounce.after@acme-prospect.test")
+    send(channel, email)
+    for _ in range(4):
+        assert _poll(channel).outcome == "ok"
+
+    poisoned = InboxMessage.objects.get(processed_at__isnull=True)
+    assert poisoned.attempts == 3
+    assert "cannot read this one" in poisoned.last_error
+    assert Bounce.objects.get().outbound_email == email  # mail after it was still processed
+
+
+def test_reply_stops_the_campaign_and_shows_in_the_feed(sandbox, rep, enrolled):
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    prospect, enrollment, other, email = enrolled("reply.bea@acme-prospect.test")
+    send(channel, email)
+
+    _poll(channel)
+
+    email.refresh_from_db()
+    enrollment.refresh_from_db()
+    other.refresh_from_db()
+    prospect.refresh_from_db()
+    assert email.replied_at is not None
+    assert email.status == OutboundEmail.Status.SENT
+    assert enrollment.state == Enrollment.State.STOPPED_REPLIED
+    assert other.state == Enrollment.State.PAUSED  # other campaigns go on
+    assert prospect.email_status == Prospect.EmailStatus.VALID
+    assert FeedEvent.objects.filter(user=rep, kind=FeedEvent.Kind.REPLIED).count() == 1
+    assert not Bounce.objects.exists()
+
+
+def test_out_of_office_is_neither_bounce_nor_reply(sandbox, rep, enrolled):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    _, enrollment, _, email = enrolled("ooo.carla@acme-prospect.test")
+    send(channel, email)
+
+    _poll(channel)
+
+    enrollment.refresh_from_db()
+    email.refresh_from_db()
+    assert not Bounce.objects.exists()
+    assert email.status == OutboundEmail.Status.SENT and email.replied_at is None
+    assert enrollment.state == Enrollment.State.ACTIVE
+    assert InboxMessage.objects.filter(kind=InboxMessage.Kind.AUTO_REPLY).exists()
+
+
+def test_bounce_matched_by_mailroom_header_then_recipient_else_kept_unmatched(
+    sandbox, rep, enrolled
+):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    by_header = OutboundEmailFactory(sender=rep, to_address="dan@acme-prospect.test")
+    by_recipient = OutboundEmailFactory(sender=rep, to_address="eve@acme-prospect.test")
+    for recipient, headers in [
+        (by_header.to_address, f"X-Mailroom-Email-Id: {by_header.pk}\r\nSubject: Hi\r\n"),
+        (by_recipient.to_address, "Subject: Hi\r\n"),
+        ("nobody@stranger.test", "Subject: Something else\r\n"),
+    ]:
+        sandbox.client.inject(
+            "google",
+            channel.mailbox_address,
+            dsn_for(mailbox=channel.mailbox_address, recipient=recipient, returned_headers=headers),
+        )
+
+    _poll(channel)
+
+    matched = dict(Bounce.objects.values_list("recipient", "matched_by"))
+    assert matched == {
+        "dan@acme-prospect.test": Bounce.MatchedBy.MAILROOM_HEADER,
+        "eve@acme-prospect.test": Bounce.MatchedBy.RECIPIENT,
+        "nobody@stranger.test": Bounce.MatchedBy.UNMATCHED,
+    }
+    assert Bounce.objects.get(recipient="nobody@stranger.test").outbound_email is None
+
+
+def test_rate_limit_backs_off_per_mailbox_honouring_retry_after(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    cursor = channel.gmail_history_id
+    sandbox.client.add_fault("google", channel.mailbox_address, 429, retry_after=120)
+
+    report = _poll(channel)
+
+    assert report.outcome == "backoff"
+    assert channel.gmail_history_id == cursor
+    wait = (channel.poll_backoff_until - timezone.now()).total_seconds()
+    assert 100 < wait <= 121
+    assert "Rate limited" in channel.last_poll_result
+    assert _poll(channel).api_calls == 0  # still backing off: no call at all
+    assert channel.pk not in list(polling.channel_ids_due())
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        assert _poll(channel).outcome == "ok"
+        channel.refresh_from_db()
+        assert channel.poll_failures == 0 and channel.poll_backoff_until is None
+
+
+def test_retry_after_is_capped(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    sandbox.client.add_fault("microsoft", channel.mailbox_address, 429, retry_after=86400)
+    _poll(channel)
+    wait = (channel.poll_backoff_until - timezone.now()).total_seconds()
+    assert wait <= polling.BACKOFF_CAP_SECONDS
+
+
+def test_repeated_401s_need_reconnect_but_one_does_not(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    # Every API call answers 401 (the token refresh itself still works).
+    sandbox.client.add_fault("google", channel.mailbox_address, 401, count=100)
+    now = timezone.now()
+    for attempt in range(1, 4):
+        with time_machine.travel(now + timedelta(hours=attempt)):
+            report = _poll(channel)
+        if attempt < 3:
+            assert report.outcome == "failed"
+            assert channel.status == DeliveryChannel.Status.CONNECTED
+    assert report.outcome == "reconnect"
+    assert channel.status == DeliveryChannel.Status.NEEDS_RECONNECT
+    sandbox.client.clear_faults("google", channel.mailbox_address)
+    assert _poll(channel).outcome == "not_polled"  # skipped while it needs reconnecting
+
+
+def test_one_transient_error_then_success_resets_the_count(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+    sandbox.client.add_fault("google", channel.mailbox_address, 503)
+    assert _poll(channel).outcome == "backoff"
+    assert channel.poll_failures == 1
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert _poll(channel).outcome == "ok"
+    channel.refresh_from_db()
+    assert channel.poll_failures == 0
+    assert channel.status == DeliveryChannel.Status.CONNECTED
+
+
+def test_revoked_grant_puts_channel_in_needs_reconnect(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    sandbox.client.revoke("microsoft", channel.mailbox_address)
+    assert _poll(channel).outcome == "reconnect"
+    assert channel.status == DeliveryChannel.Status.NEEDS_RECONNECT
+
+
+def test_fan_out_enqueues_connected_polled_mailboxes_only(sandbox, rep, manager):
+    gmail = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    graph = connect(sandbox, owner=manager, kind=Kind.EXCHANGE_ONLINE)
+    broken = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE, address="old@acme.test")
+    broken.status = DeliveryChannel.Status.NEEDS_RECONNECT
+    broken.save()
+    DeliveryChannel.objects.create(
+        organization=rep.organization, owner=rep, kind=Kind.CUSTOM_SMTP, host="smtp.x.test"
+    )
+    enqueued: list[int] = []
+
+    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 2
+    assert sorted(enqueued) == sorted([gmail.pk, graph.pk])
+
+
+def test_two_polls_at_once_one_runs(sandbox, rep):
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    assert polling.mailbox_poll_claim(channel_id=channel.pk) is not None
+    assert _poll(channel).outcome == "busy"
+    assert _calls(sandbox, channel) == 0
+
+
+def test_poll_task_is_registered_every_five_minutes():
+    from core.periodic import PERIODIC_TASKS
+
+    spec = next(s for s in PERIODIC_TASKS if s.task == "bounces.tasks.mailboxes_poll_due")
+    assert spec.every_seconds == 300
