@@ -139,6 +139,16 @@ def slots_take(*, channel_id: int, count: int, now: datetime) -> None:
         )
 
 
+def slots_return(*, channel_id: int, count: int, taken_at: datetime) -> None:
+    """Give back slots taken at `taken_at` for messages that never reached the provider."""
+    ids = list(
+        SendSlot.objects.filter(channel_id=channel_id, taken_at=taken_at).values_list(
+            "id", flat=True
+        )[:count]
+    )
+    SendSlot.objects.filter(id__in=ids).delete()
+
+
 def mailbox_backoff(*, channel_id: int, until: datetime, reason: str) -> None:
     """The provider asked the whole mailbox to wait (HTTP 429): nobody sends before `until`."""
     with transaction.atomic():

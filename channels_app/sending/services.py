@@ -48,7 +48,14 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers import ews, gmail, graph, smtp
 from outreach.models import Enrollment, OutboundEmail
 
-from .limits import Allowance, SendWindow, allowance_locked, channel_send_windows, slots_take
+from .limits import (
+    Allowance,
+    SendWindow,
+    allowance_locked,
+    channel_send_windows,
+    slots_return,
+    slots_take,
+)
 from .limits import mailbox_backoff as _mailbox_backoff
 from .mime import email_mime_build
 from .models import MailboxSendState
@@ -415,9 +422,9 @@ def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: 
 
 def _send_claimed(
     email: OutboundEmail, *, channel: DeliveryChannel, result: DrainResult, resolved: dict
-) -> None:
-    """Send one claimed email and write its outcome. Raises _StopBatch when the mailbox as a
-    whole must wait."""
+) -> bool:
+    """Send one claimed email and write its outcome; False when nothing reached the provider
+    (its send slot is given back). Raises _StopBatch when the mailbox as a whole must wait."""
     now = timezone.now()
     key = (email.sender_id, email.source)
     if key not in resolved:
@@ -429,7 +436,7 @@ def _send_claimed(
     if isinstance(target, NoUsableChannel):
         result.failed += 1
         _fail(email, channel=channel, reason=f"{target.reason} Then Retry send.", now=now)
-        return
+        return False
     if target.pk != channel.pk:
         # The sender's channel changed since the email was queued: it goes the new way.
         _finish(
@@ -442,7 +449,7 @@ def _send_claimed(
             attempts=F("attempts") - 1,
         )
         result.moved_to.add(target.pk)
-        return
+        return False
     try:
         provider_id = channel_deliver(channel=channel, email=email, now=now)
     except RecipientsRejected as exc:
@@ -478,7 +485,7 @@ def _send_claimed(
                 reason=f"Gave up after {email.attempts} tries: {exc.reason}",
                 now=now,
             )
-            return
+            return True
         retry_after = getattr(exc, "retry_after", None)
         until = now + timedelta(seconds=_backoff_seconds(email.attempts, retry_after))
         result.waiting += 1
@@ -502,6 +509,7 @@ def _send_claimed(
             failure_reason="",
             next_attempt_at=None,
         )
+    return True
 
 
 def _reroute_pending(*, channel: DeliveryChannel, now: datetime, result: DrainResult) -> None:
@@ -597,7 +605,14 @@ def channel_send_due(
             # More mail than one batch on an unthrottled channel: let another worker help.
             fanned_out = True
             channel_queue_kick(channel_id=channel.pk)
-        if not _send_batch(emails, channel=channel, result=result, resolved=resolved):
+        if not _send_batch(
+            emails,
+            channel=channel,
+            result=result,
+            resolved=resolved,
+            claimed_at=now,
+            throttled=bool(windows),
+        ):
             return result
         if len(emails) < batch_size and not windows:
             return result
@@ -606,31 +621,43 @@ def channel_send_due(
 
 
 def _send_batch(
-    emails: list[OutboundEmail], *, channel: DeliveryChannel, result: DrainResult, resolved: dict
+    emails: list[OutboundEmail],
+    *,
+    channel: DeliveryChannel,
+    result: DrainResult,
+    resolved: dict,
+    claimed_at: datetime,
+    throttled: bool,
 ) -> bool:
-    """Send a claimed batch in order. False when the mailbox must stop for now."""
-    claimed_at = time.monotonic()
+    """Send a claimed batch in order. False when the mailbox must stop for now. Send slots
+    of emails that never reached the provider are given back to the limiter."""
+    started = time.monotonic()
+    unused_slots = 0
+    keep_going = True
     for index, email in enumerate(emails):
-        if time.monotonic() - claimed_at > LEASE_SAFETY_SECONDS:
-            _release(
-                emails[index:], status=Status.QUEUED, until=timezone.now(), reason="", refund=True
-            )
+        if time.monotonic() - started > LEASE_SAFETY_SECONDS:
+            rest = emails[index:]
+            _release(rest, status=Status.QUEUED, until=timezone.now(), reason="", refund=True)
+            unused_slots += len(rest)
             result.more = True
-            return False
+            keep_going = False
+            break
         try:
-            _send_claimed(email, channel=channel, result=result, resolved=resolved)
+            if not _send_claimed(email, channel=channel, result=result, resolved=resolved):
+                unused_slots += 1
         except _StopBatch as stop:
             now = timezone.now()
             until = stop.until or now
-            _release(
-                emails[index:], status=stop.status, until=until, reason=stop.reason, refund=True
-            )
+            rest = emails[index:]
+            _release(rest, status=stop.status, until=until, reason=stop.reason, refund=True)
+            unused_slots += len(rest)
             if stop.until:
                 _mark_waiting(
                     channel=channel, status=stop.status, until=until, reason=stop.reason, now=now
                 )
                 result.next_run_at = stop.until
-            return False
+            keep_going = False
+            break
         except Exception:
             # A bug or a database hiccup with one email must not strand the rest of the batch.
             logger.exception("email %s: unexpected error while sending", email.pk)
@@ -642,7 +669,9 @@ def _send_batch(
                 reason="Mailroom hit an internal error and will try again.",
                 refund=False,
             )
-    return True
+    if throttled and unused_slots:
+        slots_return(channel_id=channel.pk, count=unused_slots, taken_at=claimed_at)
+    return keep_going
 
 
 def sending_dispatch(*, now: datetime) -> int:

@@ -43,23 +43,23 @@ def smtp_channel(sandbox, *, owner=None, organization=None, password="sandbox", 
     return channel
 
 
+def oauth_grant(sandbox, *, kind: str, address: str) -> dict:
+    """Access and refresh tokens for Mailroom's own client, as the consent flow gives them."""
+    if kind == DeliveryChannel.Kind.GMAIL:
+        return sandbox.client.grant(
+            "google", address, client_id=settings.MAILROOM_GOOGLE_CLIENT_ID, scopes=GMAIL_SCOPES
+        )
+    return sandbox.client.grant(
+        "microsoft", address, client_id=settings.MAILROOM_MICROSOFT_CLIENT_ID, scopes=GRAPH_SCOPES
+    )
+
+
 def oauth_channel(sandbox, *, owner, kind: str, address: str | None = None, **extra):
     """A Gmail or Exchange Online channel holding a real, unexpired token pair obtained from
     the sandbox's identity provider for Mailroom's own client id."""
     address = address or owner.email
-    if kind == DeliveryChannel.Kind.GMAIL:
-        grant = sandbox.client.grant(
-            "google", address, client_id=settings.MAILROOM_GOOGLE_CLIENT_ID, scopes=GMAIL_SCOPES
-        )
-        scopes = GMAIL_SCOPES
-    else:
-        grant = sandbox.client.grant(
-            "microsoft",
-            address,
-            client_id=settings.MAILROOM_MICROSOFT_CLIENT_ID,
-            scopes=GRAPH_SCOPES,
-        )
-        scopes = GRAPH_SCOPES
+    grant = oauth_grant(sandbox, kind=kind, address=address)
+    scopes = GMAIL_SCOPES if kind == DeliveryChannel.Kind.GMAIL else GRAPH_SCOPES
     channel = DeliveryChannel.objects.create(
         organization=owner.organization,
         owner=owner,
