@@ -41,3 +41,40 @@ def other_org_user(db):
     """A user of another organization: must never see Acme's data."""
     other = OrganizationFactory(name="Globex", slug="globex")
     return UserFactory(organization=other, role=User.Role.ADMIN, email="admin@globex.test")
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(django_test_environment):
+    """The local sandbox (fake Google, Microsoft, SMTP), started once for the whole run, with
+    every provider setting (and allauth's endpoints) pointed at it for the session."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from config.settings.base import mailroom_socialaccount_providers
+    from sandbox.server import start_sandbox
+
+    running = start_sandbox()
+    values = running.settings()
+    namespace = {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
+    namespace.update(values)
+    overrides = override_settings(
+        **values,
+        SOCIALACCOUNT_PROVIDERS=mailroom_socialaccount_providers(namespace),
+        MAILROOM_LEGACY_SMTP_HOST=running.smtp_host,
+        MAILROOM_LEGACY_SMTP_PORT=running.smtp_port,
+        MAILROOM_LEGACY_SMTP_SECURITY="none",
+        MAILROOM_LEGACY_SMTP_USERNAME="mailroom",
+        MAILROOM_LEGACY_SMTP_PASSWORD="sandbox",
+    )
+    overrides.enable()
+    yield running
+    overrides.disable()
+    running.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session):
+    """The session's sandbox with its state (mailboxes, grants, faults, SMTP mail) reset for
+    this test. `sandbox.client` is the control client; SMTP user mailroom / sandbox."""
+    sandbox_session.client.reset()
+    return sandbox_session

@@ -31,6 +31,9 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", TIMEOUT)
+        # Per request: REQUESTS_CA_BUNDLE in the environment would otherwise win over
+        # session.verify and reject the sandbox's certificate.
+        kwargs.setdefault("verify", self.verify)
         return super().request(method, url, **kwargs)
 
 

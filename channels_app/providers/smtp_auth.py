@@ -33,6 +33,13 @@ def _reply_text(code: int, message: bytes | str) -> str:
     return f"{code} {' '.join(message.split())}".strip()
 
 
+def _no_answer(where: str, timeout: float) -> str:
+    return (
+        f"{where} did not answer within {timeout:g} seconds. Check the host, the port and any "
+        "firewall in between."
+    )
+
+
 def open_connection(
     *, host: str, port: int, security: str, timeout: float = TIMEOUT_SECONDS
 ) -> smtplib.SMTP:
@@ -88,15 +95,15 @@ def authenticate(
             "setting (SSL/TLS is usually port 465, STARTTLS port 587)."
         ) from exc
     except TimeoutError as exc:
-        raise SmtpLoginFailed(
-            f"{where} did not answer within {timeout:g} seconds. Check the host, the port "
-            "and any firewall in between."
-        ) from exc
+        raise SmtpLoginFailed(_no_answer(where, timeout)) from exc
     except socket.gaierror as exc:
         raise SmtpLoginFailed(f"Unknown host {host!r}: {exc.strerror or exc}") from exc
     except ConnectionRefusedError as exc:
         raise SmtpLoginFailed(f"{where} refused the connection: is the port right?") from exc
     except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):
+            # smtplib reports a reply that never came as a disconnection.
+            raise SmtpLoginFailed(_no_answer(where, timeout)) from exc
         raise SmtpLoginFailed(f"{where} closed the connection: {exc}") from exc
     except smtplib.SMTPException as exc:
         raise SmtpLoginFailed(f"{where}: {exc}") from exc
