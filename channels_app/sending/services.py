@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -339,6 +340,19 @@ def _backoff_seconds(attempts: int, retry_after: float | None) -> float:
     return max(wait, retry_after or 0)
 
 
+def _feed_once(*, user: User, dedupe_key: str, **fields) -> None:
+    """A live-feed event recorded once per dedupe key (a second worker or a second look at
+    the same situation adds nothing). feed_event_record validates the unique constraint
+    before saving, so a duplicate shows up as a ValidationError as well as at the database."""
+    if FeedEvent.objects.filter(user=user, dedupe_key=dedupe_key).exists():
+        return
+    try:
+        feed_event_record(user=user, dedupe_key=dedupe_key, **fields)
+    except ValidationError:
+        if not FeedEvent.objects.filter(user=user, dedupe_key=dedupe_key).exists():
+            raise
+
+
 def _fail(
     email: OutboundEmail, *, channel: DeliveryChannel | None, reason: str, now: datetime
 ) -> None:
@@ -351,7 +365,7 @@ def _fail(
         next_attempt_at=None,
     ):
         return
-    feed_event_record(
+    _feed_once(
         user=email.sender,
         kind=FeedEvent.Kind.FAILED,
         title=f"Email to {email.to_address} failed: {reason}"[:500],
@@ -393,7 +407,7 @@ def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime)
     channel.sending_paused_until = until
     channel.sending_paused_reason = exc.reason[:500]
     if channel.owner_id:
-        feed_event_record(
+        _feed_once(
             user=channel.owner,
             kind=FeedEvent.Kind.MAILBOX_PAUSED,
             title=f"Sending from {channel.mailbox_address or channel} paused until {_fmt(until)}",
@@ -409,7 +423,7 @@ def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: 
     if window is None or window.seconds < FEED_THROTTLE_MIN_SECONDS or not channel.owner_id:
         return
     bucket = int(allowance.opens_at.timestamp() // window.seconds)
-    feed_event_record(
+    _feed_once(
         user=channel.owner,
         kind=FeedEvent.Kind.THROTTLED,
         title=f"Sending from {channel.mailbox_address or channel} is throttled: "
