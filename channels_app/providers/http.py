@@ -20,16 +20,28 @@ DEFAULT_TIMEOUT = (5, 30)
 _local = threading.local()
 
 
+class ProviderSession(requests.Session):
+    """A session that trusts the configured provider CA bundle on every call.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment override
+    `session.verify` unless each call passes `verify=`, so it is passed here; a library that
+    takes a session (msal) gets the same behaviour."""
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("verify", settings.MAILROOM_PROVIDER_CA_BUNDLE or True)
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        return super().request(method, url, **kwargs)
+
+
 def http_session() -> requests.Session:
     """A keep-alive session per thread (requests sessions are not thread-safe)."""
     session = getattr(_local, "session", None)
     if session is None:
-        session = requests.Session()
+        session = ProviderSession()
         adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         _local.session = session
-    session.verify = settings.MAILROOM_PROVIDER_CA_BUNDLE or True
     return session
 
 
