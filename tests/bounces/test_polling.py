@@ -395,3 +395,37 @@ def test_poll_task_is_registered_every_five_minutes():
 
     spec = next(s for s in PERIODIC_TASKS if s.task == "bounces.tasks.mailboxes_poll_due")
     assert spec.every_seconds == 300
+
+
+@BOTH
+def test_email_sent_by_the_pipeline_bounces_within_one_poll(sandbox, rep, admin_client, kind):
+    """The demo: the rep sends to an address the sandbox rejects; one poll later the outbox
+    shows it bounced, the prospect is invalid and the bounce is in the admin."""
+    from django.urls import reverse
+
+    from channels_app.models import ChannelChoice
+    from channels_app.sending.services import channel_send_due
+    from outreach.services import email_enqueue
+
+    channel = connect(sandbox, owner=rep, kind=kind)
+    ChannelChoice.objects.update_or_create(user=rep, defaults={"channel": channel})
+    prospect = ProspectFactory(
+        organization=rep.organization, owner=rep, email="bounce.jamie@northwind.test"
+    )
+    email = email_enqueue(
+        sender=rep, to_address=prospect.email, subject="Hello Jamie", body="Hi", prospect=prospect
+    )
+    channel_send_due(channel_id=channel.pk)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+
+    assert _poll(channel).outcome == "ok"
+
+    email.refresh_from_db()
+    prospect.refresh_from_db()
+    assert email.status == OutboundEmail.Status.BOUNCED
+    assert prospect.email_status == Prospect.EmailStatus.INVALID
+    bounce = Bounce.objects.get(outbound_email=email)
+    assert bounce.matched_by == Bounce.MatchedBy.MESSAGE_ID
+    changelist = admin_client.get(reverse("admin:bounces_bounce_changelist")).content.decode()
+    assert "bounce.jamie@northwind.test" in changelist
