@@ -46,9 +46,9 @@ def channel_banners(request) -> dict:
             }
         )
     has_channel = any(row["status"] != Status.DISCONNECTED for row in rows)
-    on_settings_page = request.resolver_match is not None and (
-        request.resolver_match.url_name == "email_settings"
-    )
+    # The email settings pages say it in full already.
+    url_name = (request.resolver_match.url_name or "") if request.resolver_match else ""
+    on_settings_page = url_name == "email_settings" or url_name.startswith("channel_")
     if not has_channel and not on_settings_page:
         banners.append(
             {

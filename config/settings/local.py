@@ -15,7 +15,9 @@ MAILROOM_GMAIL_API_URL = f"{SANDBOX_URL}/google"
 MAILROOM_MICROSOFT_LOGIN_URL = f"{SANDBOX_URL}/microsoft/login"
 MAILROOM_MICROSOFT_AUTHORITY_URL = f"{SANDBOX_HTTPS_URL}/microsoft/login"
 MAILROOM_GRAPH_URL = f"{SANDBOX_URL}/microsoft/graph"
-MAILROOM_PROVIDER_CA_BUNDLE = str(VAR_DIR / "sandbox" / "ca.pem")  # noqa: F405
+MAILROOM_PROVIDER_CA_BUNDLE = env(  # noqa: F405
+    "PROVIDER_CA_BUNDLE", default=str(VAR_DIR / "sandbox" / "ca.pem")  # noqa: F405
+)
 SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())  # noqa: F405
 # The demo's "legacy servers" are the sandbox's SMTP server.
 MAILROOM_LEGACY_SMTP_HOST = env("LEGACY_SMTP_HOST", default="127.0.0.1")  # noqa: F405
