@@ -1,12 +1,28 @@
 """Reads for outreach pages. Every function takes the viewing user and applies the
 organization and role scope (accounts.selectors)."""
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_scope_q
+from accounts.selectors import user_list_visible, user_scope_q
+from channels_app.models import DeliveryChannel
 
-from .models import Campaign, EmailTemplate, OutboundEmail, Prospect
+from .models import ApiToken, Campaign, EmailTemplate, Enrollment, OutboundEmail, Prospect
+
+Status = OutboundEmail.Status
+
+# The outbox's tabs: what a person looks for, not one tab per internal status.
+OUTBOX_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "scheduled": ("Scheduled", (Status.SCHEDULED,)),
+    "waiting": ("Queued / throttled", (Status.QUEUED, Status.THROTTLED, Status.SENDING)),
+    "sent": ("Sent", (Status.SENT,)),
+    "failed": ("Failed", (Status.FAILED,)),
+    "bounced": ("Bounced", (Status.BOUNCED,)),
+    "cancelled": ("Cancelled", (Status.CANCELLED,)),
+}
 
 
 def prospect_list(*, user: User, search: str = "") -> QuerySet[Prospect]:
@@ -53,7 +69,7 @@ def outbound_email_list(*, user: User, status: str | None = None) -> QuerySet[Ou
     )
     if status:
         emails = emails.filter(status=status)
-    return emails.select_related("sender", "prospect")
+    return emails.select_related("sender", "prospect", "channel")
 
 
 def outbound_email_counts(*, user: User) -> dict[str, int]:
@@ -64,3 +80,123 @@ def outbound_email_counts(*, user: User) -> dict[str, int]:
     counts.update({row["status"]: row["n"] for row in rows})
     counts["waiting"] = counts["queued"] + counts["throttled"] + counts["sending"]
     return counts
+
+
+def outbox_page(*, user: User, tab: str | None, sender_id: int | None = None):
+    """The outbox rows for a tab (None: everything), newest first, for the senders `user` may
+    see (optionally one of them)."""
+    emails = outbound_email_list(user=user)
+    if tab in OUTBOX_TABS:
+        emails = emails.filter(status__in=OUTBOX_TABS[tab][1])
+    if sender_id:
+        emails = emails.filter(sender_id=sender_id)
+    if tab in ("scheduled", "waiting"):
+        return emails.order_by("priority", "next_attempt_at", "id")
+    return emails.order_by("-created_at", "-id")
+
+
+def outbox_tab_counts(*, user: User, sender_id: int | None = None) -> dict[str, int]:
+    emails = outbound_email_list(user=user)
+    if sender_id:
+        emails = emails.filter(sender_id=sender_id)
+    rows = emails.order_by().values("status").annotate(n=Count("id"))
+    by_status = {row["status"]: row["n"] for row in rows}
+    counts = {
+        tab: sum(by_status.get(status, 0) for status in statuses)
+        for tab, (_, statuses) in OUTBOX_TABS.items()
+    }
+    counts["all"] = sum(by_status.values())
+    return counts
+
+
+def email_waiting_reason(*, email: OutboundEmail) -> str:
+    """Why a pending email has not gone yet, as the outbox says it."""
+    channel = email.channel
+    if email.status not in OutboundEmail.PENDING_STATUSES:
+        return ""
+    if channel is not None:
+        if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
+            return (
+                f"Waiting for {channel.get_kind_display()} to be reconnected; it goes out by "
+                "itself afterwards."
+            )
+        if channel.sending_paused_until and channel.sending_paused_until > timezone.now():
+            return f"Mailbox paused until {channel.sending_paused_until:%Y-%m-%d %H:%M} UTC: " + (
+                channel.sending_paused_reason
+            )
+        if email.enrollment_id and channel.campaigns_paused_at:
+            return (
+                "Campaign sends from this mailbox are paused (too many bounces): "
+                + channel.campaigns_paused_reason
+            )
+    if email.status == Status.SCHEDULED and not email.waiting_reason:
+        return f"Scheduled for {email.scheduled_at:%Y-%m-%d %H:%M} UTC"
+    return email.waiting_reason
+
+
+@dataclass(frozen=True)
+class MailboxNotice:
+    level: str  # error | warning | info
+    text: str
+
+
+def outbox_mailbox_notices(*, user: User) -> list[MailboxNotice]:
+    """Mailboxes of the visible senders whose mail is held back, and why."""
+    if user.organization_id is None:
+        return []
+    now = timezone.now()
+    channels = (
+        DeliveryChannel.objects.filter(
+            organization_id=user.organization_id, owner__in=user_list_visible(user=user)
+        )
+        .filter(
+            Q(status=DeliveryChannel.Status.NEEDS_RECONNECT)
+            | Q(sending_paused_until__gt=now)
+            | Q(campaigns_paused_at__isnull=False)
+        )
+        .exclude(status=DeliveryChannel.Status.DISCONNECTED)
+        .select_related("owner")
+    )
+    notices = []
+    for channel in channels:
+        who = "" if channel.owner_id == user.pk else f"{channel.owner.email}: "
+        label = f"{channel.get_kind_display()} ({channel.mailbox_address})"
+        if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
+            notices.append(
+                MailboxNotice(
+                    "error",
+                    f"{who}{label} needs reconnecting — its mail waits and goes out by itself "
+                    "once it is reconnected.",
+                )
+            )
+        elif channel.sending_paused_until and channel.sending_paused_until > now:
+            notices.append(
+                MailboxNotice(
+                    "warning",
+                    f"{who}{label} is paused until {channel.sending_paused_until:%Y-%m-%d %H:%M}"
+                    f" UTC: {channel.sending_paused_reason}",
+                )
+            )
+        if channel.campaigns_paused_at:
+            why = f": {channel.campaigns_paused_reason}" if channel.campaigns_paused_reason else ""
+            notices.append(
+                MailboxNotice(
+                    "warning",
+                    f"{who}{label}: campaign steps are held back (mailbox protection{why}); "
+                    "one-off emails still go.",
+                )
+            )
+    return notices
+
+
+def enrollment_list(*, user: User, campaign: Campaign) -> QuerySet[Enrollment]:
+    """The campaign's enrollments (the campaign itself came through campaign_list)."""
+    return (
+        Enrollment.objects.filter(campaign=campaign, campaign__organization_id=user.organization_id)
+        .select_related("prospect", "next_step", "sender")
+        .order_by("-created_at")
+    )
+
+
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")

@@ -64,10 +64,16 @@ def enrollments_stop_for_prospect(
         enrollments = enrollments.filter(campaign_id=campaign_id)
     now = timezone.now()
     stopped_ids = list(enrollments.values_list("id", flat=True))
-    # Steps already queued for these enrollments must not go out either.
-    OutboundEmail.objects.filter(
-        enrollment_id__in=stopped_ids, status__in=OutboundEmail.PENDING_STATUSES
-    ).update(
+    # Campaign steps already queued for the prospect must not go out either (even when the
+    # enrollment had just queued its last step and finished).
+    pending = OutboundEmail.objects.filter(
+        prospect=prospect,
+        enrollment__isnull=False,
+        status__in=OutboundEmail.PENDING_STATUSES,
+    )
+    if campaign_id is not None:
+        pending = pending.filter(enrollment__campaign_id=campaign_id)
+    pending.update(
         status=Status.CANCELLED,
         waiting_reason="Campaign stopped: the prospect "
         + ("replied." if state == Enrollment.State.STOPPED_REPLIED else "bounced."),

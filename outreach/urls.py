@@ -1,13 +1,22 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("outbox/", views.outbox, name="outbox"),
+    path("outbox/<int:pk>/retry/", views.outbox_retry, name="outbox_retry"),
+    path("outbox/<int:pk>/cancel/", views.outbox_cancel, name="outbox_cancel"),
+    path("compose/", views.compose, name="compose"),
     path("prospects/", views.prospects, name="prospects"),
     path("prospects/<int:pk>/", views.prospect_detail, name="prospect_detail"),
     path("templates/", views.templates, name="templates"),
     path("templates/<int:pk>/", views.template_detail, name="template_detail"),
     path("campaigns/", views.campaigns, name="campaigns"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/enroll/", views.campaign_enroll, name="campaign_enroll"),
+    path("enrollments/<int:pk>/", views.enrollment_toggle, name="enrollment_toggle"),
+    path("settings/api-tokens/", views.api_tokens, name="api_tokens"),
+    path("settings/api-tokens/<int:pk>/revoke/", views.api_token_delete, name="api_token_revoke"),
+    path("api/v1/emails/", api.emails_create, name="api_emails"),
+    path("api/v1/emails/<int:pk>/", api.email_detail, name="api_email_detail"),
 ]

@@ -1,14 +1,40 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from .models import OutboundEmail
+from accounts.selectors import user_list_visible
+from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
+
+from .forms import ApiTokenForm, ComposeForm, EnrollForm
+from .merge import FIELDS, MergeError, merge_values
+from .merge import render as merge_render
+from .models import Enrollment, OutboundEmail
 from .selectors import (
+    OUTBOX_TABS,
+    api_token_list,
     campaign_list,
-    outbound_email_counts,
+    email_waiting_reason,
+    enrollment_list,
     outbound_email_list,
+    outbox_mailbox_notices,
+    outbox_page,
+    outbox_tab_counts,
     prospect_list,
     template_list,
+)
+from .services import (
+    api_token_create,
+    api_token_revoke,
+    email_cancel,
+    email_compose,
+    email_retry,
+    enrollment_pause,
+    enrollment_resume,
+    enrollments_create,
 )
 
 
@@ -54,23 +80,233 @@ def campaigns(request):
 def campaign_detail(request, pk: int):
     campaign = get_object_or_404(campaign_list(user=request.user), pk=pk)
     steps = campaign.steps.select_related("template").order_by("position")
-    return render(request, "outreach/campaign_detail.html", {"campaign": campaign, "steps": steps})
+    search = request.GET.get("q", "").strip()
+    enroll_form = EnrollForm(user=request.user, search=search)
+    candidates = enroll_form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign)
+    page = Paginator(enrollment_list(user=request.user, campaign=campaign), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "outreach/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "steps": steps,
+            "page": page,
+            "search": search,
+            "candidates": candidates[:50],
+            "candidate_count": candidates.count(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def campaign_enroll(request, pk: int):
+    campaign = get_object_or_404(campaign_list(user=request.user), pk=pk)
+    search = request.POST.get("q", "").strip()
+    form = EnrollForm(request.POST, user=request.user, search=search)
+    back = reverse("campaign_detail", args=[campaign.pk])
+    if not form.is_valid():
+        messages.error(request, "Pick the prospects to enroll.")
+        return redirect(back)
+    if form.cleaned_data["everyone_matching"]:
+        prospects = list(form.fields["prospects"].queryset)
+    else:
+        prospects = list(form.cleaned_data["prospects"])
+    if not prospects:
+        messages.error(request, "Pick at least one prospect to enroll.")
+        return redirect(back)
+    try:
+        result = enrollments_create(campaign=campaign, prospects=prospects, sender=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    text = f"Enrolled {result.enrolled} prospect{'s' if result.enrolled != 1 else ''}."
+    if result.already_enrolled:
+        text += f" {result.already_enrolled} were already in this campaign."
+    if result.invalid_address:
+        text += f" {result.invalid_address} skipped: their address is invalid."
+    messages.success(request, text)
+    return redirect(back)
+
+
+def _visible_enrollment(request, pk: int) -> Enrollment:
+    campaigns = campaign_list(user=request.user)
+    return get_object_or_404(Enrollment.objects.filter(campaign__in=campaigns), pk=pk)
+
+
+@login_required
+@require_POST
+def enrollment_toggle(request, pk: int):
+    enrollment = _visible_enrollment(request, pk)
+    if request.POST.get("action") == "pause":
+        if enrollment_pause(enrollment=enrollment):
+            messages.success(request, f"Paused {enrollment.prospect.email}.")
+    elif enrollment_resume(enrollment=enrollment):
+        messages.success(request, f"Resumed {enrollment.prospect.email}.")
+    else:
+        messages.warning(request, f"{enrollment.prospect.email} has no step left to send.")
+    return redirect("campaign_detail", pk=enrollment.campaign_id)
+
+
+@login_required
+def compose(request):
+    user = request.user
+    data = request.POST if request.method == "POST" else None
+    initial = {}
+    if data is None:
+        template = template_list(user=user).filter(pk=request.GET.get("template") or 0).first()
+        initial = {"prospect": request.GET.get("prospect"), "template": template}
+        if template is not None:
+            initial |= {"subject": template.subject, "body": template.body}
+    form = ComposeForm(data, user=user, initial=initial)
+    action = request.POST.get("action", "")
+    preview = None
+    channel, channel_problem = None, ""
+    try:
+        channel = email_channel_resolve(sender=user, source=OutboundEmail.Source.WEB)
+    except NoUsableChannel as exc:
+        channel_problem = exc.reason
+    if data is not None and action == "load":
+        template = template_list(user=user).filter(pk=data.get("template") or 0).first()
+        values = data.copy()
+        if template is not None:
+            values["subject"], values["body"] = template.subject, template.body
+        form = ComposeForm(values, user=user)
+        form.errors.clear()
+    elif data is not None and form.is_valid():
+        cleaned = form.cleaned_data
+        try:
+            if action == "send":
+                email = email_compose(
+                    sender=user,
+                    prospect=cleaned["prospect"],
+                    template=cleaned["template"],
+                    subject=cleaned["subject"],
+                    body=cleaned["body"],
+                    scheduled_at=cleaned["send_at"],
+                )
+                if email.status == OutboundEmail.Status.SCHEDULED:
+                    messages.success(
+                        request,
+                        f"Scheduled for {email.scheduled_at:%Y-%m-%d %H:%M} UTC "
+                        f"to {email.to_address}.",
+                    )
+                    return redirect(reverse("outbox") + "?tab=scheduled")
+                messages.success(request, f"Queued to {email.to_address}; it goes out now.")
+                return redirect(reverse("outbox") + "?tab=waiting")
+            preview = merge_render(
+                subject=cleaned["subject"],
+                body=cleaned["body"],
+                values=merge_values(prospect=cleaned["prospect"], sender=user),
+            )
+        except MergeError as exc:
+            form.add_error("body", exc.message)
+        except NoUsableChannel as exc:
+            channel_problem = exc.reason
+    return render(
+        request,
+        "outreach/compose.html",
+        {
+            "form": form,
+            "preview": preview,
+            "fields": FIELDS,
+            "channel": channel,
+            "channel_problem": channel_problem,
+        },
+    )
 
 
 @login_required
 def outbox(request):
-    status = request.GET.get("status") or None
-    if status not in OutboundEmail.Status.values:
-        status = None
-    emails = outbound_email_list(user=request.user, status=status).order_by("-created_at")
-    page = Paginator(emails, 50).get_page(request.GET.get("page"))
+    """The command center: every email by where it stands, with what to do about it."""
+    tab = request.GET.get("tab") or None
+    if tab not in OUTBOX_TABS:
+        tab = None
+    senders = user_list_visible(user=request.user)
+    sender_id = None
+    if request.user.role != request.user.Role.REP:
+        sender_id = (
+            senders.filter(pk=request.GET.get("sender") or 0).values_list("pk", flat=True).first()
+        )
+    page = Paginator(outbox_page(user=request.user, tab=tab, sender_id=sender_id), 50).get_page(
+        request.GET.get("page")
+    )
+    for email in page.object_list:
+        email.display_reason = email_waiting_reason(email=email) or email.failure_reason
+    counts = outbox_tab_counts(user=request.user, sender_id=sender_id)
     return render(
         request,
         "outreach/outbox.html",
         {
             "page": page,
-            "status": status,
-            "statuses": OutboundEmail.Status.choices,
-            "counts": outbound_email_counts(user=request.user),
+            "tab": tab,
+            "tabs": [(key, label, counts[key]) for key, (label, _) in OUTBOX_TABS.items()],
+            "counts": counts,
+            "notices": outbox_mailbox_notices(user=request.user),
+            "senders": senders if request.user.role != request.user.Role.REP else None,
+            "sender_id": sender_id,
+            "pending": counts["scheduled"] + counts["waiting"],
+            "show_sender": request.user.role != request.user.Role.REP,
         },
     )
+
+
+def _back_to_outbox(request):
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "outbox")
+
+
+@login_required
+@require_POST
+def outbox_retry(request, pk: int):
+    email = get_object_or_404(outbound_email_list(user=request.user), pk=pk)
+    try:
+        email_retry(email=email)
+    except NoUsableChannel as exc:
+        messages.error(request, exc.reason)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Sending again to {email.to_address}.")
+    return _back_to_outbox(request)
+
+
+@login_required
+@require_POST
+def outbox_cancel(request, pk: int):
+    email = get_object_or_404(outbound_email_list(user=request.user), pk=pk)
+    if email_cancel(email=email):
+        messages.success(request, f"Cancelled the email to {email.to_address}.")
+    else:
+        messages.warning(request, "Too late to cancel: that email is already on its way.")
+    return _back_to_outbox(request)
+
+
+@login_required
+def api_tokens(request):
+    form = ApiTokenForm(request.POST or None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        _, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        form = ApiTokenForm()
+    return render(
+        request,
+        "outreach/api_tokens.html",
+        {
+            "form": form,
+            "tokens": api_token_list(user=request.user),
+            "new_token": new_token,
+            "api_url": request.build_absolute_uri(reverse("api_emails")),
+        },
+    )
+
+
+@login_required
+@require_POST
+def api_token_delete(request, pk: int):
+    token = get_object_or_404(api_token_list(user=request.user), pk=pk)
+    api_token_revoke(token=token)
+    messages.success(request, f"Revoked “{token.name}”: the plug-in using it can no longer send.")
+    return redirect("api_tokens")
