@@ -83,7 +83,11 @@ KICK_STALE_AFTER = timedelta(seconds=60)
 # shorter ones are ordinary pacing, shown in the outbox only.
 FEED_THROTTLE_MIN_SECONDS = 3600
 
-ACTIVE_ENROLLMENT_Q = Q(enrollment__isnull=True) | Q(enrollment__state=Enrollment.State.ACTIVE)
+# A campaign step waits while its enrollment is paused (a finished enrollment's last step
+# still goes; stopped enrollments had their steps cancelled).
+ACTIVE_ENROLLMENT_Q = Q(enrollment__isnull=True) | Q(
+    enrollment__state__in=[Enrollment.State.ACTIVE, Enrollment.State.FINISHED]
+)
 
 
 @dataclass
