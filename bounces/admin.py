@@ -117,8 +117,11 @@ class BounceAdmin(admin.ModelAdmin):
     def notification(self, obj: Bounce):
         return _raw_block(obj.inbox_message.raw if obj.inbox_message_id else None)
 
+    def has_add_permission(self, request):
+        return False  # a record of what happened, made by the poller or the send pipeline
+
     def has_change_permission(self, request, obj=None):
-        return False  # a record of what happened, not something to edit
+        return False
 
 
 class ProcessingFilter(admin.SimpleListFilter):
@@ -161,6 +164,9 @@ class InboxMessageAdmin(admin.ModelAdmin):
     def decoded_message(self, obj: InboxMessage):
         return _raw_block(obj.raw)
 
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -182,6 +188,9 @@ class MailboxPauseAdmin(admin.ModelAdmin):
             except PermissionDenied as error:
                 messages.error(request, f"{pause.channel}: {error}")
         messages.success(request, f"Resumed {resumed} mailbox(es).")
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

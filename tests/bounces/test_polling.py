@@ -429,3 +429,6 @@ def test_email_sent_by_the_pipeline_bounces_within_one_poll(sandbox, rep, admin_
     assert bounce.matched_by == Bounce.MatchedBy.MESSAGE_ID
     changelist = admin_client.get(reverse("admin:bounces_bounce_changelist")).content.decode()
     assert "bounce.jamie@northwind.test" in changelist
+    # Admins read the bounce message itself, decoded (the DSN's text, not base64).
+    detail = admin_client.get(reverse("admin:bounces_bounce_change", args=[bounce.pk]))
+    assert "Hello Jamie" in detail.content.decode()
