@@ -312,10 +312,11 @@ def _from_plain_text(
 
     pairs = plaintext.extract_recipients(region, excluded=excluded)
     failed_header = header_text(message, "X-Failed-Recipients")
-    if failed_header:
-        listed = plaintext.addresses_in(failed_header)
-        by_address = dict(pairs)
-        pairs = [(address, by_address.get(address, "")) for address in dict.fromkeys(listed)]
+    listed = list(dict.fromkeys(plaintext.addresses_in(failed_header)))
+    if listed:
+        # Exim's header names exactly who failed; the text supplies what was said.
+        said = dict(pairs)
+        pairs = [(address, said.get(address, "")) for address in listed]
     delayed = bool(_DELAY_TEXT.search(header_text(message, "Subject"))) or bool(
         _DELAY_TEXT.search(region[:3000])
     )

@@ -26,12 +26,21 @@ MAX_TEXT_CHARS = 48 * 1024
 _BYTES_PARSER = BytesParser(policy=compat32)
 _HEADER_PARSER = HeaderParser(policy=compat32)
 
-_MESSAGE_ID = re.compile(r"<?\s*([^<>\s\"]+@[^<>\s\"]+?)\s*>?(?=\s|$|[>,;])")
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+_MESSAGE_ID = re.compile(r"(?<![^<\s])<?\s*([^<>\s\"]{1,250}@[^<>\s\"]{1,250}?)\s*>?(?=\s|$|[>,;])")
+_ADDRESS = re.compile(
+    r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,128}"
+    r"@[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63}){1,8}"
+)
+# Header values and DSN fields are short; anything longer is damage, read no further.
+MAX_VALUE_CHARS = 2000
 
 
 def parse_bytes(raw: bytes) -> Message:
-    return _BYTES_PARSER.parsebytes(raw[:MAX_INPUT_BYTES])
+    raw = raw[:MAX_INPUT_BYTES]
+    if b"\r" in raw and b"\n" not in raw[:8192]:
+        # Old Mac line ends: the stdlib parser splits headers on them but not MIME boundaries.
+        raw = raw.replace(b"\r", b"\n")
+    return _BYTES_PARSER.parsebytes(raw)
 
 
 def parse_header_block(text: str) -> Message:
@@ -50,24 +59,46 @@ def normalize_newlines(text: str) -> str:
 
 def header_text(message: Message, name: str) -> str:
     """The header's value with RFC 2047 words decoded and folding removed ('' when absent)."""
-    value = message.get(name)
+    value = _raw_header(message, name)
     if value is None:
         return ""
-    value = str(value)
+    value = _undo_surrogates(value)
     if "=?" in value:
         with contextlib.suppress(ValueError, LookupError, UnicodeError, AssertionError):
             value = str(make_header(decode_header(value)))
     return " ".join(value.split())
 
 
+def _raw_header(message: Message, name: str) -> str | None:
+    """The header as received: compat32 would turn 8-bit values into lossy Header objects."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
+def _undo_surrogates(value: str) -> str:
+    """Raw 8-bit header bytes (RFC 6532 UTF-8, or legacy Latin-1) as the text they were."""
+    if not any("\udc80" <= character <= "\udcff" for character in value):
+        return value
+    raw = value.encode("ascii", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def first_address(value: str) -> str | None:
     """The first e-mail address in a header value or a DSN field, lower case."""
     if not value:
         return None
+    value = value[:MAX_VALUE_CHARS]
     try:
         for _, address in getaddresses([value]):
-            if "@" in address:
-                return address.strip().strip("<>").lower()
+            address = address.strip().strip("<>")
+            if "@" in address and not address.startswith("@"):
+                return address.lower()
     except (ValueError, IndexError, TypeError):
         pass
     found = _ADDRESS.search(value)
@@ -78,7 +109,7 @@ def normalize_message_id(value: str | None) -> str | None:
     """`<local@domain>` for any Message-ID-ish value; None when it holds no id."""
     if not value:
         return None
-    found = _MESSAGE_ID.search(value.strip())
+    found = _MESSAGE_ID.search(value[:MAX_VALUE_CHARS].strip())
     if found is None:
         return None
     return f"<{found.group(1).strip('<>')}>"
@@ -88,6 +119,7 @@ def message_id_list(value: str | None) -> list[str]:
     """All Message-IDs of an In-Reply-To / References value, in order, normalized."""
     if not value:
         return []
+    value = value[: MAX_VALUE_CHARS * 4]
     ids = re.findall(r"<([^<>\s]+)>", value)
     if not ids:
         single = normalize_message_id(value)

@@ -17,19 +17,32 @@ from __future__ import annotations
 
 import re
 
-ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z]{2,}"
+# The lookbehind keeps searches linear: a local part never starts inside a run of its characters.
+ADDRESS = (
+    r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,128}@[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63}){0,8}"
+    r"\.[A-Za-z]{2,24}"
+)
 
 _RECIPIENT_LINE = re.compile(
     rf"^\s*(?:>{{2,3}}\s*|[*\u2022]\s+|[45]\d\d\s+(?=<?{ADDRESS}>?\.\.\.))?"
     rf"[\"']?<?(?:mailto:)?({ADDRESS})>?[\"']?"
     r"(?P<rest>(?:\s*$|\s*[:;,]|\s*\.\.\.|\s+on\s|\s*[\[(]|\s+-+\s|\s+\S).*)$"
 )
-_SENTENCE_RECIPIENT = re.compile(
-    rf"(?:deliver\w*|sent|sending|send|reach|transmit\w*|recipients?|address(?:es)?)"
-    rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*<({ADDRESS})>"
-    rf"|recipients?\b[^<>\n@:]{{0,40}}(?:failed|errors?|rejected)\w*:\s*({ADDRESS})",
-    re.IGNORECASE,
+# Sentences that name the failed address: "error delivering your mail to <a@b>", "rejected
+# recipient <a@b>", "mailbox is full: <a@b>", "did not reach the following recipient: a@b".
+_SENTENCE_RECIPIENTS = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"(?:deliver\w*|sent|sending|send|reach|transmit\w*|recipients?|address(?:es)?)"
+        rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*<({ADDRESS})>",
+        rf"recipients?\b[^<>\n@:]{{0,40}}(?:failed|errors?|rejected)\w*:\s*({ADDRESS})",
+        rf"(?:rejected|failed|unknown|invalid|bad) recipient:?\s*<?({ADDRESS})>?",
+        rf"(?:full|unknown|not found|failed|rejected|invalid)[^<>\n@]{{0,20}}:\s*<({ADDRESS})>",
+        rf"(?:following|these) (?:recipients?|address(?:es)?)\b[^:\n@]{{0,20}}:\s*<?({ADDRESS})>?",
+    )
 )
+_BRACKETED_FIRST = re.compile(rf"\s*<({ADDRESS})>")
 _TRANSCRIPT_RCPT = re.compile(
     rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
 )
@@ -37,7 +50,7 @@ _SMTP_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*)?[245]\d\d[ -]", 
 
 # Lines that introduce the returned copy of the message.
 _COPY_SEPARATOR = re.compile(
-    r"^\s*[-=_*]*\s*(?:"
+    r"^\s*+[-=_*]*+\s*+(?:"
     r"below this line is a copy of the message"
     r"|this is a copy of (?:the|your) message"
     r"|original message(?: follows| headers?| info)?[.:]?\s*[-=_*]*\s*$"
@@ -68,6 +81,7 @@ _TRANSPORT_HEADERS = frozenset(
 )
 _ADDRESS_IN_TEXT = re.compile(ADDRESS)
 MAX_RECIPIENTS = 50
+MAX_LINE_CHARS = 2000
 _MAX_DIAGNOSTIC_LINES = 12
 
 
@@ -75,7 +89,7 @@ def report_region(text: str) -> tuple[str, str]:
     """Split a bounce body into (the report, the returned copy)."""
     lines = text.split("\n")
     for index, line in enumerate(lines):
-        if _COPY_SEPARATOR.match(line) or _starts_header_block(lines, index):
+        if _COPY_SEPARATOR.match(line[:MAX_LINE_CHARS]) or _starts_header_block(lines, index):
             return "\n".join(lines[:index]), "\n".join(lines[index:])
     return text, ""
 
@@ -106,7 +120,7 @@ def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, st
 
 def _recipients_in(region: str) -> list[tuple[str, str]]:
     found: dict[str, list[str]] = {}
-    lines = region.split("\n")
+    lines = [line[:MAX_LINE_CHARS] for line in region.split("\n")]
     index = 0
     while index < len(lines) and len(found) < MAX_RECIPIENTS:
         line = lines[index]
@@ -125,11 +139,16 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
         matched = _RECIPIENT_LINE.match(line)
         if matched and _looks_like_recipient_line(matched):
             address = matched.group(1).lower()
+            bracketed = _BRACKETED_FIRST.match(matched.group("rest"))
+            if bracketed:
+                # "name@host <real@host>: ...": the bracketed one is the address used.
+                address = bracketed.group(1).lower()
             diagnostic, index = _diagnostic_after(lines, index, matched.group("rest"))
             found.setdefault(address, []).append(diagnostic)
             continue
-        for sentence in _SENTENCE_RECIPIENT.finditer(line):
-            found.setdefault((sentence.group(1) or sentence.group(2)).lower(), [])
+        for pattern in _SENTENCE_RECIPIENTS:
+            for sentence in pattern.finditer(line):
+                found.setdefault(sentence.group(1).lower(), [])
         index += 1
     return [(address, " ".join(part for part in parts if part)) for address, parts in found.items()]
 
