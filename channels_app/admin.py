@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from .models import ChannelChoice, DeliveryChannel
+from .services import channel_disconnect, channel_mark_needs_reconnect
 
 
 @admin.register(DeliveryChannel)
@@ -30,8 +31,24 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
         "poll_failures",
         "token_expires_at",
         "provider_account_id",
+        "connected_at",
     ]
-    actions = ["poll_now", "resume_campaigns"]
+
+    @admin.action(description="Ask the owner to reconnect (pauses sending, tells them)")
+    def ask_owner_to_reconnect(self, request, queryset):
+        for channel in queryset:
+            channel_mark_needs_reconnect(
+                channel=channel, reason="An administrator asked for this mailbox to be reconnected."
+            )
+        messages.success(request, f"{queryset.count()} channel(s) now wait for a reconnect.")
+
+    @admin.action(description="Disconnect (wipes the stored tokens and password)")
+    def disconnect(self, request, queryset):
+        for channel in queryset:
+            channel_disconnect(user=request.user, channel=channel)
+        messages.success(request, f"{queryset.count()} channel(s) disconnected.")
+
+    actions = ["poll_now", "resume_campaigns", "ask_owner_to_reconnect", "disconnect"]
 
     @admin.action(description="Poll this channel now (bounces and replies)")
     def poll_now(self, request, queryset):

@@ -53,7 +53,7 @@ def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> No
 
     with transaction.atomic():
         locked = (
-            DeliveryChannel.objects.select_for_update()
+            DeliveryChannel.objects.select_for_update(of=("self",))
             .select_related("owner")
             .filter(pk=channel.pk)
             .first()
@@ -193,17 +193,20 @@ def channel_connect_oauth(
 
 
 def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
-    """The owner (or, for the team SMTP, an admin) stops using a channel. Its secrets are
-    wiped; users who had chosen it fall back to the team SMTP or their other channel. The
-    provider grant is left for the user to revoke in their Google / Microsoft account."""
+    """The owner (for the team SMTP an admin; or a superuser) stops using a channel. Its
+    secrets are wiped; users who had chosen it fall back to the team SMTP or their other
+    channel. The provider grant is left for the user to revoke in their Google / Microsoft
+    account."""
     from allauth.socialaccount.models import SocialAccount
 
-    if channel.owner_id is not None and channel.owner_id != user.pk:
-        raise PermissionDenied
-    if channel.owner_id is None and not (
-        user.is_org_admin and user.organization_id == channel.organization_id
-    ):
-        raise PermissionDenied
+    is_platform_admin = user.is_superuser  # the Django admin's "Disconnect" action
+    if not is_platform_admin:
+        if channel.owner_id is not None and channel.owner_id != user.pk:
+            raise PermissionDenied
+        if channel.owner_id is None and not (
+            user.is_org_admin and user.organization_id == channel.organization_id
+        ):
+            raise PermissionDenied
     with transaction.atomic():
         locked = DeliveryChannel.objects.select_for_update().get(pk=channel.pk)
         if locked.status == Status.DISCONNECTED:

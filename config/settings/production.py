@@ -37,3 +37,5 @@ MAILROOM_GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET")  # noqa: F405
 MAILROOM_MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID")  # noqa: F405
 MAILROOM_MICROSOFT_CLIENT_SECRET = env("MICROSOFT_CLIENT_SECRET")  # noqa: F405
 SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())  # noqa: F405
+# OAuth callback URLs (the redirect URIs registered with Google and Microsoft) are https.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

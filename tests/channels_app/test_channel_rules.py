@@ -175,3 +175,27 @@ def test_choice_rows_follow_the_user(rep):
     channel_choose(user=rep, channel=gmail)
     assert ChannelChoice.objects.get(user=rep).channel == gmail
     assert User.objects.filter(pk=rep.pk).exists()
+
+
+def test_django_admin_actions_ask_for_reconnect_and_disconnect(client, rep, org):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    superuser = UserFactory(organization=org, is_staff=True, is_superuser=True)
+    gmail = DeliveryChannelFactory(owner=rep, kind=Kind.GMAIL, refresh_token="1//rt")
+    client.force_login(superuser)
+    url = reverse("admin:channels_app_deliverychannel_changelist")
+
+    client.post(url, {"action": "ask_owner_to_reconnect", ACTION_CHECKBOX_NAME: [gmail.pk]})
+    gmail.refresh_from_db()
+    assert gmail.status == Status.NEEDS_RECONNECT
+    assert FeedEvent.objects.filter(user=rep, kind="channel_needs_reconnect").exists()
+
+    client.post(url, {"action": "disconnect", ACTION_CHECKBOX_NAME: [gmail.pk]})
+    gmail.refresh_from_db()
+    assert gmail.status == Status.DISCONNECTED and gmail.refresh_token == ""
+    assert (
+        "1//rt"
+        not in client.get(
+            reverse("admin:channels_app_deliverychannel_change", args=[gmail.pk])
+        ).content.decode()
+    )
