@@ -67,6 +67,7 @@ _AUTO_REPLY_BODY = re.compile(
     r"|estou (?:ausente|de f[ée]rias|fora do escrit[óo]rio)|fora do escrit[óo]rio|retorno em",
     re.IGNORECASE,
 )
+_QUOTE_HEADER = re.compile(r"^(?:On .{0,80} wrote:|-{2,} ?Original|From: |Von: |De: |Da: |Van: )")
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _OOF_MESSAGE_CLASSES = re.compile(r"IPM\.Note\.Rules\.(?:Oof|ExternalOof)Template", re.I)
 _REPORT_CLASSES = re.compile(r"^REPORT\.IPM\.|IPM\.Report|\.NDR\b|\.DR\b", re.I)
@@ -186,8 +187,8 @@ def _is_system_report(message: Message) -> bool:
 
 def _body_says_out_of_office(message: Message) -> bool:
     """Client-side rules (Apple Mail, Thunderbird) send OOFs with no header marker at all."""
-    for part in iter_parts(message):
-        if content_type(part) == "text/plain" and not content_param(part, "name"):
+    for part, kind in iter_parts(message):
+        if kind == "text/plain" and not content_param(part, "name"):
             opening = _opening_text(decoded_text(part))
             return bool(_AUTO_REPLY_BODY.search(opening))
     return False
@@ -198,9 +199,7 @@ def _opening_text(text: str) -> str:
     kept = []
     for line in text.split("\n"):
         stripped = line.strip()
-        if stripped.startswith(">") or re.match(
-            r"^(?:On .{0,80} wrote:|-{2,} ?Original|From: |Von: |De: |Da: |Van: )", stripped
-        ):
+        if stripped.startswith(">") or _QUOTE_HEADER.match(stripped):
             break
         kept.append(stripped)
     return " ".join(kept)[:600]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
 from email.message import Message
 
 from . import dsn, plaintext, reasons
@@ -14,10 +15,10 @@ from .message import (
     decoded_text,
     first_address,
     header_text,
+    header_values,
     iter_parts,
     normalize_message_id,
     parse_bytes,
-    parse_header_block,
 )
 from .model import BounceReport, FailedRecipient
 
@@ -73,6 +74,14 @@ _REPORTING_HOST = re.compile(
     r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
 )
 _SES_MARKER = '"notificationType"'
+_INLINE_DSN_FIELD = re.compile(
+    r"^\s*(?:final|original)-recipient\s*:", re.IGNORECASE | re.MULTILINE
+)
+_GAVE_UP = re.compile(r"permanent|gave up|given up", re.IGNORECASE)
+_HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]")
+_HTML_HIDDEN = re.compile(r"(?is)<(script|style)\b.*?</\1>")
+_HTML_LINE_BREAK = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>")
+_HTML_TAG = re.compile(r"<[^>]{0,2000}>")
 
 
 def parse_bounce(raw: bytes) -> BounceReport | None:
@@ -140,13 +149,16 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         if not (daemon_sender or bounce_subject or bounce_body):
             return None
         family = "text"
-        recipients = _from_plain_text(message, collected.texts, excluded)
+        recipients = _from_plain_text(
+            message, [collected.region_of(text) for text in collected.texts], excluded
+        )
         if not recipients and not nested and (daemon_sender or bounce_subject):
             inner = _nested_bounce(collected)
             if inner is not None:
                 return inner
         if not recipients and raw is not None:
-            recipients = _from_plain_text(message, [_raw_body(raw)], excluded)
+            raw_body = _raw_body(raw)
+            recipients = _from_plain_text(message, [plaintext.report_region(raw_body)[0]], excluded)
         if not recipients and daemon_sender and (bounce_subject or bounce_body):
             recipients = _from_returned_recipient(collected, excluded)
             family = "text-returned-to"
@@ -171,8 +183,7 @@ def _nested_bounce(collected: _Collected) -> BounceReport | None:
     """A relay's bounce that only wraps the real bounce (attached, or pasted after its text)."""
     inner_messages = list(collected.returned_messages)
     for text in collected.texts:
-        _, copy = plaintext.report_region(text)
-        block = _header_block_of(copy)
+        block = _header_block_of(collected.copy_of(text))
         if block:
             inner_messages.append(parse_bytes(block.encode("utf-8", "surrogateescape")))
     for inner in inner_messages[:2]:
@@ -193,7 +204,7 @@ def _from_returned_recipient(collected: _Collected, excluded: set[str]) -> list[
     if not addresses or len(addresses) > 3:
         return []
     diagnostic = _text_about(
-        addresses[0], "\n".join(plaintext.report_region(text)[0] for text in collected.texts)
+        addresses[0], "\n".join(collected.region_of(text) for text in collected.texts)
     )
     return [_recipient(address, diagnostic, None, "failed") for address in dict.fromkeys(addresses)]
 
@@ -215,6 +226,7 @@ class _Collected:
         "report_text",
         "returned_messages",
         "returned_header_texts",
+        "_splits",
     )
 
     def __init__(self) -> None:
@@ -223,12 +235,26 @@ class _Collected:
         self.report_text = ""
         self.returned_messages: list[Message] = []
         self.returned_header_texts: list[str] = []
+        self._splits: dict[int, tuple[str, str]] = {}
+
+    def _split(self, text: str) -> tuple[str, str]:
+        key = id(text)
+        if key not in self._splits:
+            self._splits[key] = plaintext.report_region(text)
+        return self._splits[key]
+
+    def region_of(self, text: str) -> str:
+        """The report part of one of `texts` (before the returned copy)."""
+        return self._split(text)[0]
+
+    def copy_of(self, text: str) -> str:
+        """The returned copy pasted after the report in one of `texts` ('' when none)."""
+        return self._split(text)[1]
 
 
 def _collect_parts(message: Message) -> _Collected:
     collected = _Collected()
-    for part in iter_parts(message):
-        kind = content_type(part)
+    for part, kind in iter_parts(message):
         if kind == "message/delivery-status" or kind == "message/global-delivery-status":
             collected.status_fields.append(dsn.fields_from_part(part, decoded_text(part)))
         elif kind in ("message/rfc822", "message/global") and part is not message:
@@ -290,19 +316,11 @@ def _from_delivery_status(
 
 
 def _from_plain_text(
-    message: Message, texts: list[str], excluded: set[str]
+    message: Message, regions: list[str], excluded: set[str]
 ) -> list[FailedRecipient]:
-    region_texts: list[str] = []
-    for text in texts:
-        region, _ = plaintext.report_region(text)
-        region_texts.append(region)
-    region = "\n".join(region_texts)
+    region = "\n".join(regions)
 
-    inline_fields = (
-        dsn.fields_from_text(region)
-        if re.search(r"^\s*(?:final|original)-recipient\s*:", region, re.IGNORECASE | re.MULTILINE)
-        else []
-    )
+    inline_fields = dsn.fields_from_text(region) if _INLINE_DSN_FIELD.search(region) else []
     if inline_fields:
         found, saw_success = _from_delivery_status(dsn.read_delivery_status(inline_fields), region)
         if found:
@@ -320,11 +338,7 @@ def _from_plain_text(
     delayed = bool(_DELAY_TEXT.search(header_text(message, "Subject"))) or bool(
         _DELAY_TEXT.search(region[:3000])
     )
-    action = (
-        "delayed"
-        if delayed and not re.search(r"permanent|gave up|given up", region, re.I)
-        else "failed"
-    )
+    action = "delayed" if delayed and not _GAVE_UP.search(region) else "failed"
     recipients = []
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):
@@ -406,32 +420,37 @@ def _text_about(address: str, text: str) -> str:
     return " ".join(excerpt.split())
 
 
+_RETURNED_HEADERS = ("message-id", "from", "x-mailroom-email-id", "subject", "to")
+
+
 def _returned_headers(collected: _Collected) -> dict[str, str]:
-    wanted = ("message-id", "from", "x-mailroom-email-id", "subject", "to")
-    candidates: list[Message] = list(collected.returned_messages)
-    candidates.extend(
-        parse_header_block(text.lstrip("\n")) for text in collected.returned_header_texts
-    )
+    """Headers of the returned message: an attached copy first, then pasted headers or text."""
+    first_with_from: dict[str, str] = {}
+    for values in _returned_candidates(collected):
+        if values.get("message-id") or values.get("x-mailroom-email-id"):
+            return values
+        if values.get("from") and not first_with_from:
+            first_with_from = values
+    return first_with_from
+
+
+def _returned_candidates(collected: _Collected) -> Iterator[dict[str, str]]:
+    """Each place the returned headers may be, read only when the previous ones had no id."""
+    for returned in collected.returned_messages:
+        yield {name: header_text(returned, name) for name in _RETURNED_HEADERS}
+    for text in collected.returned_header_texts:
+        yield header_values(text.lstrip("\n"), _RETURNED_HEADERS)
     for text in collected.texts:
-        _, copy = plaintext.report_region(text)
+        copy = collected.copy_of(text)
         if copy:
-            candidates.append(parse_header_block(_header_block_of(copy)))
-    for candidate in candidates:
-        values = {name: header_text(candidate, name) for name in wanted}
-        if values["message-id"] or values["x-mailroom-email-id"]:
-            return values
-    for candidate in candidates:
-        values = {name: header_text(candidate, name) for name in wanted}
-        if values["from"]:
-            return values
-    return {}
+            yield header_values(_header_block_of(copy), _RETURNED_HEADERS)
 
 
 def _header_block_of(copy: str) -> str:
     """The returned copy from its first header line on (skipping the separator and blanks)."""
     lines = copy.split("\n")
     for index, line in enumerate(lines):
-        if re.match(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]", line):
+        if _HEADER_LINE.match(line):
             return "\n".join(lines[index : index + 200])
     return ""
 
@@ -455,9 +474,9 @@ def _unique(recipients: list[FailedRecipient]) -> list[FailedRecipient]:
 
 
 def _html_to_text(html: str) -> str:
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html[:100_000])
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>", "\n", text)
-    text = re.sub(r"<[^>]{0,2000}>", " ", text)
+    text = _HTML_HIDDEN.sub(" ", html[:100_000])
+    text = _HTML_LINE_BREAK.sub("\n", text)
+    text = _HTML_TAG.sub(" ", text)
     return (
         text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&")
     )

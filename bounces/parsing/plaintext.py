@@ -42,6 +42,11 @@ _SENTENCE_RECIPIENTS = tuple(
         rf"(?:following|these) (?:recipients?|address(?:es)?)\b[^:\n@]{{0,20}}:\s*<?({ADDRESS})>?",
     )
 )
+_FAILURE_CLAUSE = re.compile(
+    r"(?:said|is|was|has|had|does|did|could|cannot|can't|failed|unknown|user|invalid|"
+    r"mailbox|recipient|host|delivery|error|<<<|\d{3}\b)",
+    re.IGNORECASE,
+)
 _BRACKETED_FIRST = re.compile(rf"\s*<({ADDRESS})>")
 _TRANSCRIPT_RCPT = re.compile(
     rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
@@ -158,14 +163,7 @@ def _looks_like_recipient_line(matched: re.Match[str]) -> bool:
     if not rest or rest[0] in ":;,.[(<-" or rest.startswith("on "):
         return True
     # "user@host said: ...", "user@host is unknown": a verb-led failure clause.
-    return bool(
-        re.match(
-            r"(?:said|is|was|has|had|does|did|could|cannot|can't|failed|unknown|user|invalid|"
-            r"mailbox|recipient|host|delivery|error|<<<|\d{3}\b)",
-            rest,
-            re.IGNORECASE,
-        )
-    )
+    return bool(_FAILURE_CLAUSE.match(rest))
 
 
 def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int]:

@@ -9,6 +9,7 @@ bad (`HARD_REASONS`); policy, spam, reputation, quota and delay failures are sof
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 
@@ -452,6 +453,7 @@ def reason_from_text(text: str) -> str | None:
     return "userunknown" if found[0] == GENERIC_UNKNOWN_USER else found[0]
 
 
+@lru_cache(maxsize=1024)
 def _reason_in_text(text: str) -> tuple[str, bool] | None:
     """(reason, whether the wording is weak) of the first rule the text matches."""
     lowered = text.lower()
