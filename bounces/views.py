@@ -4,8 +4,10 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from .polling import SYNC_OVERDUE_AFTER
 from .selectors import (
     bounce_list,
     channel_for_action,
@@ -43,6 +45,7 @@ def bounces(request):
     }
     if tab == "mailboxes":
         context["channels"] = polled_channel_list(user=user)
+        context["overdue_before"] = timezone.now() - SYNC_OVERDUE_AFTER
     else:
         rows = bounce_list(user=user, matched=tab == "bounced", hardness=hardness)
         context["page"] = Paginator(rows, 50).get_page(request.GET.get("page"))

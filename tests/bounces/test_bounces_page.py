@@ -119,3 +119,15 @@ def test_admin_shows_bounce_with_decoded_message(admin_client, scene):
     assert admin_client.get(url, {"hardness": "hard"}).status_code == 200
     detail = reverse("admin:bounces_bounce_change", args=[scene["mine"].pk])
     assert admin_client.get(detail).status_code == 200
+
+
+def test_mailbox_not_synced_for_over_an_hour_is_flagged(client, rep, scene):
+    from datetime import timedelta
+
+    channel = scene["rep_channel"]
+    channel.last_polled_at = timezone.now() - timedelta(hours=3)
+    channel.last_poll_result = "Gmail is unavailable (503)"
+    channel.save()
+    client.force_login(rep)
+    page = client.get(reverse("bounces"), {"tab": "mailboxes"}).content.decode()
+    assert "Sync overdue" in page and "Gmail is unavailable (503)" in page
