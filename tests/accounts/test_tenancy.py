@@ -64,15 +64,26 @@ def test_object_urls_exist_to_walk():
 
 
 def test_other_organization_gets_404_on_every_object_url(client, acme_objects, other_org_user):
+    """Pages with the other user's session; then the JSON API with the other user's API token
+    (created only after the page walk, so the walk never meets an object of their own)."""
+    from outreach.services import api_token_create
+
     client.force_login(other_org_user)
     ids = sorted({obj.pk for obj in acme_objects})
+    routes = list(_object_patterns())
+    page_routes = [(r, n) for r, n in routes if not r.startswith("api/")]
+    api_routes = [(r, n) for r, n in routes if r.startswith("api/")]
     checked = 0
-    for route, names in _object_patterns():
-        for pk in ids:
-            url = _fill(route, names, pk)
-            assert client.get(url).status_code in (404, 405), f"GET {url}"
-            assert client.post(url).status_code in (404, 405), f"POST {url}"
-            checked += 1
+    for extra, walk in ((None, page_routes), ("token", api_routes)):
+        if extra == "token":
+            _, raw_token = api_token_create(user=other_org_user, name="tenancy walk")
+            extra = {"HTTP_AUTHORIZATION": f"Bearer {raw_token}"}
+        for route, names in walk:
+            for pk in ids:
+                url = _fill(route, names, pk)
+                assert client.get(url, **(extra or {})).status_code in (404, 405), f"GET {url}"
+                assert client.post(url, **(extra or {})).status_code in (404, 405), f"POST {url}"
+                checked += 1
     assert checked > 0
 
 
@@ -83,3 +94,12 @@ def test_owner_sees_their_objects(client, rep, acme_objects):
     assert client.get(f"/campaigns/{campaign.pk}/").status_code == 200
     assert client.get(f"/templates/{template.pk}/").status_code == 200
     assert client.get(f"/prospects/{acme_objects[6].pk}/").status_code == 200
+
+
+def test_owner_reads_their_email_through_the_api(client, rep, acme_objects):
+    from outreach.services import api_token_create
+
+    email = acme_objects[5]
+    _, raw_token = api_token_create(user=rep, name="plug-in")
+    response = client.get(f"/api/v1/emails/{email.pk}/", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+    assert response.status_code == 200
