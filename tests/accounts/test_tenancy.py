@@ -90,7 +90,7 @@ def test_other_organization_gets_404_on_every_object_url(client, acme_objects, o
 def test_owner_sees_their_objects(client, rep, acme_objects):
     """The control for the test above: the same URLs answer the owner."""
     client.force_login(rep)
-    step, campaign, template = acme_objects[0], acme_objects[1], acme_objects[2]
+    campaign, template = acme_objects[1], acme_objects[2]
     assert client.get(f"/campaigns/{campaign.pk}/").status_code == 200
     assert client.get(f"/templates/{template.pk}/").status_code == 200
     assert client.get(f"/prospects/{acme_objects[6].pk}/").status_code == 200
