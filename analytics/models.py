@@ -55,3 +55,123 @@ class FeedEvent(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AnalyticsState(models.Model):
+    """One row per organization: the lock that serialises rollup refreshes, and when the
+    rollups were last brought up to date."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="analytics_state"
+    )
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"analytics of {self.organization_id}"
+
+
+class DirtyBucket(models.Model):
+    """A change the rollups have not absorbed yet. Rows are written by database triggers on
+    outreach_outboundemail, bounces_bounce, outreach_enrollment and accounts_organization
+    (migration 0002), so every write path counts: save() with update_fields, QuerySet.update(),
+    bulk_create, raw SQL. The refresh recounts each named bucket and deletes the rows it read."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Emails of one sender on one day"
+        ENROLLMENT = "enrollment", "Enrollments of one sender in one campaign"
+        ORGANIZATION = "organization", "Everything (the time zone changed)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    organization_id = models.BigIntegerField()
+    sender_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(null=True, blank=True, help_text="The email's sent_at.")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization_id", "id"], name="dirty_org")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.organization_id}/{self.sender_id}"
+
+
+class EmailDayStat(models.Model):
+    """Rollup: what one sender sent on one day (in the organization's time zone) with one
+    template / campaign step. Bounces and replies count on the day their email was sent, so
+    a rate never exceeds 100%. Recounted from the source rows, never incremented."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    template = models.ForeignKey(
+        "outreach.EmailTemplate", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    campaign = models.ForeignKey(
+        "outreach.Campaign", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    campaign_step = models.ForeignKey(
+        "outreach.CampaignStep", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    sent = models.PositiveIntegerField(default=0)
+    bounced_hard = models.PositiveIntegerField(default=0)
+    bounced_soft = models.PositiveIntegerField(default=0)
+    replied = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "day"], name="emailstat_org_day"),
+            models.Index(fields=["sender", "day"], name="emailstat_sender_day"),
+            models.Index(fields=["template", "day"], name="emailstat_template_day"),
+            models.Index(fields=["campaign", "day"], name="emailstat_campaign_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} {self.day}: {self.sent} sent"
+
+
+class SenderDayStat(models.Model):
+    """Rollup: one sender's day, all templates together (the leaderboard and the charts)."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+    bounced_hard = models.PositiveIntegerField(default=0)
+    bounced_soft = models.PositiveIntegerField(default=0)
+    replied = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "day"], name="senderstat_once_per_day")
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="senderstat_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} {self.day}: {self.sent} sent"
+
+
+class EnrollmentStat(models.Model):
+    """Rollup: how many of one sender's enrollments in one campaign are in each state now."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    campaign = models.ForeignKey("outreach.Campaign", on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "sender", "state"], name="enrollmentstat_once"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "campaign"], name="enrollmentstat_org")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.sender_id} {self.state}: {self.count}"

@@ -1,0 +1,156 @@
+"""Charts drawn on the server as inline SVG: no JavaScript, no CDN, they print, and every bar
+carries a <title> a browser shows on hover."""
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .selectors import DayPoint, Figures
+
+SENT = "#2f5bea"
+BOUNCED = "#d92d20"
+RATE = "#b54708"
+REPLIED = "#067647"
+GRID = "#e4e7ec"
+INK = "#667085"
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest 1/2/5 × 10^n at or above value (axis tops that read well)."""
+    if value <= 0:
+        return 1
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _day_label(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> SafeString:
+    """Bars: emails sent per day (the bounced part in red). Line: bounce rate per day, read on
+    the right-hand axis."""
+    height, left, right, top, bottom = 260, 48, 52, 28, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    count = max(len(points), 1)
+    most = _nice_ceiling(max((p.figures.sent for p in points), default=0))
+    worst = max((p.figures.bounce_rate or 0 for p in points), default=0)
+    rate_top = max(_nice_ceiling(worst * 100), 5) / 100
+    slot = plot_w / count
+    bar = max(slot * 0.7, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Emails sent per day and bounce rate" xmlns="http://www.w3.org/2000/svg" '
+        f'font-size="11" font-family="inherit">'
+    ]
+    for tick in range(5):
+        y = top + plot_h - plot_h * tick / 4
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}">'
+            f"{most * tick / 4:,.0f}</text>"
+            f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" fill="{RATE}">'
+            f"{rate_top * 100 * tick / 4:.1f}%</text>"
+        )
+    label_every = max(1, math.ceil(count / 12))
+    line: list[str] = []
+    for index, point in enumerate(points):
+        figures = point.figures
+        x = left + slot * index + (slot - bar) / 2
+        sent_h = plot_h * figures.sent / most
+        bounced_h = plot_h * figures.bounced / most
+        tip = escape(
+            f"{point.day:%a %d %b %Y}: {figures.sent:,} sent, {figures.bounced:,} bounced "
+            f"({_percent(figures.bounce_rate)}), {figures.replied:,} replies"
+        )
+        parts.append(
+            f"<g><title>{tip}</title>"
+            f'<rect x="{x:.1f}" y="{top + plot_h - sent_h:.1f}" width="{bar:.1f}" '
+            f'height="{sent_h:.1f}" fill="{SENT}" opacity="0.85"/>'
+            f'<rect x="{x:.1f}" y="{top + plot_h - bounced_h:.1f}" width="{bar:.1f}" '
+            f'height="{bounced_h:.1f}" fill="{BOUNCED}"/>'
+            f'<rect x="{left + slot * index:.1f}" y="{top}" width="{slot:.1f}" '
+            f'height="{plot_h}" fill="transparent"/></g>'
+        )
+        if figures.bounce_rate is not None:
+            y = top + plot_h - plot_h * min(figures.bounce_rate / rate_top, 1)
+            line.append(f"{x + bar / 2:.1f},{y:.1f}")
+        if index % label_every == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                f'fill="{INK}">{_day_label(point.day)}</text>'
+            )
+    if len(line) > 1:
+        parts.append(
+            f'<polyline points="{" ".join(line)}" fill="none" stroke="{RATE}" '
+            f'stroke-width="2" stroke-linejoin="round"/>'
+        )
+    for dot in line if len(line) <= 62 else []:
+        cx, cy = dot.split(",")
+        parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{RATE}"/>')
+    parts.append(
+        f'<g transform="translate({left},14)">'
+        f'<rect width="10" height="10" y="-9" fill="{SENT}"/><text x="14">sent</text>'
+        f'<rect x="60" width="10" height="10" y="-9" fill="{BOUNCED}"/>'
+        f'<text x="74">bounced</text>'
+        f'<line x1="140" x2="156" y1="-4" y2="-4" stroke="{RATE}" stroke-width="2"/>'
+        f'<text x="160">bounce rate (right axis)</text></g>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 — every interpolated text is escaped
+
+
+def rate_comparison(rows: Sequence[tuple[str, Figures]], *, width: int = 1100) -> SafeString:
+    """Horizontal bars comparing bounce rate and reply rate of a few templates (or reps)."""
+    row_h, label_w, top = 34, 300, 26
+    height = top + row_h * max(len(rows), 1) + 8
+    plot_w = width - label_w - 90
+    top_rate = max(
+        [f.bounce_rate or 0 for _, f in rows] + [f.reply_rate or 0 for _, f in rows] + [0.05]
+    )
+    scale = _nice_ceiling(top_rate * 100) / 100
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Bounce rate and reply rate compared" xmlns="http://www.w3.org/2000/svg" '
+        f'font-size="12" font-family="inherit">',
+        f'<g transform="translate({label_w},14)">'
+        f'<rect width="10" height="10" y="-9" fill="{BOUNCED}"/><text x="14">bounce rate</text>'
+        f'<rect x="110" width="10" height="10" y="-9" fill="{REPLIED}"/>'
+        f'<text x="124">reply rate</text></g>',
+    ]
+    for index, (label, figures) in enumerate(rows):
+        y = top + row_h * index
+        short = label if len(label) <= 42 else label[:41] + "…"
+        tip = escape(
+            f"{label}: {figures.sent:,} sent, bounce rate {_percent(figures.bounce_rate)}, "
+            f"reply rate {_percent(figures.reply_rate)}"
+        )
+        parts.append(
+            f"<g><title>{tip}</title>"
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" fill="#1d2330">'
+            f"{escape(short)}</text>"
+        )
+        for offset, rate, color in (
+            (3, figures.bounce_rate, BOUNCED),
+            (17, figures.reply_rate, REPLIED),
+        ):
+            length = plot_w * min((rate or 0) / scale, 1)
+            parts.append(
+                f'<rect x="{label_w}" y="{y + offset}" width="{max(length, 1):.1f}" height="12" '
+                f'fill="{color}" rx="2"/>'
+                f'<text x="{label_w + length + 6:.1f}" y="{y + offset + 10}" fill="{INK}">'
+                f"{_percent(rate)}</text>"
+            )
+        parts.append("</g>")
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 — every interpolated text is escaped

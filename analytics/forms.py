@@ -1,0 +1,75 @@
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import User
+
+from .selectors import AnalyticsFilter, analytics_filter_choices
+from .services import zone_or_utc
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 731
+PRESETS = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "12 months")]
+
+
+def organization_today(*, user: User) -> date:
+    zone = zone_or_utc(user.organization.timezone if user.organization_id else "UTC")
+    return timezone.now().astimezone(zone).date()
+
+
+class AnalyticsFilterForm(forms.Form):
+    """Date range (days in the organization's time zone) and, for managers and admins, a team
+    or a rep. Only teams and reps the viewer may see are offered, so the choice is the scope
+    check."""
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.ModelChoiceField(queryset=None, required=False, empty_label="All teams")
+    rep = forms.ModelChoiceField(queryset=None, required=False, empty_label="All reps")
+
+    def __init__(self, data, *, user: User):
+        super().__init__(data)
+        self.user = user
+        self.today = organization_today(user=user)
+        teams, reps = analytics_filter_choices(user=user)
+        self.fields["team"].queryset = teams
+        self.fields["rep"].queryset = reps
+        self.fields["rep"].label_from_instance = lambda rep: rep.display_name
+        self.can_narrow = user.role != User.Role.REP
+
+    def clean(self):
+        data = super().clean()
+        end = data.get("end") or self.today
+        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            start, end = end, start
+        if (end - start).days >= MAX_DAYS:
+            raise forms.ValidationError("Choose a range of at most two years.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def analytics_filter(self) -> AnalyticsFilter:
+        """The valid filter; an invalid input falls back to the default range (errors shown)."""
+        if self.is_valid():
+            data = self.cleaned_data
+            team, rep = data.get("team"), data.get("rep")
+            return AnalyticsFilter(
+                first=data["start"],
+                last=data["end"],
+                team_id=team.pk if team else None,
+                sender_id=rep.pk if rep else None,
+            )
+        return AnalyticsFilter(first=self.today - timedelta(days=DEFAULT_DAYS - 1), last=self.today)
+
+    def presets(self) -> list[tuple[str, str, bool]]:
+        """Links for the common ranges ending today: (label, start, active)."""
+        current = self.analytics_filter()
+        return [
+            (
+                label,
+                (self.today - timedelta(days=days - 1)).isoformat(),
+                current.last == self.today and (current.last - current.first).days == days - 1,
+            )
+            for days, label in PRESETS
+        ]

@@ -1,0 +1,411 @@
+"""Reads for the analytics pages and the live feed. Every function takes the viewing user and
+narrows by organization and role through accounts.selectors, so a forgotten filter cannot leak
+another team's or tenant's figures.
+
+Figures come from the rollups (EmailDayStat, SenderDayStat, EnrollmentStat), never from a scan
+of the outbound emails: a page costs the same few queries at ten thousand emails or at ten
+million. Definitions (also shown on the pages):
+- sent: emails sent in the range, plus emails the SMTP server refused at send time;
+- bounced: sent emails with at least one bounce (delay notices aside), counted once; hard when
+  any of its bounces is hard, soft otherwise; bounce rate = bounced / sent;
+- delivered = sent − bounced; replies: sent emails that got a reply; reply rate = replies /
+  delivered. Bounces and replies count on the day their email was sent.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Q, QuerySet, Sum
+
+from accounts.models import Team, User
+from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
+from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment
+
+from .models import EmailDayStat, EnrollmentStat, FeedEvent, SenderDayStat
+
+FIGURE_FIELDS = ("sent", "bounced_hard", "bounced_soft", "replied")
+
+
+@dataclass
+class Figures:
+    sent: int = 0
+    bounced_hard: int = 0
+    bounced_soft: int = 0
+    replied: int = 0
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Figures":
+        return cls(**{name: row.get(name) or 0 for name in FIGURE_FIELDS})
+
+    def add(self, other: "Figures") -> None:
+        for name in FIGURE_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def bounced(self) -> int:
+        return self.bounced_hard + self.bounced_soft
+
+    @property
+    def delivered(self) -> int:
+        return self.sent - self.bounced
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self.bounced / self.sent if self.sent else None
+
+    @property
+    def reply_rate(self) -> float | None:
+        return self.replied / self.delivered if self.delivered else None
+
+
+@dataclass(frozen=True)
+class AnalyticsFilter:
+    """What the figures cover: the organization's days first..last, narrowed to a team or a
+    rep the viewer may see (already checked by the form)."""
+
+    first: date
+    last: date
+    team_id: int | None = None
+    sender_id: int | None = None
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+
+def _sum_figures() -> dict:
+    return {name: Sum(name) for name in FIGURE_FIELDS}
+
+
+def _scoped(queryset: QuerySet, *, user: User, flt: AnalyticsFilter) -> QuerySet:
+    if user.organization_id is None:
+        return queryset.none()
+    queryset = queryset.filter(
+        user_scope_q(user=user, field="sender"),
+        organization_id=user.organization_id,
+        day__gte=flt.first,
+        day__lte=flt.last,
+    )
+    if flt.team_id is not None:
+        queryset = queryset.filter(sender__team_id=flt.team_id)
+    if flt.sender_id is not None:
+        queryset = queryset.filter(sender_id=flt.sender_id)
+    return queryset.order_by()
+
+
+def email_stats_scoped(*, user: User, flt: AnalyticsFilter) -> QuerySet[EmailDayStat]:
+    return _scoped(EmailDayStat.objects.all(), user=user, flt=flt)
+
+
+def sender_stats_scoped(*, user: User, flt: AnalyticsFilter) -> QuerySet[SenderDayStat]:
+    return _scoped(SenderDayStat.objects.all(), user=user, flt=flt)
+
+
+# --- Template analytics ----------------------------------------------------------------------
+
+
+@dataclass
+class TemplateRow:
+    template_id: int | None
+    name: str
+    creator: str
+    is_shared: bool
+    figures: Figures
+
+
+def template_stats(*, user: User, flt: AnalyticsFilter) -> list[TemplateRow]:
+    """Per template used in the range: its figures, creator and sharing. One query."""
+    rows = (
+        email_stats_scoped(user=user, flt=flt)
+        .values("template_id", "template__name", "template__owner__email", "template__is_shared")
+        .annotate(**_sum_figures())
+    )
+    return [
+        TemplateRow(
+            template_id=row["template_id"],
+            name=row["template__name"] or "No template",
+            creator=row["template__owner__email"] or "",
+            is_shared=bool(row["template__is_shared"]),
+            figures=Figures.from_row(row),
+        )
+        for row in rows
+    ]
+
+
+def template_for_analytics(*, user: User, template_id: int) -> EmailTemplate | None:
+    """A template whose page the user may open: theirs, a shared one, or one in their scope."""
+    if user.organization_id is None:
+        return None
+    return (
+        EmailTemplate.objects.filter(organization_id=user.organization_id, pk=template_id)
+        .select_related("owner")
+        .first()
+    )
+
+
+# --- Campaign analytics ----------------------------------------------------------------------
+
+ENROLLMENT_COLUMNS = {
+    "active": [Enrollment.State.ACTIVE, Enrollment.State.PAUSED],
+    "finished": [Enrollment.State.FINISHED],
+    "stopped_bounced": [Enrollment.State.STOPPED_BOUNCED],
+    "stopped_replied": [Enrollment.State.STOPPED_REPLIED],
+}
+
+
+@dataclass
+class Enrollments:
+    enrolled: int = 0
+    active: int = 0
+    finished: int = 0
+    stopped_bounced: int = 0
+    stopped_replied: int = 0
+
+
+@dataclass
+class CampaignRow:
+    campaign_id: int
+    name: str
+    owner: str
+    status: str
+    enrollments: Enrollments
+    figures: Figures
+
+
+def _enrollment_counts(
+    *, user: User, flt: AnalyticsFilter, campaign_ids: Iterable[int] | None = None
+) -> dict[int, Enrollments]:
+    stats = EnrollmentStat.objects.filter(
+        user_scope_q(user=user, field="sender"), organization_id=user.organization_id
+    )
+    if flt.team_id is not None:
+        stats = stats.filter(sender__team_id=flt.team_id)
+    if flt.sender_id is not None:
+        stats = stats.filter(sender_id=flt.sender_id)
+    if campaign_ids is not None:
+        stats = stats.filter(campaign_id__in=list(campaign_ids))
+    columns = {
+        name: Sum("count", filter=Q(state__in=states), default=0)
+        for name, states in ENROLLMENT_COLUMNS.items()
+    }
+    rows = (
+        stats.order_by().values("campaign_id").annotate(enrolled=Sum("count", default=0), **columns)
+    )
+    return {
+        row["campaign_id"]: Enrollments(
+            enrolled=row["enrolled"], **{name: row[name] for name in ENROLLMENT_COLUMNS}
+        )
+        for row in rows
+    }
+
+
+def campaign_stats(*, user: User, flt: AnalyticsFilter) -> list[CampaignRow]:
+    """Per campaign with sends in the range or enrollments in scope. Three queries."""
+    if user.organization_id is None:
+        return []
+    sends = {
+        row["campaign_id"]: Figures.from_row(row)
+        for row in email_stats_scoped(user=user, flt=flt)
+        .filter(campaign_id__isnull=False)
+        .values("campaign_id")
+        .annotate(**_sum_figures())
+    }
+    enrollments = _enrollment_counts(user=user, flt=flt)
+    campaign_ids = set(sends) | set(enrollments)
+    campaigns = Campaign.objects.filter(
+        organization_id=user.organization_id, pk__in=campaign_ids
+    ).values("id", "name", "owner__email", "status")
+    labels = dict(Campaign.Status.choices)
+    return [
+        CampaignRow(
+            campaign_id=campaign["id"],
+            name=campaign["name"],
+            owner=campaign["owner__email"],
+            status=labels.get(campaign["status"], campaign["status"]),
+            enrollments=enrollments.get(campaign["id"], Enrollments()),
+            figures=sends.get(campaign["id"], Figures()),
+        )
+        for campaign in campaigns
+    ]
+
+
+def campaign_for_analytics(*, user: User, campaign_id: int) -> Campaign | None:
+    """A campaign of the user's organization (its figures are narrowed to the user's scope)."""
+    if user.organization_id is None:
+        return None
+    return (
+        Campaign.objects.filter(organization_id=user.organization_id, pk=campaign_id)
+        .select_related("owner")
+        .first()
+    )
+
+
+@dataclass
+class StepRow:
+    step_id: int
+    position: int
+    template_name: str
+    figures: Figures
+
+
+def campaign_step_stats(*, user: User, flt: AnalyticsFilter, campaign: Campaign) -> list[StepRow]:
+    sends = {
+        row["campaign_step_id"]: Figures.from_row(row)
+        for row in email_stats_scoped(user=user, flt=flt)
+        .filter(campaign_id=campaign.pk)
+        .values("campaign_step_id")
+        .annotate(**_sum_figures())
+    }
+    steps = CampaignStep.objects.filter(campaign=campaign).values(
+        "id", "position", "template__name"
+    )
+    return [
+        StepRow(
+            step_id=step["id"],
+            position=step["position"],
+            template_name=step["template__name"],
+            figures=sends.get(step["id"], Figures()),
+        )
+        for step in steps.order_by("position")
+    ]
+
+
+def campaign_enrollments(*, user: User, flt: AnalyticsFilter, campaign: Campaign) -> Enrollments:
+    return _enrollment_counts(user=user, flt=flt, campaign_ids=[campaign.pk]).get(
+        campaign.pk, Enrollments()
+    )
+
+
+# --- Team dashboard --------------------------------------------------------------------------
+
+
+@dataclass
+class RepRow:
+    user_id: int
+    name: str
+    email: str
+    team: str
+    figures: Figures
+
+
+@dataclass
+class DayPoint:
+    day: date
+    figures: Figures = field(default_factory=Figures)
+
+
+def rep_leaderboard(*, user: User, flt: AnalyticsFilter) -> list[RepRow]:
+    """Every rep the viewer may see (those without sends too), with their figures."""
+    figures = {
+        row["sender_id"]: Figures.from_row(row)
+        for row in sender_stats_scoped(user=user, flt=flt)
+        .values("sender_id")
+        .annotate(**_sum_figures())
+    }
+    reps = user_list_visible(user=user)
+    if flt.team_id is not None:
+        reps = reps.filter(team_id=flt.team_id)
+    if flt.sender_id is not None:
+        reps = reps.filter(pk=flt.sender_id)
+    return [
+        RepRow(
+            user_id=rep["id"],
+            name=f"{rep['first_name']} {rep['last_name']}".strip() or rep["email"],
+            email=rep["email"],
+            team=rep["team__name"] or "",
+            figures=figures.get(rep["id"], Figures()),
+        )
+        for rep in reps.values("id", "first_name", "last_name", "email", "team__name")
+    ]
+
+
+def daily_series(*, user: User, flt: AnalyticsFilter, **narrow) -> list[DayPoint]:
+    """Figures per day of the range, days without sends included. `narrow` filters the fine
+    rollup (template_id=…, campaign_id=…); without it the per-sender rollup is used."""
+    stats = (
+        email_stats_scoped(user=user, flt=flt).filter(**narrow)
+        if narrow
+        else sender_stats_scoped(user=user, flt=flt)
+    )
+    per_day = {
+        row["day"]: Figures.from_row(row) for row in stats.values("day").annotate(**_sum_figures())
+    }
+    return [DayPoint(day=day, figures=per_day.get(day, Figures())) for day in flt.days]
+
+
+def totals(rows: Iterable) -> Figures:
+    total = Figures()
+    for row in rows:
+        total.add(row.figures)
+    return total
+
+
+# --- Filters ---------------------------------------------------------------------------------
+
+
+def analytics_filter_choices(*, user: User) -> tuple[QuerySet[Team], QuerySet[User]]:
+    """The teams and reps the viewer may narrow to (nothing to choose for a rep)."""
+    if user.role == User.Role.REP:
+        return Team.objects.none(), User.objects.none()
+    return team_list_visible(user=user), user_list_visible(user=user).select_related("team")
+
+
+# --- Live feed -------------------------------------------------------------------------------
+
+FEED_PAGE_SIZE = 50
+FEED_EVENT_FIELDS = (
+    "id",
+    "kind",
+    "title",
+    "detail",
+    "created_at",
+    "read_at",
+    "user",
+    "outbound_email",
+    "channel",
+)
+UNREAD_CAP = 99
+
+
+def feed_scope_users(*, user: User, scope: str) -> QuerySet[User] | None:
+    """Whose events a feed shows: "mine", or "team" (a manager's teams, an admin's whole
+    organization). None means only the user's own."""
+    if scope == "team" and user.role in (User.Role.MANAGER, User.Role.ADMIN):
+        return user_list_visible(user=user)
+    return None
+
+
+def feed_event_list(
+    *, user: User, scope: str = "mine", after_id: int | None = None, limit: int = FEED_PAGE_SIZE
+) -> list[FeedEvent]:
+    """Newest first. With after_id: only events newer than it (the live update)."""
+    if user.organization_id is None:
+        return []
+    events = FeedEvent.objects.filter(organization_id=user.organization_id)
+    members = feed_scope_users(user=user, scope=scope)
+    if members is None:
+        events = events.filter(user=user)
+    elif user.role != User.Role.ADMIN:
+        events = events.filter(user__in=members)
+    if after_id is not None:
+        events = events.filter(id__gt=after_id)
+    return list(events.select_related("user", "outbound_email").order_by("-id")[:limit])
+
+
+def feed_event_is_own(*, user: User, event_id: int) -> bool:
+    """Only the owner of an event may mark it read (a manager reading the team's feed may not)."""
+    return FeedEvent.objects.filter(pk=event_id, user=user).exists()
+
+
+def feed_unread_count(*, user: User) -> int:
+    """The user's unread events, counted up to UNREAD_CAP + 1 (the badge shows "99+"), so
+    the count costs the same for a user who never reads their feed."""
+    if not user.is_authenticated or user.organization_id is None:
+        return 0
+    unread = FeedEvent.objects.filter(user=user, read_at__isnull=True).order_by()
+    return unread[: UNREAD_CAP + 1].count()
+
+
+def feed_has_team_view(*, user: User) -> bool:
+    return user.role in (User.Role.MANAGER, User.Role.ADMIN)

@@ -1,0 +1,288 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import charts
+from .forms import AnalyticsFilterForm
+from .selectors import (
+    campaign_enrollments,
+    campaign_for_analytics,
+    campaign_stats,
+    campaign_step_stats,
+    daily_series,
+    feed_event_is_own,
+    feed_event_list,
+    feed_has_team_view,
+    feed_unread_count,
+    rep_leaderboard,
+    template_for_analytics,
+    template_stats,
+    totals,
+)
+from .services import (
+    analytics_refresh_if_changed,
+    feed_event_mark_all_read,
+    feed_event_mark_read,
+)
+
+ROWS_PER_PAGE = 100
+FIGURE_SORTS = {
+    "sent": lambda r: r.figures.sent,
+    "delivered": lambda r: r.figures.delivered,
+    "bounced": lambda r: r.figures.bounced,
+    "hard": lambda r: r.figures.bounced_hard,
+    "soft": lambda r: r.figures.bounced_soft,
+    "bounce_rate": lambda r: r.figures.bounce_rate or 0,
+    "replied": lambda r: r.figures.replied,
+    "reply_rate": lambda r: r.figures.reply_rate or 0,
+}
+
+
+def _filters(request: HttpRequest) -> tuple[AnalyticsFilterForm, object]:
+    """Absorb recent sends, bounces and replies into the rollups (one indexed query when
+    nothing changed), then read the filter."""
+    if request.user.organization_id is not None:
+        analytics_refresh_if_changed(organization_id=request.user.organization_id)
+    form = AnalyticsFilterForm(request.GET, user=request.user)
+    return form, form.analytics_filter()
+
+
+def _sorted(request: HttpRequest, rows: list, *, extra: dict, default: str = "-sent"):
+    keys = {**FIGURE_SORTS, **extra}
+    sort = request.GET.get("sort", default)
+    name = sort.lstrip("-")
+    if name not in keys:
+        sort, name = default, default.lstrip("-")
+    key = keys[name]
+    text = isinstance(key(rows[0]), str) if rows else False
+    rows = sorted(
+        rows, key=lambda r: key(r).lower() if text else key(r), reverse=sort.startswith("-")
+    )
+    return rows, sort
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _page_context(request: HttpRequest, form, flt) -> dict:
+    return {
+        "form": form,
+        "flt": flt,
+        "filter_query": _query_without(request, "sort", "page"),
+        "sort_query": _query_without(request, "sort", "page"),
+    }
+
+
+@login_required
+def dashboard(request):
+    """The team dashboard (a rep's own for a rep): leaderboard and sends over time."""
+    form, flt = _filters(request)
+    reps, sort = _sorted(
+        request,
+        rep_leaderboard(user=request.user, flt=flt),
+        extra={"name": lambda r: r.name, "team": lambda r: r.team},
+    )
+    series = daily_series(user=request.user, flt=flt)
+    return render(
+        request,
+        "analytics/dashboard.html",
+        {
+            **_page_context(request, form, flt),
+            "reps": reps,
+            "sort": sort,
+            "total": totals(reps),
+            "chart": charts.sends_and_bounce_rate(series),
+            "tab": "dashboard",
+        },
+    )
+
+
+@login_required
+def templates(request):
+    form, flt = _filters(request)
+    rows, sort = _sorted(
+        request,
+        template_stats(user=request.user, flt=flt),
+        extra={
+            "name": lambda r: r.name,
+            "creator": lambda r: r.creator,
+            "shared": lambda r: int(r.is_shared),
+        },
+    )
+    most_sent = sorted(rows, key=lambda r: r.figures.sent, reverse=True)[:10]
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "analytics/templates.html",
+        {
+            **_page_context(request, form, flt),
+            "page": page,
+            "sort": sort,
+            "total": totals(rows),
+            "comparison": charts.rate_comparison([(r.name, r.figures) for r in most_sent])
+            if most_sent
+            else None,
+            "tab": "templates",
+        },
+    )
+
+
+@login_required
+def template_detail(request, pk: int):
+    form, flt = _filters(request)
+    template = template_for_analytics(user=request.user, template_id=pk)
+    if template is None:
+        raise Http404("No such template")
+    series = daily_series(user=request.user, flt=flt, template_id=pk)
+    return render(
+        request,
+        "analytics/template_detail.html",
+        {
+            **_page_context(request, form, flt),
+            "template": template,
+            "total": totals(series),
+            "chart": charts.sends_and_bounce_rate(series),
+            "tab": "templates",
+        },
+    )
+
+
+@login_required
+def campaigns(request):
+    form, flt = _filters(request)
+    rows, sort = _sorted(
+        request,
+        campaign_stats(user=request.user, flt=flt),
+        extra={
+            "name": lambda r: r.name,
+            "owner": lambda r: r.owner,
+            "enrolled": lambda r: r.enrollments.enrolled,
+            "active": lambda r: r.enrollments.active,
+            "finished": lambda r: r.enrollments.finished,
+            "stopped_bounced": lambda r: r.enrollments.stopped_bounced,
+            "stopped_replied": lambda r: r.enrollments.stopped_replied,
+        },
+    )
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "analytics/campaigns.html",
+        {
+            **_page_context(request, form, flt),
+            "page": page,
+            "sort": sort,
+            "total": totals(rows),
+            "tab": "campaigns",
+        },
+    )
+
+
+@login_required
+def campaign_detail(request, pk: int):
+    form, flt = _filters(request)
+    campaign = campaign_for_analytics(user=request.user, campaign_id=pk)
+    if campaign is None:
+        raise Http404("No such campaign")
+    steps = campaign_step_stats(user=request.user, flt=flt, campaign=campaign)
+    series = daily_series(user=request.user, flt=flt, campaign_id=pk)
+    return render(
+        request,
+        "analytics/campaign_detail.html",
+        {
+            **_page_context(request, form, flt),
+            "campaign": campaign,
+            "steps": steps,
+            "total": totals(steps),
+            "enrollments": campaign_enrollments(user=request.user, flt=flt, campaign=campaign),
+            "chart": charts.sends_and_bounce_rate(series),
+            "tab": "campaigns",
+        },
+    )
+
+
+# --- Live feed -------------------------------------------------------------------------------
+
+FEED_POLL_SECONDS = 2
+
+
+def _feed_scope(request: HttpRequest) -> str:
+    scope = request.GET.get("scope", "mine")
+    return "team" if scope == "team" and feed_has_team_view(user=request.user) else "mine"
+
+
+@login_required
+def feed(request):
+    scope = _feed_scope(request)
+    events = feed_event_list(user=request.user, scope=scope)
+    return render(
+        request,
+        "analytics/feed.html",
+        {
+            "events": events,
+            "scope": scope,
+            "team_view": feed_has_team_view(user=request.user),
+            "last_id": max((e.id for e in events), default=0),
+            "poll_seconds": FEED_POLL_SECONDS,
+        },
+    )
+
+
+@never_cache
+@require_GET
+@login_required
+def feed_events(request):
+    """Short-polled by the open feed page: events newer than ?after=<id>, as rendered rows,
+    and the unread count. Two indexed queries; no state kept between requests."""
+    try:
+        after = max(int(request.GET.get("after", "0")), 0)
+    except ValueError:
+        after = 0
+    scope = _feed_scope(request)
+    events = feed_event_list(user=request.user, scope=scope, after_id=after)
+    html = render_to_string(
+        "analytics/_feed_events.html",
+        {"events": events, "scope": scope, "user": request.user},
+        request=request,
+    )
+    return JsonResponse(
+        {
+            "last_id": max((e.id for e in events), default=after),
+            "count": len(events),
+            "html": html,
+            "unread": feed_unread_count(user=request.user),
+        }
+    )
+
+
+def _back_to_feed(request: HttpRequest):
+    if request.headers.get("x-requested-with") == "fetch":
+        return JsonResponse({"unread": feed_unread_count(user=request.user)})
+    url = reverse("feed")
+    if request.POST.get("scope") == "team":
+        url += "?scope=team"
+    return redirect(url)
+
+
+@require_POST
+@login_required
+def feed_read(request, pk: int):
+    if not feed_event_is_own(user=request.user, event_id=pk):
+        raise Http404("No such event in your feed")
+    feed_event_mark_read(user=request.user, event_id=pk)
+    return _back_to_feed(request)
+
+
+@require_POST
+@login_required
+def feed_read_all(request):
+    feed_event_mark_all_read(user=request.user)
+    return _back_to_feed(request)
