@@ -10,6 +10,7 @@ from email.message import Message
 
 from . import dsn, plaintext, reasons
 from .message import (
+    MAX_INPUT_BYTES,
     content_param,
     content_type,
     decoded_text,
@@ -74,6 +75,10 @@ _REPORTING_HOST = re.compile(
     r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
 )
 _SES_MARKER = '"notificationType"'
+# The family of reports whose recipient could only be taken from the returned message's To.
+_RETURNED_TO = "text-returned-to"
+_RFC822_PART = re.compile(rb"^content-type:[ \t]*message/rfc822", re.IGNORECASE | re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n|\r\r")
 _INLINE_DSN_FIELD = re.compile(
     r"^\s*(?:final|original)-recipient\s*:", re.IGNORECASE | re.MULTILINE
 )
@@ -90,10 +95,34 @@ def parse_bounce(raw: bytes) -> BounceReport | None:
     Never raises: whatever goes wrong inside is logged and reads as "not a bounce".
     """
     try:
-        return _parse_message(parse_bytes(raw), raw=raw, nested=False)
+        headers_only = without_returned_body(raw)
+        report = _parse_message(parse_bytes(headers_only), raw=raw, nested=False)
+        if headers_only is not raw and (report is None or report.mta_family == _RETURNED_TO):
+            # The answer may lie in the returned message after all (a bounce wrapping a bounce).
+            report = _parse_message(parse_bytes(raw), raw=raw, nested=False) or report
+        return report
     except Exception:  # the contract: malformed mail must never break the poller
         logger.debug("bounce parser failed on a message", exc_info=True)
         return None
+
+
+def without_returned_body(raw: bytes) -> bytes:
+    """`raw` cut after the headers of the attached returned message (message/rfc822).
+
+    Only those headers matter (Message-ID, X-Mailroom-Email-Id, From); its body and
+    attachments are most of a bounce's bytes and most of the MIME parser's work. Returns `raw`
+    itself when there is nothing to cut.
+    """
+    found = _RFC822_PART.search(raw, 0, MAX_INPUT_BYTES)
+    if found is None:
+        return raw
+    part_headers_end = _BLANK_LINE.search(raw, found.end())
+    if part_headers_end is None:
+        return raw
+    inner_headers_end = _BLANK_LINE.search(raw, part_headers_end.end())
+    if inner_headers_end is None:
+        return raw
+    return raw[: inner_headers_end.end()]
 
 
 def parse_bounce_message(message: Message, raw: bytes) -> BounceReport | None:
@@ -161,7 +190,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             recipients = _from_plain_text(message, [plaintext.report_region(raw_body)[0]], excluded)
         if not recipients and daemon_sender and (bounce_subject or bounce_body):
             recipients = _from_returned_recipient(collected, excluded)
-            family = "text-returned-to"
+            family = _RETURNED_TO
     if not recipients:
         return None
 
