@@ -20,7 +20,7 @@ PRODUCTION_ENV = {
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.production")
-    clean.update({key: value for key, value in _production_provider_env().items()})
+    clean.update(_production_provider_env())
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

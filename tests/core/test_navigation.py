@@ -1,0 +1,25 @@
+from django.test import RequestFactory, override_settings
+
+from core.context_processors import navigation
+
+
+def banners_a(request):
+    return {"channel_banners": [{"text": "a"}], "feed_unread_count": 1}
+
+
+def banners_b(request):
+    return {"channel_banners": [{"text": "b"}]}
+
+
+@override_settings(
+    MAILROOM_NAVIGATION_CONTEXT=[
+        "tests.core.test_navigation.banners_a",
+        "tests.core.test_navigation.banners_b",
+    ]
+)
+def test_banners_from_several_apps_are_all_shown(rep):
+    request = RequestFactory().get("/")
+    request.user = rep
+    context = navigation(request)
+    assert [b["text"] for b in context["channel_banners"]] == ["a", "b"]
+    assert context["feed_unread_count"] == 1
