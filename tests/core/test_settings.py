@@ -14,13 +14,17 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "mailroom.example.com",
     "MAILROOM_ENCRYPTION_KEY": "bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8=",
+    # The OAuth apps registered with Google and Microsoft for Connect Gmail / Outlook.
+    "GOOGLE_CLIENT_ID": "prod-google-client",
+    "GOOGLE_CLIENT_SECRET": "prod-google-secret",
+    "MICROSOFT_CLIENT_ID": "prod-ms-client",
+    "MICROSOFT_CLIENT_SECRET": "prod-ms-secret",
 }
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.production")
-    clean.update(_production_provider_env())
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -29,16 +33,6 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
-
-
-def _production_provider_env() -> dict[str, str]:
-    """Provider credentials production also requires (client ids / secrets)."""
-    return {
-        "GOOGLE_CLIENT_ID": "prod-google-client",
-        "GOOGLE_CLIENT_SECRET": "prod-google-secret",
-        "MICROSOFT_CLIENT_ID": "prod-ms-client",
-        "MICROSOFT_CLIENT_SECRET": "prod-ms-secret",
-    }
 
 
 def test_check_deploy_reports_no_issue():
