@@ -141,7 +141,13 @@ def email_enqueue(
         next_attempt_at=scheduled_at if scheduled else now,
         idempotency_key=idempotency_key,
     )
-    email.full_clean(exclude=["organization", "sender", "prospect", "template", "channel"])
+    # Field validation only: uniqueness and constraints are the database's job (one insert,
+    # not a query per constraint).
+    email.full_clean(
+        exclude=["organization", "sender", "prospect", "template", "channel"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     try:
         with transaction.atomic():
             email.save()

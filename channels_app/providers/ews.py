@@ -11,9 +11,6 @@ mailbox was connected; many Exchange servers have client SMTP submission switche
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Message
 from exchangelib.errors import (
@@ -38,7 +35,7 @@ TIMEOUT_SECONDS = 30
 
 
 def send_via_ews(
-    *, ews_url: str, mailbox_address: str, username: str, password: str, message: EmailMessage
+    *, ews_url: str, mailbox_address: str, username: str, password: str, raw_message: bytes
 ) -> None:
     BaseProtocol.TIMEOUT = TIMEOUT_SECONDS
     try:
@@ -51,9 +48,7 @@ def send_via_ews(
             autodiscover=False,
             access_type=DELEGATE,
         )
-        Message(account=account, mime_content=message.as_bytes(policy=SMTP_POLICY)).send(
-            save_copy=False
-        )
+        Message(account=account, mime_content=raw_message).send(save_copy=False)
     except UnauthorizedError as exc:
         raise PermanentProviderError(
             "Exchange refused the username or password — update them in Email settings, "
@@ -80,14 +75,15 @@ def send(
     mailbox_address: str,
     username: str,
     password: str,
-    message: EmailMessage,
+    raw_message: bytes,
+    recipients: list[str],
 ) -> None:
     if smtp_server is not None:
         smtp.send(
             server=smtp_server,
-            message=message,
+            raw_message=raw_message,
             envelope_from=mailbox_address,
-            recipients=[str(message["To"])],
+            recipients=recipients,
         )
         return
     if not ews_url:
@@ -100,5 +96,5 @@ def send(
         mailbox_address=mailbox_address,
         username=username,
         password=password,
-        message=message,
+        raw_message=raw_message,
     )

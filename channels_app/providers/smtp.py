@@ -15,8 +15,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 
 from channels_app.exceptions import (
     PermanentProviderError,
@@ -190,10 +188,10 @@ def _checkout(server: SmtpServer) -> tuple[smtplib.SMTP, bool]:
 
 
 def send(
-    *, server: SmtpServer, message: EmailMessage, envelope_from: str, recipients: list[str]
+    *, server: SmtpServer, raw_message: bytes, envelope_from: str, recipients: list[str]
 ) -> None:
-    """Submit `message`. Returns when the server accepted it for at least one recipient;
-    raises RecipientsRejected when it refused them all at RCPT TO."""
+    """Submit `raw_message` (RFC 5322 bytes, CRLF line ends). Returns when the server accepted
+    it for at least one recipient; raises RecipientsRejected when it refused them all."""
     connection, reused = _checkout(server)
     try:
         try:
@@ -234,7 +232,7 @@ def send(
                     recipients=rejected,
                 )
             raise TransientProviderError(f"{server.where} deferred the recipient: {temporary[0]}")
-        code, reply = connection.data(message.as_bytes(policy=SMTP_POLICY))
+        code, reply = connection.data(raw_message)
         if code != 250:
             raise _reply_error(code, reply, server=server, stage="data")
     except (RecipientsRejected, PermanentProviderError, TransientProviderError, QuotaExhausted):
