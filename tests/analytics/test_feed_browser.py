@@ -1,0 +1,81 @@
+"""A rep keeps the live feed open; a bounce arrives; it appears without a reload."""
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from analytics.models import FeedEvent
+from analytics.services import feed_event_record
+from bounces.polling import mailbox_poll
+from channels_app.models import DeliveryChannel
+from tests.bounces.poll_helpers import connect, dsn_for
+from tests.factories import OutboundEmailFactory, ProspectFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# The page polls every 2 s; the product promises new events within 5 s.
+WITHIN_5_SECONDS = 5_000
+
+
+def _open_feed(page, live_server, user):
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/feed/")
+    expect(page.locator("#feed-empty")).to_be_visible()
+    # A marker that a reload would wipe out.
+    page.evaluate("window.stillTheSamePage = true")
+
+
+def test_bounce_polled_from_the_sandbox_inbox_appears_without_reload(
+    live_server, page, sandbox, rep
+):
+    channel = connect(sandbox, owner=rep, kind=DeliveryChannel.Kind.GMAIL)
+    assert mailbox_poll(channel_id=channel.pk).outcome == "ok"  # first sync sets the cursor
+    prospect = ProspectFactory(organization=rep.organization, email="ana@acme-prospect.test")
+    email = OutboundEmailFactory(
+        sender=rep,
+        prospect=prospect,
+        channel=channel,
+        message_id="<mr.browser-test@acme.test>",
+    )
+    _open_feed(page, live_server, rep)
+
+    sandbox.client.inject(
+        "google",
+        channel.mailbox_address,
+        dsn_for(
+            mailbox=channel.mailbox_address,
+            recipient=prospect.email,
+            returned_headers=f"Message-ID: {email.message_id}\r\nSubject: {email.subject}",
+        ),
+    )
+    report = mailbox_poll(channel_id=channel.pk)
+    assert report.outcome == "ok" and report.messages_processed == 1
+
+    row = page.locator("#feed-events li.feed-event").first
+    expect(row).to_contain_text("Email to ana@acme-prospect.test bounced", timeout=WITHIN_5_SECONDS)
+    expect(row).to_contain_text("5.1.1")
+    expect(page.locator("#feed-unread")).to_have_text("1")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_recorded_event_appears_and_is_marked_read_in_place(live_server, page, rep):
+    _open_feed(page, live_server, rep)
+    feed_event_record(
+        user=rep,
+        kind=FeedEvent.Kind.BOUNCED,
+        title="Email to bo@globex.test bounced: 550 5.1.1 user unknown",
+        detail="Hard bounce of “Hello”.",
+    )
+    row = page.locator("#feed-events li.feed-event").first
+    expect(row).to_contain_text("bo@globex.test", timeout=WITHIN_5_SECONDS)
+    expect(page.locator("#feed-unread")).to_have_text("1")
+
+    row.get_by_role("button", name="Mark read").click()
+    expect(page.locator("#feed-unread")).to_have_count(0)
+    expect(row).not_to_have_class("unread")
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert FeedEvent.objects.get().read_at is not None
