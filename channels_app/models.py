@@ -129,6 +129,11 @@ class DeliveryChannel(TimeStampedModel):
         indexes = [
             models.Index(fields=["owner", "status"], name="channel_owner_status"),
             models.Index(fields=["kind", "status"], name="channel_kind_status"),
+            # Organization-wide channels (team SMTP, legacy servers): looked up on every page
+            # and every send without scanning the organization's mailboxes.
+            models.Index(
+                fields=["organization"], condition=Q(owner__isnull=True), name="channel_org_wide"
+            ),
         ]
 
     def __str__(self) -> str:

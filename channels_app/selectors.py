@@ -45,6 +45,7 @@ def team_smtp_for_organization(*, organization_id: int) -> DeliveryChannel | Non
             organization_id=organization_id, owner__isnull=True, is_team_default=True
         )
         .exclude(status=Status.DISCONNECTED)
+        .order_by("pk")
         .first()
     )
 
@@ -55,6 +56,7 @@ def legacy_channel_for_organization(*, organization_id: int) -> DeliveryChannel 
             organization_id=organization_id, owner__isnull=True, kind=Kind.MSC_LEGACY
         )
         .exclude(status=Status.DISCONNECTED)
+        .order_by("pk")
         .first()
     )
 
@@ -108,6 +110,7 @@ def channel_get_for_kind(*, user: User, kind: str) -> DeliveryChannel | None:
     return (
         DeliveryChannel.objects.filter(owner_id=user.pk, kind=kind)
         .exclude(status=Status.DISCONNECTED)
+        .order_by("pk")
         .first()
     )
 
@@ -123,6 +126,7 @@ def channel_get_visible(*, user: User, channel_id: int) -> DeliveryChannel | Non
     return (
         DeliveryChannel.objects.filter(q, pk=channel_id, organization_id=user.organization_id)
         .exclude(status=Status.DISCONNECTED)
+        .order_by("pk")
         .first()
     )
 
@@ -178,10 +182,11 @@ def channel_banner_rows(*, user: User) -> list[dict]:
     channels plus the organization's (for "no usable channel")."""
     if not user.is_authenticated or user.organization_id is None:
         return []
-    return list(
-        DeliveryChannel.objects.filter(
-            Q(owner_id=user.pk) | Q(organization_id=user.organization_id, owner__isnull=True)
-        )
-        .exclude(status=Status.DISCONNECTED)
-        .values("id", "kind", "status", "owner_id", "mailbox_address", "last_error")
+    columns = ("id", "kind", "status", "owner_id", "mailbox_address", "last_error")
+    live = DeliveryChannel.objects.exclude(status=Status.DISCONNECTED).order_by()
+    # A UNION rather than an OR, so each half uses its own index (owner; organization-wide).
+    own = live.filter(owner_id=user.pk).values(*columns)
+    org_wide = live.filter(organization_id=user.organization_id, owner__isnull=True).values(
+        *columns
     )
+    return list(own.union(org_wide, all=True))
