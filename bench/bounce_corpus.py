@@ -11,10 +11,10 @@ Scoring rules:
 - Recipient recall / precision: over bounce samples, expected addresses found / expected, and
   found addresses that are expected / found. Samples marked `recipient_placeholder` (the
   corpus does not know the address) are left out of recall and precision only.
-- Exact status: per expected recipient that we found. Where the corpus status is an RFC 3463
-  code the message carries, ours must be equal. Where it is one of Sisimai's internal codes
-  (x.0.9NN: "the message carries no code, the text says <reason>"), ours must be the standard
-  code of that reason in the same class (`STATUS_FOR_REASON`): both figures are printed apart.
+- Exact status: per expected recipient that we found, compared literally. The corpus status
+  is the enhanced code the message carries or, where it carries none, Sisimai's pseudo-code of
+  the reason (`<class>.0.9NN`, e.g. 5.0.911 userunknown): `FailedRecipient.status` follows the
+  same convention. Both subsets (carried / pseudo-code) are printed apart.
 - Hard: per expected recipient that we found, against the corpus's per-recipient `hard` (a
   sample-level `hard: null` only means its recipients disagree, so each is scored alone).
 - False positives: `parse_bounce` returning a report for any non-bounce sample (Sisimai's
@@ -42,7 +42,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bounces.parsing import parse_bounce  # noqa: E402
-from bounces.parsing.reasons import STATUS_FOR_REASON  # noqa: E402
 
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "bounce-corpus"
 INTERNAL_STATUS = re.compile(r"^[245]\.0\.9\d\d$")
@@ -125,14 +124,15 @@ def load_samples(corpus: Path) -> list[Sample]:
 
 
 def expected_status(recipient: dict) -> tuple[str | None, bool]:
-    """(the status we must report, whether the corpus code was a real one)."""
+    """(the status we must report, literally, and whether the message carried it).
+
+    The corpus gives the enhanced status the message carries or, where it carries none,
+    Sisimai's pseudo-code of the reason (`<class>.0.9NN`); ours must be equal either way.
+    """
     status = recipient.get("status")
     if not status:
         return None, True
-    if INTERNAL_STATUS.match(status):
-        standard = STATUS_FOR_REASON.get(recipient.get("reason") or "", "5.0.0")
-        return status[0] + standard[1:], False
-    return status, True
+    return status, not INTERNAL_STATUS.match(status)
 
 
 def score_ours(samples: list[Sample]) -> Score:
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             None,
         ),
         (
-            "  status inferred from the text",
+            "  pseudo-code (none carried)",
             percent(ours.ratio(sum(ours.status_inferred), len(ours.status_inferred))),
             f"{sum(ours.status_inferred)}/{len(ours.status_inferred)}",
             None,

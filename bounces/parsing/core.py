@@ -436,17 +436,26 @@ def _says_something(diagnostic: str) -> bool:
 
 
 def _text_about(address: str, text: str) -> str:
-    """The lines of the human-readable report around the address, or its first lines."""
+    """The paragraph of the human-readable report that names the address, with the next ones
+    when it only names it ("There was an error delivering your mail to <a@b>." then the
+    remote server's reply), or the report's first lines."""
     lowered = text.lower()
     position = lowered.find(address)
     if position < 0:
         return " ".join(text[:1500].split())
     start = max(0, lowered.rfind("\n\n", 0, position))
-    end = lowered.find("\n\n", position + len(address))
-    excerpt = text[start : end if end > 0 else position + 800]
+    end = position + len(address)
+    for _ in range(3):
+        following = lowered.find("\n\n", end)
+        end = following if following > 0 else min(len(text), position + 800)
+        excerpt = text[start:end]
+        if _says_something(excerpt) or following < 0:
+            break
+        while end < len(text) and text[end] == "\n":
+            end += 1
     if not _says_something(excerpt):
         excerpt = text[:2500]
-    return " ".join(excerpt.split())
+    return " ".join(excerpt[:2500].split())
 
 
 _RETURNED_HEADERS = ("message-id", "from", "x-mailroom-email-id", "subject", "to")

@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 class FailedRecipient:
     """One recipient the bounce reports as not delivered (or not yet delivered, for a delay).
 
-    `status` is the RFC 3463 enhanced status code ("5.1.1"): the one the message carries, or,
-    where it carries none, the standard code of the failure the diagnostic text describes.
+    `status` is the RFC 3463 enhanced status code the message carries ("5.1.1"; a vague
+    x.0.0 refined by a specific code found in the diagnostic). Where the message carries none,
+    it is Sisimai's pseudo-code of the reason, `<class>.0.9NN` (userunknown "5.0.911",
+    hostunknown "5.0.912", filtered "5.0.910", rejected "5.0.918", mailboxfull "5.0.922" or
+    "4.0.922", expired "5.0.947" or "4.0.947", blocked "5.0.971" ...; see
+    `reasons.pseudo_status`), so figures compare literally with Sisimai and its corpus.
     `reason` names that failure in Sisimai's vocabulary ("userunknown", "mailboxfull", ...).
     `hard` is true when the address itself is bad (unknown user, unknown or mail-less domain,
     mailbox moved away): the address should be marked invalid.

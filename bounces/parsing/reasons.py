@@ -13,44 +13,74 @@ from functools import lru_cache
 
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 
-# The standard code of each reason: the status reported when the message carries none.
-STATUS_FOR_REASON: dict[str, str] = {
-    "userunknown": "5.1.1",
-    "hostunknown": "5.1.2",
-    "hasmoved": "5.1.6",
-    "notaccept": "5.1.10",
-    "rejected": "5.1.8",
-    "filtered": "5.2.0",
-    "suspend": "5.2.1",
-    "mailboxfull": "5.2.2",
-    "exceedlimit": "5.2.3",
-    "systemerror": "5.3.0",
-    "systemfull": "5.3.1",
-    "mesgtoobig": "5.3.4",
-    "networkerror": "5.4.0",
-    "toomanyconn": "5.4.6",
-    "expired": "5.4.7",
-    "syntaxerror": "5.5.2",
-    "contenterror": "5.6.0",
-    "securityerror": "5.7.0",
-    "blocked": "5.7.1",
-    "spamdetected": "5.7.1",
-    "virusdetected": "5.7.1",
-    "norelaying": "5.7.1",
-    "policyviolation": "5.7.1",
-    "failedstarttls": "5.7.10",
-    "requireptr": "5.7.25",
-    "authfailure": "5.7.26",
-    "badreputation": "5.7.1",
-    "speeding": "4.7.0",
-    "mailererror": "5.3.0",
-    "onhold": "5.0.0",
-    "undefined": "5.0.0",
+# Sisimai's pseudo-codes (`<class>.0.9NN`): the status reported when the message carries
+# none, so figures compare literally with Sisimai's (and the corpus's). A temporary failure
+# takes the class-4 code where Sisimai defines one, else the permanent code.
+PSEUDO_STATUS_PERMANENT: dict[str, str] = {
+    "undefined": "5.0.900",
+    "onhold": "5.0.901",
+    "syntaxerror": "5.0.902",
+    "norelaying": "5.0.909",
+    "filtered": "5.0.910",
+    "userunknown": "5.0.911",
+    "hostunknown": "5.0.912",
+    "hasmoved": "5.0.916",
+    "rejected": "5.0.918",
+    "suspend": "5.0.921",
+    "mailboxfull": "5.0.922",
+    "exceedlimit": "5.0.923",
+    "systemerror": "5.0.930",
+    "systemfull": "5.0.931",
+    "notaccept": "5.0.932",
+    "mesgtoobig": "5.0.934",
+    "mailererror": "5.0.939",
+    "networkerror": "5.0.944",
+    "toomanyconn": "5.0.945",
+    "speeding": "5.0.945",
+    "expired": "5.0.947",
+    "contenterror": "5.0.960",
+    "securityerror": "5.0.970",
+    "blocked": "5.0.971",
+    "virusdetected": "5.0.971",
+    "policyviolation": "5.0.972",
+    "requireptr": "5.0.973",
+    "notcompliantrfc": "5.0.974",
+    "authfailure": "5.0.975",
+    "failedstarttls": "5.0.976",
+    "badreputation": "5.0.977",
+    "spamdetected": "5.0.980",
 }
+PSEUDO_STATUS_TEMPORARY: dict[str, str] = {
+    "undefined": "4.0.900",
+    "onhold": "4.0.901",
+    "rejected": "4.0.918",
+    "filtered": "4.0.924",
+    "mailboxfull": "4.0.922",
+    "systemerror": "4.0.930",
+    "systemfull": "4.0.931",
+    "notaccept": "4.0.932",
+    "networkerror": "4.0.944",
+    "toomanyconn": "4.0.945",
+    "speeding": "4.0.945",
+    "expired": "4.0.947",
+    "contenterror": "4.0.960",
+    "securityerror": "4.0.970",
+    "blocked": "4.0.971",
+    "spamdetected": "4.0.980",
+}
+
+
+def pseudo_status(reason: str, *, temporary: bool) -> str:
+    """Sisimai's pseudo-code of a reason, for a failure whose message carries no status."""
+    if temporary and reason in PSEUDO_STATUS_TEMPORARY:
+        return PSEUDO_STATUS_TEMPORARY[reason]
+    return PSEUDO_STATUS_PERMANENT.get(reason, "5.0.900")
+
 
 # "User unknown" and its like: whether the address is bad depends on when the server said it.
 GENERIC_UNKNOWN_USER = "userunknown-generic"
 
+_ADDRESS_WORD = re.compile(r"[^\s<>()\[\]\"',;:]{0,128}@[^\s<>()\[\]\"',;:]{1,255}")
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s-]|$)")
 
@@ -431,6 +461,27 @@ _REASON_FOR_CODE: dict[str, str] = {
 }
 
 
+# Whole-report wording that names the reason when the recipient's own diagnostic says nothing:
+# Google Groups refusing a post (the group is gone or the sender may not post; its notices
+# are localized, the support link is not) and Gmail's "Send mail as" relay refusals.
+_REPORT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "rejected",
+        re.compile(
+            r"groups\.google\.com/support|permission to post|'send mail as'|p=customfromdenied"
+        ),
+    ),
+)
+
+
+def reason_from_report(text: str) -> str | None:
+    lowered = text.lower()
+    for reason, pattern in _REPORT_RULES:
+        if pattern.search(lowered):
+            return reason
+    return None
+
+
 def find_status(text: str) -> str | None:
     """The most specific enhanced status code in the text: one with a non-zero detail if any."""
     best: str | None = None
@@ -455,8 +506,11 @@ def reason_from_text(text: str) -> str | None:
 
 @lru_cache(maxsize=1024)
 def _reason_in_text(text: str) -> tuple[str, bool] | None:
-    """(reason, whether the wording is weak) of the first rule the text matches."""
-    lowered = text.lower()
+    """(reason, whether the wording is weak) of the first rule the text matches.
+
+    Addresses are blanked first: a local part ("blocked@", "filtered@") is not wording.
+    """
+    lowered = _ADDRESS_WORD.sub(" ", text.lower()) if "@" in text else text.lower()
     for reason, pattern, weak in _TEXT_RULES:
         if pattern.search(lowered):
             return reason, weak
@@ -489,6 +543,9 @@ def classify(
     status = _better_status(status, diagnostic)
     in_text = _reason_in_text(diagnostic)
     code_reason = None if is_vague(status) else reason_from_status(status)
+    if in_text is None and context and not code_reason:
+        report_reason = reason_from_report(context)
+        in_text = (report_reason, False) if report_reason else None
     if in_text is None:
         reason = (
             code_reason or reason_from_status(status) or ("expired" if delayed else "undefined")
@@ -498,19 +555,13 @@ def classify(
     else:
         reason = in_text[0]
     if reason == GENERIC_UNKNOWN_USER:
-        reason = (
-            "userunknown"
-            if code_reason == "userunknown"
-            else _unknown_user_stage(diagnostic, context)
-        )
-    elif reason == "userunknown" and _DATA_STAGE.search(diagnostic):
+        reason = _unknown_user_reason(diagnostic, context, code_reason)
+    elif reason == "userunknown" and (code_reason == "filtered" or _DATA_STAGE.search(diagnostic)):
         reason = "filtered"
     if status is None:
         reply_code = find_reply_code(diagnostic)
         temporary = delayed or (reply_code or "").startswith("4")
-        status = STATUS_FOR_REASON.get(reason, "5.0.0")
-        if temporary or reason == "speeding":
-            status = "4" + status[1:]
+        status = pseudo_status(reason, temporary=temporary)
     permanent = status.startswith("5")
     hard = reason in {"userunknown", "hasmoved"} or (reason in HARD_REASONS and permanent)
     return reason, status, hard and not delayed
@@ -525,17 +576,33 @@ _DATA_STAGE = re.compile(
 )
 
 
-def _unknown_user_stage(diagnostic: str, context: str) -> str:
-    """ "User unknown" means the address only when the server said it at RCPT time.
+# A bare reply "550 <a@b>: User unknown" (the whole diagnostic) names the address the server
+# does not know: its RCPT reply. Relayed in a sentence ("... said: 550 <a@b>: ...") it may
+# come from any stage, and MTAs that write such sentences name the stage when it was RCPT.
+_NAMED_UNKNOWN = re.compile(
+    r"^\s*[45]\d\d[ :-]+<[^<>\s@]+@[^<>\s]+>:? *"
+    r"(?:user(?:name)? (?:is )?unknown|no such user|unknown user)",
+    re.IGNORECASE,
+)
 
-    Said after the message content (DATA), or with no sign of when and no 5.1.x code, it is a
-    filter's verdict on the message: soft ("filtered"), as Sisimai reads it.
+
+def _unknown_user_reason(diagnostic: str, context: str, code_reason: str | None) -> str:
+    """ "User unknown" wording means the address only when the server said it at RCPT time.
+
+    A 5.1.x code, an RCPT-stage transcript or a reply naming the unknown address say so; said
+    after the message content (DATA), with an x.2.0 code ("filtered"), or with no sign of when,
+    it is a filter's verdict on the message: soft ("filtered"), as Sisimai reads it.
     """
-    for text in (diagnostic, context):
-        if _DATA_STAGE.search(text):
-            return "filtered"
-        if _RCPT_STAGE.search(text):
-            return "userunknown"
+    if code_reason == "userunknown":
+        return "userunknown"
+    if code_reason == "filtered" or _DATA_STAGE.search(diagnostic):
+        return "filtered"
+    if _RCPT_STAGE.search(diagnostic) or _NAMED_UNKNOWN.match(diagnostic):
+        return "userunknown"
+    if _DATA_STAGE.search(context):
+        return "filtered"
+    if _RCPT_STAGE.search(context):
+        return "userunknown"
     return "filtered"
 
 

@@ -127,7 +127,8 @@ def test_reads_an_exim_bounce_and_its_failed_recipients_header():
     ]
 
 
-def test_infers_the_status_from_the_text_when_the_message_has_none():
+def test_gives_sisimai_pseudo_code_when_the_message_carries_no_status():
+    """No code in the message: the reason's pseudo-code (userunknown 5.0.911), as the corpus."""
     raw = (
         b"From: System Administrator <postmaster@prospect.example>\nTo: rep@acme.example\n"
         b"Subject: Undeliverable: Quick question\n\n"
@@ -139,7 +140,8 @@ def test_infers_the_status_from_the_text_when_the_message_has_none():
     report = parse_bounce(raw)
     assert report is not None
     assert report.recipients[0].address == "ana@prospect.example"
-    assert report.recipients[0].status == "5.1.1"
+    assert report.recipients[0].status == "5.0.911"
+    assert report.recipients[0].reason == "userunknown"
     assert report.recipients[0].hard is True
 
 
