@@ -80,6 +80,9 @@ BACKOFF_MAX_SECONDS = 3600
 DEFAULT_429_WAIT_SECONDS = 60
 DEFAULT_QUOTA_PAUSE = timedelta(hours=1)
 KICK_STALE_AFTER = timedelta(seconds=60)
+# How many queued emails one wait is written on (see _mark_waiting).
+MARK_WAITING_SHORT = 50
+MARK_WAITING_LONG = 2000
 # Throttle waits this long or longer are worth a live-feed event (a day's quota is used up);
 # shorter ones are ordinary pacing, shown in the outbox only.
 FEED_THROTTLE_MIN_SECONDS = 3600
@@ -250,11 +253,19 @@ def emails_recover_expired_leases(*, now: datetime) -> int:
 def _mark_waiting(
     *, channel: DeliveryChannel, status: str, until: datetime, reason: str, now: datetime
 ) -> int:
-    """Every due email of the mailbox waits until `until`, and says why in the outbox."""
+    """The due emails at the head of the mailbox's queue wait until `until`, and say why in
+    the outbox. Bounded: a long backlog behind a 2-per-second pace is not rewritten every
+    second; the head shows the window, the rest stays queued behind it. Returns how many."""
     due = OutboundEmail.objects.filter(pending_due_q(now=now), channel_id=channel.pk)
     if channel.campaigns_paused_at is not None:
         due = due.filter(enrollment__isnull=True)
-    return due.update(
+    short_wait = (until - now).total_seconds() < 60
+    head = list(
+        due.order_by("priority", "next_attempt_at", "id").values_list("id", flat=True)[
+            : MARK_WAITING_SHORT if short_wait else MARK_WAITING_LONG
+        ]
+    )
+    return OutboundEmail.objects.filter(id__in=head).update(
         status=status, next_attempt_at=until, waiting_reason=reason[:500], updated_at=now
     )
 
