@@ -257,3 +257,21 @@ def test_two_workers_refreshing_at_once_refresh_once_and_keep_the_rotated_token(
     assert sandbox.client.calls("microsoft", "rep@acme.test").get("oauth.token") == 1
     channel = DeliveryChannel.objects.get(owner=rep)
     assert channel_access_token(channel=channel, force_refresh=True)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_reconnect_asks_the_provider_for_the_same_mailbox(client, rep, sandbox, provider):
+    import html
+    import re
+
+    client.force_login(rep)
+    connect(client, provider, "rep@acme.test")
+    channel = DeliveryChannel.objects.get(owner=rep)
+    page = client.get(reverse("channel_reconnect", args=[channel.pk])).content.decode()
+    action = html.unescape(
+        re.search(rf'action="(/accounts/{provider}/login/[^"]+)"', page).group(1)
+    )
+
+    start = client.post(action)
+
+    assert "login_hint=rep%40acme.test" in start["Location"]
