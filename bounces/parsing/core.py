@@ -11,6 +11,7 @@ from email.message import Message
 from . import dsn, plaintext, reasons
 from .message import (
     MAX_INPUT_BYTES,
+    PART_TYPES,
     content_param,
     content_type,
     decoded_text,
@@ -288,7 +289,7 @@ def _collect_parts(message: Message) -> _Collected:
             collected.status_fields.append(dsn.fields_from_part(part, decoded_text(part)))
         elif kind in ("message/rfc822", "message/global") and part is not message:
             payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            if isinstance(payload, list) and payload and isinstance(payload[0], PART_TYPES):
                 collected.returned_messages.append(payload[0])
             elif isinstance(payload, str):
                 collected.returned_header_texts.append(payload)

@@ -1,7 +1,10 @@
 """Light MIME helpers shared by the bounce parser and the classifier.
 
-The stdlib parser with the `compat32` policy is the fastest way to split MIME correctly (the
-modern policies build header objects we never use). Everything here tolerates broken input:
+`parse_bytes` splits with `light.parse_light` (only what the parser reads, several times
+faster) and falls back to the stdlib parser with the `compat32` policy when the light
+splitter cannot make sense of the structure. Both give objects with the same few methods
+(`raw_items`, `get`, `get_payload`, `get_content_type`, `get_param`, ...), so the helpers
+below take either. Everything here tolerates broken input:
 unknown charsets, bad transfer encodings and truncated multiparts degrade to less text, never
 to an exception.
 """
@@ -15,6 +18,8 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
+
+from .light import LightPart, parse_light
 
 # Bounces put the failure report first; what follows is the returned message and its
 # attachments. Scanning only this much bounds the time per message whatever its size.
@@ -38,7 +43,20 @@ _BRACKETED_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)\s*>")
 MAX_VALUE_CHARS = 2000
 
 
+# What `parse_bytes` may return, for isinstance checks on attached messages and parts.
+PART_TYPES = (Message, LightPart)
+
+
 def parse_bytes(raw: bytes) -> Message:
+    raw = raw[:MAX_INPUT_BYTES]
+    light = parse_light(raw)
+    if light is not None:
+        return light  # type: ignore[return-value]  # same methods, see the module docstring
+    return parse_bytes_stdlib(raw)
+
+
+def parse_bytes_stdlib(raw: bytes) -> Message:
+    """The stdlib parse, for structures the light splitter gives up on."""
     raw = raw[:MAX_INPUT_BYTES]
     if b"\r" in raw and b"\n" not in raw[:8192]:
         # Old Mac line ends: the stdlib parser splits headers on them but not MIME boundaries.
@@ -51,6 +69,7 @@ def parse_bytes(raw: bytes) -> Message:
     return _BYTES_PARSER.parsebytes(raw, headersonly=single_part)
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _LINE_END = re.compile(r"\r+\n|\r")
 
 
@@ -78,7 +97,7 @@ def _raw_header(message: Message, name: str) -> str | None:
 
 def _undo_surrogates(value: str) -> str:
     """Raw 8-bit header bytes (RFC 6532 UTF-8, or legacy Latin-1) as the text they were."""
-    if not any("\udc80" <= character <= "\udcff" for character in value):
+    if value.isascii() or not _SURROGATE.search(value):
         return value
     raw = value.encode("ascii", "surrogateescape")
     try:
@@ -145,7 +164,7 @@ def iter_parts(message: Message) -> Iterator[tuple[Message, str]]:
             continue
         payload = part.get_payload()
         if isinstance(payload, list):
-            stack.extend(reversed([child for child in payload if isinstance(child, Message)]))
+            stack.extend(reversed([child for child in payload if isinstance(child, PART_TYPES)]))
 
 
 def header_values(text: str, wanted: tuple[str, ...]) -> dict[str, str]:

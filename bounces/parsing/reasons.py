@@ -261,8 +261,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"envelope (?:sender|from) (?:rejected|refused|invalid)",
         r"rejected by recipient",
     ),
+    # Facebook's refusal by the recipient's settings: a filter, not a bad address.
+    _rule("filtered", r"refused due to recipient preferences"),
     _rule(
         "userunknown",
+        # Exchange Online's directory-based edge blocking of an address it does not host.
+        r"recipient address rejected: access denied",
         r"address couldn't be found",
         r"check if (?:the )?address is correct",
         r"invalid recipient",
@@ -404,7 +408,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
 # Reason of an enhanced status code: the most specific form ("5.7.26"), then its subject
 # and detail without the class ("1.1"), then the subject alone ("7").
 _REASON_FOR_CODE: dict[str, str] = {
-    "1.0": "rejected",
+    "1.0": "userunknown",
     "1.1": "userunknown",
     "1.2": "hostunknown",
     "1.3": "userunknown",
@@ -560,13 +564,21 @@ def classify(
         reason = "filtered"
     if status is None:
         reply_code = find_reply_code(diagnostic)
-        temporary = delayed or (reply_code or "").startswith("4")
+        temporary = (
+            delayed or (reply_code or "").startswith("4") or bool(_RETRIED.search(diagnostic))
+        )
         status = pseudo_status(reason, temporary=temporary)
     permanent = status.startswith("5")
     hard = reason in {"userunknown", "hasmoved"} or (reason in HARD_REASONS and permanent)
     return reason, status, hard and not delayed
 
 
+# A failure retried until the retry period ran out was a temporary one: its pseudo-code takes
+# class 4 (Exim's "retry timeout exceeded", "all hosts have been failing").
+_RETRIED = re.compile(
+    r"(?<!delivery )retry time(?:out)? (?:exceeded|not reached)|all hosts have been failing",
+    re.IGNORECASE,
+)
 _RCPT_STAGE = re.compile(
     r"rcpt to|rcpt command|\[rcpt_to\]|smtp:rcpt|does not like recipient|after rcpt", re.IGNORECASE
 )
@@ -611,6 +623,11 @@ def _better_status(status: str | None, diagnostic: str) -> str | None:
     in_text = find_status(diagnostic)
     if status is None:
         return in_text
+    in_reply = find_status(diagnostic[:80])
     if in_text and status.endswith(".0.0") and in_text[0] == status[0]:
         return in_text
+    if in_reply and in_reply[0] == status[0] and not in_reply.endswith(".0.0"):
+        # The remote server's own code is more precise than the reporting MTA's summary
+        # (Sendmail reports 4.4.7 or 5.1.1 for a "450 4.7.1" or "550 5.7.1" reply).
+        return in_reply
     return status
