@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import Campaign, CampaignStep, EmailTemplate, Enrollment, OutboundEmail, Prospect
+from .models import (
+    ApiToken,
+    Campaign,
+    CampaignStep,
+    EmailTemplate,
+    Enrollment,
+    OutboundEmail,
+    Prospect,
+)
 
 
 @admin.register(Prospect)
@@ -76,3 +84,25 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     raw_id_fields = ["sender", "prospect", "template", "campaign_step", "enrollment", "channel"]
     date_hierarchy = "created_at"
     readonly_fields = ["message_id", "created_at", "updated_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__email", "prefix"]
+    raw_id_fields = ["user"]
+    # Only a hash is stored; even that is never shown.
+    exclude = ["key_hash"]
+    readonly_fields = ["prefix", "last_used_at", "created_at", "updated_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tokens are created by their owner, who sees the token once
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from .services import api_token_revoke
+
+        for token in queryset:
+            api_token_revoke(token=token)
