@@ -19,14 +19,24 @@ INK = "#667085"
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1/2/5 × 10^n at or above value (axis tops that read well)."""
+    """The smallest 1/2/5 × 10^n at or above value (axis steps that read well)."""
     if value <= 0:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude * (1 + 1e-9):
             return step * magnitude
     return 10 * magnitude
+
+
+def _count_axis(most: int, *, max_ticks: int = 5) -> tuple[int, int]:
+    """(step, number of steps) for an axis of whole counts reaching at least `most`."""
+    step = max(1, int(_nice_ceiling(most / max_ticks))) if most > 0 else 1
+    return step, max(1, math.ceil(most / step))
+
+
+def _format_percent(value: float) -> str:
+    return f"{value:.0f}%" if value == int(value) else f"{value:g}%"
 
 
 def _percent(rate: float | None) -> str:
@@ -43,9 +53,11 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
     height, left, right, top, bottom = 260, 48, 52, 28, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(points), 1)
-    most = _nice_ceiling(max((p.figures.sent for p in points), default=0))
+    step, ticks = _count_axis(max((p.figures.sent for p in points), default=0))
+    most = step * ticks
     worst = max((p.figures.bounce_rate or 0 for p in points), default=0)
-    rate_top = max(_nice_ceiling(worst * 100), 5) / 100
+    rate_step = _nice_ceiling(max(worst * 100, 5) / ticks)  # percent per grid line
+    rate_top = rate_step * ticks / 100
     slot = plot_w / count
     bar = max(slot * 0.7, 1)
     parts = [
@@ -53,14 +65,14 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
         f'aria-label="Emails sent per day and bounce rate" xmlns="http://www.w3.org/2000/svg" '
         f'font-size="11" font-family="inherit">'
     ]
-    for tick in range(5):
-        y = top + plot_h - plot_h * tick / 4
+    for tick in range(ticks + 1):
+        y = top + plot_h - plot_h * tick / ticks
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}">'
-            f"{most * tick / 4:,.0f}</text>"
+            f"{step * tick:,}</text>"
             f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" fill="{RATE}">'
-            f"{rate_top * 100 * tick / 4:.1f}%</text>"
+            f"{_format_percent(round(rate_step * tick, 6))}</text>"
         )
     label_every = max(1, math.ceil(count / 12))
     line: list[str] = []

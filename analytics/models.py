@@ -98,21 +98,38 @@ class DirtyBucket(models.Model):
 class EmailDayStat(models.Model):
     """Rollup: what one sender sent on one day (in the organization's time zone) with one
     template / campaign step. Bounces and replies count on the day their email was sent, so
-    a rate never exceeds 100%. Recounted from the source rows, never incremented."""
+    a rate never exceeds 100%. Recounted from the source rows, never incremented.
+    Rollup foreign keys have no database constraint: the rows are derived, a rebuild writes
+    hundreds of thousands of them, and deferred constraint checks would double its time;
+    deleting a user, template or campaign still removes its rows (Django's cascade)."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     day = models.DateField()
     template = models.ForeignKey(
-        "outreach.EmailTemplate", null=True, on_delete=models.CASCADE, related_name="+"
+        "outreach.EmailTemplate",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
-        "outreach.Campaign", null=True, on_delete=models.CASCADE, related_name="+"
+        "outreach.Campaign",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     campaign_step = models.ForeignKey(
-        "outreach.CampaignStep", null=True, on_delete=models.CASCADE, related_name="+"
+        "outreach.CampaignStep",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     sent = models.PositiveIntegerField(default=0)
     bounced_hard = models.PositiveIntegerField(default=0)
@@ -135,9 +152,11 @@ class SenderDayStat(models.Model):
     """Rollup: one sender's day, all templates together (the leaderboard and the charts)."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     day = models.DateField()
     sent = models.PositiveIntegerField(default=0)
     bounced_hard = models.PositiveIntegerField(default=0)
@@ -158,10 +177,14 @@ class EnrollmentStat(models.Model):
     """Rollup: how many of one sender's enrollments in one campaign are in each state now."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    campaign = models.ForeignKey("outreach.Campaign", on_delete=models.CASCADE, related_name="+")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        "outreach.Campaign", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     state = models.CharField(max_length=20)
     count = models.PositiveIntegerField(default=0)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from bounces.models import Bounce
-from outreach.models import Campaign, Enrollment, OutboundEmail
+from outreach.models import Enrollment, OutboundEmail
 
 from .models import (
     AnalyticsState,
@@ -208,25 +208,34 @@ def _recount_days(*, organization_id: int, zone: ZoneInfo, days: dict[date, set[
         _write_email_stats(organization_id=organization_id, rows=rows)
 
 
-def _recount_enrollments(*, organization_id: int, campaigns: dict[int, set[int] | None]) -> None:
-    """Recount enrollment states per (campaign, sender); None = every sender of the campaign."""
-    for campaign_id, sender_ids in sorted(campaigns.items()):
-        enrollments = Enrollment.objects.filter(campaign_id=campaign_id)
-        old = EnrollmentStat.objects.filter(campaign_id=campaign_id)
-        if sender_ids is not None:
-            enrollments = enrollments.filter(sender_id__in=sender_ids)
-            old = old.filter(sender_id__in=sender_ids)
-        old.delete()
-        EnrollmentStat.objects.bulk_create(
+def _recount_enrollments(*, organization_id: int, campaigns: dict[int, set[int]] | None) -> None:
+    """Recount enrollment states per (campaign, sender) for the given campaigns and senders,
+    in one query; None = every campaign of the organization (the rebuild)."""
+    enrollments = Enrollment.objects.filter(campaign__organization_id=organization_id)
+    old = EnrollmentStat.objects.filter(organization_id=organization_id)
+    if campaigns is not None:
+        if not campaigns:
+            return
+        pairs = Q()
+        for campaign_id, sender_ids in campaigns.items():
+            pairs |= Q(campaign_id=campaign_id, sender_id__in=sender_ids)
+        enrollments, old = enrollments.filter(pairs), old.filter(pairs)
+    old.delete()
+    EnrollmentStat.objects.bulk_create(
+        (
             EnrollmentStat(
                 organization_id=organization_id,
-                campaign_id=campaign_id,
+                campaign_id=row["campaign_id"],
                 sender_id=row["sender_id"],
                 state=row["state"],
                 count=row["n"],
             )
-            for row in enrollments.order_by().values("sender_id", "state").annotate(n=Count("id"))
-        )
+            for row in enrollments.order_by()
+            .values("campaign_id", "sender_id", "state")
+            .annotate(n=Count("id"))
+        ),
+        batch_size=2_000,
+    )
 
 
 def _months(*, organization_id: int, zone: ZoneInfo) -> list[date]:
@@ -266,10 +275,7 @@ def _rebuild(*, organization_id: int, zone: ZoneInfo, progress: Callable[[str], 
         month_emails = sum(row["sent"] for row in rows)
         emails += month_emails
         progress(f"{done}/{len(months)} months · {month:%Y-%m}: {month_emails:,} emails")
-    campaign_ids = Campaign.objects.filter(organization_id=organization_id).values_list(
-        "id", flat=True
-    )
-    _recount_enrollments(organization_id=organization_id, campaigns=dict.fromkeys(campaign_ids))
+    _recount_enrollments(organization_id=organization_id, campaigns=None)
     return emails
 
 
@@ -296,7 +302,7 @@ def analytics_refresh(
             )
             return RefreshResult(changes=len(queued), days=0, campaigns=0, rebuilt=True)
         days: dict[date, set[int]] = defaultdict(set)
-        campaigns: dict[int, set[int] | None] = defaultdict(set)
+        campaigns: dict[int, set[int]] = defaultdict(set)
         for row in queued:
             if row["kind"] == DirtyBucket.Kind.EMAIL and row["at"] is not None:
                 days[row["at"].astimezone(zone).date()].add(row["sender_id"])

@@ -30,7 +30,7 @@ from .services import (
     feed_event_mark_read,
 )
 
-ROWS_PER_PAGE = 100
+ROWS_PER_PAGE = 50
 FIGURE_SORTS = {
     "sent": lambda r: r.figures.sent,
     "delivered": lambda r: r.figures.delivered,
