@@ -351,6 +351,8 @@ def seed(rng: random.Random) -> dict[str, int]:
                     else None,
                 )
             )
+    # The feed lists newest first by id, so ids must follow the time things happened.
+    events.sort(key=lambda e: e.outbound_email.bounced_at or e.outbound_email.replied_at)
     FeedEvent.objects.bulk_create(events)
     # bulk_create skips auto_now_add semantics for history: date events when they happened.
     for event in FeedEvent.objects.filter(organization=acme).select_related("outbound_email"):
