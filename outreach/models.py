@@ -323,6 +323,18 @@ class OutboundEmail(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_address}"
 
+    @property
+    def channel_label(self) -> str:
+        """The channel's kind as people read it ("Gmail"), kept after the channel is removed."""
+        from channels_app.models import DeliveryChannel
+
+        if not self.channel_kind:
+            return ""
+        try:
+            return DeliveryChannel.Kind(self.channel_kind).label
+        except ValueError:
+            return self.channel_kind
+
 
 class ApiToken(TimeStampedModel):
     """A personal token for the Gmail and Outlook plug-ins (`POST /api/v1/emails/`). Only a
