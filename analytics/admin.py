@@ -4,6 +4,7 @@ from .models import (
     AnalyticsState,
     DirtyBucket,
     EmailDayStat,
+    EmailMonthStat,
     EnrollmentStat,
     FeedEvent,
     SenderDayStat,
@@ -66,6 +67,13 @@ class EmailDayStatAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["organization"]
     date_hierarchy = "day"
+    list_select_related = ["sender", "template", "campaign_step__campaign"]
+
+
+@admin.register(EmailMonthStat)
+class EmailMonthStatAdmin(ReadOnlyAdmin):
+    list_display = ["month", "sender", "template", "campaign_step", "sent", "bounced_hard"]
+    list_filter = ["organization"]
     list_select_related = ["sender", "template", "campaign_step__campaign"]
 
 

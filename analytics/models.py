@@ -148,6 +148,56 @@ class EmailDayStat(models.Model):
         return f"{self.sender_id} {self.day}: {self.sent} sent"
 
 
+class EmailMonthStat(models.Model):
+    """Rollup: EmailDayStat summed over a calendar month (organization's time zone), so a
+    twelve-month range reads twelve months of rows, not 365 days of them. A range is read
+    as whole months from here plus the partial months at its edges from EmailDayStat."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    month = models.DateField(help_text="The first day of the month.")
+    template = models.ForeignKey(
+        "outreach.EmailTemplate",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    campaign = models.ForeignKey(
+        "outreach.Campaign",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    campaign_step = models.ForeignKey(
+        "outreach.CampaignStep",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    sent = models.PositiveIntegerField(default=0)
+    bounced_hard = models.PositiveIntegerField(default=0)
+    bounced_soft = models.PositiveIntegerField(default=0)
+    replied = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "month"], name="monthstat_org_month"),
+            models.Index(fields=["sender", "month"], name="monthstat_sender_month"),
+            models.Index(fields=["template", "month"], name="monthstat_template_month"),
+            models.Index(fields=["campaign", "month"], name="monthstat_campaign_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} {self.month:%Y-%m}: {self.sent} sent"
+
+
 class SenderDayStat(models.Model):
     """Rollup: one sender's day, all templates together (the leaderboard and the charts)."""
 

@@ -2,7 +2,8 @@
 narrows by organization and role through accounts.selectors, so a forgotten filter cannot leak
 another team's or tenant's figures.
 
-Figures come from the rollups (EmailDayStat, SenderDayStat, EnrollmentStat), never from a scan
+Figures come from the rollups (EmailDayStat, EmailMonthStat, SenderDayStat, EnrollmentStat),
+never from a scan
 of the outbound emails: a page costs the same few queries at ten thousand emails or at ten
 million. Definitions (also shown on the pages):
 - sent: emails sent in the range, plus emails the SMTP server refused at send time;
@@ -22,7 +23,7 @@ from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
 from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment
 
-from .models import EmailDayStat, EnrollmentStat, FeedEvent, SenderDayStat
+from .models import EmailDayStat, EmailMonthStat, EnrollmentStat, FeedEvent, SenderDayStat
 
 FIGURE_FIELDS = ("sent", "bounced_hard", "bounced_soft", "replied")
 
@@ -78,14 +79,11 @@ def _sum_figures() -> dict:
     return {name: Sum(name) for name in FIGURE_FIELDS}
 
 
-def _scoped(queryset: QuerySet, *, user: User, flt: AnalyticsFilter) -> QuerySet:
+def _scoped(queryset: QuerySet, *, user: User, flt: AnalyticsFilter, period: Q) -> QuerySet:
     if user.organization_id is None:
         return queryset.none()
     queryset = queryset.filter(
-        user_scope_q(user=user, field="sender"),
-        organization_id=user.organization_id,
-        day__gte=flt.first,
-        day__lte=flt.last,
+        period, user_scope_q(user=user, field="sender"), organization_id=user.organization_id
     )
     if flt.team_id is not None:
         queryset = queryset.filter(sender__team_id=flt.team_id)
@@ -94,12 +92,43 @@ def _scoped(queryset: QuerySet, *, user: User, flt: AnalyticsFilter) -> QuerySet
     return queryset.order_by()
 
 
-def email_stats_scoped(*, user: User, flt: AnalyticsFilter) -> QuerySet[EmailDayStat]:
-    return _scoped(EmailDayStat.objects.all(), user=user, flt=flt)
+def _whole_months(flt: AnalyticsFilter) -> tuple[date, date] | None:
+    """[start, end) of the whole calendar months inside the range, or None."""
+    start = flt.first if flt.first.day == 1 else (flt.first + timedelta(days=31)).replace(day=1)
+    end = (flt.last + timedelta(days=1)).replace(day=1)
+    return (start, end) if start < end else None
 
 
 def sender_stats_scoped(*, user: User, flt: AnalyticsFilter) -> QuerySet[SenderDayStat]:
-    return _scoped(SenderDayStat.objects.all(), user=user, flt=flt)
+    period = Q(day__gte=flt.first, day__lte=flt.last)
+    return _scoped(SenderDayStat.objects.all(), user=user, flt=flt, period=period)
+
+
+def email_figures_grouped(
+    *, user: User, flt: AnalyticsFilter, fields: list[str], **narrow
+) -> list[dict]:
+    """The figures of the range summed per `fields` (e.g. template_id): whole months read
+    from the month rollup, the partial months at the edges from the day rollup — a year costs
+    twelve months of rows, not 365 days of them. Two queries."""
+    months = _whole_months(flt)
+    if months is None:
+        day_period = Q(day__gte=flt.first, day__lte=flt.last)
+    else:
+        day_period = Q(day__gte=flt.first, day__lt=months[0]) | Q(
+            day__gte=months[1], day__lte=flt.last
+        )
+    querysets = [_scoped(EmailDayStat.objects.all(), user=user, flt=flt, period=day_period)]
+    if months is not None:
+        period = Q(month__gte=months[0], month__lt=months[1])
+        querysets.append(_scoped(EmailMonthStat.objects.all(), user=user, flt=flt, period=period))
+    merged: dict[tuple, dict] = {}
+    for queryset in querysets:
+        for row in queryset.filter(**narrow).values(*fields).annotate(**_sum_figures()):
+            key = tuple(row[name] for name in fields)
+            total = merged.setdefault(key, {**row, **dict.fromkeys(FIGURE_FIELDS, 0)})
+            for name in FIGURE_FIELDS:
+                total[name] += row[name] or 0
+    return list(merged.values())
 
 
 # --- Template analytics ----------------------------------------------------------------------
@@ -116,10 +145,10 @@ class TemplateRow:
 
 def template_stats(*, user: User, flt: AnalyticsFilter) -> list[TemplateRow]:
     """Per template used in the range: its figures, creator and sharing. One query."""
-    rows = (
-        email_stats_scoped(user=user, flt=flt)
-        .values("template_id", "template__name", "template__owner__email", "template__is_shared")
-        .annotate(**_sum_figures())
+    rows = email_figures_grouped(
+        user=user,
+        flt=flt,
+        fields=["template_id", "template__name", "template__owner__email", "template__is_shared"],
     )
     return [
         TemplateRow(
@@ -206,10 +235,9 @@ def campaign_stats(*, user: User, flt: AnalyticsFilter) -> list[CampaignRow]:
         return []
     sends = {
         row["campaign_id"]: Figures.from_row(row)
-        for row in email_stats_scoped(user=user, flt=flt)
-        .filter(campaign_id__isnull=False)
-        .values("campaign_id")
-        .annotate(**_sum_figures())
+        for row in email_figures_grouped(
+            user=user, flt=flt, fields=["campaign_id"], campaign_id__isnull=False
+        )
     }
     enrollments = _enrollment_counts(user=user, flt=flt)
     campaign_ids = set(sends) | set(enrollments)
@@ -252,10 +280,9 @@ class StepRow:
 def campaign_step_stats(*, user: User, flt: AnalyticsFilter, campaign: Campaign) -> list[StepRow]:
     sends = {
         row["campaign_step_id"]: Figures.from_row(row)
-        for row in email_stats_scoped(user=user, flt=flt)
-        .filter(campaign_id=campaign.pk)
-        .values("campaign_step_id")
-        .annotate(**_sum_figures())
+        for row in email_figures_grouped(
+            user=user, flt=flt, fields=["campaign_step_id"], campaign_id=campaign.pk
+        )
     }
     steps = CampaignStep.objects.filter(campaign=campaign).values(
         "id", "position", "template__name"
@@ -323,11 +350,12 @@ def rep_leaderboard(*, user: User, flt: AnalyticsFilter) -> list[RepRow]:
 def daily_series(*, user: User, flt: AnalyticsFilter, **narrow) -> list[DayPoint]:
     """Figures per day of the range, days without sends included. `narrow` filters the fine
     rollup (template_id=…, campaign_id=…); without it the per-sender rollup is used."""
-    stats = (
-        email_stats_scoped(user=user, flt=flt).filter(**narrow)
-        if narrow
-        else sender_stats_scoped(user=user, flt=flt)
-    )
+    if narrow:
+        period = Q(day__gte=flt.first, day__lte=flt.last)
+        stats = _scoped(EmailDayStat.objects.all(), user=user, flt=flt, period=period)
+        stats = stats.filter(**narrow)
+    else:
+        stats = sender_stats_scoped(user=user, flt=flt)
     per_day = {
         row["day"]: Figures.from_row(row) for row in stats.values("day").annotate(**_sum_figures())
     }

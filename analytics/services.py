@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from .models import (
     AnalyticsState,
     DirtyBucket,
     EmailDayStat,
+    EmailMonthStat,
     EnrollmentStat,
     FeedEvent,
     SenderDayStat,
@@ -206,6 +207,39 @@ def _recount_days(*, organization_id: int, zone: ZoneInfo, days: dict[date, set[
                 organization_id=organization_id, day=day, sender_id__in=sender_ids
             ).delete()
         _write_email_stats(organization_id=organization_id, rows=rows)
+    months: dict[date, set[int]] = defaultdict(set)
+    for day, sender_ids in days.items():
+        months[day.replace(day=1)] |= sender_ids
+    _recount_months(organization_id=organization_id, months=months)
+
+
+def _recount_months(*, organization_id: int, months: dict[date, set[int] | None]) -> None:
+    """Sum the day rollup into the month rollup for the given (month, senders); None = every
+    sender (the rebuild). One query per month, reading at most a month of day rows."""
+    for month, sender_ids in sorted(months.items()):
+        following = (month + timedelta(days=32)).replace(day=1)
+        days = EmailDayStat.objects.filter(
+            organization_id=organization_id, day__gte=month, day__lt=following
+        )
+        old = EmailMonthStat.objects.filter(organization_id=organization_id, month=month)
+        if sender_ids is not None:
+            days = days.filter(sender_id__in=sender_ids)
+            old = old.filter(sender_id__in=sender_ids)
+        old.delete()
+        EmailMonthStat.objects.bulk_create(
+            (
+                EmailMonthStat(organization_id=organization_id, month=month, **row)
+                for row in days.order_by()
+                .values("sender_id", "template_id", "campaign_id", "campaign_step_id")
+                .annotate(
+                    sent=Sum("sent"),
+                    bounced_hard=Sum("bounced_hard"),
+                    bounced_soft=Sum("bounced_soft"),
+                    replied=Sum("replied"),
+                )
+            ),
+            batch_size=2_000,
+        )
 
 
 def _recount_enrollments(*, organization_id: int, campaigns: dict[int, set[int]] | None) -> None:
@@ -262,7 +296,7 @@ def _month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 def _rebuild(*, organization_id: int, zone: ZoneInfo, progress: Callable[[str], None]) -> int:
     """Recount every rollup row of the organization, a month of sends at a time."""
     DirtyBucket.objects.filter(organization_id=organization_id).delete()
-    for model in (EmailDayStat, SenderDayStat, EnrollmentStat):
+    for model in (EmailDayStat, EmailMonthStat, SenderDayStat, EnrollmentStat):
         model.objects.filter(organization_id=organization_id).delete()
     months = _months(organization_id=organization_id, zone=zone)
     emails = 0
@@ -274,6 +308,7 @@ def _rebuild(*, organization_id: int, zone: ZoneInfo, progress: Callable[[str], 
         _write_email_stats(organization_id=organization_id, rows=rows)
         month_emails = sum(row["sent"] for row in rows)
         emails += month_emails
+        _recount_months(organization_id=organization_id, months={month: None})
         progress(f"{done}/{len(months)} months · {month:%Y-%m}: {month_emails:,} emails")
     _recount_enrollments(organization_id=organization_id, campaigns=None)
     return emails
@@ -393,6 +428,26 @@ def analytics_differences(*, organization_id: int, limit: int = 20) -> list[str]
         f"{actual.get(key)} vs recount {expected.get(key)} (sent, hard, soft, replied)"
         for key in sorted(set(expected) | set(actual), key=str)
         if expected.get(key) != actual.get(key)
+    ]
+    expected_months: dict[tuple, list[int]] = {}
+    for key, figures in expected.items():
+        month_key = (key[0], key[1].replace(day=1), key[2], key[3])
+        total = expected_months.setdefault(month_key, [0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            total[index] += value
+    actual_months: dict[tuple, list[int]] = {}
+    for row in EmailMonthStat.objects.filter(organization_id=organization_id).values_list(
+        "sender_id", "month", "template_id", "campaign_step_id",
+        "sent", "bounced_hard", "bounced_soft", "replied",
+    ):  # fmt: skip
+        total = actual_months.setdefault(row[:4], [0, 0, 0, 0])
+        for index, value in enumerate(row[4:]):
+            total[index] += value
+    differences += [
+        f"sender {key[0]} month {key[1]:%Y-%m} template {key[2]} step {key[3]}: rollup "
+        f"{actual_months.get(key)} vs recount {expected_months.get(key)}"
+        for key in sorted(set(expected_months) | set(actual_months), key=str)
+        if expected_months.get(key) != actual_months.get(key)
     ]
     per_sender_day: dict[tuple, list[int]] = {}
     for key, figures in expected.items():

@@ -11,7 +11,12 @@ SQL queries per request.
     createdb is not needed: the script drops and creates the database itself.
     .venv/bin/python bench/analytics_scale.py                    # 10k and 1M, 40 runs a page
     .venv/bin/python bench/analytics_scale.py --sizes 10000 --runs 10
-    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_analytics_bench (the default)
+    .venv/bin/python bench/analytics_scale.py --reuse            # measure again, no refill
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_analytics_bench (the
+    default) names the databases: mailroom_analytics_bench_10000, …_1000000.
+
+Pages are timed interleaved (a few requests on one size, then on the other, and so on), so
+load from other work on a shared machine weighs on both sizes alike.
 
 Loading runs with session_replication_role = replica (no triggers, no FK checks while COPY
 streams rows whose ids the script assigns), so the analytics triggers do not queue a million
@@ -29,7 +34,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mailroom_analytics_bench"
 )
+BASE_NAME = DATABASE_URL.rsplit("/", 1)[1]
 os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
 
@@ -51,7 +56,7 @@ from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from accounts.models import Organization, Team, User  # noqa: E402
-from analytics.models import EmailDayStat, FeedEvent, SenderDayStat  # noqa: E402
+from analytics.models import EmailDayStat, EmailMonthStat, FeedEvent, SenderDayStat  # noqa: E402
 from analytics.services import analytics_rebuild  # noqa: E402
 from bounces.models import Bounce  # noqa: E402
 from outreach.models import (  # noqa: E402
@@ -67,6 +72,11 @@ REPS, TEAMS, TEMPLATES_PER_REP, CAMPAIGNS_PER_REP, STEPS = 100, 10, 5, 2, 3
 PROSPECTS_PER_REP = 500
 BOUNCE_SHARE, REPLY_SHARE = 0.05, 0.02
 NOW = datetime.now(UTC)
+VIEWERS = [
+    ("admin", "admin@bench.test"),
+    ("manager", "manager1@bench.test"),
+    ("rep", "rep1@bench.test"),
+]
 PAGES = [
     ("template analytics", "/analytics/templates/"),
     ("campaign analytics", "/analytics/campaigns/"),
@@ -80,8 +90,7 @@ PAGES = [
 
 def recreate_database() -> None:
     connections.close_all()
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
+    name = settings.DATABASES["default"]["NAME"]
     admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -351,59 +360,89 @@ def vacuum() -> None:
     raw.autocommit = previous
 
 
-def measure(org: Organization, *, runs: int) -> list[dict]:
-    zone = ZoneInfo(org.timezone)
-    year_ago = (NOW.astimezone(zone) - timedelta(days=364)).date().isoformat()
-    last_event = FeedEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    viewers = [
-        ("admin", User.objects.get(email="admin@bench.test")),
-        ("manager", User.objects.get(email="manager1@bench.test")),
-        ("rep", User.objects.get(email="rep1@bench.test")),
-    ]
-    results = []
-    for role, user in viewers:
-        client = Client()
-        client.force_login(user)
+def use_database(name: str) -> None:
+    """Point the default connection at another of the benchmark's databases."""
+    connections.close_all()
+    settings.DATABASES["default"]["NAME"] = name
+    connection.settings_dict["NAME"] = name
+
+
+def database_name(size: int) -> str:
+    return f"{BASE_NAME}_{size}"
+
+
+def measure(sizes: list[int], *, runs: int, batch: int = 5) -> dict[int, list[dict]]:
+    """Time every page for every viewer at every size, interleaved: a batch of requests
+    against one database, then the same batch against the next, until `runs` each. The
+    machine's load (other work on a shared host) then weighs on every size alike."""
+    setups = {}
+    for size in sizes:
+        use_database(database_name(size))
+        org = Organization.objects.get(slug="bench")
+        zone = ZoneInfo(org.timezone)
+        clients = {}
+        for role, email in VIEWERS:
+            clients[role] = Client()
+            clients[role].force_login(User.objects.get(email=email))
+        setups[size] = {
+            "clients": clients,
+            "year_ago": (NOW.astimezone(zone) - timedelta(days=364)).date().isoformat(),
+            "last_event": FeedEvent.objects.order_by("-id").values_list("id", flat=True).first(),
+        }
+    table: dict[int, list[dict]] = {size: [] for size in sizes}
+    for role, _ in VIEWERS:
         for label, path in PAGES:
-            url = path.format(last_event=last_event, year_ago=year_ago)
-            for _ in range(3):
-                assert client.get(url).status_code == 200, url
-            queries: list[str] = []
-            with connection.execute_wrapper(
-                lambda execute, sql, *rest, log=queries: log.append(sql) or execute(sql, *rest)
-            ):
-                client.get(url)
-            timings = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200
-            results.append(
-                {
-                    "role": role,
-                    "page": label,
-                    "median_ms": statistics.median(timings),
-                    "p90_ms": sorted(timings)[int(len(timings) * 0.9) - 1],
-                    "queries": len(queries),
-                }
-            )
-    return results
+            timings: dict[int, list[float]] = {size: [] for size in sizes}
+            queries: dict[int, list[str]] = {size: [] for size in sizes}
+            while len(timings[sizes[0]]) < runs:
+                for size in sizes:
+                    use_database(database_name(size))
+                    client = setups[size]["clients"][role]
+                    url = path.format(**setups[size])
+                    for _ in range(2):  # reconnect, warm caches
+                        assert client.get(url).status_code == 200, url
+                    if not queries[size]:
+                        with connection.execute_wrapper(
+                            lambda execute, sql, *rest, log=queries[size]: (
+                                log.append(sql) or execute(sql, *rest)
+                            )
+                        ):
+                            client.get(url)
+                    for _ in range(batch):
+                        started = time.perf_counter()
+                        response = client.get(url)
+                        timings[size].append((time.perf_counter() - started) * 1000)
+                        assert response.status_code == 200
+            for size in sizes:
+                ordered = sorted(timings[size])
+                table[size].append(
+                    {
+                        "role": role,
+                        "page": label,
+                        "median_ms": statistics.median(ordered),
+                        "p90_ms": ordered[int(len(ordered) * 0.9) - 1],
+                        "queries": len(queries[size]),
+                    }
+                )
+    return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Measure the databases a previous run filled."
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"Machine: {platform.node()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} CPUs · Python {platform.python_version()} · "
-          f"{connection.vendor} {settings.DATABASES['default']['NAME']}")  # fmt: skip
-    table: dict[int, list[dict]] = {}
-    for size in sizes:
-        print(f"\n== {size:,} emails ==")
+          f"{os.cpu_count()} CPUs · {os.getloadavg()[0]:.1f} load · "
+          f"Python {platform.python_version()}")  # fmt: skip
+    for size in sizes if not args.reuse else []:
+        print(f"\n== {size:,} emails: database {database_name(size)} ==")
         started = time.monotonic()
+        use_database(database_name(size))
         recreate_database()
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
@@ -421,26 +460,25 @@ def main() -> None:
         print(
             f"analytics_rebuild: {time.monotonic() - started:.1f} s → "
             f"{EmailDayStat.objects.count():,} template/step day rows, "
+            f"{EmailMonthStat.objects.count():,} month rows, "
             f"{SenderDayStat.objects.count():,} rep day rows"
         )
         started = time.monotonic()
         vacuum()
         print(f"VACUUM ANALYZE: {time.monotonic() - started:.1f} s")
-        table[size] = measure(filled["org"], runs=args.runs)
-        for row in table[size]:
-            print(f"  {row['role']:<8} {row['page']:<30} median {row['median_ms']:6.1f} ms  "
-                  f"p90 {row['p90_ms']:6.1f} ms  {row['queries']:2d} queries")  # fmt: skip
 
-    if len(sizes) >= 2:
-        small, large = sizes[0], sizes[-1]
-        print(f"\n| viewer | page | {small:,}: median ms (queries) | {large:,}: median ms "
-              f"(queries) | ratio |")  # fmt: skip
-        print("|---|---|---:|---:|---:|")
-        for a, b in zip(table[small], table[large], strict=True):
-            print(
-                f"| {a['role']} | {a['page']} | {a['median_ms']:.1f} ({a['queries']}) | "
-                f"{b['median_ms']:.1f} ({b['queries']}) | {b['median_ms'] / a['median_ms']:.2f}× |"
-            )
+    print(f"\nTiming {args.runs} warm requests per page, viewer and size, interleaved…")
+    table = measure(sizes, runs=args.runs)
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+    header = " | ".join(f"{size:,} emails: median ms (p90) [queries]" for size in sizes)
+    print(f"\n| viewer | page | {header} |" + (" ratio |" if len(sizes) > 1 else ""))
+    print("|---|---|" + "---:|" * (len(sizes) + (len(sizes) > 1)))
+    for rows in zip(*(table[size] for size in sizes), strict=True):
+        cells = " | ".join(
+            f"{row['median_ms']:.1f} ({row['p90_ms']:.0f}) [{row['queries']}]" for row in rows
+        )
+        ratio = f" {rows[-1]['median_ms'] / rows[0]['median_ms']:.2f}× |" if len(rows) > 1 else ""
+        print(f"| {rows[0]['role']} | {rows[0]['page']} | {cells} |{ratio}")
 
 
 if __name__ == "__main__":

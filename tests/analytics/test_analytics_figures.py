@@ -196,3 +196,27 @@ def test_leaderboard_lists_reps_without_sends_too(org, team, manager, rep):
     }
     assert rows == {"rep@acme.test": 1, "quiet@acme.test": 0, "mgr@acme.test": 0}
     assert quiet.email in rows
+
+
+@pytest.mark.parametrize(
+    "first, last",
+    [
+        ("2026-01-01", "2026-03-31"),  # whole months only
+        ("2026-01-15", "2026-03-10"),  # partial months at both edges
+        ("2026-02-01", "2026-02-28"),  # exactly one month
+        ("2026-02-03", "2026-02-20"),  # inside one month
+        ("2025-12-20", "2026-04-30"),  # beyond the data
+    ],
+)
+def test_long_ranges_read_whole_months_and_partial_edges_alike(org, rep, first, last):
+    template = EmailTemplateFactory(owner=rep)
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    sent_days = [start + timedelta(days=n) for n in range(0, 90, 3)]
+    for sent_at in sent_days:
+        OutboundEmailFactory(sender=rep, template=template, sent_at=sent_at)
+    analytics_refresh(organization_id=org.pk)
+    first_day, last_day = (datetime.fromisoformat(d).date() for d in (first, last))
+    flt = AnalyticsFilter(first=first_day, last=last_day)
+    expected = sum(first_day <= d.date() <= last_day for d in sent_days)
+    assert sum(r.figures.sent for r in template_stats(user=rep, flt=flt)) == expected
+    assert sum(p.figures.sent for p in rep_leaderboard(user=rep, flt=flt)) == expected
