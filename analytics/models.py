@@ -51,6 +51,9 @@ class FeedEvent(TimeStampedModel):
             models.Index(fields=["user", "-id"], name="feed_user_newest"),
             models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="feed_unread"),
             models.Index(fields=["organization", "-id"], name="feed_org_newest"),
+            # The feed pages: newest first by when it happened (history may be back-dated).
+            models.Index(fields=["user", "-created_at", "-id"], name="feed_user_recent"),
+            models.Index(fields=["organization", "-created_at", "-id"], name="feed_org_recent"),
         ]
 
     def __str__(self) -> str:

@@ -418,7 +418,17 @@ def feed_event_list(
         events = events.filter(user__in=members)
     if after_id is not None:
         events = events.filter(id__gt=after_id)
-    return list(events.select_related("user", "outbound_email").order_by("-id")[:limit])
+    return list(
+        events.select_related("user", "outbound_email")
+        .only(
+            *FEED_EVENT_FIELDS,
+            "user__email",
+            "user__first_name",
+            "user__last_name",
+            "outbound_email__prospect_id",
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def feed_event_is_own(*, user: User, event_id: int) -> bool:
