@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -232,6 +233,8 @@ def feed(request):
             "team_view": feed_has_team_view(user=request.user),
             "last_id": max((e.id for e in events), default=0),
             "poll_seconds": FEED_POLL_SECONDS,
+            # One token for every row's form: {% csrf_token %} re-masks it on each use.
+            "csrf_value": get_token(request),
         },
     )
 
@@ -250,8 +253,12 @@ def feed_events(request):
     events = feed_event_list(user=request.user, scope=scope, after_id=after)
     html = render_to_string(
         "analytics/_feed_events.html",
-        {"events": events, "scope": scope, "user": request.user},
-        request=request,
+        {
+            "events": events,
+            "scope": scope,
+            "user": request.user,
+            "csrf_value": get_token(request),
+        },
     )
     return JsonResponse(
         {
