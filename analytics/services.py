@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -215,31 +215,30 @@ def _recount_days(*, organization_id: int, zone: ZoneInfo, days: dict[date, set[
 
 def _recount_months(*, organization_id: int, months: dict[date, set[int] | None]) -> None:
     """Sum the day rollup into the month rollup for the given (month, senders); None = every
-    sender (the rebuild). One query per month, reading at most a month of day rows."""
-    for month, sender_ids in sorted(months.items()):
-        following = (month + timedelta(days=32)).replace(day=1)
-        days = EmailDayStat.objects.filter(
-            organization_id=organization_id, day__gte=month, day__lt=following
-        )
-        old = EmailMonthStat.objects.filter(organization_id=organization_id, month=month)
-        if sender_ids is not None:
-            days = days.filter(sender_id__in=sender_ids)
-            old = old.filter(sender_id__in=sender_ids)
-        old.delete()
-        EmailMonthStat.objects.bulk_create(
-            (
-                EmailMonthStat(organization_id=organization_id, month=month, **row)
-                for row in days.order_by()
-                .values("sender_id", "template_id", "campaign_id", "campaign_step_id")
-                .annotate(
-                    sent=Sum("sent"),
-                    bounced_hard=Sum("bounced_hard"),
-                    bounced_soft=Sum("bounced_soft"),
-                    replied=Sum("replied"),
-                )
-            ),
-            batch_size=2_000,
-        )
+    sender (the rebuild). One INSERT … SELECT per month: the rows never pass through Python,
+    which is what made this the costly part of a refresh."""
+    day_table, month_table = EmailDayStat._meta.db_table, EmailMonthStat._meta.db_table
+    columns = "organization_id, sender_id, template_id, campaign_id, campaign_step_id"
+    figures = "sent, bounced_hard, bounced_soft, replied"
+    sums = "SUM(sent), SUM(bounced_hard), SUM(bounced_soft), SUM(replied)"
+    with connection.cursor() as cursor:
+        for month, sender_ids in sorted(months.items()):
+            following = (month + timedelta(days=32)).replace(day=1)
+            senders, params = "", []
+            if sender_ids is not None:
+                senders = f" AND sender_id IN ({', '.join(['%s'] * len(sender_ids))})"
+                params = sorted(sender_ids)
+            cursor.execute(
+                f"DELETE FROM {month_table} WHERE organization_id = %s AND month = %s{senders}",
+                [organization_id, month, *params],
+            )
+            cursor.execute(
+                f"INSERT INTO {month_table} ({columns}, month, {figures}) "
+                f"SELECT {columns}, %s, {sums} FROM {day_table} "
+                f"WHERE organization_id = %s AND day >= %s AND day < %s{senders} "
+                f"GROUP BY {columns}",
+                [month, organization_id, month, following, *params],
+            )
 
 
 def _recount_enrollments(*, organization_id: int, campaigns: dict[int, set[int]] | None) -> None:
