@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from channels_app.exceptions import (
     PermanentProviderError,
@@ -51,9 +52,10 @@ class SmtpServer:
     username: str
     password: str
 
-    @property
+    @cached_property
     def key(self) -> str:
         # The password is part of the key (hashed), so new credentials open a new connection.
+        # Computed once per server object (a drain builds one and sends many messages).
         secret = hashlib.sha256(self.password.encode()).hexdigest()[:16]
         return f"{self.host}:{self.port}:{self.security}:{self.username}:{secret}"
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -59,7 +60,7 @@ from .limits import (
     slots_take,
 )
 from .limits import mailbox_backoff as _mailbox_backoff
-from .mime import email_mime_build, email_mime_bytes
+from .mime import email_mime_raw
 from .models import MailboxSendState
 from .resolution import NoUsableChannel, email_channel_resolve
 
@@ -223,6 +224,41 @@ def _finish(email: OutboundEmail, **fields) -> bool:
     return bool(updated)
 
 
+_SENT_SQL: dict[str, str] = {}
+
+
+def _finish_sent(email: OutboundEmail, *, now: datetime, provider_id: str, kind: str) -> bool:
+    """The "sent" mark, the one write per email on the hot path: `_finish` as one prepared
+    UPDATE statement (same columns, same claim-token guard) without building an ORM query
+    per email. Committed on its own at once (autocommit), so the unclosable window stays one
+    round trip to the database."""
+    vendor = db_connection.vendor
+    sql = _SENT_SQL.get(vendor)
+    if sql is None:
+        quote = db_connection.ops.quote_name
+        sql = _SENT_SQL[vendor] = (
+            f"UPDATE {quote(OutboundEmail._meta.db_table)} SET "
+            f"{quote('status')} = %s, {quote('sent_at')} = %s, "
+            f"{quote('provider_message_id')} = %s, {quote('channel_kind')} = %s, "
+            f"{quote('waiting_reason')} = '', {quote('failure_reason')} = '', "
+            f"{quote('next_attempt_at')} = NULL, {quote('lease_until')} = NULL, "
+            f"{quote('claim_token')} = NULL, {quote('updated_at')} = %s "
+            f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('claim_token')} = %s"
+        )
+    fields = OutboundEmail._meta
+    when = fields.get_field("sent_at").get_db_prep_save(now, db_connection)
+    token = fields.get_field("claim_token").get_db_prep_save(email.claim_token, db_connection)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [Status.SENT, when, provider_id[:255], kind, when, email.pk, Status.SENDING, token],
+        )
+        updated = cursor.rowcount
+    if not updated:
+        logger.error("email %s: claim lost before its outcome was written", email.pk)
+    return bool(updated)
+
+
 def _release(
     emails: list[OutboundEmail], *, status: str, until: datetime, reason: str, refund: bool
 ) -> None:
@@ -324,9 +360,7 @@ def channel_deliver(*, channel: DeliveryChannel, email: OutboundEmail, now: date
     """Hand one email to the channel's provider; returns the provider's message id if any.
     Raises channels_app.exceptions.ProviderError subclasses."""
     from_address, from_name = _from_identity(channel, email.sender)
-    raw = email_mime_bytes(
-        email_mime_build(email=email, from_address=from_address, from_name=from_name, now=now)
-    )
+    raw = email_mime_raw(email=email, from_address=from_address, from_name=from_name, now=now)
     if channel.kind in (Kind.GMAIL, Kind.EXCHANGE_ONLINE):
         return _oauth_send(channel, raw)
     if channel.kind == Kind.EXCHANGE_ONPREM:
@@ -533,16 +567,7 @@ def _send_claimed(
         )
     else:
         result.sent += 1
-        _finish(
-            email,
-            status=Status.SENT,
-            sent_at=now,
-            provider_message_id=provider_id[:255],
-            channel_kind=channel.kind,
-            waiting_reason="",
-            failure_reason="",
-            next_attempt_at=None,
-        )
+        _finish_sent(email, now=now, provider_id=provider_id, kind=channel.kind)
     return True
 
 
