@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from email.message import Message
 
-from . import dsn, plaintext, reasons
+from . import dsn, families, plaintext, reasons
 from .message import (
     MAX_INPUT_BYTES,
     PART_TYPES,
@@ -151,6 +151,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
 
     collected = _collect_parts(message)
     excluded = _own_addresses(message)
+    mta = families.detect(message, collected.report_text)
 
     recipients: list[FailedRecipient] = []
     reporting_mta: str | None = None
@@ -159,7 +160,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     for fields in collected.status_fields:
         status_report = dsn.read_delivery_status(fields)
         reporting_mta = reporting_mta or status_report.reporting_mta
-        found, success = _from_delivery_status(status_report, collected.report_text)
+        found, success = _from_delivery_status(status_report, collected.report_text, mta)
         recipients.extend(found)
         saw_success = saw_success or success
     if recipients:
@@ -180,7 +181,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             return None
         family = "text"
         recipients = _from_plain_text(
-            message, [collected.region_of(text) for text in collected.texts], excluded
+            message, [collected.region_of(text) for text in collected.texts], excluded, mta
         )
         if not recipients and not nested and (daemon_sender or bounce_subject):
             inner = _nested_bounce(collected)
@@ -188,9 +189,11 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
                 return inner
         if not recipients and raw is not None:
             raw_body = _raw_body(raw)
-            recipients = _from_plain_text(message, [plaintext.report_region(raw_body)[0]], excluded)
+            recipients = _from_plain_text(
+                message, [plaintext.report_region(raw_body)[0]], excluded, mta
+            )
         if not recipients and daemon_sender and (bounce_subject or bounce_body):
-            recipients = _from_returned_recipient(collected, excluded)
+            recipients = _from_returned_recipient(collected, excluded, mta)
             family = _RETURNED_TO
     if not recipients:
         return None
@@ -223,7 +226,9 @@ def _nested_bounce(collected: _Collected) -> BounceReport | None:
     return None
 
 
-def _from_returned_recipient(collected: _Collected, excluded: set[str]) -> list[FailedRecipient]:
+def _from_returned_recipient(
+    collected: _Collected, excluded: set[str], family: str | None
+) -> list[FailedRecipient]:
     """Some MTAs name nobody in their report: the returned message's To is who failed."""
     returned = _returned_headers(collected)
     addresses = [
@@ -236,7 +241,10 @@ def _from_returned_recipient(collected: _Collected, excluded: set[str]) -> list[
     diagnostic = _text_about(
         addresses[0], "\n".join(collected.region_of(text) for text in collected.texts)
     )
-    return [_recipient(address, diagnostic, None, "failed") for address in dict.fromkeys(addresses)]
+    return [
+        _recipient(address, diagnostic, None, "failed", family=family)
+        for address in dict.fromkeys(addresses)
+    ]
 
 
 def _raw_body(raw: bytes) -> str:
@@ -312,7 +320,7 @@ def _collect_parts(message: Message) -> _Collected:
 
 
 def _from_delivery_status(
-    status_report: dsn.DeliveryStatus, report_text: str
+    status_report: dsn.DeliveryStatus, report_text: str, family: str | None = None
 ) -> tuple[list[FailedRecipient], bool]:
     """Failed/delayed recipients of a delivery-status report, and whether any was a success."""
     found: list[FailedRecipient] = []
@@ -340,19 +348,22 @@ def _from_delivery_status(
                 status,
                 "delayed" if action == "delayed" else "failed",
                 report_text,
+                family=family,
             )
         )
     return found, saw_success
 
 
 def _from_plain_text(
-    message: Message, regions: list[str], excluded: set[str]
+    message: Message, regions: list[str], excluded: set[str], family: str | None
 ) -> list[FailedRecipient]:
     region = "\n".join(regions)
 
     inline_fields = dsn.fields_from_text(region) if _INLINE_DSN_FIELD.search(region) else []
     if inline_fields:
-        found, saw_success = _from_delivery_status(dsn.read_delivery_status(inline_fields), region)
+        found, saw_success = _from_delivery_status(
+            dsn.read_delivery_status(inline_fields), region, family
+        )
         if found:
             return found
         if saw_success:
@@ -373,7 +384,7 @@ def _from_plain_text(
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
-        recipients.append(_recipient(address, diagnostic, None, action, region))
+        recipients.append(_recipient(address, diagnostic, None, action, region, family=family))
     return recipients
 
 
@@ -416,11 +427,21 @@ def _from_ses_notification(text: str) -> list[FailedRecipient]:
 
 
 def _recipient(
-    address: str, diagnostic: str, status: str | None, action: str, context: str = ""
+    address: str,
+    diagnostic: str,
+    status: str | None,
+    action: str,
+    context: str = "",
+    *,
+    family: str | None = None,
 ) -> FailedRecipient:
     diagnostic = " ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS]
     reason, status, hard = reasons.classify(
-        diagnostic, status, delayed=action == "delayed", context=context[:MAX_CONTEXT_CHARS]
+        diagnostic,
+        status,
+        delayed=action == "delayed",
+        context=context[:MAX_CONTEXT_CHARS],
+        family=family,
     )
     return FailedRecipient(
         address=address.lower(),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import families
+
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 
 # Sisimai's pseudo-codes (`<class>.0.9NN`): the status reported when the message carries
@@ -82,7 +84,7 @@ GENERIC_UNKNOWN_USER = "userunknown-generic"
 
 _ADDRESS_WORD = re.compile(r"[^\s<>()\[\]\"',;:]{0,128}@[^\s<>()\[\]\"',;:]{1,255}")
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-_REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s-]|$)")
+_REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s,-]|$)")
 
 
 def _rule(reason: str, *patterns: str, weak: bool = False) -> tuple[str, re.Pattern[str], bool]:
@@ -536,7 +538,12 @@ def is_vague(status: str | None) -> bool:
 
 
 def classify(
-    diagnostic: str, status: str | None, *, delayed: bool = False, context: str = ""
+    diagnostic: str,
+    status: str | None,
+    *,
+    delayed: bool = False,
+    context: str = "",
+    family: str | None = None,
 ) -> tuple[str, str | None, bool]:
     """(reason, status, hard) for one recipient.
 
@@ -558,27 +565,62 @@ def classify(
         reason = code_reason
     else:
         reason = in_text[0]
-    if reason == GENERIC_UNKNOWN_USER:
+    msexch = families.msexch_reason(context) if family == families.EXCHANGE2003 else None
+    if msexch and status is None:
+        reason = msexch
+    elif family == families.ZOHO and families.ZOHO_EXPIRED in diagnostic:
+        reason = "expired"
+    elif family in families.STAGE_EXPLICIT and reason in ("userunknown", GENERIC_UNKNOWN_USER):
+        # The format names the stage (or never does): only a refusal at RCPT is the address.
+        at_rcpt = families.command_of(family, diagnostic, context) == "RCPT"
+        reason = "userunknown" if at_rcpt or code_reason == "userunknown" else "filtered"
+    elif reason == GENERIC_UNKNOWN_USER:
         reason = _unknown_user_reason(diagnostic, context, code_reason)
     elif reason == "userunknown" and (code_reason == "filtered" or _DATA_STAGE.search(diagnostic)):
         reason = "filtered"
+    if status is None and family == families.EXIM:
+        status = _exim_status(reason, diagnostic, context)
     if status is None:
-        reply_code = find_reply_code(diagnostic)
-        temporary = (
-            delayed or (reply_code or "").startswith("4") or bool(_RETRIED.search(diagnostic))
-        )
-        status = pseudo_status(reason, temporary=temporary)
+        status = pseudo_status(reason, temporary=_is_temporary(diagnostic))
     permanent = status.startswith("5")
     hard = reason in {"userunknown", "hasmoved"} or (reason in HARD_REASONS and permanent)
     return reason, status, hard and not delayed
 
 
-# A failure retried until the retry period ran out was a temporary one: its pseudo-code takes
-# class 4 (Exim's "retry timeout exceeded", "all hosts have been failing").
-_RETRIED = re.compile(
-    r"(?<!delivery )retry time(?:out)? (?:exceeded|not reached)|all hosts have been failing",
-    re.IGNORECASE,
-)
+def _exim_status(reason: str, diagnostic: str, context: str) -> str | None:
+    """Exim's own reading of a failure without an enhanced status.
+
+    A refusal after MAIL FROM is "on hold" until the wording says more: its code is the
+    on-hold pseudo-code in the class of the remote reply. With no reply code at all, a full
+    mailbox or a retry period run out (Exim's own sentences) were temporary failures.
+    """
+    reply_code = find_reply_code(diagnostic)
+    if reply_code:
+        if families.command_of(families.EXIM, diagnostic, context) == "MAIL":
+            return f"{reply_code[0]}.0.901"
+        return None
+    if reason in ("expired", "mailboxfull"):
+        return pseudo_status(reason, temporary=True)
+    return None
+
+
+_TEMPORARY_WORDING = re.compile(r"temporar|persistent", re.IGNORECASE)
+_PERMANENT_WORDING = re.compile(r"permanent", re.IGNORECASE)
+
+
+def _is_temporary(diagnostic: str) -> bool:
+    """Whether a failure without an enhanced status takes the class-4 pseudo-code.
+
+    As Sisimai decides it: the class of the remote reply code the diagnostic quotes, else its
+    wording ("temporary", "persistent" vs "permanent"); a delay notice whose diagnostic says
+    neither is classed permanent, like any failure (the notice's Action is not the measure).
+    """
+    reply_code = find_reply_code(diagnostic)
+    if reply_code:
+        return reply_code.startswith("4")
+    return bool(_TEMPORARY_WORDING.search(diagnostic)) and not _PERMANENT_WORDING.search(diagnostic)
+
+
 _RCPT_STAGE = re.compile(
     r"rcpt to|rcpt command|\[rcpt_to\]|smtp:rcpt|does not like recipient|after rcpt", re.IGNORECASE
 )
