@@ -198,6 +198,8 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     if not recipients:
         return None
 
+    if mta == families.OPENSMTPD:
+        recipients = _opensmtpd_reading(recipients, collected.report_text)
     returned = _returned_headers(collected)
     delayed = all(recipient.action == "delayed" for recipient in recipients)
     return BounceReport(
@@ -210,6 +212,34 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         original_subject=returned.get("subject") or None,
         mta_family=family,
     )
+
+
+def _opensmtpd_reading(recipients: list[FailedRecipient], text: str) -> list[FailedRecipient]:
+    """OpenSMTPD's recipient lines are its whole diagnosis.
+
+    The delivery-status part newer versions attach carries only a summary (4.4.7, 4.0.0,
+    5.0.0); the line says what happened, and a delay notice still names a permanent fact
+    ("No MX found for domain").
+    """
+    lines = families.opensmtpd_lines(text)
+    reread = []
+    for recipient in recipients:
+        said = lines.get(recipient.address)
+        if said is None:
+            reread.append(recipient)
+            continue
+        reason, status, hard = reasons.classify(said, None, family=families.OPENSMTPD)
+        reread.append(
+            FailedRecipient(
+                address=recipient.address,
+                status=status,
+                diagnostic=said[:MAX_DIAGNOSTIC_CHARS],
+                hard=hard,
+                reason=reason,
+                action=recipient.action,
+            )
+        )
+    return reread
 
 
 def _nested_bounce(collected: _Collected) -> BounceReport | None:

@@ -24,13 +24,15 @@ ZOHO = "zoho"
 MFILTER = "mfilter"
 EXCHANGE2003 = "exchange2003"
 GMX = "gmx"
+OPENSMTPD = "opensmtpd"
+AMAZONSES = "amazonses"
 
 # Zoho's wording of a connection that never succeeded until the retry period ran out.
 ZOHO_EXPIRED = "Host not reachable"
 
 # Families whose template names the SMTP stage only in the sentences matched by
 # `command_of` (or never): "user unknown" wording outside RCPT is "filtered" there.
-STAGE_EXPLICIT = frozenset({EXIM, MXLOGIC, X2, ZOHO, MFILTER, EXCHANGE2003})
+STAGE_EXPLICIT = frozenset({EXIM, MXLOGIC, X2, ZOHO, MFILTER, EXCHANGE2003, AMAZONSES})
 
 _EXIM_MESSAGE_ID = re.compile(r"^\s*<\w{6,7}-\w{6}-\w{2,4}@")
 _EXIM_SUBJECT = re.compile(
@@ -40,6 +42,9 @@ _EXIM_SUBJECT = re.compile(
 )
 _EXIM_BODY = "This message was created automatically by mail delivery software."
 _GMX_SEPARATOR = "--- The header of the original message is following. ---"
+_OPENSMTPD_BODY = "This is the MAILER-DAEMON, please DO NOT REPLY to this"
+# OpenSMTPD's notice: one "address: what happened" line per recipient, the only diagnosis.
+_OPENSMTPD_LINE = re.compile(r"^([^\s:@]+@[^\s:]+): +(\S.*)$", re.MULTILINE)
 _X2_BODY = "Unable to deliver message to the following address"
 _X2_SUBJECT = re.compile(r"^\s*(?:delivery failure|failure delivery|failed delivery)", re.I)
 _EXCHANGE2003_MAILER = (
@@ -80,6 +85,8 @@ def detect(message: Message, text: str) -> str | None:
         or header_text(message, "X-MimeOLE").startswith("Produced By Microsoft Exchange")
     ):
         return EXCHANGE2003
+    if _OPENSMTPD_BODY in text:
+        return OPENSMTPD
     sender = header_text(message, "From")
     subject = header_text(message, "Subject")
     if _EXIM_BODY in text:
@@ -118,3 +125,11 @@ def command_of(family: str | None, diagnostic: str, context: str) -> str:
 def msexch_reason(context: str) -> str | None:
     found = _MSEXCH_CODE.search(context)
     return MSEXCH_REASONS.get(found.group(1)) if found else None
+
+
+def opensmtpd_lines(text: str) -> dict[str, str]:
+    """What OpenSMTPD's notice says of each recipient, by lower-cased address."""
+    found: dict[str, str] = {}
+    for match in _OPENSMTPD_LINE.finditer(text[:20000]):
+        found.setdefault(match.group(1).lower(), match.group(2).strip())
+    return found

@@ -180,7 +180,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"exit (?:status|code)",
     ),
     _rule(
+        "notaccept",
+        # A domain without MX: nothing there takes mail (OpenSMTPD, Yahoo's wording).
+        r"no mx (?:record )?found for (?:domain|destination)",
+    ),
+    _rule(
         "networkerror",
+        r"network error on destination",
         r"name service error.{0,80}(?:malformed|try again|timed? ?out|server failure|refused)",
         r"host not found, try again",
         r"temporary (?:dns|lookup) failure",
@@ -549,10 +555,19 @@ def classify(
 
     The text names the reason unless its wording is generic ("access denied") and the status
     code is specific. A status found in the text fills a missing or vague one; where there is
-    none at all, the reason's standard code stands in, with class 4 for a delay.
+    none at all, the reason's pseudo-code stands in, its class that of the remote reply quoted
+    (or the wording: "temporary"), not of the notice: a delay notice quoting nothing is class 5.
+    `family` (see `families`) applies what the reporting MTA's format tells beyond wording.
     """
     status = _better_status(status, diagnostic)
-    in_text = _reason_in_text(diagnostic)
+    if status is not None and status[1:] == ".4.7" and "returned '" in context:
+        status = _attempt_status(status, context)
+    relayed = _SES_DIAGNOSTIC.match(diagnostic) if family is None else None
+    if relayed:
+        # Amazon SES's own category, then the remote reply: the reply tells what failed, and
+        # SES never says at which stage.
+        family = families.AMAZONSES
+    in_text = _reason_in_text(relayed.group(1) if relayed else diagnostic)
     code_reason = None if is_vague(status) else reason_from_status(status)
     if in_text is None and context and not code_reason:
         report_reason = reason_from_report(context)
@@ -660,8 +675,35 @@ def _unknown_user_reason(diagnostic: str, context: str, code_reason: str | None)
     return "filtered"
 
 
+# A remote reply quoted inside an MTA's own summary: Amazon SES / WorkMail's "554 4.4.7 Message
+# expired: ... <421 4.4.2 Connection timed out>" or "5.1.0 - Unknown address error 550-'5.7.1
+# ... Access denied'". The remote server's code says what actually failed.
+_SES_DIAGNOSTIC = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3} - [^'\n]{1,120}? [245]\d\d-'(.+)'")
+_QUOTED_REPLY_STATUS = re.compile(
+    r"(?:[<'\"] ?[245]\d\d[ -]|[245]\d\d-')([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)"
+)
+# Exchange's "Diagnostic information for administrators": each attempt's "returned '441 4.4.1 ...'".
+_RETURNED_REPLY_STATUS = re.compile(r"returned '[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})")
+
+
+def _attempt_status(status: str, context: str) -> str:
+    """For "delivery time expired" (x.4.7), the code of the problem met at the last attempts.
+
+    RFC 3463 asks for that code rather than x.4.7 where possible; Exchange lists it among the
+    remote servers' replies.
+    """
+    for found in _RETURNED_REPLY_STATUS.finditer(context):
+        code = found.group(1)
+        if code[0] == status[0] and code[1:] != ".4.7":
+            return code
+    return status
+
+
 def _better_status(status: str | None, diagnostic: str) -> str | None:
     """The reported status, or the diagnostic's own code when the report's is missing or vague."""
+    quoted = _QUOTED_REPLY_STATUS.search(diagnostic)
+    if quoted and (status is None or quoted.group(1)[0] == status[0]):
+        return quoted.group(1)
     in_text = find_status(diagnostic)
     if status is None:
         return in_text
