@@ -47,15 +47,8 @@ def test_finds_the_failed_recipients(score, samples):
     assert score.precision >= TARGETS["precision"], score.failures
 
 
-# Exact status is compared literally (the carried code, else Sisimai's pseudo-code): not met
-# yet (92.2% at the last bench, target 95%); the misses are listed by
-# `bench/bounce_corpus.py --failures`. Kept at the threshold so it turns green.
-STATUS_TARGET_NOT_MET = pytest.mark.xfail(
-    reason="exact-status target not met yet; see the bench", strict=False
-)
-
-
-@STATUS_TARGET_NOT_MET
+# Exact status is compared literally: the code the message carries, else Sisimai's pseudo-code
+# of the reason (`<class>.0.9NN`), as the corpus records it.
 def test_reports_the_status_code(score):
     assert score.status_rate >= TARGETS["status"], score.failures
 
