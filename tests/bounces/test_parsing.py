@@ -197,3 +197,120 @@ def test_a_human_saying_undeliverable_is_not_a_bounce():
 )
 def test_message_ids_are_normalized_to_angle_brackets(value, normalized):
     assert normalize_message_id(value) == normalized
+
+
+def exim(
+    failure: str, *, subject: str = "Mail delivery failed: returning message to sender"
+) -> bytes:
+    return (
+        "From: Mail Delivery System <Mailer-Daemon@mx.acme.example>\n"
+        "To: rep@acme.example\n"
+        f"Subject: {subject}\n"
+        "Message-Id: <E1abcDE-000123-AB@mx.acme.example>\n"
+        "\n"
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n\n"
+        "  ana@prospect.example\n"
+        f"    {failure}\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n\n"
+        f"{RETURNED_HEADERS}\nHello\n"
+    ).encode()
+
+
+def test_exim_refusal_after_mail_from_takes_the_on_hold_code_of_the_reply_class():
+    report = parse_bounce(
+        exim(
+            "host mx.prospect.example [192.0.2.1]\n    SMTP error from remote mail server"
+            " after MAIL FROM:<rep@acme.example> SIZE=1024: 550 Unroutable sender address"
+        )
+    )
+    assert report is not None
+    assert [(r.status, r.hard) for r in report.recipients] == [("5.0.901", False)]
+
+
+def test_exim_user_unknown_is_the_address_only_when_refused_at_rcpt():
+    at_rcpt = parse_bounce(
+        exim(
+            "SMTP error from remote mail server after RCPT TO:<ana@prospect.example>:\n"
+            "    host mx.prospect.example [192.0.2.1]: 550 Unknown user"
+        )
+    )
+    after_data = parse_bounce(
+        exim(
+            "SMTP error from remote mail server after end of data:\n"
+            "    host mx.prospect.example [192.0.2.1]: 550 Unknown user"
+        )
+    )
+    assert [(r.status, r.hard) for r in at_rcpt.recipients] == [("5.0.911", True)]
+    assert [(r.status, r.hard) for r in after_data.recipients] == [("5.0.910", False)]
+
+
+def test_exim_retry_timeout_without_a_reply_is_a_temporary_expiry():
+    report = parse_bounce(exim("retry timeout exceeded"))
+    assert [(r.reason, r.status) for r in report.recipients] == [("expired", "4.0.947")]
+
+
+def test_delay_notice_quoting_no_code_takes_the_permanent_pseudo_code():
+    # The class follows the quoted reply (or "temporary" wording), not the notice's Action.
+    quoting_nothing = parse_bounce(
+        dsn(action="delayed", status="", diagnostic="smtp; Delivery has been delayed")
+    )
+    quoting_421 = parse_bounce(
+        dsn(action="delayed", status="", diagnostic="smtp; 421 Delivery has been delayed")
+    )
+    assert [r.status for r in quoting_nothing.recipients] == ["5.0.947"]
+    assert [r.status for r in quoting_421.recipients] == ["4.0.947"]
+
+
+def test_opensmtpd_recipient_line_is_the_diagnosis():
+    raw = (
+        "From: Mailer Daemon <MAILER-DAEMON@mx.acme.example>\n"
+        "To: rep@acme.example\n"
+        "Subject: Delivery status notification: delay\n"
+        "\n"
+        "    Hi!\n\n"
+        "    This is the MAILER-DAEMON, please DO NOT REPLY to this email.\n\n"
+        "    A message is delayed for more than 4 hours for the following\n"
+        "    list of recipients:\n\n"
+        "ana@prospect.example: No MX found for domain\n"
+        "bob@prospect.example: Envelope expired\n\n"
+        "    Please note that this is only a temporary failure report.\n\n"
+        "    Below is a copy of the original message:\n\n"
+        f"{RETURNED_HEADERS}\nHello\n"
+    ).encode()
+    report = parse_bounce(raw)
+    assert [(r.address, r.reason, r.status, r.hard) for r in report.recipients] == [
+        ("ana@prospect.example", "notaccept", "5.0.932", True),
+        ("bob@prospect.example", "expired", "5.0.947", False),
+    ]
+
+
+def test_remote_reply_quoted_in_an_expiry_summary_gives_the_status():
+    report = parse_bounce(
+        dsn(
+            status="4.4.7",
+            diagnostic="smtp; 554 4.4.7 Message expired: unable to deliver in 840 minutes."
+            "<421 4.4.2 Connection timed out>",
+        )
+    )
+    assert [(r.status, r.hard) for r in report.recipients] == [("4.4.2", False)]
+
+
+def test_x2_user_unknown_names_no_stage_so_it_is_a_filter():
+    raw = (
+        "From: MAILER-DAEMON@prospect.example\n"
+        "To: rep@acme.example\n"
+        "Subject: Delivery failure\n"
+        "\n"
+        "Message from prospect.example.\n"
+        "Unable to deliver message to the following address(es).\n\n"
+        "<ana@prospect.example>:\n"
+        "This user doesn't have a prospect.example account (ana@prospect.example) [0]\n\n"
+        "--- Original message follows.\n\n"
+        f"{RETURNED_HEADERS}\nHello\n"
+    ).encode()
+    report = parse_bounce(raw)
+    assert [(r.reason, r.status, r.hard) for r in report.recipients] == [
+        ("filtered", "5.0.910", False)
+    ]
