@@ -1,15 +1,19 @@
+from html import escape
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts
 from .forms import AnalyticsFilterForm
+from .models import FeedEvent
 from .selectors import (
     campaign_enrollments,
     campaign_for_analytics,
@@ -30,6 +34,7 @@ from .services import (
     feed_event_mark_all_read,
     feed_event_mark_read,
 )
+from .templatetags.analytics_tags import ago
 
 ROWS_PER_PAGE = 50
 FIGURE_SORTS = {
@@ -220,6 +225,84 @@ def _feed_scope(request: HttpRequest) -> str:
     return "team" if scope == "team" and feed_has_team_view(user=request.user) else "mine"
 
 
+FEED_KIND_LABELS = dict(FeedEvent.Kind.choices)
+FEED_KIND_PILLS = {
+    FeedEvent.Kind.BOUNCED: "bad",
+    FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT: "bad",
+    FeedEvent.Kind.MAILBOX_PAUSED: "bad",
+    FeedEvent.Kind.REPLIED: "ok",
+}
+_PK = 987654321  # stands in for an id while a URL is reversed once per response
+
+
+def _url_pattern(name: str) -> tuple[str, str]:
+    """The text before and after the id in the URL `name` takes one int id for."""
+    before, after = reverse(name, args=[_PK]).split(str(_PK))
+    return escape(before), escape(after)
+
+
+def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) -> SafeString:
+    """The feed's rows (<li>…</li>), for the page and for the polling endpoint alike.
+
+    Built with one f-string per row: the same markup an {% include %} with a {% url %}, three
+    filters and a form per row produced, at a tenth of its cost (a page renders fifty rows).
+    URLs are reversed once per response and the ids put in; every text from the database goes
+    through html.escape (what Django's autoescaping does)."""
+    read_before, read_after = _url_pattern("feed_read")
+    prospect_before, prospect_after = _url_pattern("prospect_detail")
+    reconnect = escape(reverse("email_settings"))
+    team = scope == "team"
+    scope_html, csrf_html = escape(scope), escape(csrf_value)
+    current_zone = timezone.get_current_timezone()
+    rows = []
+    for e in events:
+        own = e.user_id == user.id
+        kind = escape(e.kind)
+        created = e.created_at
+        meta = ""
+        if team:
+            meta = f" · {escape(e.user.get_full_name() or e.user.email)}"
+        email = e.outbound_email
+        if email and email.prospect_id:
+            meta += (
+                f' · <a href="{prospect_before}{email.prospect_id}{prospect_after}">prospect</a>'
+            )
+        detail = f'<div class="feed-detail">{escape(e.detail)}</div>' if e.detail else ""
+        reconnect_html = (
+            f'<a class="button primary" href="{reconnect}">Reconnect</a>'
+            if own and e.kind == FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT
+            else ""
+        )
+        read_html = (
+            f'<form method="post" action="{read_before}{e.id}{read_after}" '
+            f'class="inline feed-read"><input type="hidden" name="csrfmiddlewaretoken" '
+            f'value="{csrf_html}"><input type="hidden" name="scope" value="{scope_html}">'
+            f'<button type="submit">Mark read</button></form>'
+            if own and not e.read_at
+            else ""
+        )
+        rows.append(
+            f'<li class="feed-event kind-{kind}{"" if e.read_at else " unread"}" '
+            f'data-id="{e.id}">\n'
+            f'  <span class="pill {FEED_KIND_PILLS.get(e.kind, "warn")}">'
+            f"{escape(FEED_KIND_LABELS.get(e.kind, e.kind))}</span>\n"
+            f'  <div class="feed-body">\n'
+            f'    <div class="feed-title">{escape(e.title)}</div>\n'
+            f"    {detail}\n"
+            f'    <div class="muted small"><time datetime="{created.isoformat()}" '
+            f'title="{timezone.localtime(created, current_zone):%Y-%m-%d %H:%M}">'
+            f"{ago(created)}</time>{meta}</div>\n"
+            f"  </div>\n"
+            f'  <div class="feed-actions">\n'
+            f"    {reconnect_html}\n"
+            f"    {read_html}\n"
+            f"  </div>\n"
+            f"</li>"
+        )
+    rows.append("\n")
+    return mark_safe("".join(rows))  # noqa: S308 — every database text is escaped above
+
+
 @login_required
 def feed(request):
     scope = _feed_scope(request)
@@ -229,12 +312,13 @@ def feed(request):
         "analytics/feed.html",
         {
             "events": events,
+            "rows": _feed_rows(
+                events, user=request.user, scope=scope, csrf_value=get_token(request)
+            ),
             "scope": scope,
             "team_view": feed_has_team_view(user=request.user),
             "last_id": max((e.id for e in events), default=0),
             "poll_seconds": FEED_POLL_SECONDS,
-            # One token for every row's form: {% csrf_token %} re-masks it on each use.
-            "csrf_value": get_token(request),
         },
     )
 
@@ -243,28 +327,22 @@ def feed(request):
 @require_GET
 @login_required
 def feed_events(request):
-    """Short-polled by the open feed page: events newer than ?after=<id>, as rendered rows,
-    and the unread count. Two indexed queries; no state kept between requests."""
+    """Short-polled by the open feed page: events newer than ?after=<id>, as rendered rows
+    (the same rows the page renders), and the unread count. Two indexed queries; no state kept
+    between requests."""
     try:
         after = max(int(request.GET.get("after", "0")), 0)
     except ValueError:
         after = 0
     scope = _feed_scope(request)
     events = feed_event_list(user=request.user, scope=scope, after_id=after)
-    html = render_to_string(
-        "analytics/_feed_events.html",
-        {
-            "events": events,
-            "scope": scope,
-            "user": request.user,
-            "csrf_value": get_token(request),
-        },
-    )
     return JsonResponse(
         {
             "last_id": max((e.id for e in events), default=after),
             "count": len(events),
-            "html": html,
+            "html": _feed_rows(
+                events, user=request.user, scope=scope, csrf_value=get_token(request)
+            ),
             "unread": feed_unread_count(user=request.user),
         }
     )

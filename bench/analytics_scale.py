@@ -12,6 +12,7 @@ SQL queries per request.
     .venv/bin/python bench/analytics_scale.py                    # 10k and 1M, 40 runs a page
     .venv/bin/python bench/analytics_scale.py --sizes 10000 --runs 10
     .venv/bin/python bench/analytics_scale.py --reuse            # measure again, no refill
+    .venv/bin/python bench/analytics_scale.py --reuse --pages feed --viewers rep   # just those
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailroom_analytics_bench (the
     default) names the databases: mailroom_analytics_bench_10000, …_1000000.
 
@@ -371,7 +372,14 @@ def database_name(size: int) -> str:
     return f"{BASE_NAME}_{size}"
 
 
-def measure(sizes: list[int], *, runs: int, batch: int = 5) -> dict[int, list[dict]]:
+def measure(
+    sizes: list[int],
+    *,
+    runs: int,
+    batch: int = 5,
+    pages: list[tuple[str, str]] = PAGES,
+    viewers: list[tuple[str, str]] = VIEWERS,
+) -> dict[int, list[dict]]:
     """Time every page for every viewer at every size, interleaved: a batch of requests
     against one database, then the same batch against the next, until `runs` each. The
     machine's load (other work on a shared host) then weighs on every size alike."""
@@ -390,8 +398,8 @@ def measure(sizes: list[int], *, runs: int, batch: int = 5) -> dict[int, list[di
             "last_event": FeedEvent.objects.order_by("-id").values_list("id", flat=True).first(),
         }
     table: dict[int, list[dict]] = {size: [] for size in sizes}
-    for role, _ in VIEWERS:
-        for label, path in PAGES:
+    for role, _ in viewers:
+        for label, path in pages:
             timings: dict[int, list[float]] = {size: [] for size in sizes}
             queries: dict[int, list[str]] = {size: [] for size in sizes}
             while len(timings[sizes[0]]) < runs:
@@ -434,8 +442,22 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="Measure the databases a previous run filled."
     )
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="Only the pages whose label contains this text (e.g. 'feed'), case-insensitive.",
+    )
+    parser.add_argument(
+        "--viewers", default="", help="Only these viewers, comma-separated (admin,manager,rep)."
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    pages = [(label, path) for label, path in PAGES if args.pages.lower() in label.lower()]
+    viewers = [
+        (role, email)
+        for role, email in VIEWERS
+        if not args.viewers or role in args.viewers.split(",")
+    ]
     print(f"Machine: {platform.node()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} CPUs · {os.getloadavg()[0]:.1f} load · "
           f"Python {platform.python_version()}")  # fmt: skip
@@ -468,7 +490,7 @@ def main() -> None:
         print(f"VACUUM ANALYZE: {time.monotonic() - started:.1f} s")
 
     print(f"\nTiming {args.runs} warm requests per page, viewer and size, interleaved…")
-    table = measure(sizes, runs=args.runs)
+    table = measure(sizes, runs=args.runs, pages=pages, viewers=viewers)
     print(f"load average now {os.getloadavg()[0]:.1f}")
     header = " | ".join(f"{size:,} emails: median ms (p90) [queries]" for size in sizes)
     print(f"\n| viewer | page | {header} |" + (" ratio |" if len(sizes) > 1 else ""))
