@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
@@ -415,7 +415,12 @@ def feed_scope_users(*, user: User, scope: str) -> QuerySet[User] | None:
 def feed_event_list(
     *, user: User, scope: str = "mine", after_id: int | None = None, limit: int = FEED_PAGE_SIZE
 ) -> list[FeedEvent]:
-    """Newest first. With after_id: only events newer than it (the live update)."""
+    """Newest first. With after_id: only events newer than it (the live update).
+
+    Each event carries what its row shows besides its own columns, read in the same query
+    as plain values rather than as related model instances (building a User and an
+    OutboundEmail per row cost more than the row's markup): `prospect_id` (or None), and in
+    the team scope `sender_name` (full name, else email)."""
     if user.organization_id is None:
         return []
     events = FeedEvent.objects.filter(organization_id=user.organization_id)
@@ -426,17 +431,23 @@ def feed_event_list(
         events = events.filter(user__in=members)
     if after_id is not None:
         events = events.filter(id__gt=after_id)
-    return list(
-        events.select_related("user", "outbound_email")
-        .only(
-            *FEED_EVENT_FIELDS,
-            "user__email",
-            "user__first_name",
-            "user__last_name",
-            "outbound_email__prospect_id",
-        )
-        .order_by("-created_at", "-id")[:limit]
+    extra = {"prospect_id": F("outbound_email__prospect_id")}
+    if members is not None:
+        extra |= {
+            "sender_first_name": F("user__first_name"),
+            "sender_last_name": F("user__last_name"),
+            "sender_email": F("user__email"),
+        }
+    rows = list(
+        events.only(*FEED_EVENT_FIELDS).annotate(**extra).order_by("-created_at", "-id")[:limit]
     )
+    for row in rows:
+        row.sender_name = (
+            f"{row.sender_first_name} {row.sender_last_name}".strip() or row.sender_email
+            if members is not None
+            else ""
+        )
+    return rows
 
 
 def feed_event_is_own(*, user: User, event_id: int) -> bool:

@@ -259,14 +259,9 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
         own = e.user_id == user.id
         kind = escape(e.kind)
         created = e.created_at
-        meta = ""
-        if team:
-            meta = f" · {escape(e.user.get_full_name() or e.user.email)}"
-        email = e.outbound_email
-        if email and email.prospect_id:
-            meta += (
-                f' · <a href="{prospect_before}{email.prospect_id}{prospect_after}">prospect</a>'
-            )
+        meta = f" · {escape(e.sender_name)}" if team else ""
+        if e.prospect_id:
+            meta += f' · <a href="{prospect_before}{e.prospect_id}{prospect_after}">prospect</a>'
         detail = f'<div class="feed-detail">{escape(e.detail)}</div>' if e.detail else ""
         reconnect_html = (
             f'<a class="button primary" href="{reconnect}">Reconnect</a>'
