@@ -98,13 +98,12 @@ class DirtyBucket(models.Model):
         return f"{self.kind} {self.organization_id}/{self.sender_id}"
 
 
-class EmailDayStat(models.Model):
-    """Rollup: what one sender sent on one day (in the organization's time zone) with one
-    template / campaign step. Bounces and replies count on the day their email was sent, so
-    a rate never exceeds 100%. Recounted from the source rows, never incremented.
-    Rollup foreign keys have no database constraint: the rows are derived, a rebuild writes
-    hundreds of thousands of them, and deferred constraint checks would double its time;
-    deleting a user, template or campaign still removes its rows (Django's cascade)."""
+class EmailRollup(models.Model):
+    """What the day and month rollups share: who sent, with which template / campaign step,
+    and the four counts. Rollup foreign keys have no database constraint: the rows are
+    derived, a rebuild writes hundreds of thousands of them, and deferred constraint checks
+    would double its time; deleting a user, template or campaign still removes its rows
+    (Django's cascade)."""
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -112,7 +111,6 @@ class EmailDayStat(models.Model):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    day = models.DateField()
     template = models.ForeignKey(
         "outreach.EmailTemplate",
         null=True,
@@ -140,6 +138,17 @@ class EmailDayStat(models.Model):
     replied = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class EmailDayStat(EmailRollup):
+    """Rollup: what one sender sent on one day (in the organization's time zone) with one
+    template / campaign step. Bounces and replies count on the day their email was sent, so
+    a rate never exceeds 100%. Recounted from the source rows, never incremented."""
+
+    day = models.DateField()
+
+    class Meta:
         indexes = [
             models.Index(fields=["organization", "day"], name="emailstat_org_day"),
             models.Index(fields=["sender", "day"], name="emailstat_sender_day"),
@@ -151,43 +160,12 @@ class EmailDayStat(models.Model):
         return f"{self.sender_id} {self.day}: {self.sent} sent"
 
 
-class EmailMonthStat(models.Model):
+class EmailMonthStat(EmailRollup):
     """Rollup: EmailDayStat summed over a calendar month (organization's time zone), so a
     twelve-month range reads twelve months of rows, not 365 days of them. A range is read
     as whole months from here plus the partial months at its edges from EmailDayStat."""
 
-    organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-    sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
     month = models.DateField(help_text="The first day of the month.")
-    template = models.ForeignKey(
-        "outreach.EmailTemplate",
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-    )
-    campaign = models.ForeignKey(
-        "outreach.Campaign",
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-    )
-    campaign_step = models.ForeignKey(
-        "outreach.CampaignStep",
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-    )
-    sent = models.PositiveIntegerField(default=0)
-    bounced_hard = models.PositiveIntegerField(default=0)
-    bounced_soft = models.PositiveIntegerField(default=0)
-    replied = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
