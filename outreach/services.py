@@ -272,6 +272,8 @@ def enrollments_create(
     ]
     with transaction.atomic():
         created = Enrollment.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        if created and first_step.delay <= timedelta(0):
+            _campaign_steps_kick()
     return EnrollResult(
         enrolled=len(created),
         already_enrolled=len(existing),
@@ -301,6 +303,8 @@ def enrollment_resume(*, enrollment: Enrollment) -> bool:
                 pk=enrollment.pk, state=Enrollment.State.PAUSED, next_step__isnull=True
             ).update(state=Enrollment.State.FINISHED, updated_at=now)
             return False
+        if Enrollment.objects.filter(pk=enrollment.pk, next_due_at__lte=now).exists():
+            _campaign_steps_kick()
         waiting = OutboundEmail.objects.filter(
             enrollment_id=enrollment.pk, status__in=OutboundEmail.PENDING_STATUSES
         ).values_list("channel_id", flat=True)
@@ -308,6 +312,16 @@ def enrollment_resume(*, enrollment: Enrollment) -> bool:
             if channel_id:
                 channel_queue_kick(channel_id=channel_id)
     return True
+
+
+def _campaign_steps_kick() -> None:
+    """A step is due right now (a first step without delay, a resumed enrollment whose step
+    came due while paused): run the campaign task once this commits instead of leaving the
+    email for the next periodic run, up to a minute later. The periodic run stays the safety
+    net; the task is safe to run twice."""
+    from .tasks import campaign_steps_send_due
+
+    transaction.on_commit(campaign_steps_send_due.delay)
 
 
 def _next_step(step: CampaignStep) -> CampaignStep | None:

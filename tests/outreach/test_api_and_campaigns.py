@@ -158,3 +158,29 @@ def test_campaign_page_enrolls_selected_prospects(client, rep):
     assert Enrollment.objects.filter(campaign=campaign).count() == 2
     client.post(reverse("campaign_enroll", args=[campaign.pk]), {"everyone_matching": "1"})
     assert Enrollment.objects.filter(campaign=campaign).count() == 3
+
+
+def test_a_step_due_now_goes_when_the_enrollment_commits_not_a_minute_later(
+    sandbox, rep, django_capture_on_commit_callbacks
+):
+    channel = smtp_channel(sandbox, owner=rep)
+    now_campaign, later_campaign = CampaignFactory(owner=rep), CampaignFactory(owner=rep)
+    CampaignStepFactory(campaign=now_campaign, position=1, delay=timedelta(0))
+    CampaignStepFactory(campaign=later_campaign, position=1, delay=timedelta(days=1))
+    ana, ben = (ProspectFactory(organization=rep.organization) for _ in range(2))
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollments_create(campaign=later_campaign, prospects=[ben], sender=rep)
+    assert not OutboundEmail.objects.exists()  # not due yet: nothing queued early
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollments_create(campaign=now_campaign, prospects=[ana], sender=rep)
+    # No periodic run happened: the enrollment itself started the campaign task.
+    email = OutboundEmail.objects.get(prospect=ana)
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.channel_id == channel.pk
+
+    enrollment = Enrollment.objects.get(prospect=ben)
+    enrollment_pause(enrollment=enrollment)
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            enrollment_resume(enrollment=enrollment)
+        assert OutboundEmail.objects.get(prospect=ben).status == OutboundEmail.Status.SENT
