@@ -1,9 +1,40 @@
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.utils import timezone
 
 from accounts.models import User
+from core.timezones import UTC_ZONE, user_zone
 
 from .selectors import prospect_list, template_list
+
+
+class ZonedDateTimeField(forms.DateTimeField):
+    """A date and time read and shown in a given zone (the organization's), whatever zone is
+    active. A wall-clock time the zone skips or repeats (daylight saving) is refused by
+    Django's own check rather than guessed."""
+
+    def __init__(self, *, zone: ZoneInfo | None = None, **kwargs):
+        self.zone = zone or UTC_ZONE
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        with timezone.override(self.zone):
+            return super().prepare_value(value)
+
+    def to_python(self, value):
+        with timezone.override(self.zone):
+            try:
+                return super().to_python(value)
+            except forms.ValidationError as exc:
+                if exc.code != "ambiguous_timezone":
+                    raise
+                raise forms.ValidationError(
+                    f"Clocks change around that time in {self.zone.key}, so it is skipped or "
+                    "happens twice: pick another time.",
+                    code="ambiguous_timezone",
+                ) from exc
 
 
 class ComposeForm(forms.Form):
@@ -13,22 +44,36 @@ class ComposeForm(forms.Form):
     )
     subject = forms.CharField(max_length=998)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 12}))
-    send_at = forms.DateTimeField(
+    send_at = ZonedDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty to send now (UTC).",
     )
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prospect"].queryset = prospect_list(user=user)
         self.fields["template"].queryset = template_list(user=user)
+        self.zone = user_zone(user)
+        send_at = self.fields["send_at"]
+        send_at.zone = self.zone
+        send_at.label = f"Send at ({self.zone.key})"
+        send_at.help_text = f"In {self.zone.key} time. Leave empty to send now."
 
     def clean_send_at(self):
+        """An aware UTC time, or None for "now". A time already past in the organization's
+        zone is refused rather than sent at once: the person meant a later moment."""
         send_at = self.cleaned_data.get("send_at")
-        if send_at is not None and send_at <= timezone.now():
-            raise forms.ValidationError("Pick a time in the future, or leave it empty to send now.")
-        return send_at
+        if send_at is None:
+            return None
+        now = timezone.now()
+        if send_at <= now:
+            local_now = timezone.localtime(now, self.zone)
+            raise forms.ValidationError(
+                f"{send_at.astimezone(self.zone):%Y-%m-%d %H:%M} has already passed in "
+                f"{self.zone.key} (it is {local_now:%Y-%m-%d %H:%M} there). Pick a later time, "
+                "or leave it empty to send now."
+            )
+        return send_at.astimezone(UTC)
 
 
 class EnrollForm(forms.Form):

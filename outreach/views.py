@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_list_visible
@@ -188,9 +189,10 @@ def compose(request):
                     scheduled_at=cleaned["send_at"],
                 )
                 if email.status == OutboundEmail.Status.SCHEDULED:
+                    local = timezone.localtime(email.scheduled_at, form.zone)
                     messages.success(
                         request,
-                        f"Scheduled for {email.scheduled_at:%Y-%m-%d %H:%M} UTC "
+                        f"Scheduled for {local:%Y-%m-%d %H:%M} ({form.zone.key}) "
                         f"to {email.to_address}.",
                     )
                     return redirect(reverse("outbox") + "?tab=scheduled")
