@@ -39,3 +39,40 @@ def test_seed_twice_changes_nothing(db):
     first = _snapshot()
     call_command("seed_demo", verbosity=0)
     assert _snapshot() == first
+
+
+def test_demo_rep2_fixes_the_smtp_password_and_retries_the_failed_emails(db, sandbox):
+    """The demo's "failed SMTP email, fixed and retried" story works against a real server."""
+    from django.test import override_settings
+
+    from channels_app.models import DeliveryChannel
+    from channels_app.sending.services import channel_send_due
+    from channels_app.services import channel_smtp_save
+    from outreach.services import email_retry
+
+    with override_settings(
+        MAILROOM_LEGACY_SMTP_HOST=sandbox.smtp_host, MAILROOM_LEGACY_SMTP_PORT=sandbox.smtp_port
+    ):
+        call_command("seed_demo", verbosity=0)
+    rep2 = User.objects.get(email="rep2@acme.test")
+    failed = list(OutboundEmail.objects.filter(sender=rep2, status="failed"))
+    assert len(failed) == 3
+    assert "update your SMTP credentials" in failed[0].failure_reason
+    channel = DeliveryChannel.objects.get(owner=rep2, kind="custom_smtp")
+    # Retrying with the stale password fails the same way again.
+    email_retry(email=failed[0])
+    channel_send_due(channel_id=channel.pk)
+    failed[0].refresh_from_db()
+    assert failed[0].status == "failed" and "SMTP credentials" in failed[0].failure_reason
+    # The fix: the new password, checked against the server before it is saved.
+    channel_smtp_save(
+        user=rep2, team=False, host=channel.host, port=channel.port, security="none",
+        username="mailroom", password="sandbox",
+    )  # fmt: skip
+    for email in failed:
+        email_retry(email=email)
+    channel_send_due(channel_id=channel.pk)
+    assert set(OutboundEmail.objects.filter(sender=rep2, pk__in=[e.pk for e in failed])
+               .values_list("status", flat=True)) == {"sent"}  # fmt: skip
+    received = {m["rcpt_tos"][0] for m in sandbox.client.smtp_messages()}
+    assert {e.to_address for e in failed} <= received

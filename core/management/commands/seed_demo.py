@@ -7,13 +7,17 @@ organizations and changes nothing."""
 import random
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organization, Team, User
 from analytics.models import FeedEvent
 from bounces.models import Bounce
+from channels_app.models import ChannelChoice, DeliveryChannel
 from outreach.models import (
     Campaign,
     CampaignStep,
@@ -278,13 +282,31 @@ def seed(rng: random.Random) -> dict[str, int]:
                 elif roll < 0.15:
                     email.replied_at = sent_at + timedelta(hours=rng.randint(1, 40))
                 emails.append(email)
-    # A few failures so the outbox's failed tab shows what a rep does next.
+    # rep2 sends through their own SMTP server (the sandbox's, in `make run`) whose password
+    # was changed at the server after it was saved: their last three emails failed with the
+    # server's 535, so the demo shows the fix — new password in Email settings, Retry send.
+    rep2_smtp = DeliveryChannel.objects.create(
+        organization=acme,
+        owner=rep2,
+        kind=DeliveryChannel.Kind.CUSTOM_SMTP,
+        display_name="My SMTP",
+        host=settings.MAILROOM_LEGACY_SMTP_HOST or "127.0.0.1",
+        port=settings.MAILROOM_LEGACY_SMTP_PORT,
+        security=DeliveryChannel.Security.NONE,
+        username=settings.MAILROOM_LEGACY_SMTP_USERNAME or "mailroom",
+        password="the-old-password",  # noqa: S106 - the demo's outdated credential
+        status=DeliveryChannel.Status.CONNECTED,
+        connected_at=now - timedelta(days=HISTORY_DAYS),
+    )
+    ChannelChoice.objects.create(user=rep2, channel=rep2_smtp)
+    rep2_prospects = [p for p in history_prospects if p.owner_id == rep2.pk]
     for i in range(3):
-        prospect = history_prospects[i]
+        prospect = rep2_prospects[i]
         emails.append(
             OutboundEmail(
                 organization=acme,
-                sender=rep,
+                sender=rep2,
+                channel=rep2_smtp,
                 prospect=prospect,
                 to_address=prospect.email,
                 subject=f"Quick idea for {prospect.company}'s pipeline",
@@ -292,12 +314,19 @@ def seed(rng: random.Random) -> dict[str, int]:
                 template=templates[0],
                 status=OutboundEmail.Status.FAILED,
                 channel_kind="custom_smtp",
+                message_id=f"<seed-failed-{i}.acme@mailroom.demo>",
+                queued_at=now - timedelta(hours=5 + i, seconds=5),
                 failed_at=now - timedelta(hours=5 + i),
                 failure_reason="Authentication unsuccessful — update your SMTP credentials, "
                 "then Retry send",
             )
         )
     OutboundEmail.objects.bulk_create(emails, batch_size=500)
+    # auto_now_add stamped the history "now"; the outbox orders by creation, so date each
+    # email when it was queued.
+    OutboundEmail.objects.filter(organization=acme).update(
+        created_at=Coalesce(F("queued_at"), F("failed_at"))
+    )
     emails = list(OutboundEmail.objects.filter(organization=acme).order_by("id"))
 
     bounce_rows, events = [], []
