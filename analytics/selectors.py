@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Subquery, Sum
 
 from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
@@ -412,10 +412,30 @@ def feed_scope_users(*, user: User, scope: str) -> QuerySet[User] | None:
     return None
 
 
+@dataclass(frozen=True)
+class FeedPage:
+    """Feed rows, newest first, and whether more lie beyond them: older events past a page,
+    newer ones past a poll's batch (the page polls again at once)."""
+
+    events: list[FeedEvent]
+    more: bool
+
+
 def feed_event_list(
-    *, user: User, scope: str = "mine", after_id: int | None = None, limit: int = FEED_PAGE_SIZE
+    *,
+    user: User,
+    scope: str = "mine",
+    after_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = FEED_PAGE_SIZE,
 ) -> list[FeedEvent]:
-    """Newest first. With after_id: only events newer than it (the live update).
+    """Newest first (by when it happened, then id), at most `limit` events, in one query.
+
+    With after_id: the oldest `limit` events newer than it (the live update; taking the oldest
+    first means a burst of more than `limit` events comes over several polls, none skipped).
+    With before_id: the page that follows that event in the feed's order (keyset paging: the
+    event's own time is read in the same query, scoped like the feed, so an id from outside the
+    viewer's feed yields nothing).
 
     Each event carries what its row shows besides its own columns, read in the same query
     as plain values rather than as related model instances (building a User and an
@@ -429,8 +449,13 @@ def feed_event_list(
         events = events.filter(user=user)
     elif user.role != User.Role.ADMIN:
         events = events.filter(user__in=members)
-    if after_id is not None:
-        events = events.filter(id__gt=after_id)
+    if before_id is not None:
+        # (created_at, id) < (the event's created_at, before_id). The <= bound on its own lets
+        # the (…, -created_at, -id) index start the scan right at the event.
+        anchor = Subquery(events.filter(pk=before_id).values("created_at")[:1])
+        events = events.filter(created_at__lte=anchor).filter(
+            Q(created_at__lt=anchor) | Q(id__lt=before_id)
+        )
     extra = {"prospect_id": F("outbound_email__prospect_id")}
     if members is not None:
         extra |= {
@@ -438,9 +463,12 @@ def feed_event_list(
             "sender_last_name": F("user__last_name"),
             "sender_email": F("user__email"),
         }
-    rows = list(
-        events.only(*FEED_EVENT_FIELDS).annotate(**extra).order_by("-created_at", "-id")[:limit]
-    )
+    events = events.only(*FEED_EVENT_FIELDS).annotate(**extra)
+    if after_id is not None:
+        rows = list(events.filter(id__gt=after_id).order_by("id")[:limit])
+        rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
+    else:
+        rows = list(events.order_by("-created_at", "-id")[:limit])
     for row in rows:
         row.sender_name = (
             f"{row.sender_first_name} {row.sender_last_name}".strip() or row.sender_email
@@ -448,6 +476,26 @@ def feed_event_list(
             else ""
         )
     return rows
+
+
+def feed_event_page(
+    *,
+    user: User,
+    scope: str = "mine",
+    after_id: int | None = None,
+    before_id: int | None = None,
+    size: int = FEED_PAGE_SIZE,
+) -> FeedPage:
+    """feed_event_list() and whether more events lie beyond: one row more is read, not counted."""
+    rows = feed_event_list(
+        user=user, scope=scope, after_id=after_id, before_id=before_id, limit=size + 1
+    )
+    if len(rows) <= size:
+        return FeedPage(rows, more=False)
+    if after_id is None:
+        return FeedPage(rows[:size], more=True)  # the extra row is the page's oldest, the last
+    newest = max(rows, key=lambda row: row.id)  # a poll's batch goes up to an id
+    return FeedPage([row for row in rows if row is not newest], more=True)
 
 
 def feed_event_is_own(*, user: User, event_id: int) -> bool:

@@ -21,7 +21,7 @@ from .selectors import (
     campaign_step_stats,
     daily_series,
     feed_event_is_own,
-    feed_event_list,
+    feed_event_page,
     feed_has_team_view,
     feed_unread_count,
     rep_leaderboard,
@@ -298,10 +298,28 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
     return mark_safe("".join(rows))  # noqa: S308 — every database text is escaped above
 
 
+def _event_id(request: HttpRequest, name: str) -> int | None:
+    """The event id in ?<name>= (None when absent); ValueError for anything but a number."""
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    number = int(value)
+    if number < 0:
+        raise ValueError(name)
+    return number
+
+
 @login_required
 def feed(request):
+    """The feed's newest events, live; with ?before=<id>, the page of older events after that
+    one (history, not live: "Show older" without JavaScript)."""
     scope = _feed_scope(request)
-    events = feed_event_list(user=request.user, scope=scope)
+    try:
+        before = _event_id(request, "before")
+    except ValueError:
+        before = None
+    page = feed_event_page(user=request.user, scope=scope, before_id=before)
+    events = page.events
     return render(
         request,
         "analytics/feed.html",
@@ -312,7 +330,10 @@ def feed(request):
             ),
             "scope": scope,
             "team_view": feed_has_team_view(user=request.user),
+            "history": before is not None,
             "last_id": max((e.id for e in events), default=0),
+            "oldest_id": events[-1].id if events else None,
+            "has_older": page.more,
             "poll_seconds": FEED_POLL_SECONDS,
         },
     )
@@ -322,21 +343,42 @@ def feed(request):
 @require_GET
 @login_required
 def feed_events(request):
-    """Short-polled by the open feed page: events newer than ?after=<id>, as rendered rows
-    (the same rows the page renders), and the unread count. Two indexed queries; no state kept
-    between requests."""
+    """Called by the open feed page, two ways; both answer rendered rows (the same rows the
+    page renders), scoped like the page, with no state kept between requests.
+
+    ?after=<id>: short-polled every few seconds — events newer than that id, the new newest
+    id, whether more newer events wait (the page asks again at once) and the unread count.
+    ?before=<id>: "Show older" — the next page of older events (keyset paging, one query),
+    the id to continue from and whether there are more."""
+    scope = _feed_scope(request)
     try:
-        after = max(int(request.GET.get("after", "0")), 0)
+        before = _event_id(request, "before")
+    except ValueError:
+        return JsonResponse({"error": "before must be the id of a feed event."}, status=400)
+    if before is not None:
+        page = feed_event_page(user=request.user, scope=scope, before_id=before)
+        return JsonResponse(
+            {
+                "count": len(page.events),
+                "oldest_id": page.events[-1].id if page.events else before,
+                "more": page.more,
+                "html": _feed_rows(
+                    page.events, user=request.user, scope=scope, csrf_value=get_token(request)
+                ),
+            }
+        )
+    try:
+        after = _event_id(request, "after") or 0
     except ValueError:
         after = 0
-    scope = _feed_scope(request)
-    events = feed_event_list(user=request.user, scope=scope, after_id=after)
+    page = feed_event_page(user=request.user, scope=scope, after_id=after)
     return JsonResponse(
         {
-            "last_id": max((e.id for e in events), default=after),
-            "count": len(events),
+            "last_id": max((e.id for e in page.events), default=after),
+            "count": len(page.events),
+            "more": page.more,
             "html": _feed_rows(
-                events, user=request.user, scope=scope, csrf_value=get_token(request)
+                page.events, user=request.user, scope=scope, csrf_value=get_token(request)
             ),
             "unread": feed_unread_count(user=request.user),
         }

@@ -1,14 +1,25 @@
 /* Live feed: short polling. Every few seconds the open page asks /feed/events/?after=<newest id>
    for anything newer (two indexed queries on the server, nothing held open), prepends the rows
    the server rendered, and updates the unread counter in the navigation. Polling pauses while
-   the tab is hidden and resumes at once when it is shown again. */
+   the tab is hidden and resumes at once when it is shown again. A burst bigger than one batch
+   comes over back-to-back polls.
+   "Show older" asks /feed/events/?before=<oldest id shown> for the next 50 older rows and
+   appends them; without JavaScript it is a link to the same page of the feed. Older-event
+   pages (/feed/?before=…) are history and do not poll. */
 (function () {
   "use strict";
   var list = document.getElementById("feed-events");
   if (!list) return;
   var empty = document.getElementById("feed-empty");
   var status = document.getElementById("feed-status");
+  var older = document.getElementById("feed-older");
+  var olderWrap = document.getElementById("feed-more");
   var baseUrl = list.dataset.url;
+  var fetchOptions = {
+    headers: { "X-Requested-With": "fetch", Accept: "application/json" },
+    credentials: "same-origin",
+    cache: "no-store",
+  };
   var after = parseInt(list.dataset.after || "0", 10);
   var every = parseInt(list.dataset.pollSeconds || "2", 10) * 1000;
   var failures = 0;
@@ -45,11 +56,8 @@
   function poll() {
     if (inFlight) return;
     inFlight = true;
-    fetch(baseUrl + "&after=" + after, {
-      headers: { "X-Requested-With": "fetch", Accept: "application/json" },
-      credentials: "same-origin",
-      cache: "no-store",
-    })
+    var more = false;
+    fetch(baseUrl + "&after=" + after, fetchOptions)
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
@@ -67,6 +75,7 @@
           list.dataset.after = String(after);
           if (empty) empty.hidden = true;
         }
+        more = Boolean(data.more);
         setUnread(data.unread);
       })
       .catch(function () {
@@ -76,9 +85,43 @@
       })
       .finally(function () {
         inFlight = false;
-        schedule(Math.min(every * Math.pow(2, failures), 30000));
+        schedule(more ? 0 : Math.min(every * Math.pow(2, failures), 30000));
       });
   }
+
+  function appendOlder(html) {
+    // Rows already shown are skipped (a back-dated event may have come in through polling).
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    Array.prototype.forEach.call(holder.content.querySelectorAll("li.feed-event"), function (li) {
+      if (!list.querySelector('li.feed-event[data-id="' + li.dataset.id + '"]')) {
+        list.appendChild(li);
+      }
+    });
+  }
+
+  function showOlder(event) {
+    event.preventDefault();
+    if (older.getAttribute("aria-busy") === "true") return;
+    older.setAttribute("aria-busy", "true");
+    older.textContent = "Loading…";
+    fetch(older.dataset.url + "&before=" + older.dataset.before, fetchOptions)
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        appendOlder(data.html);
+        older.dataset.before = String(data.oldest_id);
+        older.href = older.href.replace(/before=\d+/, "before=" + data.oldest_id);
+        if (!data.more) olderWrap.hidden = true;
+        older.removeAttribute("aria-busy");
+        older.textContent = "Show older";
+      })
+      .catch(function () { window.location.href = older.href; });
+  }
+
+  if (older) older.addEventListener("click", showOlder);
 
   function post(form) {
     return fetch(form.action, {
@@ -120,6 +163,7 @@
     });
   }
 
+  if (!baseUrl) return; // an older-events page: history, not live
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) clearTimeout(timer);
     else schedule(0);

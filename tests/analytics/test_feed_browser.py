@@ -17,14 +17,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WITHIN_5_SECONDS = 5_000
 
 
-def _open_feed(page, live_server, user):
+def _open_feed(page, live_server, user, *, empty=True):
     client = Client()
     client.force_login(user)
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
     page.goto(f"{live_server.url}/feed/")
-    expect(page.locator("#feed-empty")).to_be_visible()
+    if empty:
+        expect(page.locator("#feed-empty")).to_be_visible()
     # A marker that a reload would wipe out.
     page.evaluate("window.stillTheSamePage = true")
 
@@ -79,3 +80,23 @@ def test_recorded_event_appears_and_is_marked_read_in_place(live_server, page, r
     expect(row).not_to_have_class("unread")
     assert page.evaluate("window.stillTheSamePage") is True
     assert FeedEvent.objects.get().read_at is not None
+
+
+def test_show_older_appends_the_next_page_while_new_events_keep_arriving(live_server, page, rep):
+    FeedEvent.objects.bulk_create(
+        FeedEvent(organization=rep.organization, user=rep, kind="failed", title=f"old event {n}")
+        for n in range(70)
+    )
+    _open_feed(page, live_server, rep, empty=False)
+    rows = page.locator("#feed-events li.feed-event")
+    expect(rows).to_have_count(50)
+
+    page.get_by_role("link", name="Show older").click()
+
+    expect(rows).to_have_count(70)
+    expect(rows.last).to_contain_text("old event 0")
+    expect(page.locator("#feed-more")).to_be_hidden()
+    feed_event_record(user=rep, kind=FeedEvent.Kind.REPLIED, title="Ana replied to “Hello”")
+    expect(rows.first).to_contain_text("Ana replied", timeout=WITHIN_5_SECONDS)
+    expect(rows).to_have_count(71)
+    assert page.evaluate("window.stillTheSamePage") is True
