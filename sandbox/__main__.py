@@ -28,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="USER:PASSWORD",
         help="extra SMTP login (default mailroom:sandbox is always there)",
     )
+    parser.add_argument(
+        "--ews-user",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD",
+        help="an Exchange on-prem (EWS) mailbox and its password (repeatable)",
+    )
     parser.add_argument("--smtp-no-auth", action="store_true", help="accept MAIL FROM without AUTH")
     parser.add_argument("--state-file", default=None, help="JSON file that survives restarts")
     parser.add_argument(
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     users = dict(item.split(":", 1) for item in args.smtp_user)
+    ews_users = dict(item.split(":", 1) for item in args.ews_user)
     running = start_sandbox(
         host=args.host,
         http_port=args.http_port,
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         cert_dir=args.cert_dir,
         smtp_auth_required=not args.smtp_no_auth,
         smtp_users=users,
+        ews_users=ews_users,
         auto_consent=args.auto_consent,
         rotation_grace_seconds=args.rotation_grace,
         verbose=args.verbose,
@@ -75,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SMTP   {running.smtp_host}:{running.smtp_port}  (AUTH PLAIN/LOGIN, STARTTLS)")
     if running.smtp_ssl_port:
         print(f"  SMTPS  {running.smtp_host}:{running.smtp_ssl_port}")
+    print(f"  EWS    {running.ews_url}  (Exchange on-prem, NTLM)")
     if args.state_file:
         print(f"  state  {args.state_file}")
     for name, value in running.settings().items():

@@ -52,7 +52,7 @@ class SandboxClient:
         self._call("POST", "/reset")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """auto_consent, enforce_scopes, rotation_grace_seconds."""
+        """auto_consent, enforce_scopes, rotation_grace_seconds, ews_basic_auth."""
         return self._call("POST" if changes else "GET", "/settings", changes or None)
 
     def add_global_fault(
@@ -187,9 +187,13 @@ class SandboxClient:
         retry_after: int | None = None,
         target: str = "api",
         endpoint: str = "",
+        code: str = "",
     ) -> None:
         """The next ``count`` calls (target "api", "token" or "any"; optionally only endpoints
-        whose name starts with ``endpoint``, e.g. "gmail.history") answer ``status``."""
+        whose name starts with ``endpoint``, e.g. "gmail.history") answer ``status``.
+        Exchange on-prem: ``code`` answers that EWS ResponseCode instead (ErrorServerBusy as a
+        SOAP fault with BackOffMilliseconds = retry_after, others as a ResponseMessage error;
+        endpoints are "ews.<Operation>")."""
         self._call(
             "POST",
             self._mailbox_path(provider, email) + "/faults",
@@ -199,6 +203,7 @@ class SandboxClient:
                 "retry_after": retry_after,
                 "target": target,
                 "endpoint": endpoint,
+                "code": code,
             },
         )
 
@@ -232,6 +237,32 @@ class SandboxClient:
 
     def mutation_attempts(self, provider: str, email: str) -> list[dict[str, Any]]:
         return self.mailbox(provider, email)["mutation_attempts"]
+
+    # --- Exchange on-prem (EWS) -------------------------------------------------------------
+    def add_ews_user(
+        self,
+        email: str,
+        password: str,
+        *,
+        username: str = "",
+        display_name: str | None = None,
+    ) -> None:
+        """An on-prem Exchange mailbox (provider "exchange") that logs in to EWS with its
+        address or ``username`` (DOMAIN\\user) and ``password``; again changes the password."""
+        self._call(
+            "POST",
+            "/exchange/users",
+            {
+                "email": email,
+                "password": password,
+                "username": username,
+                "display_name": display_name,
+            },
+        )
+
+    def ews_users(self) -> dict[str, Any]:
+        """``{"users": [{email, username}], "auth_failures": n}``."""
+        return self._call("GET", "/exchange/users")
 
     # --- SMTP --------------------------------------------------------------------------------
     def smtp_messages(

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from . import mime
 from .httpcore import Context, Request, Response, json_response
-from .state import Fault, Mailbox, SandboxError, StoredMessage, normalize_scopes
+from .state import OAUTH_PROVIDERS, Fault, Mailbox, SandboxError, StoredMessage, normalize_scopes
 
 
 def _message_summary(message: StoredMessage, with_raw: bool) -> dict[str, Any]:
@@ -51,6 +51,7 @@ def _fault(data: dict[str, Any]) -> Fault:
         retry_after=None if retry_after is None else int(retry_after),
         target=str(data.get("target", "api")),
         endpoint=str(data.get("endpoint", "")),
+        code=str(data.get("code") or ""),
     )
 
 
@@ -87,12 +88,15 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                 store.enforce_scopes = bool(data["enforce_scopes"])
             if "rotation_grace_seconds" in data:
                 store.rotation_grace_seconds = float(data["rotation_grace_seconds"])
+            if "ews_basic_auth" in data:
+                store.ews_basic_auth = bool(data["ews_basic_auth"])
         return json_response(
             200,
             {
                 "auto_consent": ctx.auto_consent,
                 "enforce_scopes": store.enforce_scopes,
                 "rotation_grace_seconds": store.rotation_grace_seconds,
+                "ews_basic_auth": store.ews_basic_auth,
             },
         )
     if rest == "/faults":
@@ -136,6 +140,25 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
             )
     if rest.startswith("/smtp"):
         return _smtp(ctx, req, rest[len("/smtp") :])
+    if rest == "/exchange/users":
+        if method == "POST":
+            data = _body(req)
+            store.add_ews_user(
+                str(data["email"]),
+                str(data["password"]),
+                username=str(data.get("username") or ""),
+                display_name=data.get("display_name"),
+            )
+        with store.lock:
+            return json_response(
+                200,
+                {
+                    "users": [
+                        {"email": u.email, "username": u.username} for u in store.ews_users.values()
+                    ],
+                    "auth_failures": store.ews_auth_failures,
+                },
+            )
     found = re.match(r"^/mailboxes/(?P<provider>[^/]+)/(?P<email>[^/]+)(?P<tail>/.*)?$", rest)
     if not found:
         raise SandboxError(404, f"no control endpoint {rest!r}")
@@ -156,6 +179,8 @@ def _mailbox(ctx: Context, req: Request, mb: Mailbox, tail: str) -> Response:  #
             return json_response(200, mb.summary())
     if tail == "/grants" and method == "POST":
         # A connected mailbox without clicking through the consent page (benchmarks, seeds).
+        if mb.provider not in OAUTH_PROVIDERS:
+            raise SandboxError(400, f"{mb.provider} mailboxes log in with a password, not a grant")
         data = _body(req)
         scopes = normalize_scopes(mb.provider, data.get("scopes") or [])
         grant = store.issue_grant(

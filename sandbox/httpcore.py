@@ -23,6 +23,9 @@ class Request:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     base_url: str  # scheme://host:port as the client reached us
+    # State that lives as long as the TCP connection (NTLM authenticates connections, not
+    # requests): one dict per keep-alive connection.
+    connection: dict[str, Any] = field(default_factory=dict)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)

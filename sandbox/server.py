@@ -43,6 +43,11 @@ class RunningSandbox:
         return f"https://{self.host}:{self.https_port}" if self.https_port else ""
 
     @property
+    def ews_url(self) -> str:
+        """The Exchange on-prem EWS endpoint (what IT gives as the EWS URL)."""
+        return f"{self.http_url}/exchange/EWS/Exchange.asmx"
+
+    @property
     def client(self) -> SandboxClient:
         return SandboxClient(self.http_url)
 
@@ -52,6 +57,7 @@ class RunningSandbox:
         return {
             "MAILROOM_GOOGLE_ACCOUNTS_URL": f"{base}/google/accounts",
             "MAILROOM_GOOGLE_OAUTH2_URL": f"{base}/google/oauth2",
+            "MAILROOM_GOOGLE_REVOKE_URL": f"{base}/google/oauth2/revoke",
             "MAILROOM_GOOGLE_USERINFO_URL": f"{base}/google/oauth2/v1/userinfo",
             "MAILROOM_GMAIL_API_URL": f"{base}/google",
             "MAILROOM_MICROSOFT_LOGIN_URL": f"{base}/microsoft/login",
@@ -91,18 +97,22 @@ def start_sandbox(
     cert_dir: str | None = None,
     smtp_auth_required: bool = True,
     smtp_users: dict[str, str] | None = None,
+    ews_users: dict[str, str] | None = None,
     auto_consent: bool = False,
     rotation_grace_seconds: float = DEFAULT_ROTATION_GRACE_SECONDS,
     verbose: bool = False,
 ) -> RunningSandbox:
     """Start everything in daemon threads; port 0 picks a free port; None disables that server.
-    ``cert_dir`` receives ca.pem / key.pem (a temporary directory when not given)."""
+    ``cert_dir`` receives ca.pem / key.pem (a temporary directory when not given).
+    ``ews_users`` maps Exchange on-prem mailbox addresses to their passwords."""
     tls: TlsMaterial = generate_self_signed(cert_dir)
     ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_context.load_cert_chain(tls.cert_file, tls.key_file)
     store = Store(state_file=state_file, rotation_grace_seconds=rotation_grace_seconds)
     if smtp_users:
         store.smtp_users.update(smtp_users)
+    for address, password in (ews_users or {}).items():
+        store.add_ews_user(address, password)
     ctx = Context(store=store, signer=IdTokenSigner(), auto_consent=auto_consent)
     http = SandboxHTTPServer((host, http_port), ctx, verbose=verbose)
     https = (

@@ -23,9 +23,11 @@ from typing import Any, Literal
 
 from . import mime
 
-Provider = Literal["google", "microsoft"]
-PROVIDERS: tuple[str, ...] = ("google", "microsoft")
-DEFAULT_SEND_LIMITS = {"google": 2000, "microsoft": 10000}
+Provider = Literal["google", "microsoft", "exchange"]
+# "exchange" is an Exchange 2016 on-premises server reached through EWS (sandbox/ews.py).
+PROVIDERS: tuple[str, ...] = ("google", "microsoft", "exchange")
+OAUTH_PROVIDERS: tuple[str, ...] = ("google", "microsoft")
+DEFAULT_SEND_LIMITS = {"google": 2000, "microsoft": 10000, "exchange": 10000}
 ACCESS_TOKEN_LIFETIME = 3599
 AUTH_CODE_LIFETIME = 600
 SEND_WINDOW_SECONDS = 86400
@@ -99,6 +101,7 @@ class Fault:
     retry_after: int | None = None
     target: str = "api"  # "api" (Gmail/Graph calls), "token" (token endpoint) or "any"
     endpoint: str = ""  # only calls whose endpoint name starts with this
+    code: str = ""  # EWS: answer this ResponseCode (e.g. ErrorServerBusy) instead of bare HTTP
 
     def applies(self, kind: str, endpoint: str) -> bool:
         if self.remaining <= 0:
@@ -206,6 +209,19 @@ class AuthCode:
 
 
 @dataclass
+class EwsUser:
+    """An Exchange on-premises login: the mailbox (primary SMTP address, also its UPN) and its
+    password; `username` is an extra DOMAIN\\user login name for the same account."""
+
+    email: str
+    password: str
+    username: str = ""
+
+    def logins(self) -> list[str]:
+        return [name.lower() for name in (self.email, self.username) if name]
+
+
+@dataclass
 class SmtpRecord:
     id: int
     mail_from: str
@@ -263,6 +279,10 @@ class Store:
         self.smtp_counter = 0
         self.smtp_rejected = 0
         self.smtp_auth_failures = 0
+        self.ews_users: dict[str, EwsUser] = {}  # mailbox address -> login
+        self.ews_logins: dict[str, str] = {}  # lower-cased login name -> mailbox address
+        self.ews_basic_auth = False  # Exchange 2016's EWS default: Windows auth (NTLM) only
+        self.ews_auth_failures = 0
         self._dirty = False
         self._stop = threading.Event()
         self._saver: threading.Thread | None = None
@@ -313,6 +333,7 @@ class Store:
                 "grants": [g.__dict__ for g in self.grants.values()],
                 "access_tokens": [t.__dict__ for t in self.access_tokens.values()],
                 "smtp_users": self.smtp_users,
+                "ews_users": [u.__dict__ for u in self.ews_users.values()],
             }
             text = json.dumps(data)
         path = Path(self.state_file)
@@ -357,6 +378,8 @@ class Store:
                 if token.expires_at > _now():
                     self.access_tokens[token.token] = token
             self.smtp_users.update(data.get("smtp_users", {}))
+            for raw_user in data.get("ews_users", []):
+                self._index_ews_user(EwsUser(**raw_user))
 
     # --- mailboxes ----------------------------------------------------------------------------
     def ensure_mailbox(
@@ -450,6 +473,47 @@ class Store:
             self._index(mb, message)
             self.mark_dirty()
             return message
+
+    # --- Exchange on-premises logins ---------------------------------------------------------
+    def add_ews_user(
+        self,
+        email_address: str,
+        password: str,
+        *,
+        username: str = "",
+        display_name: str | None = None,
+    ) -> EwsUser:
+        """Create (or change the password of) an on-prem Exchange mailbox that logs in with
+        its address or `username` (DOMAIN\\user) and `password`."""
+        if not password:
+            raise SandboxError(400, "an Exchange login needs a password")
+        mb = self.ensure_mailbox("exchange", email_address, display_name=display_name)
+        user = EwsUser(email=mb.email, password=password, username=username.strip())
+        with self.lock:
+            taken = {
+                login: owner
+                for login in user.logins()
+                if (owner := self.ews_logins.get(login)) and owner != mb.email
+            }
+            if taken:
+                raise SandboxError(400, f"login name already used by {sorted(taken.values())}")
+            self._index_ews_user(user)
+            self.mark_dirty()
+        return user
+
+    def _index_ews_user(self, user: EwsUser) -> None:
+        old = self.ews_users.get(user.email)
+        if old is not None:
+            for login in old.logins():
+                self.ews_logins.pop(login, None)
+        self.ews_users[user.email] = user
+        for login in user.logins():
+            self.ews_logins[login] = user.email
+
+    def ews_user_for_login(self, login: str) -> EwsUser | None:
+        with self.lock:
+            address = self.ews_logins.get(login.strip().lower())
+            return self.ews_users.get(address or "")
 
     # --- OAuth --------------------------------------------------------------------------------
     def create_auth_code(self, **kwargs: Any) -> AuthCode:
@@ -561,15 +625,17 @@ class Store:
             return revoked
 
     def revoke_token(self, token: str) -> bool:
-        """Google's /revoke: the token (access or refresh) and its whole grant."""
+        """Google's /revoke: the token (access or refresh) and its whole grant. False (Google's
+        400 invalid_token) for a token it does not know or whose grant is already revoked."""
         with self.lock:
             grant_id = self.refresh_tokens.get(token)
             if grant_id is None and token in self.access_tokens:
                 grant_id = self.access_tokens[token].grant_id
             grant = self.grants.get(grant_id or "")
-            if grant is None:
+            if grant is None or grant.revoked:
                 return False
             grant.revoked = True
+            grant.revoked_reason = "revoked"
             for key in [k for k, t in self.access_tokens.items() if t.grant_id == grant.id]:
                 del self.access_tokens[key]
             self.mark_dirty()
@@ -658,6 +724,10 @@ class Store:
             self.smtp_messages.clear()
             self.smtp_counter = self.smtp_rejected = self.smtp_auth_failures = 0
             self.smtp_users = {"mailroom": "sandbox"}
+            self.ews_users.clear()
+            self.ews_logins.clear()
+            self.ews_basic_auth = False
+            self.ews_auth_failures = 0
             self.mark_dirty()
 
 

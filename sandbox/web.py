@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, google, microsoft
+from . import control, ews, google, microsoft
 from .httpcore import Context, Request, Response, json_response
 
 log = logging.getLogger("sandbox.http")
@@ -31,6 +31,10 @@ def route(ctx: Context, req: Request) -> Response:
         response = microsoft.route(ctx, req, path[len("/microsoft") :])
         if response is not None:
             return response
+    elif path.startswith("/exchange/"):
+        response = ews.route(ctx, req, path[len("/exchange") :])
+        if response is not None:
+            return response
     elif path in ("/", ""):
         return json_response(
             200,
@@ -39,6 +43,7 @@ def route(ctx: Context, req: Request) -> Response:
                 "google": f"{req.base_url}/google",
                 "microsoft_login": f"{req.base_url}/microsoft/login",
                 "graph": f"{req.base_url}/microsoft/graph",
+                "exchange_ews": f"{req.base_url}/exchange/EWS/Exchange.asmx",
                 "control": f"{req.base_url}/_sandbox/",
             },
         )
@@ -53,6 +58,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection_state: dict[str, Any] = {}
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -88,6 +94,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
                 base_url=f"{self.server.scheme}://{host}",
+                connection=self.connection_state,
             )
             response = route(self.server.ctx, req)
         except Exception:  # noqa: BLE001 - one broken request must not kill the connection
