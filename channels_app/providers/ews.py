@@ -3,9 +3,10 @@
 Two ways out, chosen by what IT gave the rep:
 - an SMTP submission host on the channel (`host`, usually port 587 with STARTTLS): plain
   authenticated SMTP submission, the same client and error mapping as every SMTP channel;
-- otherwise EWS with exchangelib, at the EWS URL the channel was verified with: CreateItem
-  with the whole MIME message (`mime_content`) and SendOnly, so the Message-ID and the
-  X-Mailroom-Email-Id header Mailroom set are the ones that leave the server.
+- otherwise EWS with exchangelib, at the EWS URL the channel was verified with: one CreateItem
+  with the whole MIME message (`mime_content`) and SendAndSaveCopy into the mailbox's Sent
+  Items, so the Message-ID and the X-Mailroom-Email-Id header Mailroom set are the ones that
+  leave the server, and the rep finds what Mailroom sent in Outlook (as with Gmail and Graph).
 EWS is the default because it is the endpoint the credentials were checked against when the
 mailbox was connected; many Exchange servers have client SMTP submission switched off."""
 
@@ -14,12 +15,28 @@ from __future__ import annotations
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Message
 from exchangelib.errors import (
+    ErrorADUnavailable,
+    ErrorBatchProcessingStopped,
+    ErrorConnectionFailed,
+    ErrorConnectionFailedTransientError,
+    ErrorExceededConnectionCount,
+    ErrorInternalServerError,
+    ErrorInternalServerTransientError,
+    ErrorMailboxMoveInProgress,
+    ErrorMailboxStoreUnavailable,
+    ErrorProxyRequestProcessingFailed,
     ErrorQuotaExceeded,
     ErrorServerBusy,
+    ErrorSubmissionQuotaExceeded,
+    ErrorTimeoutExpired,
+    ErrorTooManyObjectsOpened,
     EWSError,
+    RedirectError,
+    ResponseMessageError,
     TransportError,
     UnauthorizedError,
 )
+from exchangelib.folders import Root, SentItems
 from exchangelib.protocol import BaseProtocol
 
 from channels_app.exceptions import (
@@ -32,6 +49,23 @@ from channels_app.exceptions import (
 from . import smtp
 
 TIMEOUT_SECONDS = 30
+# exchangelib makes every EWS ResponseCode a TransportError subclass (ResponseMessageError):
+# these are the server's own trouble and worth retrying; any other code is Exchange's verdict
+# on this message (ErrorSendAsDenied, ErrorInvalidRecipients, ErrorMessageSizeExceeded, …).
+TRANSIENT_RESPONSE_ERRORS = (
+    ErrorADUnavailable,
+    ErrorBatchProcessingStopped,
+    ErrorConnectionFailed,
+    ErrorConnectionFailedTransientError,
+    ErrorExceededConnectionCount,
+    ErrorInternalServerError,
+    ErrorInternalServerTransientError,
+    ErrorMailboxMoveInProgress,
+    ErrorMailboxStoreUnavailable,
+    ErrorProxyRequestProcessingFailed,
+    ErrorTimeoutExpired,
+    ErrorTooManyObjectsOpened,
+)
 
 
 def send_via_ews(
@@ -48,7 +82,10 @@ def send_via_ews(
             autodiscover=False,
             access_type=DELEGATE,
         )
-        Message(account=account, mime_content=raw_message).send(save_copy=False)
+        # The distinguished Sent Items folder by name: exchangelib would otherwise look the
+        # folder up (two more GetFolder round trips) before every send.
+        sent_items = SentItems(root=Root(account=account))
+        Message(account=account, folder=sent_items, mime_content=raw_message).send_and_save()
     except UnauthorizedError as exc:
         raise PermanentProviderError(
             "Exchange refused the username or password — update them in Email settings, "
@@ -58,8 +95,23 @@ def send_via_ews(
         raise RateLimited(
             f"Exchange is busy: {exc}", retry_after=getattr(exc, "back_off", None)
         ) from exc
+    except ErrorSubmissionQuotaExceeded as exc:
+        raise QuotaExhausted(
+            f"Exchange says this mailbox exceeded the sending limit IT set: {exc}"
+        ) from exc
     except ErrorQuotaExceeded as exc:
-        raise QuotaExhausted(f"Exchange says the sending quota is used up: {exc}") from exc
+        raise QuotaExhausted(
+            f"Exchange says the mailbox is full and may not send until space is freed: {exc}"
+        ) from exc
+    except RedirectError as exc:
+        raise PermanentProviderError(
+            f"Exchange redirected Mailroom to {exc.url} instead of answering: the EWS URL is "
+            "not right — reconnect the mailbox in Email settings, then Retry send"
+        ) from exc
+    except TRANSIENT_RESPONSE_ERRORS as exc:
+        raise TransientProviderError(f"Exchange could not take the message now: {exc}") from exc
+    except ResponseMessageError as exc:
+        raise PermanentProviderError(f"Exchange rejected the message: {exc}") from exc
     except TransportError as exc:
         raise TransientProviderError(f"Could not reach the Exchange server: {exc}") from exc
     except EWSError as exc:

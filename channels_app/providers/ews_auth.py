@@ -9,8 +9,11 @@ import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials
 from exchangelib.errors import (
     AutoDiscoverFailed,
+    ErrorAccessDenied,
     ErrorNonExistentMailbox,
     EWSError,
+    RedirectError,
+    ResponseMessageError,
     TransportError,
     UnauthorizedError,
 )
@@ -59,6 +62,19 @@ def authenticate(*, email_address: str, username: str, password: str, ews_url: s
         ) from exc
     except ErrorNonExistentMailbox as exc:
         raise EwsLoginFailed(f"Exchange has no mailbox {email_address}: {exc}") from exc
+    except ErrorAccessDenied as exc:
+        raise EwsLoginFailed(
+            f"Exchange accepted the login but it may not open the mailbox {email_address} "
+            f"({exc}). Log in as that mailbox's user, or ask IT for access."
+        ) from exc
+    except RedirectError as exc:
+        raise EwsLoginFailed(
+            f"The server redirected to {exc.url} instead of answering as EWS: check the EWS "
+            "URL (it usually ends in /EWS/Exchange.asmx)."
+        ) from exc
+    except ResponseMessageError as exc:
+        # exchangelib files EWS's own error codes under TransportError: the server answered.
+        raise EwsLoginFailed(f"Exchange answered: {exc}") from exc
     except TransportError as exc:
         raise EwsLoginFailed(f"Could not reach the Exchange server: {exc}") from exc
     except EWSError as exc:
