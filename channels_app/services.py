@@ -4,7 +4,9 @@ that saves, so a slow server never holds a database lock."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -13,9 +15,11 @@ from django.utils import timezone
 
 from accounts.models import User
 
+from .exceptions import ProviderError
 from .models import ChannelChoice, DeliveryChannel
 from .providers import ews_auth, smtp_auth
 
+logger = logging.getLogger(__name__)
 Kind = DeliveryChannel.Kind
 Status = DeliveryChannel.Status
 CONSUMER_GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
@@ -192,11 +196,37 @@ def channel_connect_oauth(
     return channel
 
 
+def _revoke_google_grant(*, channel_id: int, token: str) -> None:
+    """Best effort: Google down, or a grant already revoked (400 invalid_token), does not undo
+    or block a disconnect; it is logged, without the token."""
+    from .providers import google_oauth
+
+    try:
+        google_oauth.revoke(token=token)
+    except ProviderError as exc:
+        logger.warning(
+            "Disconnected Gmail channel %s, but Google did not revoke its grant: %s",
+            channel_id,
+            exc.reason,
+        )
+    else:
+        logger.info("Disconnected Gmail channel %s: Google revoked its grant", channel_id)
+
+
 def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
     """The owner (for the team SMTP an admin; or a superuser) stops using a channel. Its
     secrets are wiped; users who had chosen it fall back to the team SMTP or their other
-    channel. The provider grant is left for the user to revoke in their Google / Microsoft
-    account."""
+    channel.
+
+    Gmail: once the disconnect is committed, Mailroom's grant is revoked at Google (the
+    refresh token, which revokes its access tokens too), so the mailbox no longer lists
+    Mailroom as a connected app. The call is made right away, in this request, not in a task:
+    a task would carry the token through the broker after the database forgot it. Best
+    effort: Google unreachable or refusing does not stop the disconnect (see
+    _revoke_google_grant). Exchange Online: Microsoft offers no per-token revocation for a
+    delegated grant to a confidential client (revokeSignInSessions signs the user out of
+    everything, and removing consent needs admin rights), so the grant is left for the user
+    or their admin to remove; the refresh token Mailroom held is wiped."""
     from allauth.socialaccount.models import SocialAccount
 
     is_platform_admin = user.is_superuser  # the Django admin's "Disconnect" action
@@ -211,12 +241,19 @@ def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
         locked = DeliveryChannel.objects.select_for_update().get(pk=channel.pk)
         if locked.status == Status.DISCONNECTED:
             return
+        google_token = (
+            (locked.refresh_token or locked.access_token) if locked.kind == Kind.GMAIL else ""
+        )
         _retire(locked)
         if locked.provider_account_id and locked.owner_id:
             provider = "google" if locked.kind == Kind.GMAIL else "microsoft"
             SocialAccount.objects.filter(
                 user_id=locked.owner_id, provider=provider, uid=locked.provider_account_id
             ).delete()
+        if google_token:
+            transaction.on_commit(
+                partial(_revoke_google_grant, channel_id=locked.pk, token=google_token)
+            )
     channel.status = Status.DISCONNECTED
 
 

@@ -1,5 +1,6 @@
-"""Google OAuth token refresh with google-auth. allauth never refreshes; this does, against
-settings.MAILROOM_GOOGLE_OAUTH2_URL (Google in production, the sandbox in the demo and tests)."""
+"""Google OAuth token refresh with google-auth (allauth never refreshes; this does, against
+settings.MAILROOM_GOOGLE_OAUTH2_URL) and grant revocation at settings.MAILROOM_GOOGLE_REVOKE_URL
+(Google in production, the sandbox in the demo and tests)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from channels_app.exceptions import (
     ReconnectRequired,
     TransientProviderError,
 )
-from channels_app.providers.http import http_session
+from channels_app.providers.http import http_session, provider_error_message
+
+# Revocation runs while the rep waits for the Disconnect page: never long.
+REVOKE_TIMEOUT = (5, 10)
 
 # The grant is gone for good: only the rep can fix it by connecting again.
 RECONNECT_ERRORS = {"invalid_grant", "access_denied", "unauthorized_client"}
@@ -72,3 +76,29 @@ def refresh(*, refresh_token: str) -> RefreshedToken:
         expiry = expiry.replace(tzinfo=UTC)
     rotated = credentials.refresh_token if credentials.refresh_token != refresh_token else None
     return RefreshedToken(access_token=credentials.token, expires_at=expiry, refresh_token=rotated)
+
+
+def revoke(*, token: str) -> None:
+    """Revoke Mailroom's grant for a mailbox: `POST /revoke` with the refresh token (or an
+    access token) as the form field `token`, never in the URL, so it stays out of access logs
+    and error messages. Google answers 200 with an empty body; 400 `invalid_token` when the
+    token is unknown, expired or already revoked."""
+    try:
+        response = http_session().post(
+            settings.MAILROOM_GOOGLE_REVOKE_URL,
+            data={"token": token},
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=REVOKE_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Could not reach Google to revoke the grant: {exc}") from exc
+    if response.status_code == 200:
+        return
+    message = provider_error_message(response)
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise TransientProviderError(
+            f"Google could not revoke the grant ({response.status_code}): {message}"
+        )
+    raise PermanentProviderError(
+        f"Google refused to revoke the grant ({response.status_code}): {message}"
+    )

@@ -171,6 +171,10 @@ LOGGING = {
 # call time, so a test can point them at a sandbox started on a random port.
 MAILROOM_GOOGLE_ACCOUNTS_URL = env("GOOGLE_ACCOUNTS_URL", default="https://accounts.google.com")
 MAILROOM_GOOGLE_OAUTH2_URL = env("GOOGLE_OAUTH2_URL", default="https://oauth2.googleapis.com")
+# Disconnect revokes the Gmail grant here (OAuth 2.0 token revocation, POST token=...).
+MAILROOM_GOOGLE_REVOKE_URL = env(
+    "GOOGLE_REVOKE_URL", default="https://oauth2.googleapis.com/revoke"
+)
 MAILROOM_GOOGLE_USERINFO_URL = env(
     "GOOGLE_USERINFO_URL", default="https://www.googleapis.com/oauth2/v1/userinfo"
 )

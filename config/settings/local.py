@@ -10,6 +10,7 @@ SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8900")  # noqa: F405
 SANDBOX_HTTPS_URL = env("SANDBOX_HTTPS_URL", default="https://127.0.0.1:8901")  # noqa: F405
 MAILROOM_GOOGLE_ACCOUNTS_URL = f"{SANDBOX_URL}/google/accounts"
 MAILROOM_GOOGLE_OAUTH2_URL = f"{SANDBOX_URL}/google/oauth2"
+MAILROOM_GOOGLE_REVOKE_URL = f"{SANDBOX_URL}/google/oauth2/revoke"
 MAILROOM_GOOGLE_USERINFO_URL = f"{SANDBOX_URL}/google/oauth2/v1/userinfo"
 MAILROOM_GMAIL_API_URL = f"{SANDBOX_URL}/google"
 MAILROOM_MICROSOFT_LOGIN_URL = f"{SANDBOX_URL}/microsoft/login"
