@@ -50,6 +50,12 @@ class PermanentProviderError(ProviderError):
     `reason`, and the rep can "Retry send" after fixing the cause."""
 
 
+class CredentialsRejected(PermanentProviderError):
+    """The server refused the channel's saved login (SMTP 535): every email through it would
+    fail the same way until someone updates the credentials, so the rest of the batch fails
+    without asking the server again, and the channel shows the error in Email settings."""
+
+
 @dataclass(frozen=True)
 class RejectedRecipient:
     address: str

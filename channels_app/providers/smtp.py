@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from channels_app.exceptions import (
+    CredentialsRejected,
     PermanentProviderError,
     QuotaExhausted,
     RecipientsRejected,
@@ -143,7 +144,7 @@ def _connect(server: SmtpServer) -> smtplib.SMTP:
                     f"{server.where} could not check the login now: "
                     f"{_reply(exc.smtp_code, exc.smtp_error)}"
                 ) from exc
-            raise PermanentProviderError(AUTH_FAILED_REASON) from exc
+            raise CredentialsRejected(AUTH_FAILED_REASON) from exc
         except smtplib.SMTPNotSupportedError as exc:
             _close(connection)
             raise PermanentProviderError(
@@ -164,7 +165,7 @@ def _reply_error(code: int, message: bytes | str, *, server: SmtpServer, stage: 
     if QUOTA_WORDS.search(text) and code not in (421,):
         return QuotaExhausted(f"{server.where} says the sending quota is used up: {text}")
     if code == 530 or (code == 535 and stage != "data"):
-        return PermanentProviderError(AUTH_FAILED_REASON)
+        return CredentialsRejected(AUTH_FAILED_REASON)
     if code < 500:
         return TransientProviderError(f"{server.where} asked us to try later: {text}")
     if stage == "mail":

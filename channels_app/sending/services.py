@@ -39,6 +39,7 @@ from analytics.models import FeedEvent
 from analytics.services import feed_event_record
 from channels_app.exceptions import (
     AccessTokenExpired,
+    CredentialsRejected,
     PermanentProviderError,
     ProviderError,
     QuotaExhausted,
@@ -537,6 +538,11 @@ def _send_claimed(
     except RecipientsRejected as exc:
         result.bounced += 1
         _bounce_at_send(email, exc, now)
+    except CredentialsRejected as exc:
+        result.failed += 1
+        _fail(email, channel=channel, reason=exc.reason, now=now)
+        _channel_note_error(channel, exc.reason, now)
+        raise _StopBatch(None, exc.reason, Status.FAILED) from exc
     except PermanentProviderError as exc:
         result.failed += 1
         _fail(email, channel=channel, reason=exc.reason, now=now)
@@ -582,7 +588,16 @@ def _send_claimed(
     else:
         result.sent += 1
         _finish_sent(email, now=now, provider_id=provider_id, kind=channel.kind)
+        if channel.last_error:
+            _channel_note_error(channel, "", now)  # it works again
     return True
+
+
+def _channel_note_error(channel: DeliveryChannel, error: str, now: datetime) -> None:
+    """What Email settings shows next to the channel (the server refused its login), or
+    nothing once it sends again. Saving new credentials clears it too."""
+    DeliveryChannel.objects.filter(pk=channel.pk).update(last_error=error[:1000], updated_at=now)
+    channel.last_error = error[:1000]
 
 
 def _reroute_pending(*, channel: DeliveryChannel, now: datetime, result: DrainResult) -> None:
@@ -750,6 +765,16 @@ def _send_batch(
                 unused_slots += 1
         except _StopBatch as stop:
             now = timezone.now()
+            if stop.status == Status.FAILED:
+                # The channel's login was refused: the rest fails the same way, without
+                # asking the server again (one refused login per batch, not per email).
+                rest = emails[index + 1 :]
+                for other in rest:
+                    result.failed += 1
+                    _fail(other, channel=channel, reason=stop.reason, now=now)
+                unused_slots += len(rest)
+                keep_going = False
+                break
             until = stop.until or now
             rest = emails[index:]
             _release(rest, status=stop.status, until=until, reason=stop.reason, refund=True)

@@ -2,12 +2,15 @@
 
 from datetime import timedelta
 
+import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from bounces.models import Bounce
 from channels_app.models import DeliveryChannel
 from channels_app.providers.smtp import AUTH_FAILED_REASON
+from channels_app.providers.smtp_auth import SmtpLoginFailed, authenticate
 from channels_app.sending.services import MAX_ATTEMPTS
 from outreach.models import OutboundEmail, Prospect
 from outreach.services import email_compose, email_enqueue, email_retry
@@ -90,6 +93,42 @@ def test_wrong_smtp_password_fails_with_a_reason_then_retry_after_fixing_it(sand
     assert email.failure_reason == ""
     [received] = smtp_received(sandbox)
     assert received["Message-ID"] == email.message_id
+
+
+def test_a_refused_login_fails_the_batch_with_one_attempt_and_shows_on_the_channel(
+    sandbox, rep, client
+):
+    channel = smtp_channel(sandbox, owner=rep, password="wrong")
+    emails = [_compose(rep, ProspectFactory(organization=rep.organization)) for _ in range(3)]
+    stats = sandbox.client.smtp_stats
+    with pytest.raises(SmtpLoginFailed):  # what one refused login costs the server
+        authenticate(host=channel.host, port=channel.port, security="none",
+                     username=channel.username, password="wrong")  # fmt: skip
+    one_login = stats()["auth_failures"]
+    assert one_login >= 1
+
+    result = drain(channel)
+
+    assert result.failed == 3
+    assert {e.status for e in OutboundEmail.objects.filter(pk__in=[e.pk for e in emails])} == {
+        OutboundEmail.Status.FAILED
+    }
+    # The server was asked once, not once per email (servers lock out repeated bad logins).
+    assert stats()["auth_failures"] == 2 * one_login
+    client.force_login(rep)
+    page = client.get(reverse("email_settings")).content.decode()
+    assert AUTH_FAILED_REASON in page  # Email settings says what is wrong with the channel
+
+    # The password is fixed at the server's side (no change in Mailroom): sending works
+    # again and the channel's error goes away by itself.
+    channel.refresh_from_db()
+    assert channel.last_error == AUTH_FAILED_REASON
+    channel.password = "sandbox"
+    channel.save(update_fields=["password"])
+    email_retry(email=emails[0])
+    assert drain(channel).sent == 1
+    channel.refresh_from_db()
+    assert channel.last_error == ""
 
 
 def test_recipient_refused_at_rcpt_is_a_hard_bounce(sandbox, rep):
