@@ -3,6 +3,7 @@ mailbox on the email settings page, mail goes out through EWS with Mailroom's Me
 lands in the mailbox's Sent Items, and what Exchange says when it refuses is what the rep
 reads in the outbox."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.selectors import channel_for_user
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
-from tests.outreach.send_helpers import drain, mailbox_sent
+from tests.outreach.send_helpers import choose, drain, mailbox_sent
 
 Kind = DeliveryChannel.Kind
 Status = OutboundEmail.Status
@@ -51,8 +52,6 @@ def onprem_channel(sandbox, rep, *, password=PASSWORD):
         password=password,
         ews_url=sandbox.ews_url,
     )
-    from tests.outreach.send_helpers import choose
-
     return choose(rep, channel)
 
 
@@ -185,9 +184,12 @@ def test_a_message_exchange_rejects_fails_with_exchanges_own_words(rep, exchange
     assert words in email.failure_reason
 
 
-def test_exchange_unreachable_is_retried_later_not_failed(rep, exchange, settings):
+def test_exchange_unreachable_is_retried_later_not_failed(rep, exchange):
     channel = onprem_channel(exchange, rep)
-    channel.ews_url = "http://127.0.0.1:9/EWS/Exchange.asmx"  # nothing listens on discard
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    channel.ews_url = f"http://127.0.0.1:{closed_port}/EWS/Exchange.asmx"
     channel.save(update_fields=["ews_url"])
     email = _email(rep)
 
