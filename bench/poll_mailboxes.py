@@ -1,8 +1,8 @@
-"""One bounce-polling cycle over 1,000 sandbox mailboxes, with real Celery workers.
+"""Bounce-polling cycles over 1,000 sandbox mailboxes, with real Celery workers.
 
 Usage (from the project root; PostgreSQL and Redis must be running):
     python bench/poll_mailboxes.py [--mailboxes 1000] [--bounces 10] [--concurrency 2]
-        [--database postgres://postgres@127.0.0.1:5432/mailroom_bench_poll]
+        [--cycles 3] [--database postgres://postgres@127.0.0.1:5432/mailroom_bench_poll]
         [--broker redis://127.0.0.1:6379/11]
 
 What it does:
@@ -13,9 +13,12 @@ What it does:
 4. Warm-up cycle: the first sync of every mailbox (sets the history id / delta link).
 5. Sends one email from each of `--bounces` mailboxes to an address the sandbox rejects, so a
    bounce lands in those inboxes, then resets the sandbox's call counters.
-6. The measured cycle: runs the periodic fan-out task through the broker and waits until
-   every mailbox has been polled. Prints the API calls each idle mailbox cost (must be exactly
-   1), the wall time of the cycle, and the bounces recorded (must equal `--bounces`).
+6. The measured cycles (`--cycles`, the first one finds the bounces, the others are all idle):
+   each runs the periodic fan-out task through the broker and waits until every mailbox has
+   been polled. Prints, per cycle, polls per second, the API calls each idle mailbox cost (must
+   be exactly 1) and the CPU time one poll cost in the worker, the sandbox and PostgreSQL; then
+   the median polls per second and the bounces recorded (must equal `--bounces`), with the
+   machine and its load average (the machine may be shared: compare runs by their medians).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mailboxes", type=int, default=1000)
     parser.add_argument("--bounces", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--cycles", type=int, default=3, help="measured cycles (median)")
     parser.add_argument(
         "--database", default="postgres://postgres@127.0.0.1:5432/mailroom_bench_poll"
     )
@@ -126,13 +130,25 @@ def main() -> int:
     )
     try:
         wait_for_worker(app)
-        warm = run_cycle(app, channels, args.timeout)
+        warm, _ = run_cycle(app, channels, args.timeout)
         print(f"Warm-up cycle (first sync of every mailbox): {warm:.2f} s")
 
         bounced = send_bounces(sandbox, channels, args.bounces, settings)
-        sandbox.client.reset_all_calls()
-        wall = run_cycle(app, channels, args.timeout)
-        report(sandbox, channels, bounced, wall, args)
+        meters = Meters(worker=worker.pid, sandbox=sandbox.process.pid, database=args.database)
+        print(f"Load average before: {load_average()}")
+        cycles = []
+        for number in range(1, args.cycles + 1):
+            sandbox.client.reset_all_calls()
+            meters.start()
+            wall, checks = run_cycle(app, channels, args.timeout)
+            cost = meters.stop()
+            cost["commits"] -= checks  # the benchmark's own progress checks
+            cycle = Cycle(
+                number, wall, api_calls(sandbox, channels, bounced if number == 1 else []), cost
+            )
+            cycles.append(cycle)
+            print(cycle.line(len(channels)), flush=True)
+        report(channels, bounced, cycles, args)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
@@ -244,8 +260,9 @@ def wait_for_worker(app, timeout: float = 60) -> None:
     raise SystemExit("The Celery worker did not start")
 
 
-def run_cycle(app, channels, timeout: float) -> float:
-    """Trigger the periodic fan-out through the broker; wait until every mailbox was polled."""
+def run_cycle(app, channels, timeout: float) -> tuple[float, int]:
+    """Trigger the periodic fan-out through the broker; wait until every mailbox was polled.
+    Returns the wall time and how many progress checks (queries) it made."""
     from django.db.models import Q
     from django.utils import timezone
 
@@ -256,14 +273,16 @@ def run_cycle(app, channels, timeout: float) -> float:
     started = time.perf_counter()
     app.send_task("bounces.tasks.mailboxes_poll_due")
     deadline = time.monotonic() + timeout
+    checks = 0
     while True:
+        checks += 1
         waiting = (
             DeliveryChannel.objects.filter(pk__in=ids)
             .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=mark))
             .count()
         )
         if waiting == 0:
-            return time.perf_counter() - started
+            return time.perf_counter() - started, checks
         if time.monotonic() > deadline:
             raise SystemExit(f"{waiting} mailboxes still not polled after {timeout:.0f} s")
         time.sleep(0.05)
@@ -328,9 +347,12 @@ def send_bounces(sandbox, channels, count: int, settings) -> list:
     return chosen
 
 
-def report(sandbox, channels, bounced, wall: float, args) -> None:
-    from bounces.models import Bounce
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
+
+def api_calls(sandbox, channels, bounced) -> tuple[list[int], list[int]]:
+    """API calls each mailbox cost in the cycle: (idle mailboxes, mailboxes with a bounce)."""
     calls = sandbox.client.all_calls()
     bounced_ids = {c.pk for c in bounced}
     idle_calls, busy_calls = [], []
@@ -338,25 +360,139 @@ def report(sandbox, channels, bounced, wall: float, args) -> None:
         provider = "google" if channel.kind == "gmail" else "microsoft"
         total = calls.get(f"{provider}:{channel.mailbox_address}", {}).get("total", 0)
         (busy_calls if channel.pk in bounced_ids else idle_calls).append(total)
+    return idle_calls, busy_calls
+
+
+class Meters:
+    """What a cycle cost, read around it:
+    - CPU seconds of the Celery worker (its session: the main process and its children) and of
+      the sandbox process, from /proc (Linux only; elsewhere they read 0);
+    - the whole machine's busy CPU share (it may be shared: other users show up here);
+    - from PostgreSQL's statistics of the benchmark database: sessions opened (connections),
+      transactions committed and time spent running statements (`active_time`).
+    Redis is shared with other users of the machine and not counted."""
+
+    def __init__(self, *, worker: int, sandbox: int, database: str):
+        from urllib.parse import urlsplit
+
+        self.worker, self.sandbox = worker, sandbox
+        self.database = urlsplit(database).path.lstrip("/")
+        self.before: dict[str, float] = {}
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[int, float] | None:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[3]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _sample_processes(self) -> dict[str, float]:
+        sample = {"worker": 0.0, "sandbox": 0.0, "busy": 0.0, "total": 0.0}
+        if not Path("/proc/stat").exists():
+            return sample
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                stat = self._stat(int(entry.name))
+                if stat is not None and stat[0] == self.worker:  # the worker's session
+                    sample["worker"] += stat[1]
+        stat = self._stat(self.sandbox)
+        sample["sandbox"] = stat[1] if stat else 0.0
+        with open("/proc/stat") as machine:
+            ticks = [int(value) for value in machine.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        sample["busy"], sample["total"] = sum(ticks) - idle, sum(ticks)
+        return sample
+
+    def _sample_database(self) -> dict[str, float]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT sessions, xact_commit, active_time FROM pg_stat_database "
+                "WHERE datname = %s",
+                [self.database],
+            )
+            sessions, commits, active_ms = cursor.fetchone()
+        return {"sessions": sessions, "commits": commits, "active": active_ms / 1000}
+
+    def start(self) -> None:
+        self.before = {**self._sample_processes(), **self._sample_database()}
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample_processes()
+        time.sleep(1.1)  # PostgreSQL publishes a backend's statistics at most once a second
+        after.update(self._sample_database())
+        delta = {key: after[key] - self.before[key] for key in after}
+        delta["busy"] = delta["busy"] / delta["total"] if delta["total"] else 0.0
+        del delta["total"]
+        return delta
+
+
+class Cycle:
+    def __init__(self, number: int, wall: float, calls, cost: dict[str, float]):
+        self.number, self.wall, self.cost = number, wall, cost
+        self.idle_calls, self.busy_calls = calls
+
+    def polls_per_second(self, mailboxes: int) -> float:
+        return mailboxes / self.wall
+
+    def line(self, mailboxes: int) -> str:
+        return (
+            f"Cycle {self.number}: {self.wall:.2f} s, {self.polls_per_second(mailboxes):.0f} "
+            f"polls/s; API calls per idle mailbox min {min(self.idle_calls)} max "
+            f"{max(self.idle_calls)} mean {statistics.mean(self.idle_calls):.3f}; "
+            f"{per_poll(self.cost, mailboxes)}; load {load_average()}"
+        )
+
+
+def per_poll(cost: dict[str, float], mailboxes: int) -> str:
+    """One poll's share of a cycle's cost, in the words the report uses."""
+
+    def ms(key: str) -> str:
+        return f"{cost[key] / mailboxes * 1000:.2f}"
+
+    return (
+        f"per poll: worker CPU {ms('worker')} ms, sandbox CPU {ms('sandbox')} ms, "
+        f"PostgreSQL statements {ms('active')} ms, {cost['commits'] / mailboxes:.2f} commits, "
+        f"{cost['sessions'] / mailboxes:.3f} new connections; machine CPU busy "
+        f"{cost['busy']:.0%}"
+    )
+
+
+def report(channels, bounced, cycles: list[Cycle], args) -> None:
+    from bounces.models import Bounce
+
     recorded = Bounce.objects.filter(outbound_email__isnull=False).count()
+    idle_calls = [calls for cycle in cycles for calls in cycle.idle_calls]
+    busy_calls = cycles[0].busy_calls
+    rates = [cycle.polls_per_second(len(channels)) for cycle in cycles]
     print()
     print(
         f"Machine: {platform.node()} · {platform.processor() or platform.machine()} · "
-        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · PostgreSQL + Redis"
+        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · PostgreSQL + Redis · "
+        f"load average {load_average()}"
     )
     print(
         f"Mailboxes: {len(channels)} (Gmail {sum(c.kind == 'gmail' for c in channels)}, "
-        f"Graph {sum(c.kind != 'gmail' for c in channels)}); idle {len(idle_calls)}, "
-        f"with a bounce {len(busy_calls)}"
+        f"Graph {sum(c.kind != 'gmail' for c in channels)}); {len(bounced)} with a bounce in "
+        f"cycle 1, every other poll idle"
     )
     print(f"Celery: 1 worker, prefork, {args.concurrency} processes")
     print(
-        f"API calls per idle mailbox: min {min(idle_calls)}, max {max(idle_calls)}, "
-        f"mean {statistics.mean(idle_calls):.3f}  (target: exactly 1)"
+        f"API calls per idle mailbox ({len(idle_calls)} idle polls): min {min(idle_calls)}, "
+        f"max {max(idle_calls)}, mean {statistics.mean(idle_calls):.3f}  (target: exactly 1)"
     )
     if busy_calls:
         print(f"API calls per mailbox with a bounce: mean {statistics.mean(busy_calls):.1f}")
-    print(f"Wall time of one poll cycle: {wall:.2f} s ({len(channels) / wall:.0f} mailboxes/s)")
+    median = {key: statistics.median(cycle.cost[key] for cycle in cycles) for key in cycles[0].cost}
+    print(f"Median of the cycles, {per_poll(median, len(channels))}")
+    print(
+        f"Polls per second: median {statistics.median(rates):.0f} over {len(cycles)} cycles "
+        f"({', '.join(f'{rate:.0f}' for rate in rates)})  (target: 33)"
+    )
     print(f"Bounces recorded: {recorded}  (target: {args.bounces})")
 
 

@@ -4,6 +4,11 @@ How a poll stays dependable (PRODUCT.md §3):
 - One poll per mailbox at a time: an atomic claim sets `poll_lease_until`; a poll that dies
   leaves a lease that simply expires (the watchdog in the fan-out clears it). Every write the
   poll makes to the channel is conditional on still holding its lease.
+- Cheap enough for ~33 polls a second (§5): one Celery task polls a batch of mailboxes, one
+  after the other, each claimed on its own just before its poll (a batch that dies holds at most
+  one lease). The claim is one statement that also loads the mailbox and says whether stored
+  messages wait to be processed, and the result is one more: an idle poll is two statements
+  and one API call. Bookkeeping commits skip the WAL flush (see `_fast_commits`).
 - Incremental and cheap: Gmail history.list from `gmail_history_id` (compared as numbers),
   Graph delta from `graph_delta_link`. An idle mailbox costs one API call. Headers come first
   (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
@@ -22,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,6 +56,10 @@ from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
+# Mailboxes per poll task, and how long a task keeps polling before it hands the rest of its
+# batch back to the queue (one slow first sync must not hold the others up).
+POLL_BATCH_SIZE = 50
+POLL_BATCH_SECONDS = 30.0
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 30 * 60
 AUTH_FAILURES_BEFORE_RECONNECT = 3
@@ -90,6 +100,9 @@ class _Poll:
     channel: DeliveryChannel
     lease: datetime
     report: PollReport
+    # Stored messages not processed yet (a crashed poll's, or ones that failed before), or
+    # messages this poll stored: only then is there anything for _process_pending to do.
+    has_pending_messages: bool = False
     clients: list = field(default_factory=list)
 
     @property
@@ -98,20 +111,81 @@ class _Poll:
 
 
 @contextmanager
-def _bookkeeping():
-    """A transaction for the poller's own bookkeeping (claim, lease, cursor, result). Every one
-    of these writes is safe to lose: a lost claim or lease only lets another poll run, a lost
-    cursor only makes the next poll read changes again, which is idempotent. So on PostgreSQL
-    they skip waiting for the WAL flush, which otherwise dominates an idle poll's cost."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+def _fast_commits():
+    """While polls run, their PostgreSQL session commits without waiting for the WAL flush
+    (`synchronous_commit = off`), which otherwise dominates an idle poll's cost. A commit is
+    still atomic and visible to every other worker at once; only a crash of the database server
+    itself could lose the last ~0.6 s of commits, and it loses them in commit order: a lost
+    claim or lease only lets another poll run, and a cursor never survives the messages stored
+    before it, so the next poll reads those changes again (processing is idempotent)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 class LeaseLost(Exception):
     """Another poll took the mailbox over (this one ran past its lease)."""
+
+
+_CLAIM_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _claim_sql(*, ignore_backoff: bool) -> str:
+    """UPDATE … RETURNING: claims the mailbox, loads it, and says whether stored messages wait
+    to be processed, in one statement (PostgreSQL; SQLite 3.35+)."""
+    key = (connection.vendor, ignore_backoff)
+    if key not in _CLAIM_SQL:
+        quote = connection.ops.quote_name
+        table = quote(DeliveryChannel._meta.db_table)
+        columns = ", ".join(
+            f"{table}.{quote(f.column)}" for f in DeliveryChannel._meta.concrete_fields
+        )
+        messages = quote(InboxMessage._meta.db_table)
+        backoff = (
+            ""
+            if ignore_backoff
+            else f" AND ({quote('poll_backoff_until')} IS NULL "
+            f"OR {quote('poll_backoff_until')} <= %(now)s)"
+        )
+        _CLAIM_SQL[key] = (
+            f"UPDATE {table} SET {quote('poll_lease_until')} = %(lease)s "
+            f"WHERE {quote('id')} = %(id)s AND {quote('kind')} IN (%(gmail)s, %(graph)s) "
+            f"AND {quote('status')} = %(connected)s "
+            f"AND ({quote('poll_lease_until')} IS NULL OR {quote('poll_lease_until')} < %(now)s)"
+            f"{backoff} "
+            f"RETURNING {columns}, EXISTS (SELECT 1 FROM {messages} AS m "
+            f"WHERE m.{quote('channel_id')} = {table}.{quote('id')} "
+            f"AND m.{quote('processed_at')} IS NULL "
+            f"AND m.{quote('attempts')} < %(attempts)s) AS {quote('has_pending_messages')}"
+        )
+    return _CLAIM_SQL[key]
+
+
+def _claim(
+    *, channel_id: int, now: datetime | None = None, ignore_backoff: bool = False
+) -> DeliveryChannel | None:
+    """Atomically claim the mailbox for one poll and load it (with `has_pending_messages`), or
+    None when it is not to be polled now. The lease is `poll_lease_until`."""
+    now = now or timezone.now()
+    field = DeliveryChannel._meta.get_field("poll_lease_until")
+    params = {
+        "id": channel_id,
+        "lease": field.get_db_prep_save(now + LEASE, connection),
+        "now": field.get_db_prep_save(now, connection),
+        "gmail": Kind.GMAIL.value,
+        "graph": Kind.EXCHANGE_ONLINE.value,
+        "connected": Status.CONNECTED.value,
+        "attempts": MAX_MESSAGE_ATTEMPTS,
+    }
+    claimed = list(DeliveryChannel.objects.raw(_claim_sql(ignore_backoff=ignore_backoff), params))
+    return claimed[0] if claimed else None
 
 
 def mailbox_poll_claim(
@@ -119,30 +193,52 @@ def mailbox_poll_claim(
 ) -> datetime | None:
     """Atomically claim the mailbox for one poll; returns the lease (the claim's token), or
     None when it is not to be polled now."""
-    now = now or timezone.now()
-    lease = now + LEASE
-    claimable = DeliveryChannel.objects.filter(
-        pk=channel_id, kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED
-    ).filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
-    if not ignore_backoff:
-        claimable = claimable.filter(
-            Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now)
-        )
-    with _bookkeeping():
-        claimed = claimable.update(poll_lease_until=lease)
-    return lease if claimed else None
+    channel = _claim(channel_id=channel_id, now=now, ignore_backoff=ignore_backoff)
+    return channel.poll_lease_until if channel is not None else None
 
 
 def mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
     """Poll one mailbox once. Safe to call twice at once and to re-run after a crash."""
-    lease = mailbox_poll_claim(channel_id=channel_id, ignore_backoff=ignore_backoff)
-    if lease is None:
-        channel = DeliveryChannel.objects.filter(pk=channel_id).first()
-        busy = channel is not None and channel.poll_lease_until is not None
-        busy = busy and channel.poll_lease_until > timezone.now()
+    with _fast_commits():
+        return _mailbox_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
+
+
+@dataclass
+class BatchResult:
+    reports: list[PollReport]
+    not_started: list[int]  # left when the time budget ran out: for another task
+
+
+def mailboxes_poll(*, channel_ids: Sequence[int], time_budget: float | None = None) -> BatchResult:
+    """Poll several mailboxes, one after the other (what one poll task does), each once. Each
+    is claimed just before its own poll, so one held by another worker is skipped ("busy") and
+    a batch that dies holds at most one lease. Mailboxes not started within `time_budget`
+    seconds are returned for another task."""
+    budget = poll_batch_seconds() if time_budget is None else time_budget
+    channel_ids = list(dict.fromkeys(channel_ids))
+    started = time.monotonic()
+    reports: list[PollReport] = []
+    with _fast_commits():
+        for index, channel_id in enumerate(channel_ids):
+            if index and time.monotonic() - started > budget:
+                return BatchResult(reports=reports, not_started=channel_ids[index:])
+            reports.append(_mailbox_poll(channel_id=channel_id))
+    return BatchResult(reports=reports, not_started=[])
+
+
+def _mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
+    channel = _claim(channel_id=channel_id, ignore_backoff=ignore_backoff)
+    if channel is None:
+        current = DeliveryChannel.objects.filter(pk=channel_id).first()
+        busy = current is not None and current.poll_lease_until is not None
+        busy = busy and current.poll_lease_until > timezone.now()
         return PollReport(channel_id=channel_id, outcome="busy" if busy else "not_polled")
-    channel = DeliveryChannel.objects.get(pk=channel_id)
-    poll = _Poll(channel=channel, lease=lease, report=PollReport(channel_id, "ok"))
+    poll = _Poll(
+        channel=channel,
+        lease=channel.poll_lease_until,
+        report=PollReport(channel_id, "ok"),
+        has_pending_messages=bool(channel.has_pending_messages),
+    )
     try:
         cursor = _with_token_retry(poll)
     except LeaseLost:
@@ -313,12 +409,16 @@ def _ingest(poll: _Poll, candidates: list[_Candidate], client) -> None:
             received_at=received_at,
         )
         poll.report.messages_fetched += 1
+        poll.has_pending_messages = True
         known.add(candidate.provider_message_id)
 
 
 def _process_pending(poll: _Poll) -> None:
     """Process every stored message not processed yet: those just fetched, those a crashed
-    poll left behind, and those that failed before (until they are skipped)."""
+    poll left behind, and those that failed before (until they are skipped). The claim said
+    whether there were any before this poll; an idle poll does not ask again."""
+    if not poll.has_pending_messages:
+        return
     pending = InboxMessage.objects.filter(
         channel=poll.channel, processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS
     ).values_list("pk", flat=True)
@@ -337,8 +437,7 @@ def _renew_lease(poll: _Poll) -> None:
 
 def _save_cursor(poll: _Poll, **cursor) -> None:
     lease = timezone.now() + LEASE
-    with _bookkeeping():
-        held = _held(poll).update(poll_lease_until=lease, **cursor)
+    held = _held(poll).update(poll_lease_until=lease, **cursor)
     if not held:
         raise LeaseLost
     poll.lease = lease
@@ -361,8 +460,7 @@ def _finish_ok(poll: _Poll, cursor) -> None:
         fields["gmail_history_id"] = cursor
     else:
         fields["graph_delta_link"] = cursor
-    with _bookkeeping():
-        held = _held(poll).update(**fields)
+    held = _held(poll).update(**fields)
     if not held:
         report.outcome = "busy"
         report.detail = "Another poll took this mailbox over; its cursor was kept."
@@ -386,13 +484,12 @@ def _finish_failed(
         delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(failures - 1, 10))
         delay *= random.uniform(0.9, 1.1)  # noqa: S311 — jitter, not security
     # last_polled_at stays the time of the last successful poll: the watchdog reads it.
-    with _bookkeeping():
-        _held(poll).update(
-            poll_lease_until=None,
-            last_poll_result=result[:500],
-            poll_failures=min(failures, 32767),
-            poll_backoff_until=now + timedelta(seconds=delay) if outcome != "reconnect" else None,
-        )
+    _held(poll).update(
+        poll_lease_until=None,
+        last_poll_result=result[:500],
+        poll_failures=min(failures, 32767),
+        poll_backoff_until=now + timedelta(seconds=delay) if outcome != "reconnect" else None,
+    )
     poll.report.outcome = outcome
     poll.report.detail = result
 
@@ -441,9 +538,22 @@ def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
     )
 
 
-def mailboxes_poll_fan_out(*, enqueue: Callable[[int], None], now: datetime | None = None) -> int:
+def poll_batch_size() -> int:
+    """Mailboxes per poll task."""
+    return max(1, getattr(settings, "MAILROOM_POLL_BATCH_SIZE", POLL_BATCH_SIZE))
+
+
+def poll_batch_seconds() -> float:
+    """How long a poll task starts new polls before handing the rest of its batch on."""
+    return getattr(settings, "MAILROOM_POLL_BATCH_SECONDS", POLL_BATCH_SECONDS)
+
+
+def mailboxes_poll_fan_out(
+    *, enqueue: Callable[[list[int]], None], now: datetime | None = None
+) -> int:
     """The periodic step: free leases of polls that died, note mailboxes that have not synced
-    for too long, and enqueue one poll per due mailbox. Returns how many were enqueued."""
+    for too long, and enqueue the due mailboxes in batches (one poll task per batch). Returns
+    how many mailboxes were enqueued."""
     now = now or timezone.now()
     freed = DeliveryChannel.objects.filter(poll_lease_until__lt=now).update(poll_lease_until=None)
     if freed:
@@ -451,10 +561,15 @@ def mailboxes_poll_fan_out(*, enqueue: Callable[[int], None], now: datetime | No
     stale = mailbox_sync_overdue_count(now=now)
     if stale:
         logger.warning("%s connected mailbox(es) have not synced for over an hour", stale)
-    count = 0
+    size, count, batch = poll_batch_size(), 0, []
     for channel_id in channel_ids_due(now=now):
-        enqueue(channel_id)
+        batch.append(channel_id)
         count += 1
+        if len(batch) == size:
+            enqueue(batch)
+            batch = []
+    if batch:
+        enqueue(batch)
     return count
 
 

@@ -2,18 +2,34 @@
 
 from celery import shared_task
 
-from .polling import mailbox_poll, mailboxes_poll_fan_out
+from .polling import mailbox_poll, mailboxes_poll, mailboxes_poll_fan_out
 
 
 @shared_task(ignore_result=True)
 def mailboxes_poll_due() -> int:
-    """Every few minutes (beat): one poll task per connected Gmail / Exchange Online mailbox."""
-    return mailboxes_poll_fan_out(enqueue=lambda channel_id: mailbox_poll_task.delay(channel_id))
+    """Every few minutes (beat): one poll task per batch of connected Gmail / Exchange Online
+    mailboxes (a task per mailbox would cost more than an idle poll itself)."""
+    return mailboxes_poll_fan_out(enqueue=mailboxes_poll_task.delay)
+
+
+@shared_task(ignore_result=True)
+def mailboxes_poll_task(channel_ids: list[int]) -> dict:
+    """Poll a batch of mailboxes one after the other; those not started within the batch's
+    time budget go back to the queue as a new task. No Celery retry: a failed poll backs off
+    per mailbox and the next cycle tries again; a mailbox another task is polling is skipped."""
+    result = mailboxes_poll(channel_ids=channel_ids)
+    if result.not_started:
+        mailboxes_poll_task.delay(result.not_started)
+    outcomes: dict[str, int] = {}
+    for report in result.reports:
+        outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+    return {"outcomes": outcomes, "handed_on": len(result.not_started)}
 
 
 @shared_task(ignore_result=True)
 def mailbox_poll_task(channel_id: int, ignore_backoff: bool = False) -> dict:
-    """Poll one mailbox. No Celery retry: a failed poll backs off per mailbox and the next
-    cycle tries again; a second copy of this task finds the mailbox claimed and returns."""
+    """Poll one mailbox now ("Poll now" in the admin and on the bounces page). No Celery retry:
+    a failed poll backs off per mailbox and the next cycle tries again; a second copy of this
+    task finds the mailbox claimed and returns."""
     report = mailbox_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
     return {"outcome": report.outcome, "api_calls": report.api_calls}

@@ -19,6 +19,7 @@ from tests.factories import (
     EnrollmentFactory,
     OutboundEmailFactory,
     ProspectFactory,
+    UserFactory,
 )
 
 Kind = DeliveryChannel.Kind
@@ -377,10 +378,131 @@ def test_fan_out_enqueues_connected_polled_mailboxes_only(sandbox, rep, manager)
     DeliveryChannel.objects.create(
         organization=rep.organization, owner=rep, kind=Kind.CUSTOM_SMTP, host="smtp.x.test"
     )
-    enqueued: list[int] = []
+    enqueued: list[list[int]] = []
 
     assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 2
-    assert sorted(enqueued) == sorted([gmail.pk, graph.pk])
+    assert [sorted(batch) for batch in enqueued] == [sorted([gmail.pk, graph.pk])]
+
+
+def _mailboxes(sandbox, rep, count):
+    """`count` mailboxes of reps in `rep`'s organization, alternately Gmail and Graph."""
+    kinds = [Kind.GMAIL, Kind.EXCHANGE_ONLINE]
+    return [
+        connect(sandbox, owner=UserFactory(organization=rep.organization), kind=kinds[i % 2])
+        for i in range(count)
+    ]
+
+
+def test_fan_out_enqueues_batches_each_mailbox_once(sandbox, rep, settings):
+    settings.MAILROOM_POLL_BATCH_SIZE = 2
+    channels = _mailboxes(sandbox, rep, 5)
+    enqueued: list[list[int]] = []
+
+    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 5
+
+    assert [len(batch) for batch in enqueued] == [2, 2, 1]
+    assert sorted(pk for batch in enqueued for pk in batch) == sorted(c.pk for c in channels)
+
+
+def test_fan_out_frees_a_stuck_poll_and_polls_the_mailbox_again(sandbox, rep):
+    """The watchdog: a poll that died holding its lease does not keep the mailbox forever."""
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    assert polling.mailbox_poll_claim(channel_id=channel.pk) is not None  # then the worker died
+    enqueued: list[list[int]] = []
+    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 0  # still within its lease
+
+    later = timezone.now() + polling.LEASE + timedelta(seconds=1)
+    with time_machine.travel(later):
+        assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 1
+        channel.refresh_from_db()
+        assert channel.poll_lease_until is None
+        assert _poll(channel).outcome == "ok"
+    assert enqueued == [[channel.pk]]
+
+
+def test_a_batch_polls_each_mailbox_once_at_one_api_call_when_idle(sandbox, rep):
+    channels = _mailboxes(sandbox, rep, 3)
+    for channel in channels:
+        _poll(channel)  # first syncs
+        sandbox.client.reset_calls(PROVIDER[channel.kind], channel.mailbox_address)
+    ids = [c.pk for c in channels]
+
+    result = polling.mailboxes_poll(channel_ids=[*ids, ids[0]])  # listed twice: polled once
+
+    assert [r.channel_id for r in result.reports] == ids
+    assert [r.outcome for r in result.reports] == ["ok"] * 3
+    assert result.not_started == []
+    assert [_calls(sandbox, c) for c in channels] == [1, 1, 1]
+    for channel in channels:
+        channel.refresh_from_db()
+        assert channel.poll_lease_until is None and channel.last_polled_at is not None
+
+
+def test_a_batch_skips_a_mailbox_another_worker_is_polling(sandbox, rep):
+    first, held, last = _mailboxes(sandbox, rep, 3)
+    lease = polling.mailbox_poll_claim(channel_id=held.pk)  # another worker's poll
+
+    result = polling.mailboxes_poll(channel_ids=[first.pk, held.pk, last.pk])
+
+    assert [r.outcome for r in result.reports] == ["ok", "busy", "ok"]
+    assert _calls(sandbox, held) == 0
+    held.refresh_from_db()
+    assert held.poll_lease_until == lease  # the other poll still holds it
+    assert held.gmail_history_id is None and held.last_polled_at is None
+
+
+def test_a_batch_out_of_time_hands_the_rest_on_and_polls_each_once(sandbox, rep, settings):
+    from bounces.tasks import mailboxes_poll_task
+
+    channels = _mailboxes(sandbox, rep, 3)
+    for channel in channels:
+        _poll(channel)  # first syncs
+        sandbox.client.reset_calls(PROVIDER[channel.kind], channel.mailbox_address)
+    settings.MAILROOM_POLL_BATCH_SECONDS = 0  # each task starts one poll, then hands the rest on
+
+    result = polling.mailboxes_poll(channel_ids=[c.pk for c in channels])
+    assert [r.channel_id for r in result.reports] == [channels[0].pk]
+    assert result.not_started == [channels[1].pk, channels[2].pk]
+    channels[1].refresh_from_db()
+    assert channels[1].poll_lease_until is None  # not claimed: free for the next task
+    assert _calls(sandbox, channels[1]) == 0
+
+    mailboxes_poll_task([c.pk for c in channels[1:]])  # tasks run inline in the tests
+
+    assert [_calls(sandbox, c) for c in channels] == [1, 1, 1]  # each polled once
+    for channel in channels:
+        channel.refresh_from_db()
+        assert channel.poll_lease_until is None
+
+
+def test_stored_messages_left_by_a_dead_poll_are_processed_by_the_next_one(sandbox, rep, enrolled):
+    """An idle poll does not look for unprocessed messages unless the claim says some wait."""
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    *_, email = enrolled("bounce.later@acme-prospect.test")
+    send(channel, email)
+    _poll(channel)
+    message = InboxMessage.objects.get(kind=InboxMessage.Kind.BOUNCE)
+    # As if a poll had stored it and died before processing it.
+    Bounce.objects.all().delete()
+    InboxMessage.objects.filter(pk=message.pk).update(processed_at=None, attempts=0)
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.SENT)
+
+    report = _poll(channel)
+
+    assert report.outcome == "ok" and report.api_calls == 1 and report.messages_processed == 1
+    assert Bounce.objects.get().outbound_email == email
+
+
+def test_an_idle_poll_is_two_statements(sandbox, rep, django_assert_num_queries):
+    """Claim-and-load, then the result: no other round trip to the database per idle poll."""
+    channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
+    _poll(channel)
+
+    with django_assert_num_queries(2):
+        report = mailbox_poll(channel_id=channel.pk)
+
+    assert report.outcome == "ok" and report.api_calls == 1
 
 
 def test_two_polls_at_once_one_runs(sandbox, rep):
