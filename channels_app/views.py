@@ -54,7 +54,7 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         or SmtpChannelForm(
             initial=_smtp_initial(own_smtp),
             has_password=bool(own_smtp and own_smtp.password),
-            prefix="smtp",
+            prefix="own",
         ),
         "team_smtp_form": forms.get("team_smtp_form")
         or SmtpChannelForm(

@@ -3,6 +3,7 @@ On-Prem's login check, and who may see and change what on the email settings pag
 
 import socket
 import threading
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -27,6 +28,75 @@ def smtp_post(sandbox, prefix: str, **changes) -> dict:
     }
     data.update(changes)
     return {f"{prefix}-{key}": value for key, value in data.items()}
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would submit from the form posting to `action`."""
+
+    def __init__(self, action: str):
+        super().__init__()
+        self.action, self.inside, self.fields, self.select = action, False, {}, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("action") == self.action
+        elif self.inside and tag == "input" and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+        elif self.inside and tag == "select":
+            self.select = attrs["name"]
+        elif (
+            self.inside
+            and tag == "option"
+            and self.select
+            and ("selected" in attrs or self.select not in self.fields)
+        ):
+            self.fields[self.select] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+
+
+def rendered_form(client, action: str) -> dict:
+    reader = _FormReader(action)
+    reader.feed(client.get(reverse("email_settings")).content.decode())
+    assert reader.fields, f"no form posts to {action}"
+    return reader.fields
+
+
+@pytest.mark.parametrize("scope", ["own", "team"])
+def test_the_smtp_form_as_rendered_saves_when_only_the_password_changes(
+    client, org_admin, sandbox, scope
+):
+    """What a browser sends: the page's own field names and pre-filled values, with the new
+    password typed in (a stale password at the server is the usual reason to come here)."""
+    DeliveryChannel.objects.create(
+        organization=org_admin.organization,
+        owner=None if scope == "team" else org_admin,
+        is_team_default=scope == "team",
+        kind=Kind.CUSTOM_SMTP,
+        host=sandbox.smtp_host,
+        port=sandbox.smtp_port,
+        security="none",
+        username="mailroom",
+        password="the-old-password",
+        status=Status.CONNECTED,
+    )
+    client.force_login(org_admin)
+    action = reverse("channel_smtp_save", args=[scope])
+    fields = rendered_form(client, action)
+    password_field = next(name for name in fields if name.endswith("-password"))
+    fields[password_field] = "sandbox"
+
+    response = client.post(action, fields)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel = DeliveryChannel.objects.get(organization=org_admin.organization, kind="custom_smtp")
+    assert channel.password == "sandbox"
+    assert (channel.host, channel.port) == (sandbox.smtp_host, sandbox.smtp_port)
 
 
 def test_an_admin_sets_the_team_smtp_and_it_becomes_everyones_default(
