@@ -40,6 +40,7 @@ from exchangelib.folders import Root, SentItems
 from exchangelib.protocol import BaseProtocol
 
 from channels_app.exceptions import (
+    CredentialsRejected,
     PermanentProviderError,
     QuotaExhausted,
     RateLimited,
@@ -87,7 +88,9 @@ def send_via_ews(
         sent_items = SentItems(root=Root(account=account))
         Message(account=account, folder=sent_items, mime_content=raw_message).send_and_save()
     except UnauthorizedError as exc:
-        raise PermanentProviderError(
+        # One refused login per batch, not per email: each one counts as a bad password in
+        # Active Directory, and a few in a row lock the rep's Windows account out.
+        raise CredentialsRejected(
             "Exchange refused the username or password — update them in Email settings, "
             "then Retry send"
         ) from exc

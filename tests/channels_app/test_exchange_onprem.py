@@ -20,6 +20,9 @@ from tests.outreach.send_helpers import choose, drain, mailbox_sent
 Kind = DeliveryChannel.Kind
 Status = OutboundEmail.Status
 PASSWORD = "Winter-2026!"  # noqa: S105 - the sandbox mailbox's password
+AUTH_REFUSED = (
+    "Exchange refused the username or password — update them in Email settings, then Retry send"
+)
 
 
 @pytest.fixture
@@ -110,20 +113,25 @@ def test_a_login_without_rights_on_the_mailbox_is_refused(client, rep, exchange)
     assert not DeliveryChannel.objects.filter(owner=rep).exists()
 
 
-def test_a_password_changed_by_it_fails_the_email_with_a_reason_the_rep_can_act_on(rep, exchange):
+def test_a_password_changed_by_it_fails_the_mail_with_one_refused_login_not_one_per_email(
+    client, rep, exchange
+):
     channel = onprem_channel(exchange, rep, password="last-years-password")
-    email = _email(rep)
+    emails = [_email(rep, to=f"prospect{n}@customer.test") for n in range(3)]
+    failures_before = exchange.client.ews_users()["auth_failures"]
 
     result = drain(channel)
 
-    email.refresh_from_db()
-    assert result.failed == 1
-    assert email.status == Status.FAILED
-    assert email.failure_reason == (
-        "Exchange refused the username or password — update them in Email settings, then Retry send"
-    )
-    assert PASSWORD not in email.failure_reason
+    assert result.failed == 3
+    for email in emails:
+        email.refresh_from_db()
+        assert email.status == Status.FAILED
+        assert email.failure_reason == AUTH_REFUSED
+    # Each refused NTLM login is a bad-password count in Active Directory: once per batch.
+    assert exchange.client.ews_users()["auth_failures"] - failures_before == 1
     assert mailbox_sent(exchange, "exchange", rep.email) == []
+    client.force_login(rep)
+    assert AUTH_REFUSED in client.get(reverse("email_settings")).content.decode()
 
 
 def test_server_busy_soap_fault_waits_for_the_back_off_exchange_asked_for(rep, exchange):
