@@ -6,7 +6,7 @@ Usage (from the project root; PostgreSQL and Redis must be running):
         [--broker redis://127.0.0.1:6379/11]
 
 What it does:
-1. Starts the local sandbox in this process, (re)creates the benchmark database and migrates it.
+1. Starts the local sandbox in its own process, (re)creates the benchmark database, migrates it.
 2. Creates N reps, each with a connected mailbox (half Gmail, half Exchange Online) holding a
    real sandbox token pair.
 3. Starts one Celery worker with `--concurrency` processes (prefork) on its own Redis database.
@@ -16,9 +16,10 @@ What it does:
 6. The measured cycles (`--cycles`, the first one finds the bounces, the others are all idle):
    each runs the periodic fan-out task through the broker and waits until every mailbox has
    been polled. Prints, per cycle, polls per second, the API calls each idle mailbox cost (must
-   be exactly 1) and the CPU time one poll cost in the worker, the sandbox and PostgreSQL; then
-   the median polls per second and the bounces recorded (must equal `--bounces`), with the
-   machine and its load average (the machine may be shared: compare runs by their medians).
+   be exactly 1) and what one poll cost: worker and sandbox CPU, PostgreSQL statement time,
+   commits and new database connections, and how busy the machine's CPUs were; then the median
+   polls per second and the bounces recorded (must equal `--bounces`), with the machine and
+   its load average (the machine may be shared: compare runs by their medians).
 """
 
 from __future__ import annotations
@@ -480,7 +481,12 @@ def report(channels, bounced, cycles: list[Cycle], args) -> None:
         f"Graph {sum(c.kind != 'gmail' for c in channels)}); {len(bounced)} with a bounce in "
         f"cycle 1, every other poll idle"
     )
-    print(f"Celery: 1 worker, prefork, {args.concurrency} processes")
+    from bounces.polling import poll_batch_size
+
+    print(
+        f"Celery: 1 worker, prefork, {args.concurrency} processes; one poll task per "
+        f"{poll_batch_size()} mailboxes"
+    )
     print(
         f"API calls per idle mailbox ({len(idle_calls)} idle polls): min {min(idle_calls)}, "
         f"max {max(idle_calls)}, mean {statistics.mean(idle_calls):.3f}  (target: exactly 1)"
