@@ -1,7 +1,9 @@
 """Reads for outreach pages. Every function takes the viewing user and applies the
 organization and role scope (accounts.selectors)."""
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -109,6 +111,27 @@ def outbox_tab_counts(*, user: User, sender_id: int | None = None) -> dict[str, 
     return counts
 
 
+# How the send pipeline writes instants into the reasons it stores ("… at 2030-01-15 14:00:00 UTC").
+_UTC_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2})(:\d{2})? UTC\b")
+
+
+def _local(when: datetime, *, seconds: bool = False) -> str:
+    """An instant in the current time zone (the organization's, activated per request), named."""
+    local = timezone.localtime(when)
+    return f"{local:%Y-%m-%d %H:%M:%S}"[: 19 if seconds else 16] + f" {local.tzname()}"
+
+
+def localize_utc_stamps(text: str) -> str:
+    """Stored reasons carry UTC times; the pages show the reader's organization's time."""
+
+    def local(match: re.Match) -> str:
+        stamp = match.group(1) + (match.group(2) or ":00")
+        when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        return _local(when, seconds=bool(match.group(2)))
+
+    return _UTC_STAMP.sub(local, text)
+
+
 def email_waiting_reason(*, email: OutboundEmail) -> str:
     """Why a pending email has not gone yet, as the outbox says it."""
     channel = email.channel
@@ -121,8 +144,8 @@ def email_waiting_reason(*, email: OutboundEmail) -> str:
                 "itself afterwards."
             )
         if channel.sending_paused_until and channel.sending_paused_until > timezone.now():
-            return f"Mailbox paused until {channel.sending_paused_until:%Y-%m-%d %H:%M} UTC: " + (
-                channel.sending_paused_reason
+            return f"Mailbox paused until {_local(channel.sending_paused_until)}: " + (
+                localize_utc_stamps(channel.sending_paused_reason)
             )
         if email.enrollment_id and channel.campaigns_paused_at:
             return (
@@ -130,8 +153,8 @@ def email_waiting_reason(*, email: OutboundEmail) -> str:
                 + channel.campaigns_paused_reason
             )
     if email.status == Status.SCHEDULED and not email.waiting_reason:
-        return f"Scheduled for {email.scheduled_at:%Y-%m-%d %H:%M} UTC"
-    return email.waiting_reason
+        return f"Scheduled for {_local(email.scheduled_at)}"
+    return localize_utc_stamps(email.waiting_reason)
 
 
 @dataclass(frozen=True)
@@ -173,8 +196,8 @@ def outbox_mailbox_notices(*, user: User) -> list[MailboxNotice]:
             notices.append(
                 MailboxNotice(
                     "warning",
-                    f"{who}{label} is paused until {channel.sending_paused_until:%Y-%m-%d %H:%M}"
-                    f" UTC: {channel.sending_paused_reason}",
+                    f"{who}{label} is paused until {_local(channel.sending_paused_until)}: "
+                    + localize_utc_stamps(channel.sending_paused_reason),
                 )
             )
         if channel.campaigns_paused_at:
