@@ -13,7 +13,7 @@ from channels_app.sending.resolution import NoUsableChannel, email_channel_resol
 from .forms import ApiTokenForm, ComposeForm, EnrollForm
 from .merge import FIELDS, MergeError, merge_values
 from .merge import render as merge_render
-from .models import Enrollment, OutboundEmail
+from .models import Enrollment, OutboundEmail, Prospect
 from .selectors import (
     OUTBOX_TABS,
     api_token_list,
@@ -84,6 +84,10 @@ def campaign_detail(request, pk: int):
     search = request.GET.get("q", "").strip()
     enroll_form = EnrollForm(user=request.user, search=search)
     candidates = enroll_form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign)
+    # Prospects with an invalid address are listed (so nobody wonders where they went) but
+    # cannot be picked; "Enroll all N" counts only those it will enroll.
+    enrollable_count = candidates.filter(email_status=Prospect.EmailStatus.VALID).count()
+    candidate_count = candidates.count()
     page = Paginator(enrollment_list(user=request.user, campaign=campaign), 50).get_page(
         request.GET.get("page")
     )
@@ -96,7 +100,9 @@ def campaign_detail(request, pk: int):
             "page": page,
             "search": search,
             "candidates": candidates[:50],
-            "candidate_count": candidates.count(),
+            "candidate_count": candidate_count,
+            "enrollable_count": enrollable_count,
+            "invalid_count": candidate_count - enrollable_count,
         },
     )
 
@@ -112,7 +118,12 @@ def campaign_enroll(request, pk: int):
         messages.error(request, "Pick the prospects to enroll.")
         return redirect(back)
     if form.cleaned_data["everyone_matching"]:
-        prospects = list(form.fields["prospects"].queryset)
+        # What the button says: everyone matching who is not in the campaign yet.
+        prospects = list(
+            form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign).filter(
+                email_status=Prospect.EmailStatus.VALID
+            )
+        )
     else:
         prospects = list(form.cleaned_data["prospects"])
     if not prospects:

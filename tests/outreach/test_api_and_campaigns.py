@@ -184,3 +184,29 @@ def test_a_step_due_now_goes_when_the_enrollment_commits_not_a_minute_later(
         with django_capture_on_commit_callbacks(execute=True):
             enrollment_resume(enrollment=enrollment)
         assert OutboundEmail.objects.get(prospect=ben).status == OutboundEmail.Status.SENT
+
+
+def test_enroll_all_enrolls_exactly_the_number_on_its_button(client, rep):
+    campaign = CampaignFactory(owner=rep)
+    CampaignStepFactory(campaign=campaign, position=1, delay=timedelta(days=1))
+    org = rep.organization
+    enrolled = [ProspectFactory(organization=org, owner=rep) for _ in range(2)]
+    fresh = [ProspectFactory(organization=org, owner=rep) for _ in range(3)]
+    invalid = ProspectFactory(
+        organization=org, owner=rep, email_status="invalid", invalidated_at=timezone.now()
+    )
+    enrollments_create(campaign=campaign, prospects=enrolled, sender=rep)
+    client.force_login(rep)
+    page = client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+    assert "Enroll all 3 not yet enrolled" in page
+    assert f'value="{invalid.pk}" disabled' in page
+    assert "1 not yet enrolled has an invalid address" in page
+
+    response = client.post(
+        reverse("campaign_enroll", args=[campaign.pk]), {"everyone_matching": "1"}, follow=True
+    )
+    assert "Enrolled 3 prospects." in response.content.decode()
+    assert "already" not in response.content.decode()
+    assert set(
+        Enrollment.objects.filter(campaign=campaign).values_list("prospect_id", flat=True)
+    ) == {p.pk for p in [*enrolled, *fresh]}
