@@ -164,6 +164,12 @@ class SmtpService:
         async def close_all() -> None:
             for server in self._servers:
                 server.close()  # not wait_closed(): 3.12+ would wait for idle clients too
+            # Sessions of clients that are still connected (kept-alive connections) end here
+            # rather than being destroyed pending with the loop.
+            sessions = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in sessions:
+                task.cancel()
+            await asyncio.gather(*sessions, return_exceptions=True)
 
         if self._thread.is_alive():
             with contextlib.suppress(Exception):  # best effort at shutdown
