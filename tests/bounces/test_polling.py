@@ -554,3 +554,46 @@ def test_email_sent_by_the_pipeline_bounces_within_one_poll(sandbox, rep, admin_
     # Admins read the bounce message itself, decoded (the DSN's text, not base64).
     detail = admin_client.get(reverse("admin:bounces_bounce_change", args=[bounce.pk]))
     assert "Hello Jamie" in detail.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_refreshed_during_a_batch_is_committed_durably(sandbox, rep, monkeypatch):
+    """A batch commits its bookkeeping without waiting for the WAL flush, but not a refreshed
+    token: Microsoft rotates the refresh token, and losing the new one means a reconnect."""
+    from django.db import connection
+
+    from channels_app import tokens
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    channel = connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    _poll(channel)
+    DeliveryChannel.objects.filter(pk=channel.pk).update(token_expires_at=timezone.now())
+    server_default = synchronous_commit()
+    seen: dict[str, str] = {}
+    real_refresh, real_sync = tokens._refresh, polling._sync
+
+    def refresh(channel):
+        seen["refresh"] = synchronous_commit()
+        return real_refresh(channel)
+
+    def sync(poll, token):
+        seen["sync"] = synchronous_commit()
+        return real_sync(poll, token)
+
+    monkeypatch.setattr(tokens, "_refresh", refresh)
+    monkeypatch.setattr(polling, "_sync", sync)
+
+    [report] = polling.mailboxes_poll(channel_ids=[channel.pk]).reports
+
+    assert report.outcome == "ok"
+    assert seen == {"refresh": server_default, "sync": "off"}
+    assert synchronous_commit() == server_default  # the session is left as it was
+    channel.refresh_from_db()
+    assert channel.token_expires_at > timezone.now() + tokens.REFRESH_MARGIN
