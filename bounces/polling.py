@@ -8,7 +8,8 @@ How a poll stays dependable (PRODUCT.md §3):
   after the other, each claimed on its own just before its poll (a batch that dies holds at most
   one lease). The claim is one statement that also loads the mailbox and says whether stored
   messages wait to be processed, and the result is one more: an idle poll is two statements
-  and one API call. Bookkeeping commits skip the WAL flush (see `_fast_commits`).
+  and one API call. The batch's commits skip the WAL flush, a token refresh's excepted (see
+  `_fast_commits`).
 - Incremental and cheap: Gmail history.list from `gmail_history_id` (compared as numbers),
   Graph delta from `graph_delta_link`. An idle mailbox costs one API call. Headers come first
   (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
