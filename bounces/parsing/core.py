@@ -75,7 +75,8 @@ _REPORTING_HOST = re.compile(
     r"(?:qmail-send program|mail system|Mail Agent [^\s]+|MTA|mailer) at (?:host )?"
     r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
 )
-_SES_MARKER = '"notificationType"'
+# Unquoted: SNS e-mail wraps SES's notification as an escaped JSON string (\"notificationType\").
+_SES_MARKER = "notificationType"
 # The family of reports whose recipient could only be taken from the returned message's To.
 _RETURNED_TO = "text-returned-to"
 _RFC822_PART = re.compile(rb"^content-type:[ \t]*message/rfc822", re.IGNORECASE | re.MULTILINE)

@@ -23,6 +23,11 @@ MAX_LIGHT_PARTS = 60
 
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,200}")
 _PARAM = re.compile(r';\s*([A-Za-z0-9_.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+# A Content-Type parameter on a line of its own that its writer forgot to indent.
+_UNINDENTED_PARAM = re.compile(r'[A-Za-z0-9_.*-]{1,40}=(?:"[^"]*"|[^\s;:"]+)\s*;?\s*$')
+# A delimiter line as the body actually writes it: "--" then a boundary with a letter or digit.
+_DELIMITER_LINE = re.compile(r"^--([!-~][ -~]{0,69})$", re.MULTILINE)
+_ALPHANUMERIC = re.compile(r"[A-Za-z0-9]")
 _SPLIT_FAILED = object()
 
 
@@ -146,6 +151,10 @@ def _entity(text: str, depth: int, budget: list[int]):
             return part  # the stdlib also leaves it as one text payload
         children = _split_multipart(body, boundary, depth, budget)
         if children is _SPLIT_FAILED:
+            used = _boundary_in_use(body, boundary)
+            if used:
+                children = _split_multipart(body, used, depth, budget)
+        if children is _SPLIT_FAILED:
             if depth == 0:
                 return _SPLIT_FAILED
             return part  # a nested multipart cut short (a returned copy read headers-only)
@@ -185,10 +194,44 @@ def _split_headers(text: str) -> tuple[list[tuple[str, str]], str]:
             continue
         name, colon, value = line.partition(":")
         if not colon or not _HEADER_NAME.fullmatch(name.rstrip()):
+            if _continues_parameters(headers, line):
+                headers[-1] = (headers[-1][0], headers[-1][1] + "\n " + line)
+                position = end + 1
+                continue
             return headers, text[position:]  # not a header: the body starts here
         headers.append((name.rstrip(), value.lstrip()))
         position = end + 1
     return headers, ""
+
+
+def _continues_parameters(headers: list[tuple[str, str]], line: str) -> bool:
+    """Whether `line` is a Content-Type parameter whose fold lost its indentation.
+
+    Some mobile gateways write `Content-Type: multipart/alternative;` and `boundary="..."`
+    on the next line flush left: the header is unfinished (it ends in ";"), and the line is
+    one `name=value` parameter, not the body.
+    """
+    if not headers or headers[-1][0].lower() != "content-type":
+        return False
+    return headers[-1][1].rstrip().endswith(";") and bool(_UNINDENTED_PARAM.match(line))
+
+
+def _boundary_in_use(body: str, declared: str) -> str | None:
+    """The boundary the body's delimiter lines use when the declared one never appears.
+
+    A relay that rewrites the Content-Type header (or a hand-edited copy) can leave a
+    boundary parameter that no longer matches the body. The first delimiter-shaped line
+    counts only when it comes back later as a delimiter, with or without the closing "--".
+    """
+    for tried, found in enumerate(_DELIMITER_LINE.finditer(body, 0, 16384)):
+        if tried >= 5:
+            break
+        candidate = found.group(1).rstrip()
+        if candidate.endswith("--") or candidate == declared or not _ALPHANUMERIC.search(candidate):
+            continue
+        if body.find("\n--" + candidate, found.end()) >= 0:
+            return candidate
+    return None
 
 
 def _split_multipart(body: str, boundary: str, depth: int, budget: list[int]):
