@@ -175,6 +175,14 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         recipients = _from_ses_notification(collected.report_text)
         family = "amazonses-notification" if recipients else None
 
+    if not recipients and mta == families.FML:
+        refused = families.fml_refusal(message, collected.report_text)
+        if refused is None:
+            return None
+        address, diagnostic = refused
+        recipients = [_recipient(address, diagnostic, None, "failed", family=mta)]
+        family = families.FML
+
     if not recipients:
         bounce_subject = bool(_BOUNCE_SUBJECT.search(subject))
         bounce_body = bool(_BOUNCE_BODY.search(collected.report_text[:4000]))
@@ -202,6 +210,9 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     if mta == families.OPENSMTPD:
         recipients = _opensmtpd_reading(recipients, collected.report_text)
     returned = _returned_headers(collected)
+    if family == families.FML and not returned.get("message-id"):
+        # fml returns no copy; its notice refers to the refused post.
+        returned = {"message-id": header_text(message, "References").split(" ")[-1]}
     delayed = all(recipient.action == "delayed" for recipient in recipients)
     return BounceReport(
         recipients=_unique(recipients),

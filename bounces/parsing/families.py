@@ -26,6 +26,7 @@ EXCHANGE2003 = "exchange2003"
 GMX = "gmx"
 OPENSMTPD = "opensmtpd"
 AMAZONSES = "amazonses"
+FML = "fml"
 
 # Zoho's wording of a connection that never succeeded until the retry period ran out.
 ZOHO_EXPIRED = "Host not reachable"
@@ -50,6 +51,21 @@ _X2_SUBJECT = re.compile(r"^\s*(?:delivery failure|failure delivery|failed deliv
 _EXCHANGE2003_MAILER = (
     "Internet Mail Service (",
     "Microsoft Exchange Server Internet Mail Connector",
+)
+
+# fml, a Japanese mailing-list manager: its own notices carry its X-MLServer header and a
+# Message-ID it makes up ("<date.FMLxxxx.list@host>"); the posts it relays keep the author's.
+_FML_MESSAGE_ID = re.compile(r"^\s*<?\d+\.FML", re.IGNORECASE)
+# Its refusals of a post, said to the poster (notices to the list's maintainer, such as loop
+# and security alerts, are about other people's mail and never reach a sender).
+_FML_REFUSAL = re.compile(
+    r"are not (?:a )?member|not member article from|reject(?:ed)? mail from"
+    r"|spam mail from a spammer is rejected",
+    re.IGNORECASE,
+)
+# The list the post was refused by, as the notice names it: "... this mailing list <list@host>."
+_FML_LIST_ADDRESS = re.compile(
+    r"mailing list <([^<>\s@]+@[^<>\s]+)>\.?[ \t]*$", re.IGNORECASE | re.MULTILINE
 )
 
 # The stage named by each family's template.
@@ -87,6 +103,10 @@ def detect(message: Message, text: str) -> str | None:
         return EXCHANGE2003
     if _OPENSMTPD_BODY in text:
         return OPENSMTPD
+    if header_text(message, "X-MLServer").lower().startswith("fml") and _FML_MESSAGE_ID.match(
+        header_text(message, "Message-ID")
+    ):
+        return FML
     sender = header_text(message, "From")
     subject = header_text(message, "Subject")
     if _EXIM_BODY in text:
@@ -125,6 +145,17 @@ def command_of(family: str | None, diagnostic: str, context: str) -> str:
 def msexch_reason(context: str) -> str | None:
     found = _MSEXCH_CODE.search(context)
     return MSEXCH_REASONS.get(found.group(1)) if found else None
+
+
+def fml_refusal(message: Message, text: str) -> tuple[str, str] | None:
+    """(list address, what fml said) when an fml notice refuses the recipient's post."""
+    subject = header_text(message, "Subject")
+    if not (_FML_REFUSAL.search(subject) or _FML_REFUSAL.search(text[:2000])):
+        return None
+    found = _FML_LIST_ADDRESS.search(text[:4000])
+    if found is None:
+        return None
+    return found.group(1).lower(), " ".join(text[: found.end()].split())
 
 
 def opensmtpd_lines(text: str) -> dict[str, str]:
