@@ -42,6 +42,16 @@ def _reconnect_required(channel: DeliveryChannel) -> ReconnectRequired:
     )
 
 
+def _commit_durably() -> None:
+    """This transaction's commit waits for the disk flush even inside a drain or a poll batch
+    that commits fast (`synchronous_commit = off`): providers rotate refresh tokens and refuse
+    the old one, so a refreshed token lost to a database crash would force a reconnect."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
+
+
 def channel_access_token(*, channel: DeliveryChannel, force_refresh: bool = False) -> str:
     """A valid access token for a Gmail or Exchange Online channel.
 
@@ -83,6 +93,7 @@ def channel_access_token(*, channel: DeliveryChannel, force_refresh: bool = Fals
                     if refreshed.refresh_token:
                         locked.refresh_token = refreshed.refresh_token
                         fields.append("refresh_token")
+                    _commit_durably()
                     locked.save(update_fields=fields)
     if failure is not None:
         channel_mark_needs_reconnect(channel=channel, reason=failure.reason)

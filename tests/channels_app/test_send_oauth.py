@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
+from channels_app.sending import services as sending_services
 from channels_app.services import channel_connect_oauth
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
@@ -145,3 +146,50 @@ def test_provider_quota_exhausted_pauses_the_mailbox_until_it_resumes(sandbox, r
     channel.refresh_from_db()
     assert second.status == OutboundEmail.Status.SENT
     assert channel.sending_paused_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_refreshed_inside_a_fast_committing_drain_is_committed_durably(
+    sandbox, rep, monkeypatch
+):
+    """A drain commits its sends without waiting for the WAL flush, but not a refreshed token:
+    Microsoft rotates the refresh token, and losing the new one to a database crash would
+    force the rep to reconnect."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    server_default = synchronous_commit()
+    channel = oauth_channel(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    DeliveryChannel.objects.filter(pk=channel.pk).update(token_expires_at=timezone.now())
+    seen: list[tuple[str, str]] = []
+    real_save = DeliveryChannel.save
+
+    def save(self, *args, **kwargs):
+        if "access_token" in (kwargs.get("update_fields") or ()):
+            seen.append(("token saved", synchronous_commit()))
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeliveryChannel, "save", save)
+    real_deliver = sending_services.channel_deliver
+
+    def deliver(**kwargs):
+        seen.append(("send", synchronous_commit()))
+        return real_deliver(**kwargs)
+
+    monkeypatch.setattr("channels_app.sending.services.channel_deliver", deliver)
+
+    email = _email(rep)  # committed: the queue's drain runs (eagerly, in tests) and sends it
+    drain(channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    # The drain commits fast; the token refresh inside the send waits for the flush.
+    assert seen == [("send", "off"), ("token saved", server_default)]
+    assert synchronous_commit() == server_default  # the session is left as it was
