@@ -84,6 +84,8 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n|\r\r")
 _INLINE_DSN_FIELD = re.compile(
     r"^\s*(?:final|original)-recipient\s*:", re.IGNORECASE | re.MULTILINE
 )
+# A remote reply that opens with a permanent code and its enhanced status: "550 5.5.0 ...".
+_PERMANENT_REPLY = re.compile(r"^5\d\d[ -](5\.\d{1,3}\.\d{1,3})\b")
 _GAVE_UP = re.compile(r"permanent|gave up|given up", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]")
 _HTML_HIDDEN = re.compile(r"(?is)<(script|style)\b.*?</\1>")
@@ -158,12 +160,14 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     reporting_mta: str | None = None
     family = None
     saw_success = False
+    unaddressed: list[str] = []
     for fields in collected.status_fields:
         status_report = dsn.read_delivery_status(fields)
         reporting_mta = reporting_mta or status_report.reporting_mta
         found, success = _from_delivery_status(status_report, collected.report_text, mta)
         recipients.extend(found)
         saw_success = saw_success or success
+        unaddressed.extend(_unaddressed_statuses(status_report))
     if recipients:
         family = "rfc3464"
     elif saw_success or (
@@ -207,6 +211,10 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     if not recipients:
         return None
 
+    if family != "rfc3464" and len(unaddressed) == 1 and len(recipients) == 1:
+        # The report's one entry names no address the text could be matched with (Exim's
+        # "save to /path", Sendmail's "@host"), the text names one: the entry's status is its.
+        recipients = [_with_status(recipients[0], unaddressed[0], collected.report_text, mta)]
     if mta == families.OPENSMTPD:
         recipients = _opensmtpd_reading(recipients, collected.report_text)
     returned = _returned_headers(collected)
@@ -381,6 +389,12 @@ def _from_delivery_status(
         if not action:
             action = "delayed" if status and status.startswith("4") else "failed"
         diagnostic = entry.diagnostic
+        if action == "failed" and status and status.startswith("4"):
+            permanent = _PERMANENT_REPLY.match(diagnostic)
+            if permanent:
+                # A permanent failure whose remote reply is itself permanent ("550 5.5.0"):
+                # the report's class-4 status contradicts both; the server's own code stands.
+                status = permanent.group(1)
         if not diagnostic or not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, report_text)]).strip()
         found.append(
@@ -394,6 +408,26 @@ def _from_delivery_status(
             )
         )
     return found, saw_success
+
+
+def _unaddressed_statuses(status_report: dsn.DeliveryStatus) -> list[str]:
+    """Statuses of the report's failed or delayed entries that name no e-mail address."""
+    found = []
+    for entry in status_report.recipients:
+        if entry.address or not entry.status or entry.status.startswith("2"):
+            continue
+        if entry.action and entry.action not in FAILED_ACTIONS:
+            continue
+        found.append(entry.status)
+    return found
+
+
+def _with_status(
+    recipient: FailedRecipient, status: str, context: str, family: str | None
+) -> FailedRecipient:
+    return _recipient(
+        recipient.address, recipient.diagnostic, status, recipient.action, context, family=family
+    )
 
 
 def _from_plain_text(

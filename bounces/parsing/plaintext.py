@@ -169,6 +169,7 @@ def _looks_like_recipient_line(matched: re.Match[str]) -> bool:
 def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int]:
     """The diagnostic of the recipient on `lines[index]`, and the index of the next line to read."""
     parts = [rest.strip(" \t:;,.-[]()")] if rest.strip(" \t:;,.-") else []
+    indent = _indent(lines[index])
     index += 1
     taken = 0
     while index < len(lines) and taken < _MAX_DIAGNOSTIC_LINES:
@@ -176,7 +177,9 @@ def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int
         if not following.strip():
             break
         matched = _RECIPIENT_LINE.match(following)
-        if matched and _looks_like_recipient_line(matched) and not following[:1].isspace():
+        if matched and _looks_like_recipient_line(matched) and _indent(following) <= indent:
+            # The next recipient of the list, at the same depth (Exim indents each address
+            # by two and its diagnostic by four).
             break
         if matched and not parts and following.startswith(("  ", "\t")) and matched.start(1) < 8:
             break
@@ -184,6 +187,10 @@ def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int
         index += 1
         taken += 1
     return " ".join(parts), index
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
 
 
 def addresses_in(text: str) -> list[str]:

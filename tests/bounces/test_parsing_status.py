@@ -1,0 +1,108 @@
+"""Which status code a recipient gets when the report is untidy about it."""
+
+from __future__ import annotations
+
+from bounces.parsing import parse_bounce
+
+
+def test_each_exim_recipient_keeps_the_code_its_own_server_gave():
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.acme.example>\n"
+        b"To: rep@acme.example\n"
+        b"Subject: Mail delivery failed: returning message to sender\n\n"
+        b"This message was created automatically by mail delivery software.\n\n"
+        b"A message that you sent could not be delivered to one or more of its\n"
+        b"recipients. This is a permanent error. The following address(es) failed:\n\n"
+        b"  ana@prospect.example\n"
+        b"    SMTP error from remote mail server after RCPT TO:<ana@prospect.example>:\n"
+        b"    host mx.prospect.example [192.0.2.2]: 550 5.1.1 <ana@prospect.example>: unknown\n"
+        b"  bo@prospect.example\n"
+        b"    SMTP error from remote mail server after RCPT TO:<bo@prospect.example>:\n"
+        b"    host mx.prospect.example [192.0.2.2]: 552 5.2.2 <bo@prospect.example>: over quota\n"
+        b"\n------ This is a copy of the message, including all the headers. ------\n\n"
+        b"Message-ID: <x1@mailroom.example>\nFrom: rep@acme.example\n\nHello\n"
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [(r.address, r.status, r.hard) for r in report.recipients] == [
+        ("ana@prospect.example", "5.1.1", True),
+        ("bo@prospect.example", "5.2.2", False),
+    ]
+
+
+def sendmail_report(*, final_recipient: str, status: str) -> bytes:
+    return (
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.acme.example>\n"
+        "To: rep@acme.example\n"
+        "Subject: Returned mail: see transcript for details\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="S"\n'
+        "\n--S\n\n"
+        "   ----- The following addresses had permanent fatal errors -----\n"
+        "<cy@prospect.example>\n"
+        "    (reason: 550 Host unknown)\n"
+        "\n--S\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.acme.example\n\n"
+        f"Final-Recipient: RFC822; {final_recipient}\n"
+        "Action: failed\n"
+        f"Status: {status}\n"
+        "\n--S--\n"
+    ).encode()
+
+
+def test_a_report_entry_without_a_usable_address_lends_its_status_to_the_one_named_in_the_text():
+    report = parse_bounce(sendmail_report(final_recipient="@mx.prospect.example", status="5.1.2"))
+    assert report is not None
+    assert [(r.address, r.status, r.reason, r.hard) for r in report.recipients] == [
+        ("cy@prospect.example", "5.1.2", "hostunknown", True)
+    ]
+
+
+def test_without_a_report_entry_the_text_alone_gives_the_pseudo_code():
+    raw = sendmail_report(final_recipient="@mx.prospect.example", status="5.1.2").replace(
+        b"Final-Recipient: RFC822; @mx.prospect.example\nAction: failed\nStatus: 5.1.2\n", b""
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [(r.address, r.status) for r in report.recipients] == [
+        ("cy@prospect.example", "5.0.912")
+    ]
+
+
+def test_a_permanent_failure_takes_the_permanent_code_of_the_servers_reply():
+    raw = (
+        b"From: MAILER-DAEMON@relay.acme.example (Mail Delivery System)\n"
+        b"To: rep@acme.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="P"\n'
+        b"\n--P\nContent-Type: text/plain\n\nThis is the mail system at host relay.acme.example.\n"
+        b"\n--P\nContent-Type: message/delivery-status\n\n"
+        b"Reporting-MTA: dns; relay.acme.example\n\n"
+        b"Final-Recipient: rfc822; di@prospect.example\n"
+        b"Action: failed\n"
+        b"Status: 4.5.0\n"
+        b"Diagnostic-Code: smtp; 550 5.5.0 Service refused\n"
+        b"\n--P--\n"
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [(r.status, r.hard) for r in report.recipients] == [("5.5.0", False)]
+
+
+def test_a_failure_after_temporary_replies_keeps_its_temporary_status():
+    raw = (
+        b"From: MAILER-DAEMON@relay.acme.example (Mail Delivery System)\n"
+        b"To: rep@acme.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="P"\n'
+        b"\n--P\nContent-Type: message/delivery-status\n\n"
+        b"Reporting-MTA: dns; relay.acme.example\n\n"
+        b"Final-Recipient: rfc822; di@prospect.example\n"
+        b"Action: failed\n"
+        b"Status: 4.4.2\n"
+        b"Diagnostic-Code: smtp; 421 4.4.2 Connection dropped\n"
+        b"\n--P--\n"
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [r.status for r in report.recipients] == ["4.4.2"]
