@@ -51,6 +51,7 @@ _BRACKETED_FIRST = re.compile(rf"\s*<({ADDRESS})>")
 _TRANSCRIPT_RCPT = re.compile(
     rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
 )
+_LEADING_REPLY = re.compile(r"^\s*[45]\d\d\s+<")
 _SMTP_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*)?[245]\d\d[ -]", re.IGNORECASE)
 
 # Lines that introduce the returned copy of the message.
@@ -170,11 +171,16 @@ def _diagnostic_after(lines: list[str], index: int, rest: str) -> tuple[str, int
     """The diagnostic of the recipient on `lines[index]`, and the index of the next line to read."""
     parts = [rest.strip(" \t:;,.-[]()")] if rest.strip(" \t:;,.-") else []
     indent = _indent(lines[index])
+    # Sendmail's transcript line "550 <a@b>... User unknown" is a whole reply: only a wrapped
+    # (indented) line continues it; the next flush-left line is the next statement.
+    whole_reply = bool(_LEADING_REPLY.match(lines[index]))
     index += 1
     taken = 0
     while index < len(lines) and taken < _MAX_DIAGNOSTIC_LINES:
         following = lines[index]
-        if not following.strip():
+        if not following.strip() or _TRANSCRIPT_RCPT.match(following):
+            break
+        if whole_reply and not following[:1].isspace():
             break
         matched = _RECIPIENT_LINE.match(following)
         if matched and _looks_like_recipient_line(matched) and _indent(following) <= indent:

@@ -178,6 +178,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mailer error",
         r"procmail",
         r"exit (?:status|code)",
+        # Exim's local delivery to a command ("pipe to |/usr/bin/..."): the command failed.
+        r"\bpipe to \|",
     ),
     _rule(
         "notaccept",
@@ -226,6 +228,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"starttls",
         r"\btls (?:negotiation|handshake|is required|required)",
         r"must issue a starttls",
+        r"(?:does not|doesn't|not) support (?:start)?tls",
     ),
     _rule(
         "rejected",
@@ -318,6 +321,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:is |has been |was )?(?:blocked|banned|blacklisted|rejected|not allowed)",
         r"(?:has|have) been (?:temporarily )?(?:blocked|banned)",
         r"blocked (?:using|by|because|due)",
+        r"invalid ip for sending",
     ),
     _rule(
         "blocked",
