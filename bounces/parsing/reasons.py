@@ -308,7 +308,6 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"unknown (?:user|recipient|local[- ]part|address|mailbox|e-?mail address)",
         r"no such (?:user|recipient|mailbox|address|account|person)",
     ),
-    _rule("userunknown", r"(?:recipient )?address rejected", r"recipient rejected", weak=True),
     _rule(
         "blocked",
         r"black ?list",
@@ -415,6 +414,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"message refused",
         weak=True,
     ),
+    # Postfix prefixes every refusal at RCPT with "Recipient address rejected:"; what follows
+    # says why ("Delivery not authorized", "Mailbox full"), and only when it names nothing
+    # else is the refusal about the address.
+    _rule("userunknown", r"(?:recipient )?address rejected", r"recipient rejected", weak=True),
 )
 
 # Reason of an enhanced status code: the most specific form ("5.7.26"), then its subject

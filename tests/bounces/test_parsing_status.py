@@ -1,6 +1,8 @@
-"""Which status code a recipient gets when the report is untidy about it."""
+"""Which status and reason a recipient gets when the report is untidy or terse about them."""
 
 from __future__ import annotations
+
+import pytest
 
 from bounces.parsing import parse_bounce
 
@@ -187,3 +189,43 @@ def test_exim_failing_to_pipe_to_a_local_command_is_a_mailer_error():
     assert [(r.address, r.reason, r.status, r.hard) for r in report.recipients] == [
         ("sales@prospect.example", "mailererror", "5.0.939", False)
     ]
+
+
+def postfix_refusal(reply: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@relay.acme.example (Mail Delivery System)\n"
+        "To: rep@acme.example\n"
+        "Subject: Undelivered Mail Returned to Sender\n\n"
+        "This is the mail system at host relay.acme.example.\n\n"
+        f"<ed@prospect.example>: host mx.prospect.example[192.0.2.7] said: {reply}\n"
+        "    (in reply to RCPT TO command)\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "hard"),
+    [
+        (
+            "550 5.1.1 <ed@prospect.example>: Recipient address rejected: User unknown in"
+            " local recipient table",
+            "userunknown",
+            True,
+        ),
+        ("550 <ed@prospect.example>: Recipient address rejected: .", "userunknown", True),
+        (
+            "554 5.7.1 <ed@prospect.example>: Recipient address rejected: Delivery not"
+            " authorized, message refused",
+            "securityerror",
+            False,
+        ),
+        (
+            "552 <ed@prospect.example>: Recipient address rejected: Mailbox full",
+            "mailboxfull",
+            False,
+        ),
+    ],
+)
+def test_a_refused_recipient_address_is_bad_only_when_nothing_else_is_said(reply, reason, hard):
+    report = parse_bounce(postfix_refusal(reply))
+    assert report is not None
+    assert [(r.reason, r.hard) for r in report.recipients] == [(reason, hard)]
