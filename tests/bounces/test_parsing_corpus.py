@@ -17,6 +17,19 @@ from bounces.parsing.message import parse_bytes
 
 CORPUS = Path(os.environ.get("BOUNCE_CORPUS_DIR", DEFAULT_CORPUS))
 
+# The level the parser has reached on this corpus, above the targets (TARGETS): one
+# more sample missed or read wrongly fails. Raise them when the figures improve. The three
+# bounces left undetected are not bounces of the reader's own mail (a person forwarding an old
+# bounce, fml's loop alert to the list's maintainer, Postfix's SMTP-server error report to its
+# postmaster): see the bounce parser section of BENCHMARKS.md.
+REACHED = {
+    "detected": 0.994,  # 543/546
+    "recall": 0.987,  # 558/565
+    "precision": 0.992,  # 558/562
+    "status": 0.985,  # 550/558
+    "hard": 0.982,  # 548/558
+}
+
 pytestmark = pytest.mark.skipif(
     not (CORPUS / "sisimai" / "expected.jsonl").exists(), reason=f"no bounce corpus at {CORPUS}"
 )
@@ -34,6 +47,7 @@ def score(samples):
 
 def test_detects_bounces(score):
     assert score.detection_rate >= TARGETS["detected"], score.failures
+    assert score.detection_rate >= REACHED["detected"], score.failures
 
 
 def test_finds_the_failed_recipients(score, samples):
@@ -45,16 +59,20 @@ def test_finds_the_failed_recipients(score, samples):
     )
     assert score.recall >= TARGETS["recall"], score.failures
     assert score.precision >= TARGETS["precision"], score.failures
+    assert score.recall >= REACHED["recall"], score.failures
+    assert score.precision >= REACHED["precision"], score.failures
 
 
 # Exact status is compared literally: the code the message carries, else Sisimai's pseudo-code
 # of the reason (`<class>.0.9NN`), as the corpus records it.
 def test_reports_the_status_code(score):
     assert score.status_rate >= TARGETS["status"], score.failures
+    assert score.status_rate >= REACHED["status"], score.failures
 
 
 def test_tells_hard_from_soft(score):
     assert score.hard_rate >= TARGETS["hard"], score.failures
+    assert score.hard_rate >= REACHED["hard"], score.failures
 
 
 def test_never_takes_a_non_bounce_for_a_bounce(score):
