@@ -395,7 +395,10 @@ def _from_delivery_status(
                 # A permanent failure whose remote reply is itself permanent ("550 5.5.0"):
                 # the report's class-4 status contradicts both; the server's own code stands.
                 status = permanent.group(1)
-        if not diagnostic or not _says_something(diagnostic):
+        if not diagnostic or (not _says_something(diagnostic) and reasons.is_vague(status)):
+            # The server's words with a specific status say why on their own: the report's
+            # prose may be about other recipients or other attempts ("551 not our user" with
+            # 5.1.6 is a moved mailbox, whatever the transcript below it says after DATA).
             diagnostic = " ".join([diagnostic, _text_about(address, report_text)]).strip()
         found.append(
             _recipient(

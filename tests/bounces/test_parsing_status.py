@@ -229,3 +229,33 @@ def test_a_refused_recipient_address_is_bad_only_when_nothing_else_is_said(reply
     report = parse_bounce(postfix_refusal(reply))
     assert report is not None
     assert [(r.reason, r.hard) for r in report.recipients] == [(reason, hard)]
+
+
+def test_a_specific_status_is_not_overruled_by_the_transcript_of_another_attempt():
+    raw = (
+        b"From: Mail Delivery Subsystem <MAILER-DAEMON@mx.acme.example>\n"
+        b"To: rep@acme.example\n"
+        b"Subject: Returned mail: see transcript for details\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="T"\n'
+        b"\n--T\nContent-Type: text/plain\n\n"
+        b"   ----- The following addresses had permanent fatal errors -----\n"
+        b"<fay@prospect.example>\n"
+        b"    (reason: 551 not our user)\n\n"
+        b"   ----- Transcript of session follows -----\n"
+        b"... while talking to mx2.prospect.example.:\n"
+        b">>> DATA\n"
+        b"<<< 550 5.1.1 <someone@prospect.example>... User unknown\n"
+        b"\n--T\nContent-Type: message/delivery-status\n\n"
+        b"Reporting-MTA: dns; mx.acme.example\n\n"
+        b"Final-Recipient: RFC822; fay@prospect.example\n"
+        b"Action: failed\n"
+        b"Status: 5.1.6\n"
+        b"Diagnostic-Code: SMTP; 551 not our user\n"
+        b"\n--T--\n"
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    # 551 with 5.1.6: the mailbox has moved away, the address is no longer good.
+    assert [(r.status, r.reason, r.hard) for r in report.recipients] == [
+        ("5.1.6", "hasmoved", True)
+    ]
