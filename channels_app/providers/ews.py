@@ -37,7 +37,6 @@ from exchangelib.errors import (
     UnauthorizedError,
 )
 from exchangelib.folders import Root, SentItems
-from exchangelib.protocol import BaseProtocol
 
 from channels_app.exceptions import (
     CredentialsRejected,
@@ -48,6 +47,7 @@ from channels_app.exceptions import (
 )
 
 from . import smtp
+from .ews_auth import ews_protocol_setup
 
 TIMEOUT_SECONDS = 30
 # exchangelib makes every EWS ResponseCode a TransportError subclass (ResponseMessageError):
@@ -72,7 +72,7 @@ TRANSIENT_RESPONSE_ERRORS = (
 def send_via_ews(
     *, ews_url: str, mailbox_address: str, username: str, password: str, raw_message: bytes
 ) -> None:
-    BaseProtocol.TIMEOUT = TIMEOUT_SECONDS
+    ews_protocol_setup(timeout=TIMEOUT_SECONDS)
     try:
         account = Account(
             primary_smtp_address=mailbox_address,

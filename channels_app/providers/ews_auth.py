@@ -6,6 +6,7 @@ that is checked."""
 from __future__ import annotations
 
 import requests
+from django.conf import settings
 from exchangelib import DELEGATE, Account, Configuration, Credentials
 from exchangelib.errors import (
     AutoDiscoverFailed,
@@ -22,6 +23,22 @@ from exchangelib.protocol import BaseProtocol
 TIMEOUT_SECONDS = 15
 
 
+class _ProviderCAAdapter(requests.adapters.HTTPAdapter):
+    """exchangelib's HTTP sessions verify TLS against MAILROOM_PROVIDER_CA_BUNDLE when it is
+    set, like every other provider client: an on-prem Exchange server usually presents a
+    certificate from the company's own CA, which certifi does not know."""
+
+    def cert_verify(self, conn, url, verify, cert):
+        bundle = settings.MAILROOM_PROVIDER_CA_BUNDLE
+        super().cert_verify(conn, url, bundle if bundle and verify else verify, cert)
+
+
+def ews_protocol_setup(*, timeout: int) -> None:
+    """Before each exchangelib call: its HTTP timeout and TLS trust live on the protocol class."""
+    BaseProtocol.TIMEOUT = timeout
+    BaseProtocol.HTTP_ADAPTER_CLS = _ProviderCAAdapter
+
+
 class EwsLoginFailed(Exception):
     def __init__(self, message: str):
         super().__init__(message)
@@ -30,8 +47,7 @@ class EwsLoginFailed(Exception):
 
 def authenticate(*, email_address: str, username: str, password: str, ews_url: str = "") -> str:
     """Log in and return the EWS URL that worked (the one given, or Autodiscover's)."""
-    # exchangelib reads its HTTP timeout from the protocol class.
-    BaseProtocol.TIMEOUT = TIMEOUT_SECONDS
+    ews_protocol_setup(timeout=TIMEOUT_SECONDS)
     credentials = Credentials(username=username or email_address, password=password)
     try:
         if ews_url:

@@ -208,3 +208,28 @@ def test_exchange_unreachable_is_retried_later_not_failed(rep, exchange):
     assert email.attempts == 1
     assert email.next_attempt_at > timezone.now()
     assert email.failure_reason == ""
+
+
+def test_an_exchange_server_behind_a_private_ca_is_trusted_through_the_provider_ca_bundle(
+    client, rep, exchange, settings
+):
+    """On-prem Exchange usually presents a certificate from the company's own CA: exchangelib
+    trusts MAILROOM_PROVIDER_CA_BUNDLE like every other provider client (the sandbox's HTTPS
+    port is signed by its own CA, which certifi does not know)."""
+    https_ews = f"{exchange.https_url}/exchange/EWS/Exchange.asmx"
+    client.force_login(rep)
+
+    settings.MAILROOM_PROVIDER_CA_BUNDLE = None  # certifi only: the private CA is unknown
+    refused = connect(client, exchange, ews_url=https_ews)
+    assert refused.status_code == 400
+    assert not DeliveryChannel.objects.filter(owner=rep).exists()
+
+    settings.MAILROOM_PROVIDER_CA_BUNDLE = exchange.ca_file
+    page = connect(client, exchange, ews_url=https_ews)
+    assert page.status_code == 200
+    channel = DeliveryChannel.objects.get(owner=rep, kind=Kind.EXCHANGE_ONPREM)
+    email = _email(rep)
+    assert drain(channel).sent == 1
+    email.refresh_from_db()
+    [sent] = mailbox_sent(exchange, "exchange", rep.email)
+    assert sent["Message-ID"] == email.message_id
