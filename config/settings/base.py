@@ -154,6 +154,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fix-up closes the database connection before and after every task, so each
+# short task (a queue kick, a dispatcher run) paid a new PostgreSQL connection. Workers keep it
+# instead, as web requests do: config/celery.py drops it when unusable or older than
+# CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 10_000
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

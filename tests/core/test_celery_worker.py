@@ -82,3 +82,30 @@ def test_worker_process_runs_a_queued_task(tmp_path):
         output, _ = worker.communicate(timeout=30)
     assert heartbeat is not None, output[-3000:]
     assert heartbeat.hostname.startswith(queue)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_keep_a_healthy_database_connection_and_drop_an_obsolete_one():
+    """Workers reuse their connection across tasks (no new PostgreSQL connection per task) but
+    drop one past CONN_MAX_AGE, like Django around a request; eager tasks are left alone."""
+    from types import SimpleNamespace
+
+    from config.celery import app, close_old_db_connections
+
+    assert app.conf.db_reuse_max  # Celery's own close-around-every-task is off
+    task = SimpleNamespace(request=SimpleNamespace(is_eager=False))
+    connection.ensure_connection()
+    kept = connection.connection
+    connection.close_at = None  # as with CONN_MAX_AGE = None
+
+    close_old_db_connections(task=task)
+    assert connection.connection is kept
+
+    connection.close_at = time.monotonic() - 1  # past CONN_MAX_AGE
+    close_old_db_connections(task=task)
+    assert connection.connection is None
+
+    connection.ensure_connection()
+    connection.close_at = time.monotonic() - 1
+    close_old_db_connections(task=SimpleNamespace(request=SimpleNamespace(is_eager=True)))
+    assert connection.connection is not None
