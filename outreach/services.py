@@ -148,13 +148,15 @@ def email_enqueue(
         validate_unique=False,
         validate_constraints=False,
     )
-    try:
-        with transaction.atomic():
-            email.save()
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        return OutboundEmail.objects.get(sender=sender, idempotency_key=idempotency_key)
+    if not idempotency_key:
+        email.save()
+    else:
+        # A concurrent request with the same key may win the insert: answer with its email.
+        try:
+            with transaction.atomic():
+                email.save()
+        except IntegrityError:
+            return OutboundEmail.objects.get(sender=sender, idempotency_key=idempotency_key)
     _wake(email)
     return email
 

@@ -134,17 +134,36 @@ def _ensure_state(channel_id: int) -> None:
     )
 
 
+_KICK_SQL: dict[str, str] = {}
+
+
 def channel_queue_kick(*, channel_id: int, now: datetime | None = None) -> None:
     """Make sure one drain task is queued for the mailbox (not one per email): the task is
-    queued on commit unless another kick is still waiting to start."""
+    queued on commit unless another kick is still waiting to start. One statement, an upsert
+    on the mailbox's state row that claims the kick only when none is waiting (or the waiting
+    one went stale), and creates the row the first time: queueing a thousand emails to one
+    mailbox costs one statement each, and one task."""
     now = now or timezone.now()
-    waiting = MailboxSendState.objects.filter(channel_id=channel_id).filter(
-        Q(kicked_at__isnull=True) | Q(kicked_at__lt=now - KICK_STALE_AFTER)
-    )
-    claimed = waiting.update(kicked_at=now)
-    if not claimed and not MailboxSendState.objects.filter(channel_id=channel_id).exists():
-        _ensure_state(channel_id)
-        claimed = waiting.update(kicked_at=now)
+    vendor = db_connection.vendor
+    sql = _KICK_SQL.get(vendor)
+    if sql is None:
+        quote = db_connection.ops.quote_name
+        table = quote(MailboxSendState._meta.db_table)
+        kicked, channel = quote("kicked_at"), quote("channel_id")
+        sql = _KICK_SQL[vendor] = (
+            f"INSERT INTO {table} ({channel}, {quote('backoff_until')}, "
+            f"{quote('backoff_reason')}, {kicked}, {quote('next_drain_at')}, "
+            f"{quote('updated_at')}) VALUES (%s, NULL, '', %s, NULL, %s) "
+            f"ON CONFLICT ({channel}) DO UPDATE SET {kicked} = excluded.{kicked} "
+            f"WHERE {table}.{kicked} IS NULL OR {table}.{kicked} < %s "
+            f"RETURNING {channel}"
+        )
+    field = MailboxSendState._meta.get_field("kicked_at")
+    at = field.get_db_prep_save(now, db_connection)
+    stale = field.get_db_prep_save(now - KICK_STALE_AFTER, db_connection)
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [channel_id, at, at, stale])
+        claimed = cursor.fetchone() is not None
     if claimed:
         from .tasks import channel_drain
 
