@@ -74,7 +74,7 @@ def channel_for_user(*, user: User) -> DeliveryChannel | None:
     if not user.is_authenticated or user.organization_id is None:
         return None
     choice = (
-        ChannelChoice.objects.select_related("channel", "user__organization")
+        ChannelChoice.objects.select_related("channel")
         .filter(user_id=user.pk)
         .first()
     )
