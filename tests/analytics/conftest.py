@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,3 +34,7 @@ def page(monkeypatch, live_server):
         yield context.new_page()
         context.close()
         browser.close()
+        # While Playwright's event loop runs in this thread, Django's connection lookup (an
+        # asgiref Local) hands the test a connection of its own; close it here, or it stays
+        # open after the loop is gone and the test database cannot be dropped at the end.
+        connections.close_all()
