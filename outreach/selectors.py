@@ -71,7 +71,7 @@ def outbound_email_list(*, user: User, status: str | None = None) -> QuerySet[Ou
     )
     if status:
         emails = emails.filter(status=status)
-    return emails.select_related("sender", "prospect", "channel")
+    return emails.select_related("sender", "prospect", "channel", "enrollment__campaign")
 
 
 def outbound_email_counts(*, user: User) -> dict[str, int]:
@@ -152,6 +152,12 @@ def email_waiting_reason(*, email: OutboundEmail) -> str:
                 "Campaign sends from this mailbox are paused (too many bounces): "
                 + channel.campaigns_paused_reason
             )
+    if email.enrollment_id and email.enrollment.campaign.status != Campaign.Status.ACTIVE:
+        return (
+            f"The campaign “{email.enrollment.campaign.name}” is "
+            f"{email.enrollment.campaign.get_status_display().lower()}: this step goes out "
+            "when it is active again."
+        )
     if email.status == Status.SCHEDULED and not email.waiting_reason:
         return f"Scheduled for {_local(email.scheduled_at)}"
     return localize_utc_stamps(email.waiting_reason)

@@ -50,7 +50,7 @@ from channels_app.exceptions import (
 )
 from channels_app.models import DeliveryChannel
 from channels_app.providers import ews, gmail, graph, smtp
-from outreach.models import Enrollment, OutboundEmail
+from outreach.models import Campaign, Enrollment, OutboundEmail
 
 from .limits import (
     Allowance,
@@ -89,10 +89,12 @@ MARK_WAITING_LONG = 2000
 # shorter ones are ordinary pacing, shown in the outbox only.
 FEED_THROTTLE_MIN_SECONDS = 3600
 
-# A campaign step waits while its enrollment is paused (a finished enrollment's last step
-# still goes; stopped enrollments had their steps cancelled).
+# A campaign step waits while its enrollment or its whole campaign is paused (a finished
+# enrollment's last step still goes; stopped enrollments had their steps cancelled). When the
+# campaign is active again, the dispatcher finds its steps due and wakes their mailboxes.
 ACTIVE_ENROLLMENT_Q = Q(enrollment__isnull=True) | Q(
-    enrollment__state__in=[Enrollment.State.ACTIVE, Enrollment.State.FINISHED]
+    enrollment__state__in=[Enrollment.State.ACTIVE, Enrollment.State.FINISHED],
+    enrollment__campaign__status=Campaign.Status.ACTIVE,
 )
 
 

@@ -14,6 +14,7 @@ from outreach.services import (
     api_token_create,
     api_token_revoke,
     campaign_steps_enqueue_due,
+    email_enqueue,
     enrollment_pause,
     enrollment_resume,
     enrollments_create,
@@ -210,3 +211,32 @@ def test_enroll_all_enrolls_exactly_the_number_on_its_button(client, rep):
     assert set(
         Enrollment.objects.filter(campaign=campaign).values_list("prospect_id", flat=True)
     ) == {p.pk for p in [*enrolled, *fresh]}
+
+
+def test_pausing_a_campaign_holds_its_queued_steps_until_it_is_active_again(client, sandbox, rep):
+    from channels_app.sending.services import sending_dispatch
+    from outreach.models import Campaign
+
+    channel = smtp_channel(sandbox, owner=rep)
+    campaign = CampaignFactory(owner=rep, status=Campaign.Status.ACTIVE)
+    CampaignStepFactory(campaign=campaign, position=1, delay=timedelta(0))
+    prospect = ProspectFactory(organization=rep.organization, owner=rep)
+    enrollments_create(campaign=campaign, prospects=[prospect], sender=rep)
+    assert campaign_steps_enqueue_due() == 1
+    one_off = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hi")
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
+    assert drain(channel).sent == 1  # the one-off goes; the campaign step waits
+    step_email = OutboundEmail.objects.get(enrollment__campaign=campaign)
+    assert step_email.status == OutboundEmail.Status.QUEUED
+    one_off.refresh_from_db()
+    assert one_off.status == OutboundEmail.Status.SENT
+    client.force_login(rep)
+    page = client.get(reverse("outbox") + "?tab=waiting").content.decode()
+    assert "is paused: this step goes out when it is active again" in page
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ACTIVE)
+    assert sending_dispatch(now=timezone.now()) == 1  # its mailbox is woken again
+    assert drain(channel).sent == 1
+    step_email.refresh_from_db()
+    assert step_email.status == OutboundEmail.Status.SENT
