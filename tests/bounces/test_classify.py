@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
-from bench.bounce_corpus import DEFAULT_CORPUS
 from bounces.classify import classify_message, may_be_bounce_or_reply
 from bounces.parsing.message import parse_bytes
+from tests.bounces.corpus import corpus_dir
 
-CORPUS = Path(os.environ.get("BOUNCE_CORPUS_DIR", DEFAULT_CORPUS))
+CORPUS = corpus_dir()
 PREFILTER_HEADERS = (
     "from",
     "subject",
@@ -52,8 +50,6 @@ def _records(folder: str) -> list[tuple[dict, bytes]]:
 
 NONBOUNCE = _records("nonbounce")
 SISIMAI = _records("sisimai")
-
-pytestmark = pytest.mark.skipif(not NONBOUNCE or not SISIMAI, reason=f"no corpus at {CORPUS}")
 
 
 @pytest.mark.parametrize(

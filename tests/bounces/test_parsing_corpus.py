@@ -6,16 +6,14 @@ published figures cannot drift apart. No timing here: speed is the bench's busin
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from bench.bounce_corpus import DEFAULT_CORPUS, TARGETS, load_samples, score_ours
+from bench.bounce_corpus import TARGETS, load_samples, score_ours
 from bounces.parsing import parse_bounce
 from bounces.parsing.message import parse_bytes
+from tests.bounces.corpus import corpus_dir
 
-CORPUS = Path(os.environ.get("BOUNCE_CORPUS_DIR", DEFAULT_CORPUS))
+CORPUS = corpus_dir()
 
 # The level the parser has reached on this corpus, above the targets (TARGETS): one
 # more sample missed or read wrongly fails. Raise them when the figures improve. The three
@@ -29,10 +27,6 @@ REACHED = {
     "status": 0.985,  # 550/558
     "hard": 0.983,  # 549/558
 }
-
-pytestmark = pytest.mark.skipif(
-    not (CORPUS / "sisimai" / "expected.jsonl").exists(), reason=f"no bounce corpus at {CORPUS}"
-)
 
 
 @pytest.fixture(scope="module")

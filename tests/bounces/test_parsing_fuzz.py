@@ -10,19 +10,17 @@ Examples are derandomized so the suite gives the same answer on every run; chang
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.bounce_corpus import DEFAULT_CORPUS
 from bounces.classify import classify_message
 from bounces.parsing import BounceReport, parse_bounce
+from tests.bounces.corpus import corpus_dir
 
-CORPUS = Path(os.environ.get("BOUNCE_CORPUS_DIR", DEFAULT_CORPUS))
+CORPUS = corpus_dir()
 SAFETY_BOUND_SECONDS = 0.1
 
 
@@ -33,8 +31,6 @@ def _corpus_messages() -> list[bytes]:
 
 
 MESSAGES = _corpus_messages()
-
-pytestmark = pytest.mark.skipif(not MESSAGES, reason=f"no bounce corpus at {CORPUS}")
 
 
 @st.composite
