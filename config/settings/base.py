@@ -205,6 +205,10 @@ MAILROOM_SOFT_BOUNCE_WINDOW_DAYS = env.int("MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", d
 # sent in the last 24 h hard-bounced, once it sent at least MIN_SENT.
 MAILROOM_MAILBOX_PROTECTION_RATE = env.float("MAILROOM_MAILBOX_PROTECTION_RATE", default=0.08)
 MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_SENT", default=20)
+# Polling: one Celery task polls this many mailboxes (each claimed on its own just before its
+# poll), and hands those it has not started to a new task after this many seconds.
+MAILROOM_POLL_BATCH_SIZE = env.int("MAILROOM_POLL_BATCH_SIZE", default=50)
+MAILROOM_POLL_BATCH_SECONDS = env.float("MAILROOM_POLL_BATCH_SECONDS", default=30.0)
 
 # --- Outgoing system mail (password resets) -------------------------------------------------
 # Not sales mail: that goes through delivery channels. Locally it prints to the console.
