@@ -119,7 +119,7 @@ def _fast_commits():
     itself could lose the last ~0.6 s of commits, and it loses them in commit order: a lost
     claim or lease only lets another poll run, and a cursor never survives the messages stored
     before it, so the next poll reads those changes again (processing is idempotent). The one
-    write that must not be lost, a refreshed token, commits durably (`_access_token`)."""
+    write that must not be lost, a refreshed token, commits durably (channels_app.tokens)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
         return
@@ -130,21 +130,6 @@ def _fast_commits():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET synchronous_commit")
-
-
-@contextmanager
-def _durable_commits():
-    """Inside `_fast_commits`: commits wait for the WAL flush again (the server's setting)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("RESET synchronous_commit")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF")
 
 
 class LeaseLost(Exception):
@@ -299,17 +284,12 @@ def _with_token_retry(poll: _Poll):
 
 
 def _access_token(channel: DeliveryChannel, *, force_refresh: bool = False) -> str:
-    """The channel's access token. A refresh commits durably even inside `_fast_commits`:
-    the provider may rotate the refresh token and soon refuse the one it replaced, so losing
-    the new one would cost the rep a reconnect."""
-    from channels_app.tokens import REFRESH_MARGIN, channel_access_token
+    """The channel's access token. A refresh commits durably even inside `_fast_commits`
+    (channels_app.tokens takes care of it): the provider may rotate the refresh token and soon
+    refuse the one it replaced, so losing the new one would cost the rep a reconnect."""
+    from channels_app.tokens import channel_access_token
 
-    expires = channel.token_expires_at
-    fresh = channel.access_token and expires and expires > timezone.now() + REFRESH_MARGIN
-    if fresh and not force_refresh:
-        return channel_access_token(channel=channel)
-    with _durable_commits():
-        return channel_access_token(channel=channel, force_refresh=force_refresh)
+    return channel_access_token(channel=channel, force_refresh=force_refresh)
 
 
 def _sync(poll: _Poll, token: str):

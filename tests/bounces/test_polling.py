@@ -577,23 +577,24 @@ def test_a_token_refreshed_during_a_batch_is_committed_durably(sandbox, rep, mon
     DeliveryChannel.objects.filter(pk=channel.pk).update(token_expires_at=timezone.now())
     server_default = synchronous_commit()
     seen: dict[str, str] = {}
-    real_refresh, real_sync = tokens._refresh, polling._sync
+    real_save, real_sync = DeliveryChannel.save, polling._sync
 
-    def refresh(channel):
-        seen["refresh"] = synchronous_commit()
-        return real_refresh(channel)
+    def save(self, *args, **kwargs):
+        if "access_token" in (kwargs.get("update_fields") or ()):
+            seen["token saved"] = synchronous_commit()
+        return real_save(self, *args, **kwargs)
 
     def sync(poll, token):
         seen["sync"] = synchronous_commit()
         return real_sync(poll, token)
 
-    monkeypatch.setattr(tokens, "_refresh", refresh)
+    monkeypatch.setattr(DeliveryChannel, "save", save)
     monkeypatch.setattr(polling, "_sync", sync)
 
     [report] = polling.mailboxes_poll(channel_ids=[channel.pk]).reports
 
     assert report.outcome == "ok"
-    assert seen == {"refresh": server_default, "sync": "off"}
+    assert seen == {"token saved": server_default, "sync": "off"}
     assert synchronous_commit() == server_default  # the session is left as it was
     channel.refresh_from_db()
     assert channel.token_expires_at > timezone.now() + tokens.REFRESH_MARGIN
