@@ -121,7 +121,8 @@ CONSENT_PAGE = """<!doctype html>
             border-radius: 4px; display: inline-block; margin-bottom: 16px; }}
  ul {{ padding-left: 20px; }} li {{ margin: 4px 0; font-size: 14px; word-break: break-all; }}
  label {{ display: block; font-size: 14px; margin: 16px 0 4px; }}
- input[type=email], input[type=text] {{ width: 100%; padding: 8px; font-size: 15px; box-sizing: border-box; }}
+ input[type=email], input[type=text] {{ width: 100%; padding: 8px; font-size: 15px;
+   box-sizing: border-box; }}
  .buttons {{ display: flex; gap: 12px; justify-content: flex-end; margin-top: 24px; }}
  button {{ padding: 8px 20px; font-size: 15px; border-radius: 6px; border: 1px solid #d1d5db;
           background: #fff; cursor: pointer; }}
