@@ -8,8 +8,10 @@ How a poll stays dependable (PRODUCT.md §3):
   after the other, each claimed on its own just before its poll (a batch that dies holds at most
   one lease). The claim is one statement that also loads the mailbox and says whether stored
   messages wait to be processed, and the result is one more: an idle poll is two statements
-  and one API call. The batch's commits skip the WAL flush, a token refresh's excepted (see
-  `_fast_commits`).
+  and one API call. The batch's commits skip the WAL flush (core.db.fast_commits), a token
+  refresh's excepted: a database crash loses the last commits in order, so a lost claim or
+  lease only lets another poll run, and a cursor never survives the messages stored before it
+  (the next poll reads those changes again; processing is idempotent).
 - Incremental and cheap: Gmail history.list from `gmail_history_id` (compared as numbers),
   Graph delta from `graph_delta_link`. An idle mailbox costs one API call. Headers come first
   (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
@@ -30,7 +32,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,6 +51,7 @@ from channels_app.exceptions import (
 from channels_app.models import DeliveryChannel
 from channels_app.providers.gmail_inbox import GmailInbox, HistoryExpired
 from channels_app.providers.graph_inbox import DeltaExpired, GraphInbox
+from core.db import fast_commits
 
 from .models import InboxMessage
 from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message_store
@@ -109,27 +111,6 @@ class _Poll:
     @property
     def api_calls(self) -> int:
         return sum(client.calls for client in self.clients)
-
-
-@contextmanager
-def _fast_commits():
-    """While polls run, their PostgreSQL session commits without waiting for the WAL flush
-    (`synchronous_commit = off`), which otherwise dominates an idle poll's cost. A commit is
-    still atomic and visible to every other worker at once; only a crash of the database server
-    itself could lose the last ~0.6 s of commits, and it loses them in commit order: a lost
-    claim or lease only lets another poll run, and a cursor never survives the messages stored
-    before it, so the next poll reads those changes again (processing is idempotent). The one
-    write that must not be lost, a refreshed token, commits durably (channels_app.tokens)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
 
 
 class LeaseLost(Exception):
@@ -201,7 +182,7 @@ def mailbox_poll_claim(
 
 def mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
     """Poll one mailbox once. Safe to call twice at once and to re-run after a crash."""
-    with _fast_commits():
+    with fast_commits():
         return _mailbox_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
 
 
@@ -220,7 +201,7 @@ def mailboxes_poll(*, channel_ids: Sequence[int], time_budget: float | None = No
     channel_ids = list(dict.fromkeys(channel_ids))
     started = time.monotonic()
     reports: list[PollReport] = []
-    with _fast_commits():
+    with fast_commits():
         for index, channel_id in enumerate(channel_ids):
             if index and time.monotonic() - started > budget:
                 return BatchResult(reports=reports, not_started=channel_ids[index:])
@@ -284,7 +265,7 @@ def _with_token_retry(poll: _Poll):
 
 
 def _access_token(channel: DeliveryChannel, *, force_refresh: bool = False) -> str:
-    """The channel's access token. A refresh commits durably even inside `_fast_commits`
+    """The channel's access token. A refresh commits durably even inside `fast_commits`
     (channels_app.tokens takes care of it): the provider may rotate the refresh token and soon
     refuse the one it replaced, so losing the new one would cost the rep a reconnect."""
     from channels_app.tokens import channel_access_token

@@ -23,7 +23,6 @@ import logging
 import random
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +49,7 @@ from channels_app.exceptions import (
 )
 from channels_app.models import DeliveryChannel
 from channels_app.providers import ews, gmail, graph, smtp
+from core.db import fast_commits
 from outreach.models import Campaign, Enrollment, OutboundEmail
 
 from .limits import (
@@ -645,30 +645,11 @@ def _reroute_pending(*, channel: DeliveryChannel, now: datetime, result: DrainRe
             result.moved_to.add(target.pk)
 
 
-@contextmanager
-def _fast_commits():
-    """While a drain runs, its PostgreSQL session commits without waiting for the WAL flush
-    (`synchronous_commit = off`). A commit is still atomic, visible to every other worker and
-    safe from a crash of the worker the moment it returns; only a crash of the database server
-    itself could lose the last ~0.6 s of commits (3 × wal_writer_delay): an email whose "sent"
-    mark was lost that way goes once more when its lease expires. It takes a disk flush off
-    every send, the largest cost of the hot path."""
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
-
-
 def channel_send_due(*, channel_id: int, **options) -> DrainResult:
-    """Drain the mailbox's queue (see _channel_send_due)."""
-    with _fast_commits():
+    """Drain the mailbox's queue (see _channel_send_due). Its commits skip the WAL flush
+    (core.db.fast_commits), the largest cost of the hot path: an email whose "sent" mark a
+    database crash lost goes once more when its lease expires."""
+    with fast_commits():
         return _channel_send_due(channel_id=channel_id, **options)
 
 
