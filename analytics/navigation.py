@@ -1,6 +1,6 @@
 """Layout hook (settings.MAILROOM_NAVIGATION_CONTEXT): the unread counter in the navigation."""
 
-from .selectors import UNREAD_CAP, feed_unread_count
+from .feed import UNREAD_CAP, feed_unread_count
 
 
 def feed_navigation(request) -> dict:

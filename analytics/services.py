@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from accounts.models import Organization, User
+from accounts.models import Organization
 from bounces.models import Bounce
 from outreach.models import Enrollment, OutboundEmail
 
@@ -19,61 +19,8 @@ from .models import (
     EmailDayStat,
     EmailMonthStat,
     EnrollmentStat,
-    FeedEvent,
     SenderDayStat,
 )
-
-
-def feed_event_record(
-    *,
-    user: User,
-    kind: str,
-    title: str,
-    detail: str = "",
-    outbound_email=None,
-    channel=None,
-    dedupe_key: str = "",
-) -> FeedEvent | None:
-    """Add an event to `user`'s live feed. With a dedupe_key, the same event is recorded once
-    (a bounce seen twice); returns None when it already existed."""
-    event = FeedEvent(
-        organization_id=user.organization_id,
-        user=user,
-        kind=kind,
-        title=title[:500],
-        detail=detail,
-        outbound_email=outbound_email,
-        channel=channel,
-        dedupe_key=dedupe_key[:255],
-    )
-    # The once-per-dedupe_key constraint is left to the database: a duplicate returns None.
-    event.full_clean(exclude=["outbound_email", "channel"], validate_constraints=False)
-    try:
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:
-        if dedupe_key:
-            return None
-        raise
-    return event
-
-
-def feed_event_mark_read(*, user: User, event_id: int) -> bool:
-    """Mark one of the user's own events read (another user's event is left alone)."""
-    return bool(
-        FeedEvent.objects.filter(pk=event_id, user=user, read_at__isnull=True).update(
-            read_at=timezone.now(), updated_at=timezone.now()
-        )
-    )
-
-
-def feed_event_mark_all_read(*, user: User) -> int:
-    """Mark every unread event of the user's own feed read. Returns how many."""
-    now = timezone.now()
-    return FeedEvent.objects.filter(user=user, read_at__isnull=True).update(
-        read_at=now, updated_at=now
-    )
-
 
 # --- Rollups ---------------------------------------------------------------------------------
 # The rollups (EmailDayStat, SenderDayStat, EnrollmentStat) are recounted per bucket from the

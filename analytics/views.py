@@ -12,6 +12,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts
+from .feed import (
+    feed_event_is_own,
+    feed_event_mark_all_read,
+    feed_event_mark_read,
+    feed_event_page,
+    feed_has_team_view,
+    feed_unread_count,
+)
 from .forms import AnalyticsFilterForm
 from .models import FeedEvent
 from .selectors import (
@@ -20,20 +28,12 @@ from .selectors import (
     campaign_stats,
     campaign_step_stats,
     daily_series,
-    feed_event_is_own,
-    feed_event_page,
-    feed_has_team_view,
-    feed_unread_count,
     rep_leaderboard,
     template_for_analytics,
     template_stats,
     totals,
 )
-from .services import (
-    analytics_refresh_if_changed,
-    feed_event_mark_all_read,
-    feed_event_mark_read,
-)
+from .services import analytics_refresh_if_changed
 from .templatetags.analytics_tags import ago
 
 ROWS_PER_PAGE = 50

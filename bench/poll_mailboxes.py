@@ -292,13 +292,11 @@ def run_cycle(app, channels, timeout: float) -> tuple[float, int]:
 def send_bounces(sandbox, channels, count: int, settings) -> list:
     """Send one email from each of `count` mailboxes (alternating Gmail / Graph) to an address
     the sandbox rejects: each inbox receives one bounce."""
-    import base64
     from email.message import EmailMessage
 
-    import requests
     from django.utils import timezone
 
-    from channels_app.models import DeliveryChannel
+    from channels_app.providers import facade as providers
     from outreach.models import OutboundEmail, Prospect
 
     chosen = channels[:count]
@@ -329,22 +327,12 @@ def send_bounces(sandbox, channels, count: int, settings) -> list:
         message["X-Mailroom-Email-Id"] = str(email.pk)
         message.set_content(email.body)
         raw = message.as_bytes()
-        auth = {"Authorization": f"Bearer {channel.access_token}"}
-        if channel.kind == DeliveryChannel.Kind.GMAIL:
-            response = requests.post(
-                f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/messages/send",
-                json={"raw": base64.urlsafe_b64encode(raw).decode()},
-                headers=auth,
-                timeout=10,
-            )
-        else:
-            response = requests.post(
-                f"{settings.MAILROOM_GRAPH_URL}/v1.0/me/sendMail",
-                data=base64.b64encode(raw),
-                headers={**auth, "Content-Type": "text/plain"},
-                timeout=10,
-            )
-        response.raise_for_status()
+        providers.deliver(
+            channel=channel,
+            message=providers.OutgoingMessage(
+                raw=raw, envelope_from=channel.mailbox_address, recipients=[email.to_address]
+            ),
+        )
     return chosen
 
 

@@ -105,7 +105,7 @@ def main() -> None:
         sent_log[channel.pk].append((email.pk, now.timestamp()))
         return ""
 
-    services.channel_deliver = record  # the provider is the only stand-in
+    services.email_deliver = record  # the provider is the only stand-in
 
     # The week's arrivals: (when, channel, sender, one-off?)
     arrivals: list[tuple[datetime, DeliveryChannel, User, bool]] = []
@@ -155,7 +155,7 @@ def main() -> None:
                 OutboundEmail.objects.bulk_create(batch, batch_size=1000)
             for channel_id, due in next_run.items():
                 if due is not None and due <= now:
-                    result = services.channel_send_due(channel_id=channel_id)
+                    result = services.channel_drain(channel_id=channel_id)
                     drains += 1
                     next_run[channel_id] = result.next_run_at
                     if result.more:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -49,10 +49,12 @@ from channels_app.exceptions import (
     TransientProviderError,
 )
 from channels_app.models import DeliveryChannel
-from channels_app.providers.gmail_inbox import GmailInbox, HistoryExpired
-from channels_app.providers.graph_inbox import DeltaExpired, GraphInbox
+from channels_app.providers import facade as providers
+from channels_app.providers.inbox import Inbox, InboxCandidate
+from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
 
+from .classify import may_be_bounce_or_reply
 from .models import InboxMessage
 from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message_store
 
@@ -92,13 +94,6 @@ class PollReport:
 
 
 @dataclass
-class _Candidate:
-    provider_message_id: str
-    headers: dict[str, str] | None = None
-    received_at: datetime | None = None
-
-
-@dataclass
 class _Poll:
     channel: DeliveryChannel
     lease: datetime
@@ -106,7 +101,8 @@ class _Poll:
     # Stored messages not processed yet (a crashed poll's, or ones that failed before), or
     # messages this poll stored: only then is there anything for _process_pending to do.
     has_pending_messages: bool = False
-    clients: list = field(default_factory=list)
+    clients: list[Inbox] = field(default_factory=list)
+    inbox: Inbox | None = None
 
     @property
     def api_calls(self) -> int:
@@ -171,7 +167,7 @@ def _claim(
     return claimed[0] if claimed else None
 
 
-def mailbox_poll_claim(
+def channel_poll_claim(
     *, channel_id: int, now: datetime | None = None, ignore_backoff: bool = False
 ) -> datetime | None:
     """Atomically claim the mailbox for one poll; returns the lease (the claim's token), or
@@ -180,7 +176,7 @@ def mailbox_poll_claim(
     return channel.poll_lease_until if channel is not None else None
 
 
-def mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
+def channel_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollReport:
     """Poll one mailbox once. Safe to call twice at once and to re-run after a crash."""
     with fast_commits():
         return _mailbox_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
@@ -192,7 +188,7 @@ class BatchResult:
     not_started: list[int]  # left when the time budget ran out: for another task
 
 
-def mailboxes_poll(*, channel_ids: Sequence[int], time_budget: float | None = None) -> BatchResult:
+def channels_poll(*, channel_ids: Sequence[int], time_budget: float | None = None) -> BatchResult:
     """Poll several mailboxes, one after the other (what one poll task does), each once. Each
     is claimed just before its own poll, so one held by another worker is skipped ("busy") and
     a batch that dies holds at most one lease. Mailboxes not started within `time_budget`
@@ -255,112 +251,47 @@ def _mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollRepor
 
 def _with_token_retry(poll: _Poll):
     """Run the sync; on a 401, refresh the token once and run it again (the sync is
-    idempotent, so starting over from the stored cursor is safe)."""
-    token = _access_token(poll.channel)
+    idempotent, so starting over from the stored cursor is safe). A refresh commits durably
+    even inside `fast_commits` (channels_app.tokens takes care of it): the provider may rotate
+    the refresh token and soon refuse the one it replaced."""
     try:
-        return _sync(poll, token)
+        return _sync(poll, _open_inbox(poll))
     except AccessTokenExpired:
-        token = _access_token(poll.channel, force_refresh=True)
-        return _sync(poll, token)
+        return _sync(poll, _open_inbox(poll, force_refresh=True))
 
 
-def _access_token(channel: DeliveryChannel, *, force_refresh: bool = False) -> str:
-    """The channel's access token. A refresh commits durably even inside `fast_commits`
-    (channels_app.tokens takes care of it): the provider may rotate the refresh token and soon
-    refuse the one it replaced, so losing the new one would cost the rep a reconnect."""
-    from channels_app.tokens import channel_access_token
-
-    return channel_access_token(channel=channel, force_refresh=force_refresh)
-
-
-def _sync(poll: _Poll, token: str):
-    if poll.channel.kind == Kind.GMAIL:
-        client = GmailInbox(access_token=token)
-        poll.clients.append(client)
-        return _sync_gmail(poll, client)
-    client = GraphInbox(access_token=token)
-    poll.clients.append(client)
-    return _sync_graph(poll, client)
+def _open_inbox(poll: _Poll, *, force_refresh: bool = False) -> Inbox:
+    box = providers.inbox(channel=poll.channel, force_refresh=force_refresh)
+    if box is None:  # the claim only takes polled kinds
+        raise PermanentProviderError(f"{poll.channel.get_kind_display()} has no inbox to poll")
+    poll.clients.append(box)
+    poll.inbox = box
+    return box
 
 
-def _sync_gmail(poll: _Poll, client: GmailInbox) -> int:
-    start = poll.channel.gmail_history_id
-    if start is not None:
-        try:
-            message_ids: list[str] = []
-            newest = start
-            page_token = None
-            while True:
-                page = client.poll(start_history_id=start, page_token=page_token)
-                message_ids.extend(page.message_ids)
-                if page.history_id is not None:
-                    newest = max(newest, page.history_id)
-                page_token = page.next_page_token
-                if not page_token:
-                    break
-                _renew_lease(poll)
-        except HistoryExpired:
-            pass
-        else:
-            _ingest(poll, [_Candidate(mid) for mid in dict.fromkeys(message_ids)], client)
+def _sync(poll: _Poll, box: Inbox):
+    """One round of the inbox's changes (channels_app.providers.inbox): each page's
+    candidates stored, a resumable cursor saved as soon as its page is stored, the lease
+    renewed between pages; returns the round's final cursor."""
+    stored = getattr(poll.channel, box.cursor_field)
+    cursor = stored if stored not in (None, "") else None
+    for page in box.changes(cursor=cursor, rescan_days=rescan_days()):
+        poll.report.resynced |= page.resynced
+        _ingest(poll, page.candidates, box)
+        if page.final:
             _process_pending(poll)
-            return newest
-    # First sync or expired history: note where the mailbox is now, then look at the last few
-    # days. Whatever arrives meanwhile is after `newest` and comes with the next history.list.
-    poll.report.resynced = True
-    newest = client.current_history_id()
-    page_token = None
-    while True:
-        page = client.recent(newer_than_days=rescan_days(), page_token=page_token)
-        _ingest(poll, [_Candidate(mid) for mid in page.message_ids], client)
-        page_token = page.next_page_token
-        if not page_token:
-            break
-        _renew_lease(poll)
-    _process_pending(poll)
-    return max(newest, start or 0)
+            return page.cursor
+        if page.cursor is not None:
+            _save_cursor(poll, **{box.cursor_field: page.cursor})
+        else:
+            _renew_lease(poll)
+    raise TransientProviderError(
+        f"{poll.channel.get_kind_display()} ended its changes without a cursor"
+    )
 
 
-def _sync_graph(poll: _Poll, client: GraphInbox) -> str:
-    link = poll.channel.graph_delta_link or None
-    since = None if link else timezone.now() - timedelta(days=rescan_days())
-    poll.report.resynced = link is None
-    resynced_now = False
-    while True:
-        try:
-            page = client.poll(link=link, received_since=since)
-        except DeltaExpired:
-            if resynced_now:
-                raise TransientProviderError(
-                    "Microsoft Graph refused a fresh delta round; will try again"
-                ) from None
-            resynced_now = poll.report.resynced = True
-            link, since = None, timezone.now() - timedelta(days=rescan_days())
-            continue
-        _ingest(
-            poll,
-            [
-                _Candidate(m.message_id, headers=m.headers, received_at=m.received_at)
-                for m in page.messages
-            ],
-            client,
-        )
-        if page.next_link:
-            # A nextLink resumes this round: keep it once the page's messages are stored, so a
-            # long first sync makes progress even if the poll stops half way.
-            link, since = page.next_link, None
-            _save_cursor(poll, graph_delta_link=link)
-            continue
-        if not page.delta_link:
-            raise TransientProviderError("Microsoft Graph ended a delta round without a link")
-        _process_pending(poll)
-        return page.delta_link
-
-
-def _ingest(poll: _Poll, candidates: list[_Candidate], client) -> None:
+def _ingest(poll: _Poll, candidates: list[InboxCandidate], client: Inbox) -> None:
     """Store every new message that may be a bounce or a reply (headers first, then raw)."""
-    from .classify import may_be_bounce_or_reply
-
     if not candidates:
         return
     poll.report.messages_seen += len(candidates)
@@ -446,10 +377,8 @@ def _finish_ok(poll: _Poll, cursor) -> None:
         "poll_failures": 0,
         "poll_backoff_until": None,
     }
-    if poll.channel.kind == Kind.GMAIL:
-        fields["gmail_history_id"] = cursor
-    else:
-        fields["graph_delta_link"] = cursor
+    if poll.inbox is not None:
+        fields[poll.inbox.cursor_field] = cursor
     held = _held(poll).update(**fields)
     if not held:
         report.outcome = "busy"
@@ -487,8 +416,6 @@ def _finish_failed(
 def _auth_failure(poll: _Poll, error: AccessTokenExpired) -> None:
     """The provider refused a freshly refreshed token: count it; a few in a row (not one)
     mean the grant is unusable and the rep must reconnect."""
-    from channels_app.services import channel_mark_needs_reconnect
-
     channel = poll.channel
     streak = channel.poll_failures + 1 if channel.last_poll_result.startswith(AUTH_FAILED) else 1
     if streak >= AUTH_FAILURES_BEFORE_RECONNECT:
@@ -538,7 +465,7 @@ def poll_batch_seconds() -> float:
     return getattr(settings, "MAILROOM_POLL_BATCH_SECONDS", POLL_BATCH_SECONDS)
 
 
-def mailboxes_poll_fan_out(
+def channels_poll_fan_out(
     *, enqueue: Callable[[list[int]], None], now: datetime | None = None
 ) -> int:
     """The periodic step: free leases of polls that died, note mailboxes that have not synced
@@ -548,7 +475,7 @@ def mailboxes_poll_fan_out(
     freed = DeliveryChannel.objects.filter(poll_lease_until__lt=now).update(poll_lease_until=None)
     if freed:
         logger.warning("Freed %s mailbox poll(s) that ran past their lease", freed)
-    stale = mailbox_sync_overdue_count(now=now)
+    stale = channel_sync_overdue_count(now=now)
     if stale:
         logger.warning("%s connected mailbox(es) have not synced for over an hour", stale)
     size, count, batch = poll_batch_size(), 0, []
@@ -566,7 +493,7 @@ def mailboxes_poll_fan_out(
 SYNC_OVERDUE_AFTER = timedelta(hours=1)
 
 
-def mailbox_sync_overdue_q(*, now: datetime | None = None) -> Q:
+def channel_sync_overdue_q(*, now: datetime | None = None) -> Q:
     """Connected polled mailboxes whose last successful poll is older than an hour."""
     cutoff = (now or timezone.now()) - SYNC_OVERDUE_AFTER
     return Q(kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED) & (
@@ -574,5 +501,17 @@ def mailbox_sync_overdue_q(*, now: datetime | None = None) -> Q:
     )
 
 
-def mailbox_sync_overdue_count(*, now: datetime | None = None) -> int:
-    return DeliveryChannel.objects.filter(mailbox_sync_overdue_q(now=now)).count()
+def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
+    return DeliveryChannel.objects.filter(channel_sync_overdue_q(now=now)).count()
+
+
+def channel_poll_request(*, channel: DeliveryChannel) -> bool:
+    """ "Poll this mailbox now" (the admin action, the bounces page): queue one poll that skips
+    the mailbox's backoff. Returns False for a mailbox that is not polled or not connected."""
+    if channel.kind not in DeliveryChannel.POLLED_KINDS or not channel.is_usable:
+        return False
+    from . import tasks
+
+    channel_id = channel.pk
+    transaction.on_commit(lambda: tasks.channel_poll.delay(channel_id, True))
+    return True

@@ -15,12 +15,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
-from analytics.services import feed_event_record
 from channels_app.models import DeliveryChannel
+from outreach.effects import enrollments_stop_for_prospect, prospect_mark_invalid
 from outreach.models import Enrollment, OutboundEmail, Prospect
-from outreach.services import enrollments_stop_for_prospect, prospect_mark_invalid
 
+from .classify import classify_message
 from .correlation import bounce_match, reply_match
 from .models import Bounce, InboxMessage, MailboxPause
 
@@ -128,7 +129,7 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
             dedupe_key=f"bounced:{email.pk}:{bounce.recipient}",
         )
         if bounce.is_hard and email.channel_id:
-            mailbox_protection_check(channel_id=email.channel_id)
+            channel_protection_check(channel_id=email.channel_id)
 
 
 def _invalidating_reason(*, bounce: Bounce, prospect: Prospect) -> str:
@@ -156,7 +157,7 @@ def _invalidating_reason(*, bounce: Bounce, prospect: Prospect) -> str:
     return ""
 
 
-def mailbox_protection_check(*, channel_id: int, now: datetime | None = None) -> bool:
+def channel_protection_check(*, channel_id: int, now: datetime | None = None) -> bool:
     """Pause the mailbox's campaign sends when its hard-bounce rate over the last 24 hours
     passes the threshold (with enough mail sent to judge). Counting restarts when someone
     resumes the mailbox. Returns True when this call paused it."""
@@ -308,8 +309,6 @@ def inbox_message_process(*, inbox_message_id: int) -> InboxMessage | None:
 
 
 def _classify_and_apply(*, message: InboxMessage) -> None:
-    from .classify import classify_message
-
     raw = bytes(message.raw or b"")
     classification = classify_message(raw)
     channel = message.channel
@@ -422,15 +421,3 @@ def _campaign_id(email: OutboundEmail) -> int | None:
     if email.campaign_step_id:
         return email.campaign_step.campaign_id
     return None
-
-
-def mailbox_poll_request(*, channel: DeliveryChannel) -> bool:
-    """ "Poll this mailbox now" (the admin action, the bounces page): queue one poll that skips
-    the mailbox's backoff. Returns False for a mailbox that is not polled or not connected."""
-    if channel.kind not in DeliveryChannel.POLLED_KINDS or not channel.is_usable:
-        return False
-    from .tasks import mailbox_poll_task
-
-    channel_id = channel.pk
-    transaction.on_commit(lambda: mailbox_poll_task.delay(channel_id, True))
-    return True

@@ -1,35 +1,38 @@
-"""Celery tasks for bounce tracking: thin wrappers around bounces.polling."""
+"""Celery tasks for bounce tracking: thin wrappers around bounces.polling.
+
+Task names are pinned (`name=`) to the strings they were first deployed under, so tasks
+already queued, and django-celery-beat's periodic entries, survive a rename or a move."""
 
 from celery import shared_task
 
-from .polling import mailbox_poll, mailboxes_poll, mailboxes_poll_fan_out
+from . import polling
 
 
-@shared_task(ignore_result=True)
-def mailboxes_poll_due() -> int:
+@shared_task(name="bounces.tasks.mailboxes_poll_due", ignore_result=True)
+def channels_poll_due() -> int:
     """Every few minutes (beat): one poll task per batch of connected Gmail / Exchange Online
     mailboxes (a task per mailbox would cost more than an idle poll itself)."""
-    return mailboxes_poll_fan_out(enqueue=mailboxes_poll_task.delay)
+    return polling.channels_poll_fan_out(enqueue=channels_poll.delay)
 
 
-@shared_task(ignore_result=True)
-def mailboxes_poll_task(channel_ids: list[int]) -> dict:
+@shared_task(name="bounces.tasks.mailboxes_poll_task", ignore_result=True)
+def channels_poll(channel_ids: list[int]) -> dict:
     """Poll a batch of mailboxes one after the other; those not started within the batch's
     time budget go back to the queue as a new task. No Celery retry: a failed poll backs off
     per mailbox and the next cycle tries again; a mailbox another task is polling is skipped."""
-    result = mailboxes_poll(channel_ids=channel_ids)
+    result = polling.channels_poll(channel_ids=channel_ids)
     if result.not_started:
-        mailboxes_poll_task.delay(result.not_started)
+        channels_poll.delay(result.not_started)
     outcomes: dict[str, int] = {}
     for report in result.reports:
         outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
     return {"outcomes": outcomes, "handed_on": len(result.not_started)}
 
 
-@shared_task(ignore_result=True)
-def mailbox_poll_task(channel_id: int, ignore_backoff: bool = False) -> dict:
+@shared_task(name="bounces.tasks.mailbox_poll_task", ignore_result=True)
+def channel_poll(channel_id: int, ignore_backoff: bool = False) -> dict:
     """Poll one mailbox now ("Poll now" in the admin and on the bounces page). No Celery retry:
     a failed poll backs off per mailbox and the next cycle tries again; a second copy of this
     task finds the mailbox claimed and returns."""
-    report = mailbox_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
+    report = polling.channel_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
     return {"outcome": report.outcome, "api_calls": report.api_calls}

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .polling import SYNC_OVERDUE_AFTER
+from .polling import SYNC_OVERDUE_AFTER, channel_poll_request
 from .selectors import (
     bounce_list,
     channel_for_action,
@@ -15,7 +15,7 @@ from .selectors import (
     polled_channel_list,
     user_sees_unmatched_bounces,
 )
-from .services import channel_campaigns_resume, channel_can_resume_campaigns, mailbox_poll_request
+from .services import channel_campaigns_resume, channel_can_resume_campaigns
 
 TABS = ("bounced", "unmatched", "mailboxes")
 
@@ -69,7 +69,7 @@ def channel_poll_now(request, pk: int):
     channel = channel_for_action(user=request.user, channel_id=pk)
     if channel is None:
         raise Http404
-    if mailbox_poll_request(channel=channel):
+    if channel_poll_request(channel=channel):
         messages.success(
             request, f"Checking {channel.mailbox_address} for bounces now; refresh in a moment."
         )

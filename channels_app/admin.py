@@ -1,7 +1,11 @@
 from django.contrib import admin, messages
 
+from bounces.polling import channel_poll_request
+from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
+
 from .models import ChannelChoice, DeliveryChannel
-from .services import channel_disconnect, channel_mark_needs_reconnect
+from .services import channel_disconnect
+from .tokens import channel_mark_needs_reconnect
 
 
 @admin.register(DeliveryChannel)
@@ -52,9 +56,7 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Poll this channel now (bounces and replies)")
     def poll_now(self, request, queryset):
-        from bounces.services import mailbox_poll_request
-
-        queued = sum(mailbox_poll_request(channel=channel) for channel in queryset)
+        queued = sum(channel_poll_request(channel=channel) for channel in queryset)
         skipped = queryset.count() - queued
         self.message_user(
             request,
@@ -64,8 +66,6 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume campaign sends (mailbox protection)")
     def resume_campaigns(self, request, queryset):
-        from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
-
         resumed = sum(
             channel_campaigns_resume(channel=channel, user=request.user)
             for channel in queryset.filter(campaigns_paused_at__isnull=False)

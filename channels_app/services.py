@@ -1,6 +1,7 @@
-"""Writes about delivery channels: connect, reconnect, disconnect, choose, and the
-needs-reconnect state. Outside calls (an SMTP or EWS login check) happen before the transaction
-that saves, so a slow server never holds a database lock."""
+"""Writes about delivery channels: connect, reconnect, disconnect, choose (the needs-reconnect
+state lives with the tokens, in channels_app.tokens). Outside calls (an SMTP or EWS login
+check) happen before the transaction that saves, so a slow server never holds a database
+lock."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import logging
 from datetime import datetime
 from functools import partial
 
+from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 
 from .exceptions import ProviderError
 from .models import ChannelChoice, DeliveryChannel
-from .providers import ews_auth, smtp_auth
+from .providers import ews_auth, google_oauth, smtp_auth
+from .selectors import channel_may_send_for
 
 logger = logging.getLogger(__name__)
 Kind = DeliveryChannel.Kind
@@ -31,65 +33,6 @@ class ChannelConnectError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def channel_reconnect_url(*, channel: DeliveryChannel) -> str:
-    return reverse("channel_reconnect", args=[channel.pk])
-
-
-def _owner_or_admins(channel: DeliveryChannel) -> list[User]:
-    if channel.owner_id is not None:
-        return [channel.owner]
-    return list(
-        User.objects.filter(
-            organization_id=channel.organization_id, role=User.Role.ADMIN, is_active=True
-        )
-    )
-
-
-def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> None:
-    """The grant or the credentials are gone for good: sending from the channel pauses (its
-    mail waits), the owner sees a banner and a live-feed event with a Reconnect link. An
-    organization channel (team SMTP) tells the organization's admins. Idempotent: calling it
-    again for the same connection changes nothing and records no second event."""
-    from analytics.models import FeedEvent
-    from analytics.services import feed_event_record
-
-    with transaction.atomic():
-        locked = (
-            DeliveryChannel.objects.select_for_update(of=("self",))
-            .select_related("owner")
-            .filter(pk=channel.pk)
-            .first()
-        )
-        if locked is None or locked.status == Status.DISCONNECTED:
-            return
-        if locked.status != Status.NEEDS_RECONNECT:
-            locked.status = Status.NEEDS_RECONNECT
-            locked.last_error = reason[:1000]
-            locked.full_clean(validate_constraints=False)
-            locked.save(update_fields=["status", "last_error", "updated_at"])
-        connected_at = locked.connected_at or locked.created_at
-        dedupe_key = f"channel:{locked.pk}:needs_reconnect:{connected_at.timestamp():.0f}"
-        url = channel_reconnect_url(channel=locked)
-        label = locked.mailbox_address or locked.host or locked.get_kind_display()
-        told = set(
-            FeedEvent.objects.filter(dedupe_key=dedupe_key).values_list("user_id", flat=True)
-        )
-        for user in _owner_or_admins(locked):
-            if user.pk in told:
-                continue
-            feed_event_record(
-                user=user,
-                kind="channel_needs_reconnect",
-                title=f"{locked.get_kind_display()} ({label}) needs reconnecting",
-                detail=f"{locked.last_error}\nSending from it is paused; nothing is lost. "
-                f"Reconnect: {url}",
-                channel=locked,
-                dedupe_key=dedupe_key,
-            )
-    channel.status = locked.status
-    channel.last_error = locked.last_error
 
 
 def _set_choice(*, user: User, channel: DeliveryChannel) -> None:
@@ -199,8 +142,6 @@ def channel_connect_oauth(
 def _revoke_google_grant(*, channel_id: int, token: str) -> None:
     """Best effort: Google down, or a grant already revoked (400 invalid_token), does not undo
     or block a disconnect; it is logged, without the token."""
-    from .providers import google_oauth
-
     try:
         google_oauth.revoke(token=token)
     except ProviderError as exc:
@@ -227,8 +168,6 @@ def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
     delegated grant to a confidential client (revokeSignInSessions signs the user out of
     everything, and removing consent needs admin rights), so the grant is left for the user
     or their admin to remove; the refresh token Mailroom held is wiped."""
-    from allauth.socialaccount.models import SocialAccount
-
     is_platform_admin = user.is_superuser  # the Django admin's "Disconnect" action
     if not is_platform_admin:
         if channel.owner_id is not None and channel.owner_id != user.pk:
@@ -259,8 +198,6 @@ def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
 
 def channel_choose(*, user: User, channel: DeliveryChannel) -> None:
     """The user picks the channel their mail goes out through (one they may use, connected)."""
-    from .selectors import channel_may_send_for
-
     if not channel_may_send_for(channel=channel, user=user) or not channel.is_usable:
         raise PermissionDenied
     _set_choice(user=user, channel=channel)

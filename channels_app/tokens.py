@@ -3,14 +3,23 @@
 Refresh tokens rotate (Microsoft always, Google sometimes), so two workers refreshing the same
 mailbox at once could each store a different one and lose the newer: the refresh runs with the
 channel row locked (select_for_update), and a worker that waited for the lock uses the token
-the other one just stored instead of refreshing again."""
+the other one just stored instead of refreshing again.
+
+A grant that is gone for good (a refused refresh, a revoked consent, an SMTP login the server
+now refuses) puts the channel in needs-reconnect here too, so the send pipeline and the poller
+reach one module for both."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+
+from accounts.models import User
+from analytics.feed import feed_event_record
+from analytics.models import FeedEvent
 
 from .exceptions import ReconnectRequired
 from .models import DeliveryChannel
@@ -59,8 +68,6 @@ def channel_access_token(*, channel: DeliveryChannel, force_refresh: bool = Fals
     provider just answered 401). Raises ReconnectRequired when the grant is gone for good (and
     puts the channel in needs-reconnect, telling the rep), TransientProviderError when the
     provider cannot be reached. `channel` is updated in place with the stored token."""
-    from .services import channel_mark_needs_reconnect
-
     if channel.kind not in DeliveryChannel.POLLED_KINDS:
         raise ValueError(f"{channel.get_kind_display()} channels have no OAuth access token")
     if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
@@ -102,3 +109,62 @@ def channel_access_token(*, channel: DeliveryChannel, force_refresh: bool = Fals
     channel.refresh_token = locked.refresh_token
     channel.token_expires_at = locked.token_expires_at
     return channel.access_token
+
+
+# --- needs reconnect --------------------------------------------------------------------------
+
+
+def channel_reconnect_url(*, channel: DeliveryChannel) -> str:
+    return reverse("channel_reconnect", args=[channel.pk])
+
+
+def _owner_or_admins(channel: DeliveryChannel) -> list[User]:
+    if channel.owner_id is not None:
+        return [channel.owner]
+    return list(
+        User.objects.filter(
+            organization_id=channel.organization_id, role=User.Role.ADMIN, is_active=True
+        )
+    )
+
+
+def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> None:
+    """The grant or the credentials are gone for good: sending from the channel pauses (its
+    mail waits), the owner sees a banner and a live-feed event with a Reconnect link. An
+    organization channel (team SMTP) tells the organization's admins. Idempotent: calling it
+    again for the same connection changes nothing and records no second event."""
+    with transaction.atomic():
+        locked = (
+            DeliveryChannel.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .filter(pk=channel.pk)
+            .first()
+        )
+        if locked is None or locked.status == DeliveryChannel.Status.DISCONNECTED:
+            return
+        if locked.status != DeliveryChannel.Status.NEEDS_RECONNECT:
+            locked.status = DeliveryChannel.Status.NEEDS_RECONNECT
+            locked.last_error = reason[:1000]
+            locked.full_clean(validate_constraints=False)
+            locked.save(update_fields=["status", "last_error", "updated_at"])
+        connected_at = locked.connected_at or locked.created_at
+        dedupe_key = f"channel:{locked.pk}:needs_reconnect:{connected_at.timestamp():.0f}"
+        url = channel_reconnect_url(channel=locked)
+        label = locked.mailbox_address or locked.host or locked.get_kind_display()
+        told = set(
+            FeedEvent.objects.filter(dedupe_key=dedupe_key).values_list("user_id", flat=True)
+        )
+        for user in _owner_or_admins(locked):
+            if user.pk in told:
+                continue
+            feed_event_record(
+                user=user,
+                kind="channel_needs_reconnect",
+                title=f"{locked.get_kind_display()} ({label}) needs reconnecting",
+                detail=f"{locked.last_error}\nSending from it is paused; nothing is lost. "
+                f"Reconnect: {url}",
+                channel=locked,
+                dedupe_key=dedupe_key,
+            )
+    channel.status = locked.status
+    channel.last_error = locked.last_error

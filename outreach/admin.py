@@ -9,6 +9,7 @@ from .models import (
     OutboundEmail,
     Prospect,
 )
+from .services import api_token_revoke
 
 
 @admin.register(Prospect)
@@ -102,7 +103,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        from .services import api_token_revoke
-
         for token in queryset:
             api_token_revoke(token=token)

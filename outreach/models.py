@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from channels_app.models import DeliveryChannel
 from core.models import TimeStampedModel
 
 
@@ -347,8 +348,6 @@ class OutboundEmail(TimeStampedModel):
     @property
     def channel_label(self) -> str:
         """The channel's kind as people read it ("Gmail"), kept after the channel is removed."""
-        from channels_app.models import DeliveryChannel
-
         if not self.channel_kind:
             return ""
         try:

@@ -12,7 +12,8 @@ channels_app.exceptions; an expired history cursor (HTTP 404) is `HistoryExpired
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from channels_app.exceptions import (
 )
 
 from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+from .inbox import InboxCandidate, InboxHeaders, InboxPage
 
 PROVIDER = "Gmail"
 # The headers the poller's pre-filter and correlation look at: enough to tell a possible bounce
@@ -63,15 +65,11 @@ class MessageListPage:
     next_page_token: str | None
 
 
-@dataclass(frozen=True)
-class MessageHeaders:
-    message_id: str
-    headers: dict[str, str] = field(default_factory=dict)
-    label_ids: tuple[str, ...] = ()
-    received_at: datetime | None = None
-
-
 class GmailInbox:
+    """One mailbox's Gmail API, read-only. Its cursor is the history id (`changes`)."""
+
+    cursor_field = "gmail_history_id"
+
     def __init__(self, *, access_token: str):
         self.access_token = access_token
         self.calls = 0  # HTTP requests made: the poller reports API calls per mailbox
@@ -95,6 +93,48 @@ class GmailInbox:
             return response.json()
         except ValueError as error:
             raise TransientProviderError(f"{PROVIDER} answered with something not JSON") from error
+
+    def changes(self, *, cursor: int | str | None, rescan_days: int) -> Iterator[InboxPage]:
+        """history.list from the stored history id, every page, then the new messages at once
+        with the newest history id as the new cursor (a history page has no resumable point of
+        its own). With no cursor, or one Gmail no longer keeps (404): note the mailbox's
+        current history id first, then list the last `rescan_days` days; whatever arrives
+        meanwhile comes with the next history.list."""
+        start = int(cursor) if cursor is not None else None
+        if start is not None:
+            message_ids: list[str] = []
+            newest = start
+            page_token = None
+            try:
+                while True:
+                    page = self.poll(start_history_id=start, page_token=page_token)
+                    message_ids.extend(page.message_ids)
+                    if page.history_id is not None:
+                        newest = max(newest, page.history_id)
+                    page_token = page.next_page_token
+                    if not page_token:
+                        break
+                    yield InboxPage(candidates=[])
+            except HistoryExpired:
+                pass
+            else:
+                candidates = [InboxCandidate(mid) for mid in dict.fromkeys(message_ids)]
+                yield InboxPage(candidates=candidates, cursor=newest, final=True)
+                return
+        newest = self.current_history_id()
+        page_token = None
+        while True:
+            listed = self.recent(newer_than_days=rescan_days, page_token=page_token)
+            page_token = listed.next_page_token
+            last = not page_token
+            yield InboxPage(
+                candidates=[InboxCandidate(mid) for mid in listed.message_ids],
+                cursor=max(newest, start or 0) if last else None,
+                final=last,
+                resynced=True,
+            )
+            if last:
+                return
 
     def poll(self, *, start_history_id: int, page_token: str | None = None) -> HistoryPage:
         """Messages added to the inbox after `start_history_id` (one page)."""
@@ -142,7 +182,7 @@ class GmailInbox:
             next_page_token=payload.get("nextPageToken") or None,
         )
 
-    def headers(self, *, message_id: str) -> MessageHeaders:
+    def headers(self, *, message_id: str) -> InboxHeaders:
         params: list[tuple[str, str]] = [("format", "metadata")]
         params.extend(("metadataHeaders", name) for name in METADATA_HEADERS)
         payload = self._get(f"/messages/{message_id}", params)
@@ -151,7 +191,7 @@ class GmailInbox:
             name, value = header.get("name"), header.get("value")
             if name and value is not None and name.lower() not in {h.lower() for h in headers}:
                 headers[name] = str(value)
-        return MessageHeaders(
+        return InboxHeaders(
             message_id=message_id,
             headers=headers,
             label_ids=tuple(payload.get("labelIds") or ()),

@@ -12,15 +12,18 @@ An expired delta link (HTTP 410, or the `syncStateNotFound` error code) is `Delt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels_app.exceptions import ProviderError, TransientProviderError
 
 from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+from .inbox import InboxCandidate, InboxHeaders, InboxPage
 
 PROVIDER = "Microsoft Graph"
 SELECT_FIELDS = (
@@ -40,20 +43,17 @@ class DeltaExpired(ProviderError):
 
 
 @dataclass(frozen=True)
-class InboxMessageHeaders:
-    message_id: str
-    headers: dict[str, str] = field(default_factory=dict)
-    received_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class DeltaPage:
-    messages: list[InboxMessageHeaders]
+    messages: list[InboxHeaders]
     next_link: str | None
     delta_link: str | None
 
 
 class GraphInbox:
+    """One mailbox's Graph inbox, read-only. Its cursor is the delta link (`changes`)."""
+
+    cursor_field = "graph_delta_link"
+
     def __init__(self, *, access_token: str):
         self.access_token = access_token
         self.calls = 0  # HTTP requests made: the poller reports API calls per mailbox
@@ -80,6 +80,50 @@ class GraphInbox:
             return response.json()
         except ValueError as error:
             raise TransientProviderError(f"{PROVIDER} answered with something not JSON") from error
+
+    def changes(self, *, cursor: int | str | None, rescan_days: int) -> Iterator[InboxPage]:
+        """The delta round from the stored link, page by page; each `@odata.nextLink` is a
+        resumable cursor (a long first sync makes progress even if the poll stops half way)
+        and the `@odata.deltaLink` ends the round. With no link, or one Graph no longer
+        knows (410 / syncStateNotFound), a new round over the last `rescan_days` days; a
+        fresh round refused as well is a transient error."""
+        link = str(cursor) if cursor else None
+        resynced = link is None
+        since = None if link else timezone.now() - timedelta(days=rescan_days)
+        resynced_now = False
+        while True:
+            try:
+                page = self.poll(link=link, received_since=since)
+            except DeltaExpired:
+                if resynced_now:
+                    raise TransientProviderError(
+                        f"{PROVIDER} refused a fresh delta round; will try again"
+                    ) from None
+                resynced_now = resynced = True
+                link, since = None, timezone.now() - timedelta(days=rescan_days)
+                continue
+            candidates = [
+                InboxCandidate(m.message_id, headers=m.headers, received_at=m.received_at)
+                for m in page.messages
+            ]
+            if page.next_link:
+                link, since = page.next_link, None
+                yield InboxPage(candidates=candidates, cursor=link, resynced=resynced)
+                continue
+            if not page.delta_link:
+                raise TransientProviderError(f"{PROVIDER} ended a delta round without a link")
+            yield InboxPage(
+                candidates=candidates, cursor=page.delta_link, final=True, resynced=resynced
+            )
+            return
+
+    def headers(self, *, message_id: str) -> InboxHeaders:
+        """One message's headers (the delta listing already carries them, so the poller
+        asks only for a candidate listed without)."""
+        item = self._request(
+            f"{self.base_url}/messages/{message_id}", params={"$select": ",".join(SELECT_FIELDS)}
+        )
+        return _message_headers(item)
 
     def poll(self, *, link: str | None, received_since: datetime | None = None) -> DeltaPage:
         """One page of inbox changes: from `link`, or a new delta round over recent mail."""
@@ -108,7 +152,7 @@ class GraphInbox:
         return self._request(f"{self.base_url}/messages/{message_id}/$value", raw=True)
 
 
-def _message_headers(item: dict) -> InboxMessageHeaders:
+def _message_headers(item: dict) -> InboxHeaders:
     """Headers as the pre-filter reads them: the real internet headers when Graph sent them,
     completed from the message's own fields."""
     headers: dict[str, str] = {}
@@ -126,7 +170,7 @@ def _message_headers(item: dict) -> InboxMessageHeaders:
     if "message-id" not in present and item.get("internetMessageId"):
         headers["Message-ID"] = str(item["internetMessageId"])
     received = item.get("receivedDateTime")
-    return InboxMessageHeaders(
+    return InboxHeaders(
         message_id=str(item["id"]),
         headers=headers,
         received_at=parse_datetime(received) if received else None,

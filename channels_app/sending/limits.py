@@ -149,7 +149,7 @@ def slots_return(*, channel_id: int, count: int, taken_at: datetime) -> None:
     SendSlot.objects.filter(id__in=ids).delete()
 
 
-def mailbox_backoff(*, channel_id: int, until: datetime, reason: str) -> None:
+def channel_backoff(*, channel_id: int, until: datetime, reason: str) -> None:
     """The provider asked the whole mailbox to wait (HTTP 429): nobody sends before `until`."""
     with transaction.atomic():
         state = _lock_state(channel_id=channel_id)

@@ -1,5 +1,5 @@
 """The send pipeline: each mailbox (delivery channel) has its own queue of pending emails,
-drained by `channel_send_due` in whichever worker runs it.
+drained by `channel_drain` in whichever worker runs it.
 
 Exactly once. A drain claims a batch of due emails in one short transaction
 (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers draining the same mailbox
@@ -26,18 +26,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
-from analytics.services import feed_event_record
+from bounces.services import bounce_record_send_rejection
 from channels_app.exceptions import (
-    AccessTokenExpired,
     CredentialsRejected,
     PermanentProviderError,
     ProviderError,
@@ -48,7 +46,8 @@ from channels_app.exceptions import (
     TransientProviderError,
 )
 from channels_app.models import DeliveryChannel
-from channels_app.providers import ews, gmail, graph, smtp
+from channels_app.providers import facade as providers
+from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
 from outreach.models import Campaign, Enrollment, OutboundEmail
 
@@ -60,7 +59,7 @@ from .limits import (
     slots_return,
     slots_take,
 )
-from .limits import mailbox_backoff as _mailbox_backoff
+from .limits import channel_backoff as _channel_backoff
 from .mime import email_mime_raw
 from .models import MailboxSendState
 from .resolution import NoUsableChannel, email_channel_resolve
@@ -167,9 +166,9 @@ def channel_queue_kick(*, channel_id: int, now: datetime | None = None) -> None:
         cursor.execute(sql, [channel_id, at, at, stale])
         claimed = cursor.fetchone() is not None
     if claimed:
-        from .tasks import channel_drain
+        from . import tasks
 
-        transaction.on_commit(lambda: channel_drain.delay(channel_id))
+        transaction.on_commit(lambda: tasks.channel_drain.delay(channel_id))
 
 
 def channel_queue_schedule(*, channel_id: int, at: datetime, now: datetime | None = None) -> bool:
@@ -183,9 +182,9 @@ def channel_queue_schedule(*, channel_id: int, at: datetime, now: datetime | Non
         .update(next_drain_at=at)
     )
     if claimed:
-        from .tasks import channel_drain
+        from . import tasks
 
-        transaction.on_commit(lambda: channel_drain.apply_async((channel_id,), eta=at))
+        transaction.on_commit(lambda: tasks.channel_drain.apply_async((channel_id,), eta=at))
     return bool(claimed)
 
 
@@ -345,26 +344,6 @@ def _mark_waiting(
 # --- provider calls ----------------------------------------------------------------------------
 
 
-def _smtp_server(channel: DeliveryChannel) -> smtp.SmtpServer | None:
-    if channel.kind == Kind.MSC_LEGACY:
-        return smtp.SmtpServer(
-            host=channel.host or settings.MAILROOM_LEGACY_SMTP_HOST,
-            port=channel.port or settings.MAILROOM_LEGACY_SMTP_PORT,
-            security=channel.security or settings.MAILROOM_LEGACY_SMTP_SECURITY,
-            username=channel.username or settings.MAILROOM_LEGACY_SMTP_USERNAME,
-            password=channel.password or settings.MAILROOM_LEGACY_SMTP_PASSWORD,
-        )
-    if not channel.host:
-        return None
-    return smtp.SmtpServer(
-        host=channel.host,
-        port=channel.port or 587,
-        security=channel.security or DeliveryChannel.Security.STARTTLS,
-        username=channel.username,
-        password=channel.password,
-    )
-
-
 def _from_identity(channel: DeliveryChannel, sender: User) -> tuple[str, str]:
     """Mailboxes send as the mailbox; SMTP relays send as the rep."""
     if channel.kind in DeliveryChannel.MAILBOX_KINDS and channel.mailbox_address:
@@ -372,53 +351,18 @@ def _from_identity(channel: DeliveryChannel, sender: User) -> tuple[str, str]:
     return sender.email, sender.display_name
 
 
-def _oauth_send(channel: DeliveryChannel, raw: bytes) -> str:
-    """Gmail or Graph with the channel's access token; a refused token is refreshed and the
-    send tried once more."""
-    from channels_app.tokens import channel_access_token
-
-    send = gmail.send if channel.kind == Kind.GMAIL else graph.send
-    token = channel_access_token(channel=channel)
-    try:
-        return send(access_token=token, raw_message=raw) or ""
-    except AccessTokenExpired:
-        token = channel_access_token(channel=channel, force_refresh=True)
-        try:
-            return send(access_token=token, raw_message=raw) or ""
-        except AccessTokenExpired as exc:
-            raise TransientProviderError(
-                f"{channel.get_kind_display()} refused a freshly refreshed access token: "
-                f"{exc.reason}"
-            ) from exc
-
-
-def channel_deliver(*, channel: DeliveryChannel, email: OutboundEmail, now: datetime) -> str:
-    """Hand one email to the channel's provider; returns the provider's message id if any.
-    Raises channels_app.exceptions.ProviderError subclasses."""
+def email_deliver(*, channel: DeliveryChannel, email: OutboundEmail, now: datetime) -> str:
+    """Build the email's MIME and hand it to the channel's provider (channels_app.providers
+    .facade chooses it); returns the provider's message id if any. Raises
+    channels_app.exceptions.ProviderError subclasses."""
     from_address, from_name = _from_identity(channel, email.sender)
     raw = email_mime_raw(email=email, from_address=from_address, from_name=from_name, now=now)
-    if channel.kind in (Kind.GMAIL, Kind.EXCHANGE_ONLINE):
-        return _oauth_send(channel, raw)
-    if channel.kind == Kind.EXCHANGE_ONPREM:
-        ews.send(
-            smtp_server=_smtp_server(channel),
-            ews_url=channel.ews_url,
-            mailbox_address=from_address,
-            username=channel.username,
-            password=channel.password,
-            raw_message=raw,
-            recipients=[email.to_address],
-        )
-        return ""
-    server = _smtp_server(channel)
-    if server is None:
-        raise PermanentProviderError(
-            "This SMTP channel has no server set — complete it in Email settings, then Retry send"
-        )
-    smtp.send(
-        server=server, raw_message=raw, envelope_from=from_address, recipients=[email.to_address]
+    return providers.deliver(
+        channel=channel,
+        message=providers.OutgoingMessage(
+            raw=raw, envelope_from=from_address, recipients=[email.to_address]
+        ),
     )
-    return ""
 
 
 # --- outcomes ----------------------------------------------------------------------------------
@@ -428,19 +372,6 @@ def _backoff_seconds(attempts: int, retry_after: float | None) -> float:
     wait = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
     wait *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
     return max(wait, retry_after or 0)
-
-
-def _feed_once(*, user: User, dedupe_key: str, **fields) -> None:
-    """A live-feed event recorded once per dedupe key (a second worker or a second look at
-    the same situation adds nothing). feed_event_record validates the unique constraint
-    before saving, so a duplicate shows up as a ValidationError as well as at the database."""
-    if FeedEvent.objects.filter(user=user, dedupe_key=dedupe_key).exists():
-        return
-    try:
-        feed_event_record(user=user, dedupe_key=dedupe_key, **fields)
-    except ValidationError:
-        if not FeedEvent.objects.filter(user=user, dedupe_key=dedupe_key).exists():
-            raise
 
 
 def _fail(
@@ -455,7 +386,7 @@ def _fail(
         next_attempt_at=None,
     ):
         return
-    _feed_once(
+    feed_event_record(
         user=email.sender,
         kind=FeedEvent.Kind.FAILED,
         title=f"Email to {email.to_address} failed: {reason}"[:500],
@@ -467,8 +398,6 @@ def _fail(
 
 
 def _bounce_at_send(email: OutboundEmail, exc: RecipientsRejected, now: datetime) -> None:
-    from bounces.services import bounce_record_send_rejection
-
     with transaction.atomic():
         if not _finish(
             email,
@@ -497,7 +426,7 @@ def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime)
     channel.sending_paused_until = until
     channel.sending_paused_reason = exc.reason[:500]
     if channel.owner_id:
-        _feed_once(
+        feed_event_record(
             user=channel.owner,
             kind=FeedEvent.Kind.MAILBOX_PAUSED,
             title=f"Sending from {channel.mailbox_address or channel} paused until {_fmt(until)}",
@@ -513,7 +442,7 @@ def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: 
     if window is None or window.seconds < FEED_THROTTLE_MIN_SECONDS or not channel.owner_id:
         return
     bucket = int(allowance.opens_at.timestamp() // window.seconds)
-    _feed_once(
+    feed_event_record(
         user=channel.owner,
         kind=FeedEvent.Kind.THROTTLED,
         title=f"Sending from {channel.mailbox_address or channel} is throttled: "
@@ -555,7 +484,7 @@ def _send_claimed(
         result.moved_to.add(target.pk)
         return False
     try:
-        provider_id = channel_deliver(channel=channel, email=email, now=now)
+        provider_id = email_deliver(channel=channel, email=email, now=now)
     except RecipientsRejected as exc:
         result.bounced += 1
         _bounce_at_send(email, exc, now)
@@ -570,15 +499,13 @@ def _send_claimed(
     except RateLimited as exc:
         until = now + timedelta(seconds=exc.retry_after or DEFAULT_429_WAIT_SECONDS)
         reason = f"{exc.reason} Next try at {_fmt(until)}."
-        _mailbox_backoff(channel_id=channel.pk, until=until, reason=reason)
+        _channel_backoff(channel_id=channel.pk, until=until, reason=reason)
         raise _StopBatch(until, reason, Status.THROTTLED) from exc
     except QuotaExhausted as exc:
         until = _pause_mailbox(channel, exc, now)
         reason = f"Mailbox paused until {_fmt(until)}: {exc.reason}"
         raise _StopBatch(until, reason, Status.THROTTLED) from exc
     except ReconnectRequired as exc:
-        from channels_app.services import channel_mark_needs_reconnect
-
         channel_mark_needs_reconnect(channel=channel, reason=exc.reason)
         reason = (
             f"Waiting for you to reconnect {channel.get_kind_display()}: it goes out by itself "
@@ -645,15 +572,15 @@ def _reroute_pending(*, channel: DeliveryChannel, now: datetime, result: DrainRe
             result.moved_to.add(target.pk)
 
 
-def channel_send_due(*, channel_id: int, **options) -> DrainResult:
-    """Drain the mailbox's queue (see _channel_send_due). Its commits skip the WAL flush
+def channel_drain(*, channel_id: int, **options) -> DrainResult:
+    """Drain the mailbox's queue (see _channel_drain). Its commits skip the WAL flush
     (core.db.fast_commits), the largest cost of the hot path: an email whose "sent" mark a
     database crash lost goes once more when its lease expires."""
     with fast_commits():
-        return _channel_send_due(channel_id=channel_id, **options)
+        return _channel_drain(channel_id=channel_id, **options)
 
 
-def _channel_send_due(
+def _channel_drain(
     *,
     channel_id: int,
     batch_size: int = BATCH_SIZE,

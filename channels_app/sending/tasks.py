@@ -12,10 +12,10 @@ from .limits import send_slots_prune as _send_slots_prune
 INLINE_WAIT_SECONDS = 1.5
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="channels_app.sending.tasks.channel_drain", ignore_result=True)
 def channel_drain(channel_id: int) -> None:
     """Send what is due in one mailbox's queue, then make sure it wakes up again when needed."""
-    result = services.channel_send_due(channel_id=channel_id, inline_wait=INLINE_WAIT_SECONDS)
+    result = services.channel_drain(channel_id=channel_id, inline_wait=INLINE_WAIT_SECONDS)
     for other_id in result.moved_to:
         services.channel_queue_kick(channel_id=other_id)
     if result.more:
@@ -24,12 +24,12 @@ def channel_drain(channel_id: int) -> None:
         services.channel_queue_schedule(channel_id=channel_id, at=result.next_run_at)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="channels_app.sending.tasks.sending_dispatch", ignore_result=True)
 def sending_dispatch() -> None:
     """Periodic safety net: re-queue emails of dead workers, wake every queue with due mail."""
     services.sending_dispatch(now=timezone.now())
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="channels_app.sending.tasks.send_slots_prune", ignore_result=True)
 def send_slots_prune() -> None:
     _send_slots_prune(now=timezone.now())

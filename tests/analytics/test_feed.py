@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
-from analytics.services import feed_event_record
 from tests.factories import UserFactory
 
 

@@ -4,9 +4,9 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
+from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
-from analytics.services import feed_event_record
-from bounces.polling import mailbox_poll
+from bounces.polling import channel_poll
 from channels_app.models import DeliveryChannel
 from tests.bounces.poll_helpers import connect, dsn_for
 from tests.factories import OutboundEmailFactory, ProspectFactory
@@ -34,7 +34,7 @@ def test_bounce_polled_from_the_sandbox_inbox_appears_without_reload(
     live_server, page, sandbox, rep
 ):
     channel = connect(sandbox, owner=rep, kind=DeliveryChannel.Kind.GMAIL)
-    assert mailbox_poll(channel_id=channel.pk).outcome == "ok"  # first sync sets the cursor
+    assert channel_poll(channel_id=channel.pk).outcome == "ok"  # first sync sets the cursor
     prospect = ProspectFactory(organization=rep.organization, email="ana@acme-prospect.test")
     email = OutboundEmailFactory(
         sender=rep,
@@ -53,7 +53,7 @@ def test_bounce_polled_from_the_sandbox_inbox_appears_without_reload(
             returned_headers=f"Message-ID: {email.message_id}\r\nSubject: {email.subject}",
         ),
     )
-    report = mailbox_poll(channel_id=channel.pk)
+    report = channel_poll(channel_id=channel.pk)
     assert report.outcome == "ok" and report.messages_processed == 1
 
     row = page.locator("#feed-events li.feed-event").first

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.feed import feed_event_page
 from analytics.models import FeedEvent
-from analytics.selectors import feed_event_page
 from tests.factories import UserFactory
 
 ROW_ID = re.compile(r'<li class="feed-event[^"]*" data-id="(\d+)"')

@@ -4,16 +4,15 @@ through the sandbox's Gmail / Graph send endpoints."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
 
-import requests
 from django.conf import settings
 from django.utils import timezone
 
 from channels_app.models import DeliveryChannel
+from channels_app.providers import facade as providers
 from outreach.models import OutboundEmail
 
 GMAIL_SCOPES = [
@@ -65,22 +64,12 @@ def send(channel: DeliveryChannel, email: OutboundEmail) -> OutboundEmail:
     email.channel_kind = channel.kind
     email.save()
     raw = mime_for(email, from_address=channel.mailbox_address)
-    auth = {"Authorization": f"Bearer {channel.access_token}"}
-    if channel.kind == DeliveryChannel.Kind.GMAIL:
-        response = requests.post(
-            f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/messages/send",
-            json={"raw": base64.urlsafe_b64encode(raw).decode()},
-            headers=auth,
-            timeout=10,
-        )
-    else:
-        response = requests.post(
-            f"{settings.MAILROOM_GRAPH_URL}/v1.0/me/sendMail",
-            data=base64.b64encode(raw),
-            headers={**auth, "Content-Type": "text/plain"},
-            timeout=10,
-        )
-    response.raise_for_status()
+    providers.deliver(
+        channel=channel,
+        message=providers.OutgoingMessage(
+            raw=raw, envelope_from=channel.mailbox_address, recipients=[email.to_address]
+        ),
+    )
     OutboundEmail.objects.filter(pk=email.pk).update(
         status=OutboundEmail.Status.SENT, sent_at=timezone.now()
     )

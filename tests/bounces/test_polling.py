@@ -10,7 +10,7 @@ from django.utils import timezone
 from analytics.models import FeedEvent
 from bounces import polling
 from bounces.models import Bounce, InboxMessage
-from bounces.polling import mailbox_poll, mailboxes_poll_fan_out
+from bounces.polling import channel_poll, channels_poll_fan_out
 from channels_app.models import DeliveryChannel
 from outreach.models import Enrollment, OutboundEmail, Prospect
 from tests.bounces.poll_helpers import PROVIDER, connect, dsn_for, send
@@ -61,7 +61,7 @@ def _calls(sandbox, channel) -> int:
 
 
 def _poll(channel):
-    report = mailbox_poll(channel_id=channel.pk)
+    report = channel_poll(channel_id=channel.pk)
     channel.refresh_from_db()
     return report
 
@@ -183,7 +183,7 @@ def test_crash_between_fetching_and_committing_loses_nothing(
     with monkeypatch.context() as patched:
         patched.setattr(polling, "_process_pending", die)
         with pytest.raises(WorkerKilled):
-            mailbox_poll(channel_id=channel.pk)
+            channel_poll(channel_id=channel.pk)
     channel.refresh_from_db()
     assert (channel.gmail_history_id, channel.graph_delta_link) == cursor  # cursor did not move
     assert channel.poll_lease_until is not None  # the dead poll still holds the mailbox
@@ -201,18 +201,18 @@ def test_crash_between_fetching_and_committing_loses_nothing(
 def test_a_message_that_keeps_failing_is_skipped_without_blocking(
     sandbox, rep, enrolled, monkeypatch
 ):
-    from bounces import classify
+    from bounces import services
 
     channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
     _poll(channel)
-    real = classify.classify_message
+    real = services.classify_message
 
     def fragile(raw: bytes):
         if b"Poison" in raw:
             raise ValueError("cannot read this one")
         return real(raw)
 
-    monkeypatch.setattr(classify, "classify_message", fragile)
+    monkeypatch.setattr(services, "classify_message", fragile)
     sandbox.client.inject(
         "google",
         channel.mailbox_address,
@@ -380,7 +380,7 @@ def test_fan_out_enqueues_connected_polled_mailboxes_only(sandbox, rep, manager)
     )
     enqueued: list[list[int]] = []
 
-    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 2
+    assert channels_poll_fan_out(enqueue=enqueued.append) == 2
     assert [sorted(batch) for batch in enqueued] == [sorted([gmail.pk, graph.pk])]
 
 
@@ -398,7 +398,7 @@ def test_fan_out_enqueues_batches_each_mailbox_once(sandbox, rep, settings):
     channels = _mailboxes(sandbox, rep, 5)
     enqueued: list[list[int]] = []
 
-    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 5
+    assert channels_poll_fan_out(enqueue=enqueued.append) == 5
 
     assert [len(batch) for batch in enqueued] == [2, 2, 1]
     assert sorted(pk for batch in enqueued for pk in batch) == sorted(c.pk for c in channels)
@@ -407,13 +407,13 @@ def test_fan_out_enqueues_batches_each_mailbox_once(sandbox, rep, settings):
 def test_fan_out_frees_a_stuck_poll_and_polls_the_mailbox_again(sandbox, rep):
     """The watchdog: a poll that died holding its lease does not keep the mailbox forever."""
     channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
-    assert polling.mailbox_poll_claim(channel_id=channel.pk) is not None  # then the worker died
+    assert polling.channel_poll_claim(channel_id=channel.pk) is not None  # then the worker died
     enqueued: list[list[int]] = []
-    assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 0  # still within its lease
+    assert channels_poll_fan_out(enqueue=enqueued.append) == 0  # still within its lease
 
     later = timezone.now() + polling.LEASE + timedelta(seconds=1)
     with time_machine.travel(later):
-        assert mailboxes_poll_fan_out(enqueue=enqueued.append) == 1
+        assert channels_poll_fan_out(enqueue=enqueued.append) == 1
         channel.refresh_from_db()
         assert channel.poll_lease_until is None
         assert _poll(channel).outcome == "ok"
@@ -427,7 +427,7 @@ def test_a_batch_polls_each_mailbox_once_at_one_api_call_when_idle(sandbox, rep)
         sandbox.client.reset_calls(PROVIDER[channel.kind], channel.mailbox_address)
     ids = [c.pk for c in channels]
 
-    result = polling.mailboxes_poll(channel_ids=[*ids, ids[0]])  # listed twice: polled once
+    result = polling.channels_poll(channel_ids=[*ids, ids[0]])  # listed twice: polled once
 
     assert [r.channel_id for r in result.reports] == ids
     assert [r.outcome for r in result.reports] == ["ok"] * 3
@@ -440,9 +440,9 @@ def test_a_batch_polls_each_mailbox_once_at_one_api_call_when_idle(sandbox, rep)
 
 def test_a_batch_skips_a_mailbox_another_worker_is_polling(sandbox, rep):
     first, held, last = _mailboxes(sandbox, rep, 3)
-    lease = polling.mailbox_poll_claim(channel_id=held.pk)  # another worker's poll
+    lease = polling.channel_poll_claim(channel_id=held.pk)  # another worker's poll
 
-    result = polling.mailboxes_poll(channel_ids=[first.pk, held.pk, last.pk])
+    result = polling.channels_poll(channel_ids=[first.pk, held.pk, last.pk])
 
     assert [r.outcome for r in result.reports] == ["ok", "busy", "ok"]
     assert _calls(sandbox, held) == 0
@@ -452,7 +452,7 @@ def test_a_batch_skips_a_mailbox_another_worker_is_polling(sandbox, rep):
 
 
 def test_a_batch_out_of_time_hands_the_rest_on_and_polls_each_once(sandbox, rep, settings):
-    from bounces.tasks import mailboxes_poll_task
+    from bounces.tasks import channels_poll
 
     channels = _mailboxes(sandbox, rep, 3)
     for channel in channels:
@@ -460,14 +460,14 @@ def test_a_batch_out_of_time_hands_the_rest_on_and_polls_each_once(sandbox, rep,
         sandbox.client.reset_calls(PROVIDER[channel.kind], channel.mailbox_address)
     settings.MAILROOM_POLL_BATCH_SECONDS = 0  # each task starts one poll, then hands the rest on
 
-    result = polling.mailboxes_poll(channel_ids=[c.pk for c in channels])
+    result = polling.channels_poll(channel_ids=[c.pk for c in channels])
     assert [r.channel_id for r in result.reports] == [channels[0].pk]
     assert result.not_started == [channels[1].pk, channels[2].pk]
     channels[1].refresh_from_db()
     assert channels[1].poll_lease_until is None  # not claimed: free for the next task
     assert _calls(sandbox, channels[1]) == 0
 
-    mailboxes_poll_task([c.pk for c in channels[1:]])  # tasks run inline in the tests
+    channels_poll([c.pk for c in channels[1:]])  # tasks run inline in the tests
 
     assert [_calls(sandbox, c) for c in channels] == [1, 1, 1]  # each polled once
     for channel in channels:
@@ -500,14 +500,14 @@ def test_an_idle_poll_is_two_statements(sandbox, rep, django_assert_num_queries)
     _poll(channel)
 
     with django_assert_num_queries(2):
-        report = mailbox_poll(channel_id=channel.pk)
+        report = channel_poll(channel_id=channel.pk)
 
     assert report.outcome == "ok" and report.api_calls == 1
 
 
 def test_two_polls_at_once_one_runs(sandbox, rep):
     channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
-    assert polling.mailbox_poll_claim(channel_id=channel.pk) is not None
+    assert polling.channel_poll_claim(channel_id=channel.pk) is not None
     assert _poll(channel).outcome == "busy"
     assert _calls(sandbox, channel) == 0
 
@@ -526,7 +526,7 @@ def test_email_sent_by_the_pipeline_bounces_within_one_poll(sandbox, rep, admin_
     from django.urls import reverse
 
     from channels_app.models import ChannelChoice
-    from channels_app.sending.services import channel_send_due
+    from channels_app.sending.services import channel_drain
     from outreach.services import email_enqueue
 
     channel = connect(sandbox, owner=rep, kind=kind)
@@ -537,7 +537,7 @@ def test_email_sent_by_the_pipeline_bounces_within_one_poll(sandbox, rep, admin_
     email = email_enqueue(
         sender=rep, to_address=prospect.email, subject="Hello Jamie", body="Hi", prospect=prospect
     )
-    channel_send_due(channel_id=channel.pk)
+    channel_drain(channel_id=channel.pk)
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.SENT
 
@@ -591,7 +591,7 @@ def test_a_token_refreshed_during_a_batch_is_committed_durably(sandbox, rep, mon
     monkeypatch.setattr(DeliveryChannel, "save", save)
     monkeypatch.setattr(polling, "_sync", sync)
 
-    [report] = polling.mailboxes_poll(channel_ids=[channel.pk]).reports
+    [report] = polling.channels_poll(channel_ids=[channel.pk]).reports
 
     assert report.outcome == "ok"
     assert seen == {"token saved": server_default, "sync": "off"}

@@ -16,9 +16,8 @@ from channels_app.services import (
     channel_choose,
     channel_choose_legacy,
     channel_disconnect,
-    channel_mark_needs_reconnect,
 )
-from channels_app.tokens import channel_access_token
+from channels_app.tokens import channel_access_token, channel_mark_needs_reconnect
 from tests.factories import DeliveryChannelFactory, OrganizationFactory, UserFactory
 
 Kind = DeliveryChannel.Kind

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from channels_app.sending.services import (
     LEASE,
-    channel_send_due,
+    channel_drain,
     emails_claim,
     emails_recover_expired_leases,
 )
@@ -43,7 +43,7 @@ def test_four_concurrent_workers_on_postgresql_send_each_email_once(sandbox, rep
     def worker() -> None:
         try:
             barrier.wait()
-            while channel_send_due(channel_id=channel.pk, batch_size=7).sent:
+            while channel_drain(channel_id=channel.pk, batch_size=7).sent:
                 pass
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)

@@ -177,13 +177,13 @@ def test_a_token_refreshed_inside_a_fast_committing_drain_is_committed_durably(
         return real_save(self, *args, **kwargs)
 
     monkeypatch.setattr(DeliveryChannel, "save", save)
-    real_deliver = sending_services.channel_deliver
+    real_deliver = sending_services.email_deliver
 
     def deliver(**kwargs):
         seen.append(("send", synchronous_commit()))
         return real_deliver(**kwargs)
 
-    monkeypatch.setattr("channels_app.sending.services.channel_deliver", deliver)
+    monkeypatch.setattr("channels_app.sending.services.email_deliver", deliver)
 
     email = _email(rep)  # committed: the queue's drain runs (eagerly, in tests) and sends it
     drain(channel)

@@ -46,7 +46,7 @@ def test_demo_rep2_fixes_the_smtp_password_and_retries_the_failed_emails(db, san
     from django.test import override_settings
 
     from channels_app.models import DeliveryChannel
-    from channels_app.sending.services import channel_send_due
+    from channels_app.sending.services import channel_drain
     from channels_app.services import channel_smtp_save
     from outreach.services import email_retry
 
@@ -61,7 +61,7 @@ def test_demo_rep2_fixes_the_smtp_password_and_retries_the_failed_emails(db, san
     channel = DeliveryChannel.objects.get(owner=rep2, kind="custom_smtp")
     # Retrying with the stale password fails the same way again.
     email_retry(email=failed[0])
-    channel_send_due(channel_id=channel.pk)
+    channel_drain(channel_id=channel.pk)
     failed[0].refresh_from_db()
     assert failed[0].status == "failed" and "SMTP credentials" in failed[0].failure_reason
     # The fix: the new password, checked against the server before it is saved.
@@ -71,7 +71,7 @@ def test_demo_rep2_fixes_the_smtp_password_and_retries_the_failed_emails(db, san
     )  # fmt: skip
     for email in failed:
         email_retry(email=email)
-    channel_send_due(channel_id=channel.pk)
+    channel_drain(channel_id=channel.pk)
     assert set(OutboundEmail.objects.filter(sender=rep2, pk__in=[e.pk for e in failed])
                .values_list("status", flat=True)) == {"sent"}  # fmt: skip
     received = {m["rcpt_tos"][0] for m in sandbox.client.smtp_messages()}

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels_app.models import ChannelChoice, DeliveryChannel
-from channels_app.sending.services import DrainResult, channel_send_due
+from channels_app.sending.services import DrainResult, channel_drain
 
 GMAIL_SCOPES = [
     "openid",
@@ -75,7 +75,7 @@ def oauth_channel(sandbox, *, owner, kind: str, address: str | None = None, **ex
 
 
 def drain(channel: DeliveryChannel) -> DrainResult:
-    return channel_send_due(channel_id=channel.pk)
+    return channel_drain(channel_id=channel.pk)
 
 
 def parse(raw: bytes) -> Message:

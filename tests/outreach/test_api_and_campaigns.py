@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.models import DeliveryChannel
+from outreach.effects import enrollments_stop_for_prospect
 from outreach.models import Enrollment, OutboundEmail
 from outreach.services import (
     api_token_create,
@@ -18,7 +19,6 @@ from outreach.services import (
     enrollment_pause,
     enrollment_resume,
     enrollments_create,
-    enrollments_stop_for_prospect,
 )
 from tests.factories import CampaignFactory, CampaignStepFactory, ProspectFactory
 from tests.outreach.send_helpers import drain, mailbox_sent, oauth_channel, smtp_channel

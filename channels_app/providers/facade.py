@@ -1,0 +1,161 @@
+"""The one place that chooses a provider by the channel's kind.
+
+Callers speak two verbs: `deliver(channel=…, message=…)` hands one built message to the
+channel's provider, and `inbox(channel=…)` opens the channel's inbox for polling (None where
+the kind has no bounce tracking yet). Each kind's wiring — which token, which server, how a
+refused token is retried — lives in its `Provider` below; the protocol clients stay in their
+own modules (gmail, graph, gmail_inbox, graph_inbox, ews, smtp). Adding a provider is its client
+module, a `Provider` when its wiring is new, and one line in `_PROVIDERS`.
+
+This module sits above channels_app.tokens (it asks for access tokens); the clients sit below
+it and know nothing of channels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from channels_app.exceptions import (
+    AccessTokenExpired,
+    PermanentProviderError,
+    TransientProviderError,
+)
+from channels_app.models import DeliveryChannel
+from channels_app.tokens import channel_access_token
+
+from . import ews, gmail, graph, smtp
+from .gmail_inbox import GmailInbox
+from .graph_inbox import GraphInbox
+from .inbox import Inbox
+
+Kind = DeliveryChannel.Kind
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message ready to go: the RFC 5322 bytes and the SMTP envelope."""
+
+    raw: bytes
+    envelope_from: str
+    recipients: list[str]
+
+
+class Provider:
+    """A kind's wiring. `deliver` returns the provider's message id ("" when it gives none)
+    and raises channels_app.exceptions.ProviderError subclasses."""
+
+    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+        raise NotImplementedError
+
+    def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox | None:
+        return None
+
+
+@dataclass(frozen=True)
+class OAuthMailbox(Provider):
+    """Gmail and Exchange Online: the channel's access token; a token the provider refuses is
+    refreshed and the send tried once more."""
+
+    send: Callable[..., str | None]
+    inbox_class: Callable[..., Inbox]
+
+    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+        token = channel_access_token(channel=channel)
+        try:
+            return self.send(access_token=token, raw_message=message.raw) or ""
+        except AccessTokenExpired:
+            token = channel_access_token(channel=channel, force_refresh=True)
+            try:
+                return self.send(access_token=token, raw_message=message.raw) or ""
+            except AccessTokenExpired as exc:
+                raise TransientProviderError(
+                    f"{channel.get_kind_display()} refused a freshly refreshed access token: "
+                    f"{exc.reason}"
+                ) from exc
+
+    def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox:
+        token = channel_access_token(channel=channel, force_refresh=force_refresh)
+        return self.inbox_class(access_token=token)
+
+
+def smtp_server(channel: DeliveryChannel) -> smtp.SmtpServer | None:
+    """The channel's SMTP server: its own settings, the platform relay's for the legacy
+    kind (each field the channel leaves empty), None when none is set."""
+    if channel.kind == Kind.MSC_LEGACY:
+        return smtp.SmtpServer(
+            host=channel.host or settings.MAILROOM_LEGACY_SMTP_HOST,
+            port=channel.port or settings.MAILROOM_LEGACY_SMTP_PORT,
+            security=channel.security or settings.MAILROOM_LEGACY_SMTP_SECURITY,
+            username=channel.username or settings.MAILROOM_LEGACY_SMTP_USERNAME,
+            password=channel.password or settings.MAILROOM_LEGACY_SMTP_PASSWORD,
+        )
+    if not channel.host:
+        return None
+    return smtp.SmtpServer(
+        host=channel.host,
+        port=channel.port or 587,
+        security=channel.security or DeliveryChannel.Security.STARTTLS,
+        username=channel.username,
+        password=channel.password,
+    )
+
+
+class SmtpRelay(Provider):
+    """Custom SMTP (a rep's or the team's) and the platform's legacy relay."""
+
+    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+        server = smtp_server(channel)
+        if server is None:
+            raise PermanentProviderError(
+                "This SMTP channel has no server set — complete it in Email settings, "
+                "then Retry send"
+            )
+        smtp.send(
+            server=server,
+            raw_message=message.raw,
+            envelope_from=message.envelope_from,
+            recipients=message.recipients,
+        )
+        return ""
+
+
+class ExchangeOnPrem(Provider):
+    """EWS with the mailbox's credentials, or SMTP submission when the channel names a host."""
+
+    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+        ews.send(
+            smtp_server=smtp_server(channel),
+            ews_url=channel.ews_url,
+            mailbox_address=message.envelope_from,
+            username=channel.username,
+            password=channel.password,
+            raw_message=message.raw,
+            recipients=message.recipients,
+        )
+        return ""
+
+
+_PROVIDERS: dict[str, Provider] = {
+    Kind.GMAIL: OAuthMailbox(send=gmail.send, inbox_class=GmailInbox),
+    Kind.EXCHANGE_ONLINE: OAuthMailbox(send=graph.send, inbox_class=GraphInbox),
+    Kind.EXCHANGE_ONPREM: ExchangeOnPrem(),
+    Kind.CUSTOM_SMTP: SmtpRelay(),
+    Kind.MSC_LEGACY: SmtpRelay(),
+}
+
+
+def provider_for(channel: DeliveryChannel) -> Provider:
+    return _PROVIDERS[channel.kind]
+
+
+def deliver(*, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+    """Hand one message to the channel's provider; returns its message id if it gives one."""
+    return provider_for(channel).deliver(channel, message)
+
+
+def inbox(*, channel: DeliveryChannel, force_refresh: bool = False) -> Inbox | None:
+    """The channel's inbox for polling, with a fresh access token (`force_refresh` after the
+    provider refused the last one), or None where the kind has no bounce tracking."""
+    return provider_for(channel).inbox(channel, force_refresh=force_refresh)

@@ -1,0 +1,61 @@
+"""What a bounce or a reply does to a prospect: its address marked invalid, its campaign
+enrollments stopped and their queued steps cancelled.
+
+The bounce outcomes (bounces.services) and the workspace (outreach.services) both need these,
+so they live below both, importing only models (README, "Architecture")."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Enrollment, OutboundEmail, Prospect
+
+OPEN_ENROLLMENT_STATES = (Enrollment.State.ACTIVE, Enrollment.State.PAUSED)
+
+
+@transaction.atomic
+def prospect_mark_invalid(*, prospect: Prospect, reason: str) -> bool:
+    """Mark the prospect's address invalid (a hard bounce, or repeated soft ones).
+    Returns False when it already was."""
+    updated = Prospect.objects.filter(
+        pk=prospect.pk, email_status=Prospect.EmailStatus.VALID
+    ).update(
+        email_status=Prospect.EmailStatus.INVALID,
+        invalid_reason=reason[:500],
+        invalidated_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    prospect.refresh_from_db(fields=["email_status", "invalid_reason", "invalidated_at"])
+    return bool(updated)
+
+
+@transaction.atomic
+def enrollments_stop_for_prospect(
+    *, prospect: Prospect, state: str, campaign_id: int | None = None
+) -> int:
+    """Stop the prospect's open enrollments (all of them, or one campaign's) with `state`
+    (stopped_bounced or stopped_replied). Returns how many stopped."""
+    if state not in (Enrollment.State.STOPPED_BOUNCED, Enrollment.State.STOPPED_REPLIED):
+        raise ValueError(f"not a stop state: {state}")
+    enrollments = Enrollment.objects.filter(prospect=prospect, state__in=OPEN_ENROLLMENT_STATES)
+    if campaign_id is not None:
+        enrollments = enrollments.filter(campaign_id=campaign_id)
+    now = timezone.now()
+    stopped_ids = list(enrollments.values_list("id", flat=True))
+    # Campaign steps already queued for the prospect must not go out either (even when the
+    # enrollment had just queued its last step and finished).
+    pending = OutboundEmail.objects.filter(
+        prospect=prospect,
+        enrollment__isnull=False,
+        status__in=OutboundEmail.PENDING_STATUSES,
+    )
+    if campaign_id is not None:
+        pending = pending.filter(enrollment__campaign_id=campaign_id)
+    pending.update(
+        status=OutboundEmail.Status.CANCELLED,
+        waiting_reason="Campaign stopped: the prospect "
+        + ("replied." if state == Enrollment.State.STOPPED_REPLIED else "bounced."),
+        updated_at=now,
+    )
+    return Enrollment.objects.filter(id__in=stopped_ids).update(
+        state=state, next_step=None, next_due_at=None, stopped_at=now, updated_at=now
+    )
