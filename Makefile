@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint venv dev-venv clean
+.PHONY: run test check lint venv dev-venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ test: dev-venv
 
 lint: dev-venv
 	$(BIN)/ruff check .
+
+# The habits CI guards, cheapest first; the first that fails stops the run with one line saying
+# which and how to fix it. `.ci/run` runs this before `make test`.
+check: dev-venv
+	@$(BIN)/ruff format --check --quiet . || { echo "check failed: ruff format --check (fix: $(BIN)/ruff format .)"; exit 1; }
+	@$(BIN)/ruff check --quiet . || { echo "check failed: ruff check (fix what it lists; many: $(BIN)/ruff check --fix .)"; exit 1; }
+	@$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || { echo "check failed: a model change has no migration (fix: $(BIN)/python manage.py makemigrations)"; exit 1; }
+	@$(BIN)/lint-imports --no-cache >/dev/null || { $(BIN)/lint-imports --no-cache | tail -n +12; echo "check failed: import-linter contracts (.importlinter; README, Architecture)"; exit 1; }
+	@$(BIN)/mypy || { echo "check failed: mypy (pyproject.toml [tool.mypy])"; exit 1; }
+	@echo "check passed: ruff format, ruff check, makemigrations, import-linter, mypy"
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 db.sqlite3-*

@@ -70,7 +70,6 @@ def feed_event_mark_all_read(*, user: User) -> int:
     )
 
 
-
 # --- Reads -------------------------------------------------------------------------------
 
 FEED_PAGE_SIZE = 50

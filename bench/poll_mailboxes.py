@@ -469,11 +469,11 @@ def report(channels, bounced, cycles: list[Cycle], args) -> None:
         f"Graph {sum(c.kind != 'gmail' for c in channels)}); {len(bounced)} with a bounce in "
         f"cycle 1, every other poll idle"
     )
-    from bounces.polling import poll_batch_size
+    from bounces.conf import bounce_settings
 
     print(
         f"Celery: 1 worker, prefork, {args.concurrency} processes; one poll task per "
-        f"{poll_batch_size()} mailboxes"
+        f"{bounce_settings().poll_batch_size} mailboxes"
     )
     print(
         f"API calls per idle mailbox ({len(idle_calls)} idle polls): min {min(idle_calls)}, "

@@ -13,7 +13,8 @@ class BouncesConfig(AppConfig):
                 name="Poll mailboxes for bounces and replies",
                 task="bounces.tasks.mailboxes_poll_due",
                 every_seconds=300,
-                description="Polls every connected Gmail and Exchange Online inbox (one task "
-                "per mailbox) for bounces and replies.",
+                description="Polls every connected Gmail and Exchange Online inbox for bounces "
+                "and replies: one task per batch of mailboxes (MAILROOM_POLL_BATCH_SIZE), each "
+                "mailbox claimed on its own.",
             )
         )

@@ -9,19 +9,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from django.conf import settings
-
 from bounces.models import Bounce
 from channels_app.models import DeliveryChannel
 from outreach.models import OutboundEmail
 
+from .conf import bounce_settings
+
 _MESSAGE_IDS = re.compile(r"<([^<>\s]+)>")
 # Past a sane header length the list is noise (a References header can grow very long).
 MAX_REFERENCES = 50
-
-
-def match_window() -> timedelta:
-    return timedelta(days=getattr(settings, "MAILROOM_BOUNCE_MATCH_WINDOW_DAYS", 30))
 
 
 def message_id_forms(value: str | None) -> list[str]:
@@ -81,7 +77,7 @@ def email_by_recipient(
     emails = OutboundEmail.objects.filter(
         organization_id=channel.organization_id,
         sender_id=channel.owner_id,
-        sent_at__gte=occurred_at - match_window(),
+        sent_at__gte=occurred_at - bounce_settings().match_window,
         sent_at__lte=occurred_at + timedelta(minutes=5),
     ).select_related("sender", "prospect", "channel", "enrollment")
     candidates = {recipient, recipient.lower()}

@@ -1,19 +1,21 @@
 """Polling one Gmail or Exchange Online inbox for bounces and replies.
 
-How a poll stays dependable (PRODUCT.md §3):
+How a poll stays dependable (README, "Bounce and reply tracking"):
 - One poll per mailbox at a time: an atomic claim sets `poll_lease_until`; a poll that dies
   leaves a lease that simply expires (the watchdog in the fan-out clears it). Every write the
   poll makes to the channel is conditional on still holding its lease.
-- Cheap enough for ~33 polls a second (§5): one Celery task polls a batch of mailboxes, one
-  after the other, each claimed on its own just before its poll (a batch that dies holds at most
-  one lease). The claim is one statement that also loads the mailbox and says whether stored
-  messages wait to be processed, and the result is one more: an idle poll is two statements
-  and one API call. The batch's commits skip the WAL flush (core.db.fast_commits), a token
-  refresh's excepted: a database crash loses the last commits in order, so a lost claim or
-  lease only lets another poll run, and a cursor never survives the messages stored before it
-  (the next poll reads those changes again; processing is idempotent).
-- Incremental and cheap: Gmail history.list from `gmail_history_id` (compared as numbers),
-  Graph delta from `graph_delta_link`. An idle mailbox costs one API call. Headers come first
+- Cheap enough for ~33 polls a second (10,000 mailboxes every 5 minutes): one Celery task polls a
+  batch of mailboxes, one after the other, each claimed on its own just before its poll (a batch
+  that dies holds at most one lease). The claim is one statement that also loads the mailbox and
+  says whether stored messages wait to be processed, and the result is one more: an idle poll is
+  two statements and one API call. The batch's commits skip the WAL flush (core.db.fast_commits),
+  a token refresh's excepted: a database crash loses the last commits in order, so a lost claim or
+  lease only lets another poll run, and a cursor never survives the messages stored before it (the
+  next poll reads those changes again; processing is idempotent).
+- Incremental and cheap: every inbox walks its changes from its stored cursor through the same
+  verbs (channels_app.providers.inbox, chosen by channels_app.providers.facade): Gmail
+  history.list from `gmail_history_id` (compared as numbers), Graph delta from
+  `graph_delta_link`. An idle mailbox costs one API call. Headers come first
   (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
   messages the pre-filter says may be a bounce or a reply.
 - An expired cursor (Gmail 404, Graph 410 / syncStateNotFound) recovers by itself with a
@@ -35,7 +37,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -55,27 +56,19 @@ from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
 
 from .classify import may_be_bounce_or_reply
+from .conf import bounce_settings
 from .models import InboxMessage
 from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message_store
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
-# Mailboxes per poll task, and how long a task keeps polling before it hands the rest of its
-# batch back to the queue (one slow first sync must not hold the others up).
-POLL_BATCH_SIZE = 50
-POLL_BATCH_SECONDS = 30.0
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 30 * 60
 AUTH_FAILURES_BEFORE_RECONNECT = 3
 AUTH_FAILED = "Authentication failed"
 Kind = DeliveryChannel.Kind
 Status = DeliveryChannel.Status
-
-
-def rescan_days() -> int:
-    """How far back a first sync or an expired cursor looks."""
-    return getattr(settings, "MAILROOM_POLL_RESCAN_DAYS", 3)
 
 
 @dataclass
@@ -193,7 +186,7 @@ def channels_poll(*, channel_ids: Sequence[int], time_budget: float | None = Non
     is claimed just before its own poll, so one held by another worker is skipped ("busy") and
     a batch that dies holds at most one lease. Mailboxes not started within `time_budget`
     seconds are returned for another task."""
-    budget = poll_batch_seconds() if time_budget is None else time_budget
+    budget = bounce_settings().poll_batch_seconds if time_budget is None else time_budget
     channel_ids = list(dict.fromkeys(channel_ids))
     started = time.monotonic()
     reports: list[PollReport] = []
@@ -275,7 +268,7 @@ def _sync(poll: _Poll, box: Inbox):
     renewed between pages; returns the round's final cursor."""
     stored = getattr(poll.channel, box.cursor_field)
     cursor = stored if stored not in (None, "") else None
-    for page in box.changes(cursor=cursor, rescan_days=rescan_days()):
+    for page in box.changes(cursor=cursor, rescan_days=bounce_settings().poll_rescan_days):
         poll.report.resynced |= page.resynced
         _ingest(poll, page.candidates, box)
         if page.final:
@@ -369,7 +362,7 @@ def _finish_ok(poll: _Poll, cursor) -> None:
     now = timezone.now()
     result = f"OK: {report.messages_seen} new, {report.messages_processed} processed"
     if report.resynced:
-        result += f" (re-scanned the last {rescan_days()} days)"
+        result += f" (re-scanned the last {bounce_settings().poll_rescan_days} days)"
     fields = {
         "poll_lease_until": None,
         "last_polled_at": now,
@@ -455,16 +448,6 @@ def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
     )
 
 
-def poll_batch_size() -> int:
-    """Mailboxes per poll task."""
-    return max(1, getattr(settings, "MAILROOM_POLL_BATCH_SIZE", POLL_BATCH_SIZE))
-
-
-def poll_batch_seconds() -> float:
-    """How long a poll task starts new polls before handing the rest of its batch on."""
-    return getattr(settings, "MAILROOM_POLL_BATCH_SECONDS", POLL_BATCH_SECONDS)
-
-
 def channels_poll_fan_out(
     *, enqueue: Callable[[list[int]], None], now: datetime | None = None
 ) -> int:
@@ -478,7 +461,7 @@ def channels_poll_fan_out(
     stale = channel_sync_overdue_count(now=now)
     if stale:
         logger.warning("%s connected mailbox(es) have not synced for over an hour", stale)
-    size, count, batch = poll_batch_size(), 0, []
+    size, count, batch = bounce_settings().poll_batch_size, 0, []
     for channel_id in channel_ids_due(now=now):
         batch.append(channel_id)
         count += 1

@@ -5,10 +5,8 @@ reported by the SMTP server and later by a DSN, counts once."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
@@ -22,6 +20,7 @@ from outreach.effects import enrollments_stop_for_prospect, prospect_mark_invali
 from outreach.models import Enrollment, OutboundEmail, Prospect
 
 from .classify import classify_message
+from .conf import bounce_settings
 from .correlation import bounce_match, reply_match
 from .models import Bounce, InboxMessage, MailboxPause
 
@@ -30,26 +29,6 @@ from .models import Bounce, InboxMessage, MailboxPause
 MAX_MESSAGE_ATTEMPTS = 3
 
 _DIAGNOSTIC_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|X-Postfix)\s*;\s*", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class BounceSettings:
-    soft_limit: int
-    soft_window: timedelta
-    protection_rate: float
-    protection_min_sent: int
-    protection_window: timedelta
-
-
-def bounce_settings() -> BounceSettings:
-    """Read at call time so a test (or an operator) can change them."""
-    return BounceSettings(
-        soft_limit=getattr(settings, "MAILROOM_SOFT_BOUNCE_LIMIT", 3),
-        soft_window=timedelta(days=getattr(settings, "MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", 30)),
-        protection_rate=getattr(settings, "MAILROOM_MAILBOX_PROTECTION_RATE", 0.08),
-        protection_min_sent=getattr(settings, "MAILROOM_MAILBOX_PROTECTION_MIN_SENT", 20),
-        protection_window=timedelta(hours=24),
-    )
 
 
 def bounce_headline(*, recipient: str, status: str | None, diagnostic: str) -> str:

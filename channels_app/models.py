@@ -8,7 +8,7 @@ from core.models import TimeStampedModel
 
 class DeliveryChannel(TimeStampedModel):
     """A way out for email: a rep's mailbox (Gmail, Exchange), an SMTP server, or the
-    platform's legacy relay. See PRODUCT.md §1."""
+    platform's legacy relay. See README, "Connecting a channel"."""
 
     class Kind(models.TextChoices):
         GMAIL = "gmail", "Gmail"

@@ -62,7 +62,7 @@ def legacy_channel_for_organization(*, organization_id: int) -> DeliveryChannel 
 
 
 def channel_for_user(*, user: User) -> DeliveryChannel | None:
-    """The channel `user`'s mail goes out through (PRODUCT.md §1):
+    """The channel `user`'s mail goes out through (README, "Connecting a channel"):
 
     1. the channel they chose, while it is still theirs to use. A chosen channel that needs
        reconnecting is still returned: its mail waits for the reconnect, it is never rerouted;
@@ -73,11 +73,7 @@ def channel_for_user(*, user: User) -> DeliveryChannel | None:
     """
     if not user.is_authenticated or user.organization_id is None:
         return None
-    choice = (
-        ChannelChoice.objects.select_related("channel")
-        .filter(user_id=user.pk)
-        .first()
-    )
+    choice = ChannelChoice.objects.select_related("channel").filter(user_id=user.pk).first()
     if choice is not None and channel_may_send_for(channel=choice.channel, user=user):
         return choice.channel
     team_smtp = team_smtp_for_organization(organization_id=user.organization_id)

@@ -13,9 +13,10 @@ def navigation(request):
     Hooks may share a key: lists are joined (several apps add `channel_banners`), other values
     are taken from the last hook that sets them.
 
-    Only reps connect a mailbox and send for themselves (PRODUCT.md §1), so only reps get
-    invitations as a banner on every page. For managers and admins they become `setup_notes`,
-    which their home page shows quietly; problems stay banners for everyone they concern."""
+    Only reps connect a mailbox and send for themselves (README, "Connecting a channel"), so
+    only reps get invitations as a banner on every page. For managers and admins they become
+    `setup_notes`, which their home page shows quietly; problems stay banners for everyone they
+    concern."""
     context: dict = {}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

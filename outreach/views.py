@@ -120,9 +120,9 @@ def campaign_enroll(request, pk: int):
     if form.cleaned_data["everyone_matching"]:
         # What the button says: everyone matching who is not in the campaign yet.
         prospects = list(
-            form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign).filter(
-                email_status=Prospect.EmailStatus.VALID
-            )
+            form.fields["prospects"]
+            .queryset.exclude(enrollments__campaign=campaign)
+            .filter(email_status=Prospect.EmailStatus.VALID)
         )
     else:
         prospects = list(form.cleaned_data["prospects"])

@@ -5,89 +5,207 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('channels_app', '0001_initial'),
-        ('outreach', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("channels_app", "0001_initial"),
+        ("outreach", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InboxMessage',
+            name="InboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('provider_message_id', models.CharField(max_length=255)),
-                ('internet_message_id', models.CharField(blank=True, max_length=998)),
-                ('kind', models.CharField(choices=[('bounce', 'Bounce'), ('reply', 'Reply'), ('auto_reply', 'Auto-reply'), ('other', 'Other')], default='other', max_length=16)),
-                ('subject', models.CharField(blank=True, max_length=998)),
-                ('from_address', models.CharField(blank=True, max_length=320)),
-                ('received_at', models.DateTimeField(blank=True, null=True)),
-                ('raw', models.BinaryField(blank=True, help_text='Kept for bounces and replies.', null=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=1000)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='inbox_messages', to='channels_app.deliverychannel')),
-                ('outbound_email', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inbox_messages', to='outreach.outboundemail')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("provider_message_id", models.CharField(max_length=255)),
+                ("internet_message_id", models.CharField(blank=True, max_length=998)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("bounce", "Bounce"),
+                            ("reply", "Reply"),
+                            ("auto_reply", "Auto-reply"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=998)),
+                ("from_address", models.CharField(blank=True, max_length=320)),
+                ("received_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "raw",
+                    models.BinaryField(
+                        blank=True, help_text="Kept for bounces and replies.", null=True
+                    ),
+                ),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=1000)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="inbox_messages",
+                        to="channels_app.deliverychannel",
+                    ),
+                ),
+                (
+                    "outbound_email",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="inbox_messages",
+                        to="outreach.outboundemail",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Bounce',
+            name="Bounce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('source', models.CharField(choices=[('inbox', 'Bounce message in the inbox'), ('smtp_reject', 'Rejected by the SMTP server at send time')], default='inbox', max_length=16)),
-                ('matched_by', models.CharField(choices=[('message_id', 'Message-ID'), ('mailroom_header', 'X-Mailroom-Email-Id'), ('recipient', 'Recipient and time window'), ('send_time', 'At send time'), ('unmatched', 'Unmatched')], default='unmatched', max_length=20)),
-                ('recipient', models.EmailField(max_length=254)),
-                ('status_code', models.CharField(blank=True, help_text='Enhanced status, e.g. 5.1.1', max_length=16)),
-                ('diagnostic', models.TextField(blank=True)),
-                ('is_hard', models.BooleanField()),
-                ('is_delayed', models.BooleanField(default=False)),
-                ('reporting_mta', models.CharField(blank=True, max_length=255)),
-                ('occurred_at', models.DateTimeField()),
-                ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='bounces', to='channels_app.deliverychannel')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bounces', to='accounts.organization')),
-                ('outbound_email', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='bounces', to='outreach.outboundemail')),
-                ('inbox_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='bounces', to='bounces.inboxmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("inbox", "Bounce message in the inbox"),
+                            ("smtp_reject", "Rejected by the SMTP server at send time"),
+                        ],
+                        default="inbox",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "matched_by",
+                    models.CharField(
+                        choices=[
+                            ("message_id", "Message-ID"),
+                            ("mailroom_header", "X-Mailroom-Email-Id"),
+                            ("recipient", "Recipient and time window"),
+                            ("send_time", "At send time"),
+                            ("unmatched", "Unmatched"),
+                        ],
+                        default="unmatched",
+                        max_length=20,
+                    ),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                (
+                    "status_code",
+                    models.CharField(
+                        blank=True, help_text="Enhanced status, e.g. 5.1.1", max_length=16
+                    ),
+                ),
+                ("diagnostic", models.TextField(blank=True)),
+                ("is_hard", models.BooleanField()),
+                ("is_delayed", models.BooleanField(default=False)),
+                ("reporting_mta", models.CharField(blank=True, max_length=255)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="bounces",
+                        to="channels_app.deliverychannel",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bounces",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "outbound_email",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="bounces",
+                        to="outreach.outboundemail",
+                    ),
+                ),
+                (
+                    "inbox_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bounces",
+                        to="bounces.inboxmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
+                "ordering": ["-occurred_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='inboxmessage',
-            index=models.Index(fields=['channel', 'kind'], name='inbox_channel_kind'),
+            model_name="inboxmessage",
+            index=models.Index(fields=["channel", "kind"], name="inbox_channel_kind"),
         ),
         migrations.AddConstraint(
-            model_name='inboxmessage',
-            constraint=models.UniqueConstraint(fields=('channel', 'provider_message_id'), name='inbox_message_once_per_channel'),
+            model_name="inboxmessage",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "provider_message_id"), name="inbox_message_once_per_channel"
+            ),
         ),
         migrations.AddIndex(
-            model_name='bounce',
-            index=models.Index(fields=['organization', 'occurred_at'], name='bounce_org_time'),
+            model_name="bounce",
+            index=models.Index(fields=["organization", "occurred_at"], name="bounce_org_time"),
         ),
         migrations.AddIndex(
-            model_name='bounce',
-            index=models.Index(fields=['recipient', 'occurred_at'], name='bounce_recipient_time'),
+            model_name="bounce",
+            index=models.Index(fields=["recipient", "occurred_at"], name="bounce_recipient_time"),
         ),
         migrations.AddIndex(
-            model_name='bounce',
-            index=models.Index(condition=models.Q(('outbound_email__isnull', True)), fields=['organization', 'occurred_at'], name='bounce_unmatched'),
+            model_name="bounce",
+            index=models.Index(
+                condition=models.Q(("outbound_email__isnull", True)),
+                fields=["organization", "occurred_at"],
+                name="bounce_unmatched",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bounce',
-            constraint=models.UniqueConstraint(condition=models.Q(('inbox_message__isnull', False)), fields=('inbox_message', 'recipient'), name='bounce_once_per_notification_recipient'),
+            model_name="bounce",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("inbox_message__isnull", False)),
+                fields=("inbox_message", "recipient"),
+                name="bounce_once_per_notification_recipient",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bounce',
-            constraint=models.UniqueConstraint(condition=models.Q(('source', 'smtp_reject')), fields=('outbound_email', 'recipient'), name='smtp_reject_once_per_email'),
+            model_name="bounce",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source", "smtp_reject")),
+                fields=("outbound_email", "recipient"),
+                name="smtp_reject_once_per_email",
+            ),
         ),
     ]

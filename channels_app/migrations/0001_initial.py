@@ -7,95 +7,220 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeliveryChannel',
+            name="DeliveryChannel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('gmail', 'Gmail'), ('exchange_online', 'Exchange Online (Outlook)'), ('exchange_onprem', 'Exchange On-Prem'), ('custom_smtp', 'Custom SMTP'), ('msc_legacy', 'Legacy servers')], max_length=32)),
-                ('status', models.CharField(choices=[('connected', 'Connected'), ('needs_reconnect', 'Needs reconnect'), ('disconnected', 'Disconnected')], default='connected', max_length=20)),
-                ('last_error', models.CharField(blank=True, max_length=1000)),
-                ('mailbox_address', models.EmailField(blank=True, max_length=254)),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('is_team_default', models.BooleanField(default=False, help_text="The team SMTP: every member's default unless they chose another.")),
-                ('provider_account_id', models.CharField(blank=True, max_length=255)),
-                ('access_token', core.fields.EncryptedTextField(blank=True, default='')),
-                ('refresh_token', core.fields.EncryptedTextField(blank=True, default='')),
-                ('token_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('scopes', models.CharField(blank=True, max_length=1000)),
-                ('host', models.CharField(blank=True, max_length=255)),
-                ('port', models.PositiveIntegerField(blank=True, null=True)),
-                ('security', models.CharField(blank=True, choices=[('starttls', 'STARTTLS'), ('ssl', 'SSL/TLS'), ('none', 'None')], max_length=16)),
-                ('username', models.CharField(blank=True, max_length=255)),
-                ('password', core.fields.EncryptedTextField(blank=True, default='')),
-                ('from_domain', models.CharField(blank=True, max_length=255)),
-                ('ews_url', models.URLField(blank=True, max_length=500)),
-                ('is_trial_account', models.BooleanField(default=False, help_text='Gmail trial or consumer account: 500 messages a day.')),
-                ('daily_limit', models.PositiveIntegerField(blank=True, null=True)),
-                ('per_minute_limit', models.PositiveIntegerField(blank=True, null=True)),
-                ('sending_paused_until', models.DateTimeField(blank=True, help_text='Set when the provider says its quota is exhausted.', null=True)),
-                ('sending_paused_reason', models.CharField(blank=True, max_length=500)),
-                ('campaigns_paused_at', models.DateTimeField(blank=True, help_text='Mailbox protection: campaign sends held back.', null=True)),
-                ('campaigns_paused_reason', models.CharField(blank=True, max_length=500)),
-                ('gmail_history_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('graph_delta_link', models.TextField(blank=True)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('last_poll_result', models.CharField(blank=True, max_length=500)),
-                ('poll_lease_until', models.DateTimeField(blank=True, null=True)),
-                ('poll_backoff_until', models.DateTimeField(blank=True, null=True)),
-                ('poll_failures', models.PositiveSmallIntegerField(default=0)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='accounts.organization')),
-                ('owner', models.ForeignKey(blank=True, help_text='Empty for an organization-wide channel (team SMTP, legacy servers).', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='channels', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("gmail", "Gmail"),
+                            ("exchange_online", "Exchange Online (Outlook)"),
+                            ("exchange_onprem", "Exchange On-Prem"),
+                            ("custom_smtp", "Custom SMTP"),
+                            ("msc_legacy", "Legacy servers"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("connected", "Connected"),
+                            ("needs_reconnect", "Needs reconnect"),
+                            ("disconnected", "Disconnected"),
+                        ],
+                        default="connected",
+                        max_length=20,
+                    ),
+                ),
+                ("last_error", models.CharField(blank=True, max_length=1000)),
+                ("mailbox_address", models.EmailField(blank=True, max_length=254)),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "is_team_default",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The team SMTP: every member's default unless they chose another.",
+                    ),
+                ),
+                ("provider_account_id", models.CharField(blank=True, max_length=255)),
+                ("access_token", core.fields.EncryptedTextField(blank=True, default="")),
+                ("refresh_token", core.fields.EncryptedTextField(blank=True, default="")),
+                ("token_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("scopes", models.CharField(blank=True, max_length=1000)),
+                ("host", models.CharField(blank=True, max_length=255)),
+                ("port", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "security",
+                    models.CharField(
+                        blank=True,
+                        choices=[("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
+                        max_length=16,
+                    ),
+                ),
+                ("username", models.CharField(blank=True, max_length=255)),
+                ("password", core.fields.EncryptedTextField(blank=True, default="")),
+                ("from_domain", models.CharField(blank=True, max_length=255)),
+                ("ews_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "is_trial_account",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Gmail trial or consumer account: 500 messages a day.",
+                    ),
+                ),
+                ("daily_limit", models.PositiveIntegerField(blank=True, null=True)),
+                ("per_minute_limit", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "sending_paused_until",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set when the provider says its quota is exhausted.",
+                        null=True,
+                    ),
+                ),
+                ("sending_paused_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "campaigns_paused_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Mailbox protection: campaign sends held back.",
+                        null=True,
+                    ),
+                ),
+                ("campaigns_paused_reason", models.CharField(blank=True, max_length=500)),
+                ("gmail_history_id", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("graph_delta_link", models.TextField(blank=True)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("last_poll_result", models.CharField(blank=True, max_length=500)),
+                ("poll_lease_until", models.DateTimeField(blank=True, null=True)),
+                ("poll_backoff_until", models.DateTimeField(blank=True, null=True)),
+                ("poll_failures", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channels",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for an organization-wide channel (team SMTP, legacy servers).",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channels",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organization', 'kind', 'mailbox_address'],
+                "ordering": ["organization", "kind", "mailbox_address"],
             },
         ),
         migrations.CreateModel(
-            name='ChannelChoice',
+            name="ChannelChoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='channel_choice', to=settings.AUTH_USER_MODEL)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='channels_app.deliverychannel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_choice",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="channels_app.deliverychannel",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddIndex(
-            model_name='deliverychannel',
-            index=models.Index(fields=['owner', 'status'], name='channel_owner_status'),
+            model_name="deliverychannel",
+            index=models.Index(fields=["owner", "status"], name="channel_owner_status"),
         ),
         migrations.AddIndex(
-            model_name='deliverychannel',
-            index=models.Index(fields=['kind', 'status'], name='channel_kind_status'),
+            model_name="deliverychannel",
+            index=models.Index(fields=["kind", "status"], name="channel_kind_status"),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['gmail', 'exchange_online']), models.Q(('status', 'disconnected'), _negated=True)), fields=('kind', 'mailbox_address'), name='mailbox_connected_once'),
+            model_name="deliverychannel",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("kind__in", ["gmail", "exchange_online"]),
+                    models.Q(("status", "disconnected"), _negated=True),
+                ),
+                fields=("kind", "mailbox_address"),
+                name="mailbox_connected_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_team_default', True), models.Q(('status', 'disconnected'), _negated=True)), fields=('organization',), name='one_team_default_channel'),
+            model_name="deliverychannel",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("is_team_default", True), models.Q(("status", "disconnected"), _negated=True)
+                ),
+                fields=("organization",),
+                name="one_team_default_channel",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['gmail', 'exchange_online', 'exchange_onprem']), _negated=True), ('owner__isnull', False), _connector='OR'), name='mailbox_channel_has_owner'),
+            model_name="deliverychannel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind__in", ["gmail", "exchange_online", "exchange_onprem"]), _negated=True
+                    ),
+                    ("owner__isnull", False),
+                    _connector="OR",
+                ),
+                name="mailbox_channel_has_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('is_team_default', True), _negated=True), models.Q(('kind', 'custom_smtp'), ('owner__isnull', True)), _connector='OR'), name='team_default_is_org_smtp'),
+            model_name="deliverychannel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("is_team_default", True), _negated=True),
+                    models.Q(("kind", "custom_smtp"), ("owner__isnull", True)),
+                    _connector="OR",
+                ),
+                name="team_default_is_org_smtp",
+            ),
         ),
     ]

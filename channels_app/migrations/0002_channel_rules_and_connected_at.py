@@ -5,25 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('channels_app', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("channels_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deliverychannel',
-            name='connected_at',
-            field=models.DateTimeField(blank=True, help_text='Last time the owner connected or reconnected it.', null=True),
+            model_name="deliverychannel",
+            name="connected_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last time the owner connected or reconnected it.", null=True
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.UniqueConstraint(condition=models.Q(('owner__isnull', False), models.Q(('status', 'disconnected'), _negated=True)), fields=('owner', 'kind'), name='one_live_channel_per_owner_kind'),
+            model_name="deliverychannel",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("owner__isnull", False), models.Q(("status", "disconnected"), _negated=True)
+                ),
+                fields=("owner", "kind"),
+                name="one_live_channel_per_owner_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deliverychannel',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'msc_legacy'), ('owner__isnull', True), models.Q(('status', 'disconnected'), _negated=True)), fields=('organization', 'kind'), name='one_legacy_channel_per_org'),
+            model_name="deliverychannel",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("kind", "msc_legacy"),
+                    ("owner__isnull", True),
+                    models.Q(("status", "disconnected"), _negated=True),
+                ),
+                fields=("organization", "kind"),
+                name="one_legacy_channel_per_org",
+            ),
         ),
     ]

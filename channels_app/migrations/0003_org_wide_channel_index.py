@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('channels_app', '0002_channel_rules_and_connected_at'),
+        ("accounts", "0001_initial"),
+        ("channels_app", "0002_channel_rules_and_connected_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deliverychannel',
-            index=models.Index(condition=models.Q(('owner__isnull', True)), fields=['organization'], name='channel_org_wide'),
+            model_name="deliverychannel",
+            index=models.Index(
+                condition=models.Q(("owner__isnull", True)),
+                fields=["organization"],
+                name="channel_org_wide",
+            ),
         ),
     ]

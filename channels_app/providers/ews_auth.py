@@ -1,7 +1,7 @@
 """The login check for Exchange On-Prem (2013 / 2016) through EWS with exchangelib: an
 explicit EWS URL, or Autodiscover from the mailbox address. Mailroom does not poll these
-mailboxes for bounces (PRODUCT.md §1), so a login that can read the inbox's folder is all
-that is checked."""
+mailboxes for bounces (README, "Connecting a channel"), so a login that can read the inbox's
+folder is all that is checked."""
 
 from __future__ import annotations
 

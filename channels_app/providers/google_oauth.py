@@ -75,6 +75,8 @@ def refresh(*, refresh_token: str) -> RefreshedToken:
         # google-auth reports expiry as naive UTC.
         expiry = expiry.replace(tzinfo=UTC)
     rotated = credentials.refresh_token if credentials.refresh_token != refresh_token else None
+    if not credentials.token:
+        raise TransientProviderError("Google refreshed the grant but returned no access token")
     return RefreshedToken(access_token=credentials.token, expires_at=expiry, refresh_token=rotated)
 
 

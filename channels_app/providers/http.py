@@ -27,7 +27,7 @@ class ProviderSession(requests.Session):
     `session.verify` unless each call passes `verify=`, so it is passed here; a library that
     takes a session (msal) gets the same behaviour."""
 
-    def request(self, method, url, **kwargs):
+    def request(self, method, url, **kwargs):  # type: ignore[override]  # adds defaults only
         kwargs.setdefault("verify", settings.MAILROOM_PROVIDER_CA_BUNDLE or True)
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
         return super().request(method, url, **kwargs)

@@ -29,7 +29,7 @@ TIMEOUT = (5, 15)
 class _TimeoutSession(requests.Session):
     """msal's http_client: a session that never waits forever and trusts the provider CA."""
 
-    def request(self, method, url, **kwargs):
+    def request(self, method, url, **kwargs):  # type: ignore[override]  # adds defaults only
         kwargs.setdefault("timeout", TIMEOUT)
         # Per request: REQUESTS_CA_BUNDLE in the environment would otherwise win over
         # session.verify and reject the sandbox's certificate.

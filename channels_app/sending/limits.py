@@ -1,4 +1,4 @@
-"""Per-mailbox send windows (PRODUCT.md §2) and the limiter that enforces them.
+"""Per-mailbox send windows (README, "Sending") and the limiter that enforces them.
 
 The limiter keeps no state in memory: each decision locks the mailbox's MailboxSendState row
 (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transactions lock the database) and
@@ -83,7 +83,8 @@ def channel_send_windows(*, channel: DeliveryChannel) -> list[SendWindow]:
         return []
     _tighter(windows, channel.per_minute_limit, 60, "the mailbox's per-minute limit")
     _tighter(windows, channel.daily_limit, DAY, "the mailbox's daily limit")
-    team = channel.owner.team if channel.owner_id and channel.owner.team_id else None
+    owner = channel.owner
+    team = owner.team if owner is not None and owner.team_id else None
     if team and team.send_rate_emails and team.send_rate_seconds:
         _tighter(
             windows,
@@ -124,6 +125,8 @@ def allowance_locked(
             .values_list("taken_at", flat=True)[window.limit - 1 : window.limit]
             .first()
         )
+        if edge is None:  # the slots left the window since they were counted
+            continue
         opens_at = edge + window.span
         if blocked is None or opens_at > blocked[0]:
             blocked = (opens_at, window)

@@ -62,9 +62,9 @@ def email_mime_build(
     message = MIMEText(body, "plain", "us-ascii" if body.isascii() else "utf-8")
     message["From"] = _from_value(from_name, from_address)
     message["To"] = email.to_address
-    message["Subject"] = _header(email.subject)
+    message["Subject"] = _header(email.subject)  # type: ignore[assignment]  # a Header is accepted
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = email.message_id
+    message["Message-ID"] = email.message_id or ""
     message[MAILROOM_ID_HEADER] = str(email.pk)
     return message
 
@@ -80,7 +80,7 @@ def _header_line(name: str, value: str | Header) -> bytes:
         and _PLAIN_VALUE.match(value)
     ):
         return f"{name}: {value}\r\n".encode("ascii")
-    return WIRE_POLICY.fold_binary(name, value)
+    return WIRE_POLICY.fold_binary(name, value)  # type: ignore[arg-type]  # a Header folds too
 
 
 @lru_cache(maxsize=256)
@@ -107,7 +107,7 @@ def email_mime_raw(
             _header_line("To", email.to_address),
             _header_line("Subject", _header(email.subject)),
             b"Date: " + format_datetime(now).encode("ascii") + b"\r\n",
-            _header_line("Message-ID", email.message_id),
+            _header_line("Message-ID", email.message_id or ""),
             b"X-Mailroom-Email-Id: " + str(email.pk).encode("ascii") + b"\r\n\r\n",
             payload,
         )

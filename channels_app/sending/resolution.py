@@ -1,4 +1,5 @@
-"""Which channel an email goes out through, decided again at send time (PRODUCT.md §1)."""
+"""Which channel an email goes out through, decided again at send time (README, "Connecting a
+channel")."""
 
 from accounts.models import User
 from channels_app.models import DeliveryChannel

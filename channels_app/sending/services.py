@@ -425,7 +425,7 @@ def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime)
     )
     channel.sending_paused_until = until
     channel.sending_paused_reason = exc.reason[:500]
-    if channel.owner_id:
+    if channel.owner is not None:
         feed_event_record(
             user=channel.owner,
             kind=FeedEvent.Kind.MAILBOX_PAUSED,
@@ -438,15 +438,17 @@ def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime)
 
 
 def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: datetime) -> None:
-    window = allowance.window
-    if window is None or window.seconds < FEED_THROTTLE_MIN_SECONDS or not channel.owner_id:
+    window, opens_at, owner = allowance.window, allowance.opens_at, channel.owner
+    if window is None or opens_at is None or owner is None:
         return
-    bucket = int(allowance.opens_at.timestamp() // window.seconds)
+    if window.seconds < FEED_THROTTLE_MIN_SECONDS:
+        return
+    bucket = int(opens_at.timestamp() // window.seconds)
     feed_event_record(
-        user=channel.owner,
+        user=owner,
         kind=FeedEvent.Kind.THROTTLED,
         title=f"Sending from {channel.mailbox_address or channel} is throttled: "
-        f"the next send window opens at {_fmt(allowance.opens_at)}",
+        f"the next send window opens at {_fmt(opens_at)}",
         detail=f"{allowance.reason}. Mail waits and goes out by itself; nothing is dropped.",
         channel=channel,
         dedupe_key=f"throttled:{channel.pk}:{window.seconds}:{bucket}",
@@ -631,19 +633,20 @@ def _channel_drain(
             channel=channel, windows=windows, limit=batch_size, now=now, senders=senders
         )
         if blocked is not None:
-            wait = (blocked.opens_at - now).total_seconds()
+            opens_at = blocked.opens_at or now
+            wait = (opens_at - now).total_seconds()
             if wait <= inline_wait:
                 time.sleep(max(wait, 0))
                 continue
-            reason = f"Next send window at {_fmt(blocked.opens_at)}: {blocked.reason}"
+            reason = f"Next send window at {_fmt(opens_at)}: {blocked.reason}"
             if _mark_waiting(
                 channel=channel,
                 status=Status.THROTTLED,
-                until=blocked.opens_at,
+                until=opens_at,
                 reason=reason,
                 now=now,
             ):
-                result.next_run_at = blocked.opens_at
+                result.next_run_at = opens_at
                 _record_throttle_event(channel, blocked, now)
             return result
         if not emails:

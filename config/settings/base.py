@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "channels_app.sending",
     "bounces",
     "analytics",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -171,30 +172,59 @@ LOGGING = {
 }
 
 # --- Mail providers -------------------------------------------------------------------------
-# Base URLs of Google's and Microsoft's services. Production talks to the real hosts; `make run`
-# and the tests point them at the local sandbox (see local.py / test.py). Code must read these at
-# call time, so a test can point them at a sandbox started on a random port.
-MAILROOM_GOOGLE_ACCOUNTS_URL = env("GOOGLE_ACCOUNTS_URL", default="https://accounts.google.com")
-MAILROOM_GOOGLE_OAUTH2_URL = env("GOOGLE_OAUTH2_URL", default="https://oauth2.googleapis.com")
+# Base URLs of Google's and Microsoft's services: the real hosts, or, when SANDBOX_URL is set
+# (`make run` sets it through local.py), the local sandbox's stand-ins. Each can still be set on
+# its own. Code reads these at call time, so a test can point them at a sandbox started on a
+# random port (tests/conftest.py).
+SANDBOX_URL = env("SANDBOX_URL", default="")
+SANDBOX_HTTPS_URL = env("SANDBOX_HTTPS_URL", default="")
+
+
+def _provider_url(name: str, *, real: str, sandbox: str, tls: bool = False) -> str:
+    base = SANDBOX_HTTPS_URL if tls else SANDBOX_URL
+    return env(name, default=f"{base}{sandbox}" if base else real)
+
+
+MAILROOM_GOOGLE_ACCOUNTS_URL = _provider_url(
+    "GOOGLE_ACCOUNTS_URL", real="https://accounts.google.com", sandbox="/google/accounts"
+)
+MAILROOM_GOOGLE_OAUTH2_URL = _provider_url(
+    "GOOGLE_OAUTH2_URL", real="https://oauth2.googleapis.com", sandbox="/google/oauth2"
+)
 # Disconnect revokes the Gmail grant here (OAuth 2.0 token revocation, POST token=...).
-MAILROOM_GOOGLE_REVOKE_URL = env(
-    "GOOGLE_REVOKE_URL", default="https://oauth2.googleapis.com/revoke"
+MAILROOM_GOOGLE_REVOKE_URL = _provider_url(
+    "GOOGLE_REVOKE_URL",
+    real="https://oauth2.googleapis.com/revoke",
+    sandbox="/google/oauth2/revoke",
 )
-MAILROOM_GOOGLE_USERINFO_URL = env(
-    "GOOGLE_USERINFO_URL", default="https://www.googleapis.com/oauth2/v1/userinfo"
+MAILROOM_GOOGLE_USERINFO_URL = _provider_url(
+    "GOOGLE_USERINFO_URL",
+    real="https://www.googleapis.com/oauth2/v1/userinfo",
+    sandbox="/google/oauth2/v1/userinfo",
 )
-MAILROOM_GMAIL_API_URL = env("GMAIL_API_URL", default="https://gmail.googleapis.com")
-MAILROOM_MICROSOFT_LOGIN_URL = env(
-    "MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com"
+MAILROOM_GMAIL_API_URL = _provider_url(
+    "GMAIL_API_URL", real="https://gmail.googleapis.com", sandbox="/google"
+)
+MAILROOM_MICROSOFT_LOGIN_URL = _provider_url(
+    "MICROSOFT_LOGIN_URL", real="https://login.microsoftonline.com", sandbox="/microsoft/login"
 )
 # msal only accepts https authorities; in the sandbox this is its TLS port.
-MAILROOM_MICROSOFT_AUTHORITY_URL = env(
-    "MICROSOFT_AUTHORITY_URL", default="https://login.microsoftonline.com"
+MAILROOM_MICROSOFT_AUTHORITY_URL = _provider_url(
+    "MICROSOFT_AUTHORITY_URL",
+    real="https://login.microsoftonline.com",
+    sandbox="/microsoft/login",
+    tls=True,
 )
 MAILROOM_MICROSOFT_TENANT = env("MICROSOFT_TENANT", default="common")
-MAILROOM_GRAPH_URL = env("GRAPH_URL", default="https://graph.microsoft.com")
-# A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = system CAs.
-MAILROOM_PROVIDER_CA_BUNDLE = env("PROVIDER_CA_BUNDLE", default=None)
+MAILROOM_GRAPH_URL = _provider_url(
+    "GRAPH_URL", real="https://graph.microsoft.com", sandbox="/microsoft/graph"
+)
+# A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = the
+# public CAs (certifi).
+MAILROOM_PROVIDER_CA_BUNDLE = env(
+    "PROVIDER_CA_BUNDLE",
+    default=str(VAR_DIR / "sandbox" / "ca.pem") if SANDBOX_HTTPS_URL else None,
+)
 MAILROOM_NAVIGATION_CONTEXT: list[str] = []
 
 # --- Bounce tracking (bounces app) ----------------------------------------------------------
@@ -209,6 +239,10 @@ MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_
 # poll), and hands those it has not started to a new task after this many seconds.
 MAILROOM_POLL_BATCH_SIZE = env.int("MAILROOM_POLL_BATCH_SIZE", default=50)
 MAILROOM_POLL_BATCH_SECONDS = env.float("MAILROOM_POLL_BATCH_SECONDS", default=30.0)
+# How far back a mailbox's first sync, or a sync whose cursor expired, looks.
+MAILROOM_POLL_RESCAN_DAYS = env.int("MAILROOM_POLL_RESCAN_DAYS", default=3)
+# Correlation by recipient and time: how far back a bounce looks for the email it reports.
+MAILROOM_BOUNCE_MATCH_WINDOW_DAYS = env.int("MAILROOM_BOUNCE_MATCH_WINDOW_DAYS", default=30)
 
 # --- Outgoing system mail (password resets) -------------------------------------------------
 # Not sales mail: that goes through delivery channels. Locally it prints to the console.
@@ -306,11 +340,16 @@ SOCIALACCOUNT_AUTO_SIGNUP = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 15
-# The platform operator's legacy relay (msc_legacy), offered to legacy organizations only.
-MAILROOM_LEGACY_SMTP_HOST = env("LEGACY_SMTP_HOST", default="")
-MAILROOM_LEGACY_SMTP_PORT = env.int("LEGACY_SMTP_PORT", default=25)
+# The platform operator's legacy relay (msc_legacy), offered to legacy organizations only; with
+# the sandbox (make run), the sandbox's SMTP server plays it.
+MAILROOM_LEGACY_SMTP_HOST = env("LEGACY_SMTP_HOST", default="127.0.0.1" if SANDBOX_URL else "")
+MAILROOM_LEGACY_SMTP_PORT = env.int("LEGACY_SMTP_PORT", default=2525 if SANDBOX_URL else 25)
 MAILROOM_LEGACY_SMTP_SECURITY = env("LEGACY_SMTP_SECURITY", default="none")
-MAILROOM_LEGACY_SMTP_USERNAME = env("LEGACY_SMTP_USERNAME", default="")
-MAILROOM_LEGACY_SMTP_PASSWORD = env("LEGACY_SMTP_PASSWORD", default="")
+MAILROOM_LEGACY_SMTP_USERNAME = env(
+    "LEGACY_SMTP_USERNAME", default="mailroom" if SANDBOX_URL else ""
+)
+MAILROOM_LEGACY_SMTP_PASSWORD = env(
+    "LEGACY_SMTP_PASSWORD", default="sandbox" if SANDBOX_URL else ""
+)
 MAILROOM_NAVIGATION_CONTEXT.append("channels_app.navigation.channel_banners")
 MAILROOM_NAVIGATION_CONTEXT.append("analytics.navigation.feed_navigation")

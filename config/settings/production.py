@@ -31,11 +31,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))  # noqa: F405
-# Email Connection: the Google Cloud and Microsoft Entra app registrations (see README).
-MAILROOM_GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")  # noqa: F405
-MAILROOM_GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET")  # noqa: F405
-MAILROOM_MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID")  # noqa: F405
-MAILROOM_MICROSOFT_CLIENT_SECRET = env("MICROSOFT_CLIENT_SECRET")  # noqa: F405
-SOCIALACCOUNT_PROVIDERS = mailroom_socialaccount_providers(vars())  # noqa: F405
+# Email Connection: the Google Cloud and Microsoft Entra app registrations (see README). base.py
+# read them (and built SOCIALACCOUNT_PROVIDERS from them) with the sandbox's demo ids as
+# defaults; here each must be set, and the sandbox may not stand in for the providers.
+for _required in (
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "MICROSOFT_CLIENT_ID",
+    "MICROSOFT_CLIENT_SECRET",
+):
+    env(_required)  # noqa: F405 - raises ImproperlyConfigured when missing
+if SANDBOX_URL or SANDBOX_HTTPS_URL:  # noqa: F405
+    raise environ.ImproperlyConfigured("SANDBOX_URL is for make run and tests, not production")  # noqa: F405
 # OAuth callback URLs (the redirect URIs registered with Google and Microsoft) are https.
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

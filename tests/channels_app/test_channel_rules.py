@@ -1,4 +1,5 @@
-"""Which channel a user's mail goes out through, and who may change what (PRODUCT.md §1)."""
+"""Which channel a user's mail goes out through, and who may change what (README, "Connecting a
+channel")."""
 
 from datetime import timedelta
 

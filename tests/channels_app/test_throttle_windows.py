@@ -1,4 +1,4 @@
-"""Per-mailbox throttling (PRODUCT.md §2), with the clock moved by time-machine: the limits
+"""Per-mailbox throttling (README, "Sending"), with the clock moved by time-machine: the limits
 hold, throttled mail shows the next window and goes out by itself when it opens, one-off mail
 goes ahead of campaign steps, and protected mailboxes hold campaign steps back."""
 

@@ -1,6 +1,7 @@
 """Who is asked to connect Gmail or Outlook: reps connect their own mailbox and send for
-themselves (PRODUCT.md §1), so they get the every-page prompt; managers and admins who are not
-reps see a quiet status instead, and still get a banner when something of theirs is broken."""
+themselves (README, "Connecting a channel"), so they get the every-page prompt; managers and
+admins who are not reps see a quiet status instead, and still get a banner when something of
+theirs is broken."""
 
 import pytest
 from django.urls import reverse
