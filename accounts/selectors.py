@@ -52,3 +52,16 @@ def team_list_visible(*, user: User) -> QuerySet[Team]:
     if user.role == User.Role.MANAGER:
         return teams.filter(id__in=team_ids_for_manager(user=user))
     return teams.filter(id=user.team_id) if user.team_id else teams.none()
+
+
+def user_with_team_managers(*, user: User) -> list[User]:
+    """The user and the active managers of the user's team (who hear about a rep's mailbox)."""
+    audience = [user]
+    if user.team_id:
+        managers = User.objects.filter(
+            Q(managed_teams__id=user.team_id) | Q(team_id=user.team_id, role=User.Role.MANAGER),
+            organization_id=user.organization_id,
+            is_active=True,
+        ).distinct()
+        audience.extend(manager for manager in managers if manager.pk != user.pk)
+    return audience

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_with_team_managers
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
@@ -189,7 +190,8 @@ def channel_protection_check(*, channel_id: int, now: datetime | None = None) ->
         pause = MailboxPause.objects.create(
             channel=channel, paused_at=now, reason=reason[:500], hard_bounces=hard, sent=sent
         )
-        for user in _protection_audience(channel=channel):
+        audience = user_with_team_managers(user=channel.owner) if channel.owner else []
+        for user in audience:
             feed_event_record(
                 user=user,
                 kind=FeedEvent.Kind.MAILBOX_PAUSED,
@@ -200,22 +202,6 @@ def channel_protection_check(*, channel_id: int, now: datetime | None = None) ->
                 dedupe_key=f"mailbox_paused:{pause.pk}",
             )
     return True
-
-
-def _protection_audience(*, channel: DeliveryChannel) -> list[User]:
-    """The mailbox's rep and the managers of the rep's team."""
-    owner = channel.owner
-    if owner is None:
-        return []
-    audience = [owner]
-    if owner.team_id:
-        managers = User.objects.filter(
-            Q(managed_teams__id=owner.team_id) | Q(team_id=owner.team_id, role=User.Role.MANAGER),
-            organization_id=owner.organization_id,
-            is_active=True,
-        ).distinct()
-        audience.extend(user for user in managers if user.pk != owner.pk)
-    return audience
 
 
 def channel_can_resume_campaigns(*, channel: DeliveryChannel, user: User) -> bool:

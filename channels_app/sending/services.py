@@ -24,7 +24,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection as db_connection
 from django.db import transaction
@@ -32,8 +32,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from analytics.feed import feed_event_record
-from analytics.models import FeedEvent
 from bounces.services import bounce_record_send_rejection
 from channels_app.exceptions import (
     CredentialsRejected,
@@ -49,7 +47,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
 from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
-from outreach.models import Campaign, Enrollment, OutboundEmail
+from outreach.models import OutboundEmail
 
 from .limits import (
     Allowance,
@@ -62,7 +60,9 @@ from .limits import (
 from .limits import channel_backoff as _channel_backoff
 from .mime import email_mime_raw
 from .models import MailboxSendState
+from .notices import notice_email_failed, notice_mailbox_paused, notice_throttled, when_text
 from .resolution import NoUsableChannel, email_channel_resolve
+from .selectors import pending_due_q
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +84,6 @@ KICK_STALE_AFTER = timedelta(seconds=60)
 # How many queued emails one wait is written on (see _mark_waiting).
 MARK_WAITING_SHORT = 50
 MARK_WAITING_LONG = 2000
-# Throttle waits this long or longer are worth a live-feed event (a day's quota is used up);
-# shorter ones are ordinary pacing, shown in the outbox only.
-FEED_THROTTLE_MIN_SECONDS = 3600
-
-# A campaign step waits while its enrollment or its whole campaign is paused (a finished
-# enrollment's last step still goes; stopped enrollments had their steps cancelled). When the
-# campaign is active again, the dispatcher finds its steps due and wakes their mailboxes.
-ACTIVE_ENROLLMENT_Q = Q(enrollment__isnull=True) | Q(
-    enrollment__state__in=[Enrollment.State.ACTIVE, Enrollment.State.FINISHED],
-    enrollment__campaign__status=Campaign.Status.ACTIVE,
-)
 
 
 @dataclass
@@ -116,14 +105,6 @@ class _StopBatch(Exception):
         self.until = until
         self.reason = reason
         self.status = status
-
-
-def _fmt(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def pending_due_q(*, now: datetime) -> Q:
-    return Q(status__in=PENDING, next_attempt_at__lte=now) & ACTIVE_ENROLLMENT_Q
 
 
 # --- queue wake-ups --------------------------------------------------------------------------
@@ -386,15 +367,7 @@ def _fail(
         next_attempt_at=None,
     ):
         return
-    feed_event_record(
-        user=email.sender,
-        kind=FeedEvent.Kind.FAILED,
-        title=f"Email to {email.to_address} failed: {reason}"[:500],
-        detail=f"“{email.subject}”",
-        outbound_email=email,
-        channel=channel,
-        dedupe_key=f"failed:{email.pk}:{email.attempts}",
-    )
+    notice_email_failed(email=email, channel=channel, reason=reason)
 
 
 def _bounce_at_send(email: OutboundEmail, exc: RecipientsRejected, now: datetime) -> None:
@@ -425,34 +398,8 @@ def _pause_mailbox(channel: DeliveryChannel, exc: QuotaExhausted, now: datetime)
     )
     channel.sending_paused_until = until
     channel.sending_paused_reason = exc.reason[:500]
-    if channel.owner is not None:
-        feed_event_record(
-            user=channel.owner,
-            kind=FeedEvent.Kind.MAILBOX_PAUSED,
-            title=f"Sending from {channel.mailbox_address or channel} paused until {_fmt(until)}",
-            detail=f"{exc.reason} Mail waits and goes out by itself when the pause ends.",
-            channel=channel,
-            dedupe_key=f"quota:{channel.pk}:{until:%Y%m%d%H}",
-        )
+    notice_mailbox_paused(channel=channel, until=until, reason=exc.reason)
     return until
-
-
-def _record_throttle_event(channel: DeliveryChannel, allowance: Allowance, now: datetime) -> None:
-    window, opens_at, owner = allowance.window, allowance.opens_at, channel.owner
-    if window is None or opens_at is None or owner is None:
-        return
-    if window.seconds < FEED_THROTTLE_MIN_SECONDS:
-        return
-    bucket = int(opens_at.timestamp() // window.seconds)
-    feed_event_record(
-        user=owner,
-        kind=FeedEvent.Kind.THROTTLED,
-        title=f"Sending from {channel.mailbox_address or channel} is throttled: "
-        f"the next send window opens at {_fmt(opens_at)}",
-        detail=f"{allowance.reason}. Mail waits and goes out by itself; nothing is dropped.",
-        channel=channel,
-        dedupe_key=f"throttled:{channel.pk}:{window.seconds}:{bucket}",
-    )
 
 
 def _send_claimed(
@@ -500,12 +447,12 @@ def _send_claimed(
         _fail(email, channel=channel, reason=exc.reason, now=now)
     except RateLimited as exc:
         until = now + timedelta(seconds=exc.retry_after or DEFAULT_429_WAIT_SECONDS)
-        reason = f"{exc.reason} Next try at {_fmt(until)}."
+        reason = f"{exc.reason} Next try at {when_text(until)}."
         _channel_backoff(channel_id=channel.pk, until=until, reason=reason)
         raise _StopBatch(until, reason, Status.THROTTLED) from exc
     except QuotaExhausted as exc:
         until = _pause_mailbox(channel, exc, now)
-        reason = f"Mailbox paused until {_fmt(until)}: {exc.reason}"
+        reason = f"Mailbox paused until {when_text(until)}: {exc.reason}"
         raise _StopBatch(until, reason, Status.THROTTLED) from exc
     except ReconnectRequired as exc:
         channel_mark_needs_reconnect(channel=channel, reason=exc.reason)
@@ -531,7 +478,7 @@ def _send_claimed(
             email,
             status=Status.QUEUED,
             next_attempt_at=until,
-            waiting_reason=f"Try {email.attempts} failed, next at {_fmt(until)}: {exc.reason}"[
+            waiting_reason=f"Try {email.attempts} failed, next at {when_text(until)}: {exc.reason}"[
                 :500
             ],
         )
@@ -607,7 +554,7 @@ def _channel_drain(
     if channel.sending_paused_until:
         if channel.sending_paused_until > now:
             reason = (
-                f"Mailbox paused until {_fmt(channel.sending_paused_until)}: "
+                f"Mailbox paused until {when_text(channel.sending_paused_until)}: "
                 f"{channel.sending_paused_reason}"
             )
             _mark_waiting(
@@ -638,7 +585,7 @@ def _channel_drain(
             if wait <= inline_wait:
                 time.sleep(max(wait, 0))
                 continue
-            reason = f"Next send window at {_fmt(opens_at)}: {blocked.reason}"
+            reason = f"Next send window at {when_text(opens_at)}: {blocked.reason}"
             if _mark_waiting(
                 channel=channel,
                 status=Status.THROTTLED,
@@ -647,7 +594,7 @@ def _channel_drain(
                 now=now,
             ):
                 result.next_run_at = opens_at
-                _record_throttle_event(channel, blocked, now)
+                notice_throttled(channel=channel, allowance=blocked)
             return result
         if not emails:
             return result
