@@ -12,6 +12,7 @@ from . import dsn, families, plaintext, reasons
 from .message import (
     MAX_INPUT_BYTES,
     PART_TYPES,
+    as_part,
     content_param,
     content_type,
     decoded_text,
@@ -348,7 +349,7 @@ def _collect_parts(message: Message) -> _Collected:
         elif kind in ("message/rfc822", "message/global") and part is not message:
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], PART_TYPES):
-                collected.returned_messages.append(payload[0])
+                collected.returned_messages.append(as_part(payload[0]))
             elif isinstance(payload, str):
                 collected.returned_header_texts.append(payload)
         elif kind in ("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers"):

@@ -47,6 +47,11 @@ MAX_VALUE_CHARS = 2000
 PART_TYPES = (Message, LightPart)
 
 
+def as_part(part: Message | LightPart) -> Message:
+    """Either kind of part, typed as the stdlib one whose methods both offer."""
+    return part  # type: ignore[return-value]  # same methods, see the module docstring
+
+
 def parse_bytes(raw: bytes) -> Message:
     raw = raw[:MAX_INPUT_BYTES]
     light = parse_light(raw)
@@ -164,7 +169,8 @@ def iter_parts(message: Message) -> Iterator[tuple[Message, str]]:
             continue
         payload = part.get_payload()
         if isinstance(payload, list):
-            stack.extend(reversed([child for child in payload if isinstance(child, PART_TYPES)]))
+            children = [as_part(child) for child in payload if isinstance(child, PART_TYPES)]
+            stack.extend(reversed(children))
 
 
 def header_values(text: str, wanted: tuple[str, ...]) -> dict[str, str]:
@@ -205,8 +211,8 @@ def decoded_text(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except (ValueError, LookupError, UnicodeError, AssertionError, TypeError):
         payload = None
-    if payload is None:
-        raw_payload = part.get_payload()
+    if not isinstance(payload, bytes):
+        raw_payload: object = part.get_payload()
         if isinstance(raw_payload, str):
             return normalize_newlines(raw_payload[:MAX_TEXT_CHARS])
         return ""
