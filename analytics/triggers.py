@@ -19,8 +19,12 @@ They are installed after every `migrate` (post_migrate, see AnalyticsConfig) rat
 migration: SQLite drops a table's triggers when a migration rebuilds the table, and refuses to
 rebuild a table other triggers refer to. So on SQLite they are dropped before `migrate` and put
 back after it, with a full recount queued in case something changed meanwhile. On PostgreSQL
-they are created once and survive schema changes.
+they survive schema changes; each carries a fingerprint of its definition, so an edited trigger
+or function replaces the installed one at the next `migrate` (see triggers_install).
 """
+
+import hashlib
+from dataclasses import dataclass
 
 from django.db import connections
 
@@ -128,20 +132,6 @@ CREATE TRIGGER analytics_organization_update
     EXECUTE FUNCTION analytics_organization_changed();
 """
 
-PG_DROP = """
-DROP TRIGGER IF EXISTS analytics_email_insert_delete ON outreach_outboundemail;
-DROP TRIGGER IF EXISTS analytics_email_update ON outreach_outboundemail;
-DROP TRIGGER IF EXISTS analytics_bounce_insert_delete ON bounces_bounce;
-DROP TRIGGER IF EXISTS analytics_bounce_update ON bounces_bounce;
-DROP TRIGGER IF EXISTS analytics_enrollment_insert_delete ON outreach_enrollment;
-DROP TRIGGER IF EXISTS analytics_enrollment_update ON outreach_enrollment;
-DROP TRIGGER IF EXISTS analytics_organization_update ON accounts_organization;
-DROP FUNCTION IF EXISTS analytics_email_changed();
-DROP FUNCTION IF EXISTS analytics_bounce_changed();
-DROP FUNCTION IF EXISTS analytics_enrollment_changed();
-DROP FUNCTION IF EXISTS analytics_organization_changed();
-"""
-
 _SQLITE_EMAIL_OLD = """
     INSERT INTO analytics_dirtybucket (kind, organization_id, sender_id, at)
     SELECT 'email', OLD.organization_id, OLD.sender_id, COALESCE(OLD.sent_at, OLD.bounced_at)
@@ -193,12 +183,51 @@ SQLITE_TRIGGERS = [
     BEGIN INSERT INTO analytics_dirtybucket (kind, organization_id)
         VALUES ('organization', NEW.id); END;""",
 ]
-SQLITE_TRIGGER_NAMES = [sql.split()[2] for sql in SQLITE_TRIGGERS]
 
 
-PG_TRIGGER_NAMES = [
-    line.split()[2] for line in PG_TRIGGERS.splitlines() if line.startswith("CREATE TRIGGER")
-]
+@dataclass(frozen=True)
+class Definition:
+    """One trigger or trigger function as this code writes it, and the fingerprint that tells
+    whether the database holds this version of it."""
+
+    kind: str  # "trigger" or "function"
+    name: str
+    table: str | None  # the trigger's table; None for a function
+    sql: str
+
+    @property
+    def fingerprint(self) -> str:
+        return (
+            "mailroom:"
+            + hashlib.sha256(" ".join(self.sql.split()).rstrip(";").encode()).hexdigest()[:16]
+        )
+
+
+def _statements(text: str, terminator: str) -> list[str]:
+    return [part.strip() + terminator for part in text.split(terminator) if part.strip()]
+
+
+def pg_definitions() -> list[Definition]:
+    functions = [
+        Definition("function", sql.split()[4].split("(")[0], None, sql)
+        for sql in _statements(PG_FUNCTIONS, "$$ LANGUAGE plpgsql;")
+    ]
+    triggers = [
+        Definition("trigger", sql.split()[2], _table_of(sql), sql)
+        for sql in _statements(PG_TRIGGERS, ";")
+    ]
+    return functions + triggers
+
+
+def sqlite_definitions() -> list[Definition]:
+    return [Definition("trigger", sql.split()[2], _table_of(sql), sql) for sql in SQLITE_TRIGGERS]
+
+
+def _table_of(sql: str) -> str:
+    words = sql.split()
+    return words[words.index("ON") + 1]
+
+
 SOURCE_TABLES = {
     "outreach_outboundemail",
     "bounces_bounce",
@@ -209,44 +238,96 @@ SOURCE_TABLES = {
 }
 
 
-def _existing(cursor, vendor: str) -> set[str]:
+def _installed(cursor, vendor: str) -> dict[str, str | None]:
+    """What the database holds now: each analytics trigger's (and on PostgreSQL each
+    function's) name with the fingerprint of its installed definition."""
     if vendor == "postgresql":
-        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'analytics%'")
-    else:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-    return {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT tgname, obj_description(oid, 'pg_trigger') FROM pg_trigger"
+            " WHERE tgname LIKE %s AND NOT tgisinternal",
+            ["analytics%"],
+        )
+        installed = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT proname, obj_description(oid, 'pg_proc') FROM pg_proc WHERE proname LIKE %s",
+            ["analytics%"],
+        )
+        installed.update({"function:" + name: comment for name, comment in cursor.fetchall()})
+        return installed
+    cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    return {
+        name: Definition("trigger", name, None, sql).fingerprint for name, sql in cursor.fetchall()
+    }
 
 
 def triggers_install(*, using: str = "default") -> list[str]:
-    """Create whichever triggers are missing. Returns the names created."""
+    """Bring the database's triggers to this code's definitions: create the missing ones,
+    replace any whose installed definition differs (an edited trigger reaches a database
+    that holds the old one), drop analytics triggers this code no longer defines.
+
+    SQLite keeps each trigger's CREATE text in sqlite_master, which is compared directly;
+    PostgreSQL keeps a `mailroom:<sha>` comment on each trigger and function, written here.
+    Returns the names created, replaced or dropped: when it is not empty, changes may have
+    gone uncounted, and the caller queues a recount.
+    """
     connection = connections[using]
-    if connection.vendor not in ("postgresql", "sqlite"):
+    vendor = connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
         return []
     if not set(connection.introspection.table_names()) >= SOURCE_TABLES:
         return []
-    created = []
+    definitions = pg_definitions() if vendor == "postgresql" else sqlite_definitions()
+    changed: list[str] = []
     with connection.cursor() as cursor:
-        existing = _existing(cursor, connection.vendor)
-        if connection.vendor == "postgresql":
-            cursor.execute(PG_FUNCTIONS)
-            statements = [s.strip() for s in PG_TRIGGERS.split(";") if s.strip()]
-            for name, sql in zip(PG_TRIGGER_NAMES, statements, strict=True):
-                if name not in existing:
-                    cursor.execute(sql)
-                    created.append(name)
-        else:
-            for name, sql in zip(SQLITE_TRIGGER_NAMES, SQLITE_TRIGGERS, strict=True):
-                if name not in existing:
-                    cursor.execute(sql)
-                    created.append(name)
-    return created
+        installed = _installed(cursor, vendor)
+        for definition in definitions:
+            key = definition.name if definition.kind == "trigger" else "function:" + definition.name
+            if installed.pop(key, None) == definition.fingerprint:
+                continue
+            if definition.kind == "trigger":
+                cursor.execute(_drop_trigger_sql(vendor, definition.name, definition.table))
+            cursor.execute(definition.sql)
+            if vendor == "postgresql":
+                target = (
+                    f"TRIGGER {definition.name} ON {definition.table}"
+                    if definition.kind == "trigger"
+                    else f"FUNCTION {definition.name}()"
+                )
+                cursor.execute(f"COMMENT ON {target} IS '{definition.fingerprint}'")
+            changed.append(definition.name)
+        for stale in installed:
+            if stale.startswith("function:") or not stale.startswith("analytics_"):
+                continue  # an old function is harmless once no trigger calls it
+            cursor.execute(
+                _drop_trigger_sql(vendor, stale, _pg_table_of_trigger(cursor, vendor, stale))
+            )
+            changed.append(stale)
+    return changed
+
+
+def _drop_trigger_sql(vendor: str, name: str, table: str | None) -> str:
+    if vendor == "postgresql":
+        return f"DROP TRIGGER IF EXISTS {name} ON {table}"
+    return f"DROP TRIGGER IF EXISTS {name}"
+
+
+def _pg_table_of_trigger(cursor, vendor: str, name: str) -> str | None:
+    if vendor != "postgresql":
+        return None
+    cursor.execute("SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = %s", [name])
+    return cursor.fetchone()[0]
 
 
 def triggers_uninstall(*, using: str = "default") -> None:
     connection = connections[using]
+    vendor = connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
+        return
+    definitions = pg_definitions() if vendor == "postgresql" else sqlite_definitions()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(PG_DROP)
-        elif connection.vendor == "sqlite":
-            for name in SQLITE_TRIGGER_NAMES:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for definition in definitions:
+            if definition.kind == "trigger":
+                cursor.execute(_drop_trigger_sql(vendor, definition.name, definition.table))
+        for definition in definitions:
+            if definition.kind == "function":
+                cursor.execute(f"DROP FUNCTION IF EXISTS {definition.name}()")
