@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import home
+from core.views import favicon
 
 urlpatterns = [
     path("", home, name="home"),
+    # Browsers and the Django admin ask for /favicon.ico whatever the page's <link rel="icon">.
+    path("favicon.ico", favicon),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("outreach.urls")),

@@ -1,5 +1,7 @@
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 
 
 @login_required
@@ -8,3 +10,9 @@ def coming_soon(request, *, title: str, issue: str, summary: str):
     return render(
         request, "core/coming_soon.html", {"title": title, "issue": issue, "summary": summary}
     )
+
+
+def favicon(request):
+    """Browsers and the Django admin ask for /favicon.ico whatever a page's <link rel="icon">
+    says; the icon's URL is looked up per request, as the static storage names it."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
