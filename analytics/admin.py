@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from core.admin import PlatformModelAdmin, ScopedModelAdmin
+
 from .models import (
     AnalyticsState,
     DirtyBucket,
@@ -13,14 +15,15 @@ from .services import analytics_rebuild
 
 
 @admin.register(FeedEvent)
-class FeedEventAdmin(admin.ModelAdmin):
+class FeedEventAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = ["title", "user", "kind", "created_at", "read_at"]
     list_filter = ["kind", "organization"]
     search_fields = ["title", "detail", "user__email"]
     raw_id_fields = ["user", "outbound_email", "channel"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PlatformModelAdmin):
     """Rollups and their queue are derived data: look, never edit (rebuild instead)."""
 
     def has_add_permission(self, request):

@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
+from core.admin import ScopedModelAdmin
+
 from .models import Bounce, InboxMessage, MailboxPause
 from .services import MAX_MESSAGE_ATTEMPTS, channel_campaigns_resume
 
@@ -79,7 +81,8 @@ def _raw_block(raw):
 
 
 @admin.register(Bounce)
-class BounceAdmin(admin.ModelAdmin):
+class BounceAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = [
         "recipient",
         "status_code",
@@ -142,7 +145,8 @@ class ProcessingFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(admin.ModelAdmin):
+class InboxMessageAdmin(ScopedModelAdmin):
+    organization_path = "channel__organization"
     list_display = [
         "subject",
         "from_address",
@@ -172,7 +176,8 @@ class InboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(MailboxPause)
-class MailboxPauseAdmin(admin.ModelAdmin):
+class MailboxPauseAdmin(ScopedModelAdmin):
+    organization_path = "channel__organization"
     list_display = ["channel", "paused_at", "hard_bounces", "sent", "resumed_at", "resumed_by"]
     list_filter = ["resumed_at", "channel__kind"]
     search_fields = ["channel__mailbox_address", "reason"]

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
 from bounces.polling import channel_poll_request
 from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
+from core.admin import ScopedModelAdmin
 
 from .models import ChannelChoice, DeliveryChannel
 from .services import channel_disconnect
@@ -9,7 +11,8 @@ from .tokens import channel_mark_needs_reconnect
 
 
 @admin.register(DeliveryChannel)
-class DeliveryChannelAdmin(admin.ModelAdmin):
+class DeliveryChannelAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = [
         "__str__",
         "owner",
@@ -48,9 +51,14 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disconnect (wipes the stored tokens and password)")
     def disconnect(self, request, queryset):
+        done = 0
         for channel in queryset:
-            channel_disconnect(user=request.user, channel=channel)
-        messages.success(request, f"{queryset.count()} channel(s) disconnected.")
+            try:
+                channel_disconnect(user=request.user, channel=channel)
+                done += 1
+            except PermissionDenied:
+                messages.error(request, f"{channel}: only its owner can disconnect it.")
+        messages.success(request, f"{done} channel(s) disconnected.")
 
     actions = ["poll_now", "resume_campaigns", "ask_owner_to_reconnect", "disconnect"]
 
@@ -75,7 +83,8 @@ class DeliveryChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelChoice)
-class ChannelChoiceAdmin(admin.ModelAdmin):
+class ChannelChoiceAdmin(ScopedModelAdmin):
+    organization_path = "user__organization"
     list_display = ["user", "channel", "updated_at"]
     search_fields = ["user__email"]
     list_filter = ["channel__kind"]

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ScopedModelAdmin, ScopedTabularInline
+
 from .models import (
     ApiToken,
     Campaign,
@@ -13,7 +15,8 @@ from .services import api_token_revoke
 
 
 @admin.register(Prospect)
-class ProspectAdmin(admin.ModelAdmin):
+class ProspectAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = [
         "email",
         "first_name",
@@ -30,21 +33,24 @@ class ProspectAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailTemplate)
-class EmailTemplateAdmin(admin.ModelAdmin):
+class EmailTemplateAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = ["name", "subject", "owner", "organization", "is_shared", "updated_at"]
     list_filter = ["is_shared", "organization"]
     search_fields = ["name", "subject", "owner__email"]
     raw_id_fields = ["owner"]
 
 
-class CampaignStepInline(admin.TabularInline):
+class CampaignStepInline(ScopedTabularInline):
+    organization_path = "campaign__organization"
     model = CampaignStep
     extra = 0
     raw_id_fields = ["template"]
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = ["name", "owner", "organization", "status", "created_at"]
     list_filter = ["status", "organization"]
     search_fields = ["name", "owner__email"]
@@ -53,7 +59,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignStep)
-class CampaignStepAdmin(admin.ModelAdmin):
+class CampaignStepAdmin(ScopedModelAdmin):
+    organization_path = "campaign__organization"
     list_display = ["campaign", "position", "template", "delay"]
     list_filter = ["campaign__organization"]
     search_fields = ["campaign__name", "template__name"]
@@ -61,7 +68,8 @@ class CampaignStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(ScopedModelAdmin):
+    organization_path = "campaign__organization"
     list_display = ["prospect", "campaign", "sender", "state", "next_step", "next_due_at"]
     list_filter = ["state", "campaign__organization"]
     search_fields = ["prospect__email", "campaign__name", "sender__email"]
@@ -69,7 +77,8 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = [
         "to_address",
         "subject",
@@ -88,7 +97,8 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ScopedModelAdmin):
+    organization_path = "user__organization"
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "prefix"]

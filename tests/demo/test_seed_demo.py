@@ -26,6 +26,8 @@ def test_seed_creates_the_documented_demo(db):
     }
     admin = User.objects.get(email="admin@acme.test")
     assert admin.is_staff and admin.check_password("mailroom")
+    assert not admin.is_superuser  # an organization admin, scoped to Acme in the Django admin
+    assert User.objects.get(email="operator@mailroom.test").is_superuser
     assert Prospect.objects.filter(organization=acme).count() == 200
     assert Campaign.objects.get(organization=acme).steps.count() == 3
     sent = OutboundEmail.objects.filter(organization=acme, sent_at__isnull=False)

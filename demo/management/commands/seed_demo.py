@@ -18,6 +18,7 @@ from accounts.models import Organization, Team, User
 from analytics.models import FeedEvent
 from bounces.models import Bounce
 from channels_app.models import ChannelChoice, DeliveryChannel
+from core.admin import organization_admins_group
 from outreach.models import (
     Campaign,
     CampaignStep,
@@ -167,14 +168,13 @@ def seed(rng: random.Random) -> dict[str, int]:
     east.save(update_fields=["manager"])
     rep = _user("rep@acme.test", acme, User.Role.REP, east, first_name="Riley", last_name="Park")
     rep2 = _user("rep2@acme.test", acme, User.Role.REP, east, first_name="Sam", last_name="Cruz")
-    _user(
-        "admin@acme.test",
-        acme,
-        User.Role.ADMIN,
-        first_name="Alex",
-        last_name="Kim",
-        is_staff=True,
-        is_superuser=True,
+    org_admin = _user(
+        "admin@acme.test", acme, User.Role.ADMIN, first_name="Alex", last_name="Kim", is_staff=True
+    )
+    org_admin.groups.add(organization_admins_group())
+    # The platform operator runs the whole installation: every organization, the internal tables.
+    User.objects.create_superuser(
+        email="operator@mailroom.test", password=DEMO_PASSWORD, first_name="Ops"
     )
     legacy_team = Team.objects.create(organization=legacy, name="Field sales")
     _user("rep@legacy.test", legacy, User.Role.REP, legacy_team, first_name="Lou")
