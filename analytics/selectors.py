@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet, Sum
 from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
 from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment
+from outreach.selectors import campaign_list, template_list
 
 from .models import EmailDayStat, EmailMonthStat, EnrollmentStat, SenderDayStat
 
@@ -171,14 +172,9 @@ def template_stats(*, user: User, flt: AnalyticsFilter) -> list[TemplateRow]:
 
 
 def template_for_analytics(*, user: User, template_id: int) -> EmailTemplate | None:
-    """A template whose page the user may open: theirs, a shared one, or one in their scope."""
-    if user.organization_id is None:
-        return None
-    return (
-        EmailTemplate.objects.filter(organization_id=user.organization_id, pk=template_id)
-        .select_related("owner")
-        .first()
-    )
+    """A template whose page the user may open: theirs, a shared one, or one in their scope —
+    the same rows as the outreach pages (another rep's private template is not among them)."""
+    return template_list(user=user).filter(pk=template_id).first()
 
 
 # --- Campaign analytics ----------------------------------------------------------------------
@@ -267,14 +263,9 @@ def campaign_stats(*, user: User, flt: AnalyticsFilter) -> list[CampaignRow]:
 
 
 def campaign_for_analytics(*, user: User, campaign_id: int) -> Campaign | None:
-    """A campaign of the user's organization (its figures are narrowed to the user's scope)."""
-    if user.organization_id is None:
-        return None
-    return (
-        Campaign.objects.filter(organization_id=user.organization_id, pk=campaign_id)
-        .select_related("owner")
-        .first()
-    )
+    """A campaign whose page the user may open: the outreach pages' role scope (a rep their
+    own campaigns, a manager their team's, an admin the organization's)."""
+    return campaign_list(user=user).filter(pk=campaign_id).first()
 
 
 @dataclass

@@ -103,3 +103,64 @@ def test_owner_reads_their_email_through_the_api(client, rep, acme_objects):
     _, raw_token = api_token_create(user=rep, name="plug-in")
     response = client.get(f"/api/v1/emails/{email.pk}/", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
     assert response.status_code == 200
+
+
+# --- Role pairs inside one organization --------------------------------------------------------
+
+
+@pytest.fixture
+def rep_private_objects(rep):
+    """What only the rep, their team's manager and the organization's admin may open."""
+    step = CampaignStepFactory(campaign__owner=rep, template__owner=rep)
+    prospect = ProspectFactory(organization=rep.organization, owner=rep)
+    enrollment = EnrollmentFactory(campaign=step.campaign, prospect=prospect, sender=rep)
+    email = OutboundEmailFactory(sender=rep, prospect=prospect, template=step.template)
+    channel = DeliveryChannelFactory(owner=rep)
+    assert not step.template.is_shared
+    return [step.campaign, step.template, prospect, enrollment, email, channel]
+
+
+def _in_org_viewer(kind, org, team):
+    from accounts.models import User
+    from tests.factories import TeamFactory, UserFactory
+
+    if kind == "rep of the same team":
+        return UserFactory(organization=org, team=team, role=User.Role.REP)
+    west = TeamFactory(organization=org, name="West")
+    if kind == "rep of another team":
+        return UserFactory(organization=org, team=west, role=User.Role.REP)
+    manager = UserFactory(organization=org, team=west, role=User.Role.MANAGER)
+    west.manager = manager
+    west.save(update_fields=["manager"])
+    return manager
+
+
+@pytest.mark.parametrize(
+    "viewer_kind", ["rep of the same team", "rep of another team", "manager of another team"]
+)
+def test_role_scope_holds_on_every_object_url_inside_the_organization(
+    client, org, team, rep_private_objects, viewer_kind
+):
+    viewer = _in_org_viewer(viewer_kind, org, team)
+    client.force_login(viewer)
+    ids = sorted({obj.pk for obj in rep_private_objects})
+    checked = 0
+    for route, names in _object_patterns():
+        if route.startswith("api/"):
+            continue
+        for pk in ids:
+            url = _fill(route, names, pk)
+            assert client.get(url).status_code in (404, 405), f"{viewer_kind}: GET {url}"
+            assert client.post(url).status_code in (403, 404, 405), f"{viewer_kind}: POST {url}"
+            checked += 1
+    assert checked > 0
+
+
+def test_analytics_pages_open_for_the_owner_their_manager_and_the_admin(
+    client, rep, manager, org_admin, rep_private_objects
+):
+    campaign, template = rep_private_objects[0], rep_private_objects[1]
+    for user in (rep, manager, org_admin):
+        client.force_login(user)
+        assert client.get(f"/analytics/templates/{template.pk}/").status_code == 200, user
+        assert client.get(f"/analytics/campaigns/{campaign.pk}/").status_code == 200, user
