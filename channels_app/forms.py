@@ -1,6 +1,7 @@
 from django import forms
 
 from .models import DeliveryChannel
+from .selectors import SERVER_CHANGED_TYPE_AGAIN, ews_server, smtp_server
 
 # Gmail and Exchange Online are connected with "Connect" (OAuth), never with SMTP credentials.
 MAILBOX_PROVIDER_SMTP_HOSTS = {
@@ -27,11 +28,16 @@ class SmtpChannelForm(forms.Form):
         max_length=255, required=False, help_text="The domain your mail is sent from."
     )
 
-    def __init__(self, *args, has_password: bool = False, **kwargs):
+    def __init__(self, *args, saved: DeliveryChannel | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.has_password = has_password
-        if has_password:
-            self.fields["password"].help_text = "Leave empty to keep the saved password."
+        self.saved = saved if saved is not None and saved.password else None
+        self.has_password = self.saved is not None
+        if self.has_password:
+            self.fields[
+                "password"
+            ].help_text = (
+                "Leave empty to keep the saved password (same host, port and security only)."
+            )
 
     def clean_host(self) -> str:
         host = self.cleaned_data["host"].strip().lower()
@@ -45,8 +51,16 @@ class SmtpChannelForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("username") and not cleaned.get("password") and not self.has_password:
-            self.add_error("password", "Enter the password for this username.")
+        if cleaned.get("username") and not cleaned.get("password"):
+            if not self.has_password:
+                self.add_error("password", "Enter the password for this username.")
+            elif (
+                "host" in cleaned
+                and "port" in cleaned
+                and smtp_server(cleaned["host"], cleaned["port"], cleaned.get("security", ""))
+                != smtp_server(self.saved.host, self.saved.port, self.saved.security)
+            ):
+                self.add_error("password", SERVER_CHANGED_TYPE_AGAIN)
         return cleaned
 
 
@@ -72,14 +86,22 @@ class ExchangeOnPremForm(forms.Form):
         min_value=1, required=False, help_text="Messages per minute (optional)."
     )
 
-    def __init__(self, *args, has_password: bool = False, **kwargs):
+    def __init__(self, *args, saved: DeliveryChannel | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.has_password = has_password
-        if has_password:
-            self.fields["password"].help_text = "Leave empty to keep the saved password."
+        self.saved = saved if saved is not None and saved.password else None
+        self.has_password = self.saved is not None
+        if self.has_password:
+            self.fields[
+                "password"
+            ].help_text = "Leave empty to keep the saved password (same EWS URL only)."
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("password") and not self.has_password:
-            self.add_error("password", "Enter the mailbox password.")
+        if not cleaned.get("password"):
+            if not self.has_password:
+                self.add_error("password", "Enter the mailbox password.")
+            elif "ews_url" in cleaned:
+                target = ews_server(cleaned["ews_url"])
+                if target is None or target != ews_server(self.saved.ews_url):
+                    self.add_error("password", SERVER_CHANGED_TYPE_AGAIN)
         return cleaned

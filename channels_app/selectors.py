@@ -4,6 +4,7 @@ and what the email settings page shows. Every function is scoped to the user's o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.db.models import Q, QuerySet
 
@@ -186,3 +187,30 @@ def channel_banner_rows(*, user: User) -> list[dict]:
         *columns
     )
     return list(own.union(org_wide, all=True))
+
+
+# --- Where a saved password may go ----------------------------------------------------------
+
+SERVER_CHANGED_TYPE_AGAIN = (
+    "The server changed: type the password again. A saved password is only ever sent to the "
+    "server it was saved for."
+)
+
+
+def smtp_server(host: str, port: int | None, security: str) -> tuple:
+    """Where an SMTP password goes: the host, the port, and how the line is secured."""
+    return ((host or "").strip().lower(), port, security)
+
+
+def ews_server(ews_url: str) -> tuple | None:
+    """Where an Exchange password goes: the EWS URL's scheme, host and port. None for
+    Autodiscover (an empty URL): the server is not known before the password is sent."""
+    if not ews_url:
+        return None
+    parts = urlsplit(ews_url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80))

@@ -19,7 +19,7 @@ from accounts.models import User
 from .exceptions import ProviderError
 from .models import ChannelChoice, DeliveryChannel
 from .providers import ews_auth, google_oauth, smtp_auth
-from .selectors import channel_may_send_for
+from .selectors import SERVER_CHANGED_TYPE_AGAIN, channel_may_send_for, ews_server, smtp_server
 
 logger = logging.getLogger(__name__)
 Kind = DeliveryChannel.Kind
@@ -278,6 +278,11 @@ def channel_smtp_save(
             .first()
         )
     if not password and existing is not None:
+        # The saved password goes only to the server it was saved for.
+        if smtp_server(host, port, security) != smtp_server(
+            existing.host, existing.port, existing.security
+        ):
+            raise smtp_auth.SmtpLoginFailed(SERVER_CHANGED_TYPE_AGAIN)
         password = existing.password
     smtp_auth.authenticate(
         host=host, port=port, security=security, username=username, password=password
@@ -328,6 +333,9 @@ def channel_exchange_onprem_save(
         .first()
     )
     if not password and existing is not None:
+        target = ews_server(ews_url)
+        if target is None or target != ews_server(existing.ews_url):
+            raise ews_auth.EwsLoginFailed(SERVER_CHANGED_TYPE_AGAIN)
         password = existing.password
     found_url = ews_auth.authenticate(
         email_address=email_address, username=username, password=password, ews_url=ews_url

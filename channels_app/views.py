@@ -53,13 +53,13 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         "smtp_form": forms.get("smtp_form")
         or SmtpChannelForm(
             initial=_smtp_initial(own_smtp),
-            has_password=bool(own_smtp and own_smtp.password),
+            saved=own_smtp,
             prefix="own",
         ),
         "team_smtp_form": forms.get("team_smtp_form")
         or SmtpChannelForm(
             initial=_smtp_initial(state.team_smtp),
-            has_password=bool(state.team_smtp and state.team_smtp.password),
+            saved=state.team_smtp,
             prefix="team",
         ),
         "onprem_form": forms.get("onprem_form")
@@ -71,7 +71,7 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
                 "daily_limit": onprem.daily_limit if onprem else None,
                 "per_minute_limit": onprem.per_minute_limit if onprem else None,
             },
-            has_password=bool(onprem and onprem.password),
+            saved=onprem,
         ),
         "open_section": forms.get("open_section", ""),
         "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
@@ -94,9 +94,7 @@ def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
         raise PermissionDenied("Only an admin sets the team SMTP.")
     state = email_settings_for_user(user=request.user)
     existing = state.team_smtp if team else state.own.get(Kind.CUSTOM_SMTP)
-    form = SmtpChannelForm(
-        request.POST, has_password=bool(existing and existing.password), prefix=scope
-    )
+    form = SmtpChannelForm(request.POST, saved=existing, prefix=scope)
     form_key = "team_smtp_form" if team else "smtp_form"
     if form.is_valid():
         try:
@@ -118,7 +116,7 @@ def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
 @require_POST
 def exchange_onprem_save(request: HttpRequest) -> HttpResponse:
     existing = email_settings_for_user(user=request.user).own.get(Kind.EXCHANGE_ONPREM)
-    form = ExchangeOnPremForm(request.POST, has_password=bool(existing and existing.password))
+    form = ExchangeOnPremForm(request.POST, saved=existing)
     if form.is_valid():
         try:
             channel = channel_exchange_onprem_save(user=request.user, **form.cleaned_data)
