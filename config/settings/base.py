@@ -126,9 +126,10 @@ STATIC_ROOT = VAR_DIR / "static"
 # --- Secrets at rest ------------------------------------------------------------------------
 # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt, so a key can rotate.
 # The local default is derived from a fixed string and is only fit for the demo and the tests.
-MAILROOM_ENCRYPTION_KEYS = env.list(
-    "MAILROOM_ENCRYPTION_KEY", default=["bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8="]
+DEMO_ENCRYPTION_KEY = (
+    "bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8="  # public: production refuses it
 )
+MAILROOM_ENCRYPTION_KEYS = env.list("MAILROOM_ENCRYPTION_KEY", default=[DEMO_ENCRYPTION_KEY])
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
@@ -226,6 +227,13 @@ MAILROOM_PROVIDER_CA_BUNDLE = env(
     default=str(VAR_DIR / "sandbox" / "ca.pem") if SANDBOX_HTTPS_URL else None,
 )
 MAILROOM_NAVIGATION_CONTEXT: list[str] = []
+# Servers users type in (SMTP, Exchange On-Prem) must be public addresses; these private /
+# loopback networks (addresses or CIDRs, comma-separated) are allowed too. make run and the
+# tests allow the sandbox's 127.0.0.1 (and ::1); production allows none unless set.
+MAILROOM_ALLOWED_PRIVATE_NETWORKS = env.list(
+    "MAILROOM_ALLOWED_PRIVATE_NETWORKS",
+    default=["127.0.0.1/32", "::1/128"] if SANDBOX_URL else [],
+)
 
 # --- Bounce tracking (bounces app) ----------------------------------------------------------
 # Soft bounces that invalidate an address: this many emails within this many days.

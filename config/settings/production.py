@@ -1,6 +1,8 @@
 """Production: every secret and endpoint comes from the environment, with no default, so a
 missing one stops start-up instead of running with a demo value."""
 
+from cryptography.fernet import Fernet
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -16,6 +18,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 MAILROOM_ENCRYPTION_KEYS = env.list("MAILROOM_ENCRYPTION_KEY")  # noqa: F405
 if not MAILROOM_ENCRYPTION_KEYS:
     raise environ.ImproperlyConfigured("MAILROOM_ENCRYPTION_KEY must be set")  # noqa: F405
+if DEMO_ENCRYPTION_KEY in MAILROOM_ENCRYPTION_KEYS:  # noqa: F405
+    # The demo key is in the source code: anything encrypted with it is readable by anyone.
+    raise environ.ImproperlyConfigured(  # noqa: F405
+        "MAILROOM_ENCRYPTION_KEY is the public demo key: generate your own (README, Deploying)"
+    )
+for _key in MAILROOM_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise environ.ImproperlyConfigured(  # noqa: F405, B904
+            "MAILROOM_ENCRYPTION_KEY holds a value that is not a Fernet key (32 bytes, urlsafe "
+            "base64; README, Deploying)"
+        ) from None
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)  # noqa: F405

@@ -13,7 +13,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://mailroom@db.internal:5432/mailroom",
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "mailroom.example.com",
-    "MAILROOM_ENCRYPTION_KEY": "bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8=",
+    "MAILROOM_ENCRYPTION_KEY": "Xq3Jb1y6n0Wn7sZk9m2PpE4tV8cR5uH1aL0dG6fK3jM=",
     # The OAuth apps registered with Google and Microsoft for Connect Gmail / Outlook.
     "GOOGLE_CLIENT_ID": "prod-google-client",
     "GOOGLE_CLIENT_SECRET": "prod-google-secret",
@@ -47,3 +47,22 @@ def test_production_refuses_to_start_without(missing):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8=",
+        "Xq3Jb1y6n0Wn7sZk9m2PpE4tV8cR5uH1aL0dG6fK3jM=,bG9jYWwtZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW8=",
+    ],
+)
+def test_production_refuses_the_public_demo_key(keys):
+    result = _manage("check", env={**PRODUCTION_ENV, "MAILROOM_ENCRYPTION_KEY": keys})
+    assert result.returncode != 0
+    assert "public demo key" in result.stderr
+
+
+def test_production_refuses_a_key_that_is_not_a_fernet_key():
+    result = _manage("check", env={**PRODUCTION_ENV, "MAILROOM_ENCRYPTION_KEY": "not-a-key"})
+    assert result.returncode != 0
+    assert "not a Fernet key" in result.stderr
