@@ -47,7 +47,8 @@ from channels_app.exceptions import (
 )
 
 from . import smtp
-from .ews_auth import ews_protocol_setup
+from .addresses import AddressRefused
+from .ews_auth import address_refused, ews_protocol_setup, reachability_text
 
 TIMEOUT_SECONDS = 30
 # exchangelib makes every EWS ResponseCode a TransportError subclass (ResponseMessageError):
@@ -87,6 +88,10 @@ def send_via_ews(
         # folder up (two more GetFolder round trips) before every send.
         sent_items = SentItems(root=Root(account=account))
         Message(account=account, folder=sent_items, mime_content=raw_message).send_and_save()
+    except AddressRefused as exc:
+        raise PermanentProviderError(
+            f"{exc.message} — change the Exchange server in Email settings, then Retry send"
+        ) from exc
     except UnauthorizedError as exc:
         # One refused login per batch, not per email: each one counts as a bad password in
         # Active Directory, and a few in a row lock the rep's Windows account out.
@@ -116,11 +121,20 @@ def send_via_ews(
     except ResponseMessageError as exc:
         raise PermanentProviderError(f"Exchange rejected the message: {exc}") from exc
     except TransportError as exc:
-        raise TransientProviderError(f"Could not reach the Exchange server: {exc}") from exc
+        refused = address_refused(exc)
+        if refused is not None:
+            raise PermanentProviderError(
+                f"{refused.message} — change the Exchange server in Email settings, then Retry send"
+            ) from exc
+        raise TransientProviderError(
+            f"Could not reach the Exchange server: {reachability_text(exc)}"
+        ) from exc
     except EWSError as exc:
         raise PermanentProviderError(f"Exchange rejected the message: {exc}") from exc
     except (requests.RequestException, OSError) as exc:
-        raise TransientProviderError(f"Could not reach the Exchange server: {exc}") from exc
+        raise TransientProviderError(
+            f"Could not reach the Exchange server: {reachability_text(exc)}"
+        ) from exc
 
 
 def send(

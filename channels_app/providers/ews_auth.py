@@ -5,7 +5,11 @@ folder is all that is checked."""
 
 from __future__ import annotations
 
+import http.client
+from urllib.parse import urlsplit
+
 import requests
+import urllib3
 from django.conf import settings
 from exchangelib import DELEGATE, Account, Configuration, Credentials
 from exchangelib.errors import (
@@ -19,6 +23,9 @@ from exchangelib.errors import (
     UnauthorizedError,
 )
 from exchangelib.protocol import BaseProtocol
+from requests.utils import select_proxy
+
+from .addresses import AddressRefused, resolve_checked
 
 TIMEOUT_SECONDS = 15
 
@@ -31,6 +38,48 @@ class _ProviderCAAdapter(requests.adapters.HTTPAdapter):
     def cert_verify(self, conn, url, verify, cert):
         bundle = settings.MAILROOM_PROVIDER_CA_BUNDLE
         super().cert_verify(conn, url, bundle if bundle and verify else verify, cert)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        """Every EWS and Autodiscover request (redirects included) goes to an address checked
+        by the address rule (addresses.resolve_checked, raises AddressRefused), resolved once
+        here; TLS still sends and verifies the host name."""
+        if select_proxy(request.url, proxies):
+            parts = urlsplit(request.url)
+            resolve_checked(parts.hostname or "", _port(parts))  # the proxy connects
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        parts = urlsplit(request.url)
+        name = parts.hostname or ""
+        address = resolve_checked(name, _port(parts))
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        host_params["host"] = address
+        request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
+            pool_kwargs["assert_hostname"] = name  # type: ignore[typeddict-unknown-key]
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+
+def _port(parts) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+NOT_HTTP = "the server did not answer as an HTTP server (is this the EWS address?)"
+
+
+def reachability_text(exc: BaseException) -> str:
+    """Why a server could not be reached, without quoting what a non-HTTP port answered (an
+    SSH or database banner is nobody's business in Mailroom)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, http.client.HTTPException | urllib3.exceptions.ProtocolError):
+            return NOT_HTTP
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    if any(word in text for word in ("BadStatusLine", "LineTooLong", "ProtocolError")):
+        return NOT_HTTP
+    return text
 
 
 def ews_protocol_setup(*, timeout: int) -> None:
@@ -67,6 +116,8 @@ def authenticate(*, email_address: str, username: str, password: str, ews_url: s
             )
         account.inbox.refresh()
         return str(account.protocol.service_endpoint)
+    except AddressRefused as exc:
+        raise EwsLoginFailed(exc.message) from exc
     except UnauthorizedError as exc:
         raise EwsLoginFailed(
             f"Exchange refused the username or password ({exc}). Check them with your IT team."
@@ -92,8 +143,27 @@ def authenticate(*, email_address: str, username: str, password: str, ews_url: s
         # exchangelib files EWS's own error codes under TransportError: the server answered.
         raise EwsLoginFailed(f"Exchange answered: {exc}") from exc
     except TransportError as exc:
-        raise EwsLoginFailed(f"Could not reach the Exchange server: {exc}") from exc
+        refused = address_refused(exc)
+        if refused is not None:
+            raise EwsLoginFailed(refused.message) from exc
+        raise EwsLoginFailed(
+            f"Could not reach the Exchange server: {reachability_text(exc)}"
+        ) from exc
     except EWSError as exc:
         raise EwsLoginFailed(f"Exchange answered: {exc}") from exc
     except (requests.RequestException, OSError) as exc:
-        raise EwsLoginFailed(f"Could not reach the Exchange server: {exc}") from exc
+        raise EwsLoginFailed(
+            f"Could not reach the Exchange server: {reachability_text(exc)}"
+        ) from exc
+
+
+def address_refused(exc: BaseException) -> AddressRefused | None:
+    """exchangelib may wrap what the adapter raised; find the address rule's refusal."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, AddressRefused):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -90,6 +90,7 @@ def smtp_server(channel: DeliveryChannel) -> smtp.SmtpServer | None:
             security=channel.security or settings.MAILROOM_LEGACY_SMTP_SECURITY,
             username=channel.username or settings.MAILROOM_LEGACY_SMTP_USERNAME,
             password=channel.password or settings.MAILROOM_LEGACY_SMTP_PASSWORD,
+            checked=False,  # the operator's own relay, from settings
         )
     if not channel.host:
         return None

@@ -26,7 +26,8 @@ from channels_app.exceptions import (
     TransientProviderError,
 )
 
-from .smtp_auth import open_connection
+from .addresses import AddressRefused
+from .smtp_auth import open_connection, reply_text
 
 TIMEOUT_SECONDS = 30
 # Servers drop idle clients (often after 60 s); past this, a kept connection is not trusted.
@@ -52,6 +53,9 @@ class SmtpServer:
     security: str
     username: str
     password: str
+    # A server a user typed in is checked against the address rule (providers/addresses.py)
+    # at every connection; the operator's legacy relay from settings is not.
+    checked: bool = True
 
     @cached_property
     def key(self) -> str:
@@ -75,10 +79,7 @@ def _pool() -> dict[str, tuple[smtplib.SMTP, float]]:
     return pool
 
 
-def _reply(code: int, message: bytes | str) -> str:
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    return f"{code} {' '.join(message.split())}".strip()
+_reply = reply_text  # only an SMTP reply is ever quoted back
 
 
 def enhanced_status(text: str) -> str | None:
@@ -116,8 +117,16 @@ def close_connections() -> None:
 def _connect(server: SmtpServer) -> smtplib.SMTP:
     try:
         connection = open_connection(
-            host=server.host, port=server.port, security=server.security, timeout=TIMEOUT_SECONDS
+            host=server.host,
+            port=server.port,
+            security=server.security,
+            timeout=TIMEOUT_SECONDS,
+            checked=server.checked,
         )
+    except AddressRefused as exc:
+        raise PermanentProviderError(
+            f"{exc.message} — change the SMTP server in Email settings, then Retry send"
+        ) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise PermanentProviderError(
             f"{server.where} does not offer STARTTLS — change the SMTP security setting, "

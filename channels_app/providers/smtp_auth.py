@@ -10,6 +10,8 @@ import ssl
 
 from django.conf import settings
 
+from .addresses import AddressRefused, resolve_checked
+
 TIMEOUT_SECONDS = 15
 
 
@@ -27,10 +29,42 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-def _reply_text(code: int, message: bytes | str) -> str:
+NOT_SMTP = "an answer that is not SMTP (is this the SMTP port?)"
+
+
+def reply_text(code: int, message: bytes | str) -> str:
+    """A server's reply as shown to a person: only an SMTP reply (a 2xx-5xx code) is quoted,
+    never whatever else a port answered (an SSH or database banner)."""
+    if not 200 <= code <= 599:
+        return NOT_SMTP
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
     return f"{code} {' '.join(message.split())}".strip()
+
+
+_reply_text = reply_text
+
+
+class _PinnedSocket:
+    """Connect to the checked address, not to whatever the name resolves to by then; the name
+    stays `_host`, which smtplib uses as the TLS server name (SNI and certificate check)."""
+
+    _address: str
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(self._address, port, timeout)  # type: ignore[misc]
+
+
+class _PinnedSMTP(_PinnedSocket, smtplib.SMTP):
+    def __init__(self, address: str, **kwargs):
+        self._address = address
+        super().__init__(**kwargs)
+
+
+class _PinnedSMTP_SSL(_PinnedSocket, smtplib.SMTP_SSL):  # noqa: N801 — smtplib's name
+    def __init__(self, address: str, **kwargs):
+        self._address = address
+        super().__init__(**kwargs)
 
 
 def _no_answer(where: str, timeout: float) -> str:
@@ -41,13 +75,29 @@ def _no_answer(where: str, timeout: float) -> str:
 
 
 def open_connection(
-    *, host: str, port: int, security: str, timeout: float = TIMEOUT_SECONDS
+    *,
+    host: str,
+    port: int,
+    security: str,
+    timeout: float = TIMEOUT_SECONDS,
+    checked: bool = True,
 ) -> smtplib.SMTP:
-    """An SMTP connection secured as configured ("ssl", "starttls" or "none")."""
-    if security == "ssl":
-        connection: smtplib.SMTP = smtplib.SMTP_SSL(
-            host, port, timeout=timeout, context=_tls_context()
-        )
+    """An SMTP connection secured as configured ("ssl", "starttls" or "none").
+
+    `checked` (every server a user typed in): the host is resolved once and must be a public
+    address (addresses.resolve_checked, raises AddressRefused), and the connection goes to
+    that address. Only the operator's own legacy relay, from settings, is not checked."""
+    connection: smtplib.SMTP
+    if checked:
+        address = resolve_checked(host, port)
+        if security == "ssl":
+            connection = _PinnedSMTP_SSL(
+                address, host=host, port=port, timeout=timeout, context=_tls_context()
+            )
+        else:
+            connection = _PinnedSMTP(address, host=host, port=port, timeout=timeout)
+    elif security == "ssl":
+        connection = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context())
     else:
         connection = smtplib.SMTP(host, port, timeout=timeout)
     connection.ehlo()
@@ -74,6 +124,8 @@ def authenticate(
         connection = open_connection(host=host, port=port, security=security, timeout=timeout)
         if username:
             connection.login(username, password)
+    except AddressRefused as exc:
+        raise SmtpLoginFailed(exc.message) from exc
     except smtplib.SMTPAuthenticationError as exc:
         raise SmtpLoginFailed(
             f"{where} refused the login: {_reply_text(exc.smtp_code, exc.smtp_error)}"

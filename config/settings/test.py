@@ -8,6 +8,8 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 CELERY_TASK_EAGER_PROPAGATES = True
+# The sandbox and the tests' own listeners run on 127.0.0.1 / ::1.
+MAILROOM_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.1/32", "::1/128"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

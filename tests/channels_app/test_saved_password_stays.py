@@ -21,8 +21,9 @@ class Listener(threading.Thread):
     """Accepts connections on a free port and records every byte it is sent. Speaks just
     enough SMTP (a greeting, EHLO with AUTH, 235 to anything) to be sent a password."""
 
-    def __init__(self):
+    def __init__(self, greeting: bytes = b"220 listener ESMTP\r\n"):
         super().__init__(daemon=True)
+        self.greeting = greeting
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -41,7 +42,7 @@ class Listener(threading.Thread):
             self.connections += 1
             with conn:
                 conn.settimeout(2)
-                conn.sendall(b"220 listener ESMTP\r\n")
+                conn.sendall(self.greeting)
                 try:
                     while data := conn.recv(4096):
                         self.received += data
