@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.models import User
+from tests.browser import page  # noqa: F401  (the browser tests' fixture)
 from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 
 

@@ -1,3 +1,5 @@
+"""The browser tests' page fixture, shared by every app's tests through tests/conftest.py."""
+
 import os
 
 import pytest
@@ -38,3 +40,14 @@ def page(monkeypatch, live_server):
         # asgiref Local) hands the test a connection of its own; close it here, or it stays
         # open after the loop is gone and the test database cannot be dropped at the end.
         connections.close_all()
+
+
+def sign_in(page, live_server, user) -> None:
+    """The page's browser carries `user`'s session cookie (no login form round trip)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
