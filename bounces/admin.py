@@ -8,7 +8,9 @@ from django.utils.html import format_html
 from core.admin import ScopedModelAdmin
 
 from .models import Bounce, InboxMessage, MailboxPause
-from .services import MAX_MESSAGE_ATTEMPTS, channel_campaigns_resume
+from .polling import inbox_messages_reprocess
+from .selectors import inbox_messages_unreadable_q
+from .services import channel_campaigns_resume
 
 RAW_DISPLAY_LIMIT = 200_000
 
@@ -132,15 +134,19 @@ class ProcessingFilter(admin.SimpleListFilter):
     parameter_name = "processing"
 
     def lookups(self, request, model_admin):
-        return [("done", "Processed"), ("pending", "Waiting / retrying"), ("skipped", "Skipped")]
+        return [
+            ("done", "Processed"),
+            ("pending", "Waiting to be processed"),
+            ("unreadable", "Unreadable messages (failed, retrying)"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "done":
             return queryset.filter(processed_at__isnull=False)
         if self.value() == "pending":
-            return queryset.filter(processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS)
-        if self.value() == "skipped":
-            return queryset.filter(processed_at__isnull=True, attempts__gte=MAX_MESSAGE_ATTEMPTS)
+            return queryset.filter(processed_at__isnull=True, last_error="")
+        if self.value() == "unreadable":
+            return queryset.filter(inbox_messages_unreadable_q())
         return queryset
 
 
@@ -155,14 +161,27 @@ class InboxMessageAdmin(ScopedModelAdmin):
         "received_at",
         "processed_at",
         "attempts",
+        "next_attempt_at",
         "last_error",
     ]
-    list_filter = ["kind", ProcessingFilter, "channel__kind"]
+    list_filter = [ProcessingFilter, "kind", "channel__kind"]
     search_fields = ["subject", "from_address", "internet_message_id", "provider_message_id"]
     raw_id_fields = ["channel", "outbound_email"]
     list_select_related = ["channel"]
     exclude = ["raw"]
     readonly_fields = ["decoded_message"]
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess the selected messages now (after a fix)")
+    def reprocess(self, request, queryset):
+        report = inbox_messages_reprocess(message_ids=queryset.values_list("pk", flat=True))
+        level = messages.WARNING if report.still_failing else messages.SUCCESS
+        self.message_user(
+            request,
+            f"Processed {report.processed} message(s); {report.still_failing} still failing "
+            "(kept with their error, retried later).",
+            level,
+        )
 
     @admin.display(description="Message (decoded)")
     def decoded_message(self, obj: InboxMessage):

@@ -6,7 +6,9 @@ from core.models import TimeStampedModel
 
 class InboxMessage(TimeStampedModel):
     """A message seen in a polled inbox. Stored once per provider message id, so a message
-    seen twice is processed once."""
+    seen twice is processed once. One that could not be fetched (`raw` empty) or processed is
+    kept with its error and retried with backoff until it works: an "unreadable message" for
+    the admins, replayed by `manage.py bounces_reprocess` or the admin action."""
 
     class Kind(models.TextChoices):
         BOUNCE = "bounce", "Bounce"
@@ -34,6 +36,8 @@ class InboxMessage(TimeStampedModel):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=1000, blank=True)
+    # When the poller may try an unprocessed message again (growing backoff, never given up).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -44,9 +48,9 @@ class InboxMessage(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["channel", "kind"], name="inbox_channel_kind"),
-            # The poller retries messages that failed, until they are skipped.
+            # The poller retries messages that failed, when their backoff ends.
             models.Index(
-                fields=["channel", "attempts"],
+                fields=["channel", "next_attempt_at"],
                 condition=Q(processed_at__isnull=True),
                 name="inbox_pending",
             ),

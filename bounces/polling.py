@@ -20,9 +20,14 @@ How a poll stays dependable (README, "Bounce and reply tracking"):
   messages the pre-filter says may be a bounce or a reply.
 - An expired cursor (Gmail 404, Graph 410 / syncStateNotFound) recovers by itself with a
   re-scan of the last few days, never by failing the mailbox.
-- Nothing is lost in a crash: a fetched message is stored (raw) before it is processed, and the
-  cursor moves only after that; the next poll processes what is stored and not yet processed.
-  A message that keeps failing is skipped after a few tries, without holding the cursor back.
+- No message is ever skipped silently. A fetched message is stored (raw) before it is processed,
+  and the cursor moves only after that; the next poll processes what is stored and not yet
+  processed. A fetch that fails for now (429, 5xx, Google's 403 rate limits) stops the poll
+  there, before the cursor passes the message: the next poll lists it again. A message the
+  provider will not hand over is stored without its MIME, with the error, and fetched again
+  with the retries. A stored message that fails to process keeps its error and is retried
+  with a growing wait, forever (bounces.services.inbox_message_process), without holding the
+  cursor back; admins see them as "unreadable messages", `bounces_reprocess` replays them.
 - Read-only: only GET requests; nothing is marked read, moved or deleted.
 - 429 / 5xx back off per mailbox (Retry-After honoured, with a cap); a few 401s in a row after
   a token refresh put the channel in needs-reconnect; one transient error does not.
@@ -43,6 +48,7 @@ from django.utils import timezone
 
 from channels_app.exceptions import (
     AccessTokenExpired,
+    InsufficientPermissions,
     PermanentProviderError,
     ProviderError,
     RateLimited,
@@ -58,7 +64,8 @@ from core.db import fast_commits
 from .classify import may_be_bounce_or_reply
 from .conf import bounce_settings
 from .models import InboxMessage
-from .services import MAX_MESSAGE_ATTEMPTS, inbox_message_process, inbox_message_store
+from .selectors import inbox_messages_due_q
+from .services import inbox_message_process, inbox_message_store
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +142,8 @@ def _claim_sql(*, ignore_backoff: bool) -> str:
             f"RETURNING {columns}, EXISTS (SELECT 1 FROM {messages} AS m "
             f"WHERE m.{quote('channel_id')} = {table}.{quote('id')} "
             f"AND m.{quote('processed_at')} IS NULL "
-            f"AND m.{quote('attempts')} < %(attempts)s) AS {quote('has_pending_messages')}"
+            f"AND (m.{quote('next_attempt_at')} IS NULL "
+            f"OR m.{quote('next_attempt_at')} <= %(now)s)) AS {quote('has_pending_messages')}"
         )
     return _CLAIM_SQL[key]
 
@@ -154,7 +162,6 @@ def _claim(
         "gmail": Kind.GMAIL.value,
         "graph": Kind.EXCHANGE_ONLINE.value,
         "connected": Status.CONNECTED.value,
-        "attempts": MAX_MESSAGE_ATTEMPTS,
     }
     claimed = list(DeliveryChannel.objects.raw(_claim_sql(ignore_backoff=ignore_backoff), params))
     return claimed[0] if claimed else None
@@ -216,6 +223,9 @@ def _mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollRepor
     except LeaseLost:
         poll.report.outcome = "busy"
         poll.report.detail = "Another poll took this mailbox over."
+    except InsufficientPermissions as error:
+        _finish_failed(poll, outcome="reconnect", result=error.reason)
+        channel_mark_needs_reconnect(channel=poll.channel, reason=error.reason)
     except ReconnectRequired as error:
         # channel_access_token already moved the channel to needs-reconnect and told the rep.
         _finish_failed(poll, outcome="reconnect", result=f"{AUTH_FAILED}: {error.reason}")
@@ -306,21 +316,24 @@ def _ingest(poll: _Poll, candidates: list[InboxCandidate], client: Inbox) -> Non
                     continue
             if not may_be_bounce_or_reply(headers):
                 continue
-            raw = client.raw(message_id=candidate.provider_message_id)
+            raw, fetch_error = client.raw(message_id=candidate.provider_message_id), ""
         except PermanentProviderError as error:
-            # Gone since it was listed, or unreadable: nothing to process, nothing to retry.
-            logger.info(
-                "Skipping message %s of channel %s: %s",
+            # Refused for good as far as we can tell (gone since it was listed, undecodable):
+            # kept without its MIME, with the error, and fetched again with the retries. A
+            # transient error goes up instead: the poll stops before the cursor passes it.
+            logger.warning(
+                "Message %s of channel %s could not be fetched: %s",
                 candidate.provider_message_id,
                 poll.channel.pk,
                 error.reason,
             )
-            continue
+            raw, fetch_error = None, error.reason
         inbox_message_store(
             channel=poll.channel,
             provider_message_id=candidate.provider_message_id,
             raw=raw,
             received_at=received_at,
+            fetch_error=fetch_error,
         )
         poll.report.messages_fetched += 1
         poll.has_pending_messages = True
@@ -329,16 +342,27 @@ def _ingest(poll: _Poll, candidates: list[InboxCandidate], client: Inbox) -> Non
 
 def _process_pending(poll: _Poll) -> None:
     """Process every stored message not processed yet: those just fetched, those a crashed
-    poll left behind, and those that failed before (until they are skipped). The claim said
-    whether there were any before this poll; an idle poll does not ask again."""
+    poll left behind, and those that failed before whose retry is due (fetched first when
+    stored without their MIME). The claim said whether there were any before this poll; an
+    idle poll does not ask again."""
     if not poll.has_pending_messages:
         return
-    pending = InboxMessage.objects.filter(
-        channel=poll.channel, processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS
-    ).values_list("pk", flat=True)
+    pending = (
+        InboxMessage.objects.filter(inbox_messages_due_q(now=timezone.now()))
+        .filter(channel=poll.channel)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    fetch = _fetcher(poll.inbox)
     for message_id in list(pending):
-        if inbox_message_process(inbox_message_id=message_id) is not None:
+        if inbox_message_process(inbox_message_id=message_id, fetch=fetch) is not None:
             poll.report.messages_processed += 1
+
+
+def _fetcher(box: Inbox | None) -> Callable[[str], bytes] | None:
+    if box is None:
+        return None
+    return lambda provider_message_id: box.raw(message_id=provider_message_id)
 
 
 def _held(poll: _Poll):
@@ -498,3 +522,55 @@ def channel_poll_request(*, channel: DeliveryChannel) -> bool:
     channel_id = channel.pk
     transaction.on_commit(lambda: tasks.channel_poll.delay(channel_id, True))
     return True
+
+
+@dataclass
+class ReprocessReport:
+    processed: int = 0
+    still_failing: int = 0
+
+
+def inbox_messages_reprocess(*, message_ids: Iterable[int]) -> ReprocessReport:
+    """Replay stored, unprocessed messages now, their backoff ignored (after a fix: the
+    admin action "Reprocess", `manage.py bounces_reprocess`). One stored without its MIME is
+    fetched from its mailbox first. A message that fails again keeps its (new) error and its
+    retries; nothing is dropped."""
+    report = ReprocessReport()
+    pending = (
+        InboxMessage.objects.filter(pk__in=list(message_ids), processed_at__isnull=True)
+        .order_by("channel_id", "pk")
+        .values_list("pk", "channel_id")
+    )
+    boxes: dict[int, Inbox | None] = {}
+
+    def fetch_from(channel_id: int) -> Callable[[str], bytes]:
+        def fetch(provider_message_id: str) -> bytes:
+            if channel_id not in boxes:  # opened once, and only for a message without MIME
+                boxes[channel_id] = _reprocess_inbox(channel_id=channel_id)
+            box = boxes[channel_id]
+            if box is None:
+                raise PermanentProviderError("The mailbox is not connected: reconnect it first")
+            return box.raw(message_id=provider_message_id)
+
+        return fetch
+
+    for message_id, channel_id in pending:
+        processed = inbox_message_process(
+            inbox_message_id=message_id, fetch=fetch_from(channel_id), force=True
+        )
+        if processed is not None:
+            report.processed += 1
+        else:
+            report.still_failing += 1
+    return report
+
+
+def _reprocess_inbox(*, channel_id: int) -> Inbox | None:
+    channel = DeliveryChannel.objects.filter(pk=channel_id).first()
+    if channel is None or not channel.is_usable:
+        return None
+    try:
+        return providers.inbox(channel=channel)
+    except ProviderError as error:
+        logger.warning("Cannot open the inbox of channel %s: %s", channel_id, error.reason)
+        return None

@@ -1,13 +1,32 @@
 """Reads for the bounces page. Every function takes the viewing user and applies the
 organization and role scope (accounts.selectors), so no page can show another tenant's rows."""
 
-from django.db.models import QuerySet
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.selectors import user_scope_q
 from channels_app.models import DeliveryChannel
 
-from .models import Bounce
+from .models import Bounce, InboxMessage
+
+
+def inbox_messages_due_q(*, now: datetime) -> Q:
+    """Stored messages not processed yet whose (re)try is due."""
+    return Q(processed_at__isnull=True) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def inbox_messages_unreadable_q() -> Q:
+    """ "Unreadable messages": stored, not processed, and the last try failed (to fetch or to
+    process). They are retried with backoff until they work, and listed for admins."""
+    return Q(processed_at__isnull=True) & ~Q(last_error="")
+
+
+def inbox_messages_unreadable() -> QuerySet[InboxMessage]:
+    return InboxMessage.objects.filter(inbox_messages_unreadable_q())
 
 
 def user_sees_unmatched_bounces(*, user: User) -> bool:

@@ -4,12 +4,14 @@ reported by the SMTP server and later by a DSN, counts once."""
 
 from __future__ import annotations
 
+import logging
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,10 +26,14 @@ from .classify import classify_message
 from .conf import bounce_settings
 from .correlation import bounce_match, reply_match
 from .models import Bounce, InboxMessage, MailboxPause
+from .selectors import inbox_messages_due_q
 
-# A message that failed this many times is skipped (kept, with its last error, for a person to
-# look at) so one bad message never holds a mailbox back.
-MAX_MESSAGE_ATTEMPTS = 3
+# A message that failed is tried again after a growing wait, never given up on: it stays in the
+# admin's "unreadable messages" with its error until it is processed (`bounces_reprocess`).
+RETRY_BASE_SECONDS = 60
+RETRY_CAP_SECONDS = 6 * 3600
+
+logger = logging.getLogger(__name__)
 
 _DIAGNOSTIC_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|X-Postfix)\s*;\s*", re.IGNORECASE)
 
@@ -229,45 +235,89 @@ def channel_campaigns_resume(*, channel: DeliveryChannel, user: User) -> bool:
     return bool(resumed)
 
 
+def inbox_message_retry_at(*, attempts: int, now: datetime) -> datetime:
+    """When a message that failed `attempts` times may be tried again."""
+    wait = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(max(attempts - 1, 0), 16))
+    return now + timedelta(seconds=wait)
+
+
 def inbox_message_store(
     *,
     channel: DeliveryChannel,
     provider_message_id: str,
-    raw: bytes,
+    raw: bytes | None,
     received_at: datetime | None,
+    fetch_error: str = "",
 ) -> InboxMessage:
     """Keep a fetched message before processing it, so a crash after the fetch loses nothing:
-    the poller processes stored, unprocessed messages without fetching them again."""
+    the poller processes stored, unprocessed messages without fetching them again. A message
+    the provider would not hand over (`fetch_error`) is kept too, without its MIME, so the
+    cursor can move on without skipping it: it is fetched again with the retries."""
+    now = timezone.now()
+    defaults: dict = {"raw": raw, "received_at": received_at}
+    if raw is None:
+        defaults.update(
+            attempts=1,
+            last_error=f"Could not fetch: {fetch_error}"[:1000],
+            next_attempt_at=inbox_message_retry_at(attempts=1, now=now),
+        )
     message, created = InboxMessage.objects.get_or_create(
-        channel=channel,
-        provider_message_id=provider_message_id,
-        defaults={"raw": raw, "received_at": received_at},
+        channel=channel, provider_message_id=provider_message_id, defaults=defaults
     )
-    if not created and message.raw is None and message.processed_at is None:
+    if not created and raw is not None and message.raw is None and message.processed_at is None:
         message.raw = raw
         message.save(update_fields=["raw", "updated_at"])
     return message
 
 
-def inbox_message_process(*, inbox_message_id: int) -> InboxMessage | None:
-    """Classify one stored message and apply what it means (bounce, reply). Idempotent: a
-    processed or skipped message is left alone. A failure is recorded on the message (attempts,
-    last_error) and not raised: after MAX_MESSAGE_ATTEMPTS it is skipped. The attempt is counted
-    before the work, so even a message that kills the worker is skipped in the end."""
-    claimed = InboxMessage.objects.filter(
-        pk=inbox_message_id, processed_at__isnull=True, attempts__lt=MAX_MESSAGE_ATTEMPTS
-    ).update(attempts=F("attempts") + 1, updated_at=timezone.now())
-    if not claimed:
+def inbox_message_process(
+    *,
+    inbox_message_id: int,
+    fetch: Callable[[str], bytes] | None = None,
+    force: bool = False,
+) -> InboxMessage | None:
+    """Classify one stored message and apply what it means (bounce, reply); returns it once
+    processed, else None. Idempotent: a processed message is left alone. A message stored
+    without its MIME is fetched first with `fetch(provider_message_id)`. Not yet due for a
+    retry: left alone unless `force` (a reprocess after a fix).
+
+    A failure is recorded on the message (attempts, last_error, next_attempt_at) and not
+    raised; the message is tried again after a growing wait, forever. The attempt and the
+    next retry time are written before the work, so even a message that kills the worker is
+    retried later rather than at once."""
+    now = timezone.now()
+    due = InboxMessage.objects.filter(pk=inbox_message_id, processed_at__isnull=True)
+    if not force:
+        due = due.filter(inbox_messages_due_q(now=now))
+    attempts = due.values_list("attempts", flat=True).first()
+    if attempts is None:
         return None
+    claimed = due.filter(attempts=attempts).update(
+        attempts=attempts + 1,
+        next_attempt_at=inbox_message_retry_at(attempts=attempts + 1, now=now),
+        updated_at=now,
+    )
+    if not claimed:
+        return None  # another poll took it meanwhile
     try:
+        message = InboxMessage.objects.get(pk=inbox_message_id)
+        if message.raw is None:
+            if fetch is None:
+                return None  # the poller or a reprocess with the mailbox will fetch it
+            raw = fetch(message.provider_message_id)
+            InboxMessage.objects.filter(pk=inbox_message_id, raw__isnull=True).update(raw=raw)
         with transaction.atomic():
             message = InboxMessage.objects.select_for_update().get(pk=inbox_message_id)
             if message.processed_at is not None:
                 return message
             _classify_and_apply(message=message)
     except Exception as error:  # noqa: BLE001 — any failure is recorded; the mailbox goes on
+        reason = getattr(error, "reason", None) or str(error)
+        logger.warning(
+            "Inbox message %s failed (try %s): %s", inbox_message_id, attempts + 1, reason
+        )
         InboxMessage.objects.filter(pk=inbox_message_id).update(
-            last_error=f"{type(error).__name__}: {error}"[:1000], updated_at=timezone.now()
+            last_error=f"{type(error).__name__}: {reason}"[:1000], updated_at=timezone.now()
         )
         return None
     return message
@@ -304,6 +354,7 @@ def _classify_and_apply(*, message: InboxMessage) -> None:
     if message.kind not in (InboxMessage.Kind.BOUNCE, InboxMessage.Kind.REPLY):
         message.raw = None  # only bounces and replies are worth keeping
     message.processed_at = timezone.now()
+    message.next_attempt_at = None
     message.last_error = ""
     message.save()
 

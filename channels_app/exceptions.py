@@ -36,6 +36,12 @@ class ReconnectRequired(ProviderError):
     Mail waits; nothing is failed."""
 
 
+class InsufficientPermissions(ReconnectRequired):
+    """The grant lacks a scope the call needs (Google 403 `insufficientPermissions`, an RFC 6750
+    `insufficient_scope` challenge): the user unticked it on the consent page. Like any
+    ReconnectRequired the channel needs reconnecting, with this reason; mail waits."""
+
+
 class QuotaExhausted(ProviderError):
     """The provider says the mailbox's own sending quota is used up (Gmail's daily limit,
     Exchange's "sender exceeded limits"): the mailbox pauses until `resume_at`."""

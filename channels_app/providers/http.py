@@ -11,12 +11,18 @@ from django.utils import timezone
 
 from channels_app.exceptions import (
     AccessTokenExpired,
+    InsufficientPermissions,
     PermanentProviderError,
     RateLimited,
     TransientProviderError,
 )
 
 DEFAULT_TIMEOUT = (5, 30)
+# Google's documented "retry with exponential backoff" reasons (a 403 or a 5xx carries them):
+# https://developers.google.com/gmail/api/guides/handle-errors
+GOOGLE_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+GOOGLE_TRANSIENT_REASONS = {"backendError", "internalError"}
+GOOGLE_SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 _local = threading.local()
 
 
@@ -73,23 +79,52 @@ def provider_error_message(response: requests.Response) -> str:
     return str(payload)[:300]
 
 
+def error_reasons(response: requests.Response) -> set[str]:
+    """Google's `error.errors[].reason`s and `error.status`, and Graph's `error.code`."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return set()
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return set()
+    reasons = {str(e.get("reason", "")) for e in error.get("errors") or [] if isinstance(e, dict)}
+    details = error.get("details") or []
+    reasons |= {str(d.get("reason", "")) for d in details if isinstance(d, dict)}
+    reasons |= {str(error.get("status") or ""), str(error.get("code") or "")}
+    return reasons - {""}
+
+
+def _insufficient_scope(response: requests.Response, reasons: set[str]) -> bool:
+    # RFC 6750: a bearer token lacking a scope answers 403 error="insufficient_scope".
+    challenge = response.headers.get("WWW-Authenticate", "")
+    return bool(reasons & GOOGLE_SCOPE_REASONS) or "insufficient_scope" in challenge
+
+
 def raise_for_provider_status(response: requests.Response, *, provider: str) -> None:
-    """Map an unsuccessful response to the project's exceptions; return on success."""
-    if response.status_code < 400:
+    """Map an unsuccessful response to the project's exceptions; return on success.
+
+    Transient (retry with backoff): 408, 429, every 5xx, and a 403 whose reason
+    Google documents as a rate limit (`rateLimitExceeded`, `userRateLimitExceeded`) or
+    `backendError`; Retry-After is honoured when given. A 403 for a missing scope is
+    InsufficientPermissions (the rep must reconnect and allow it). Any other 4xx is permanent."""
+    status = response.status_code
+    if status < 400:
         return
     message = provider_error_message(response)
-    if response.status_code == 401:
+    retry_after = retry_after_seconds(response)
+    if status == 401:
         raise AccessTokenExpired(f"{provider} refused the access token: {message}")
-    if response.status_code == 429:
-        raise RateLimited(
-            f"{provider} asked us to slow down: {message}",
-            retry_after=retry_after_seconds(response),
-        )
-    if response.status_code >= 500 or response.status_code == 408:
+    reasons = error_reasons(response) if status == 403 else set()
+    if status == 429 or reasons & GOOGLE_RATE_LIMIT_REASONS:
+        raise RateLimited(f"{provider} asked us to slow down: {message}", retry_after=retry_after)
+    if status >= 500 or status == 408 or reasons & GOOGLE_TRANSIENT_REASONS:
         raise TransientProviderError(
-            f"{provider} is unavailable ({response.status_code}): {message}",
-            retry_after=retry_after_seconds(response),
+            f"{provider} is unavailable ({status}): {message}", retry_after=retry_after
         )
-    raise PermanentProviderError(
-        f"{provider} rejected the request ({response.status_code}): {message}"
-    )
+    if status == 403 and _insufficient_scope(response, reasons):
+        raise InsufficientPermissions(
+            f"{provider} refused: Mailroom's access to this mailbox lacks a permission it "
+            f"needs ({message}). Reconnect the mailbox and allow every permission asked."
+        )
+    raise PermanentProviderError(f"{provider} rejected the request ({status}): {message}")

@@ -198,7 +198,7 @@ def test_crash_between_fetching_and_committing_loses_nothing(
     assert prospect.email_status == Prospect.EmailStatus.INVALID
 
 
-def test_a_message_that_keeps_failing_is_skipped_without_blocking(
+def test_a_message_that_keeps_failing_is_retried_forever_without_blocking(
     sandbox, rep, enrolled, monkeypatch
 ):
     from bounces import services
@@ -227,11 +227,24 @@ def test_a_message_that_keeps_failing_is_skipped_without_blocking(
     send(channel, email)
     for _ in range(4):
         assert _poll(channel).outcome == "ok"
-
-    poisoned = InboxMessage.objects.get(processed_at__isnull=True)
-    assert poisoned.attempts == 3
-    assert "cannot read this one" in poisoned.last_error
     assert Bounce.objects.get().outbound_email == email  # mail after it was still processed
+    poisoned = InboxMessage.objects.get(processed_at__isnull=True)
+    assert poisoned.attempts == 1  # not tried again before its backoff ends
+
+    now = timezone.now()
+    for day in range(1, 11):  # ten days of retries: never given up
+        with time_machine.travel(now + timedelta(days=day)):
+            assert _poll(channel).outcome == "ok"
+    poisoned.refresh_from_db()
+    assert poisoned.processed_at is None and poisoned.attempts == 11
+    assert "cannot read this one" in poisoned.last_error
+
+    monkeypatch.setattr(services, "classify_message", real)  # the fix
+    with time_machine.travel(now + timedelta(days=12)):
+        _poll(channel)
+    poisoned.refresh_from_db()
+    assert poisoned.processed_at is not None and poisoned.last_error == ""
+    assert Bounce.objects.filter(recipient="x@nowhere.test").count() == 1
 
 
 def test_reply_stops_the_campaign_and_shows_in_the_feed(sandbox, rep, enrolled):

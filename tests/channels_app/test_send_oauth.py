@@ -119,6 +119,24 @@ def test_429_honours_retry_after_for_the_whole_mailbox(sandbox, rep, kind):
     assert len(mailbox_sent(sandbox, PROVIDER[kind], rep.email)) == 2
 
 
+def test_gmail_403_rate_limit_retries_the_send_instead_of_failing_it(sandbox, rep):
+    """Google documents 403 userRateLimitExceeded as "retry with exponential backoff"."""
+    channel = oauth_channel(sandbox, owner=rep, kind=Kind.GMAIL)
+    sandbox.client.add_fault("google", rep.email, 403, endpoint="gmail.messages.send")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        email = _email(rep)
+        drain(channel)
+        email.refresh_from_db()
+        assert email.status == OutboundEmail.Status.THROTTLED
+        assert email.failure_reason == ""
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        drain(channel)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert len(mailbox_sent(sandbox, "google", rep.email)) == 1
+
+
 @pytest.mark.parametrize("kind", [Kind.GMAIL, Kind.EXCHANGE_ONLINE])
 def test_provider_quota_exhausted_pauses_the_mailbox_until_it_resumes(sandbox, rep, kind):
     channel = oauth_channel(sandbox, owner=rep, kind=kind)
