@@ -146,6 +146,34 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+
+# --- Shared cache (login rate limits) -----------------------------------------------------
+def mailroom_caches(*, cache_url: str, broker_url: str) -> dict:
+    """One cache every web process shares, so login rate limits count across all of them:
+    CACHE_URL when set (redis://, dbcache://, …), else the Redis broker, else a table in the
+    database (created by core's migrations)."""
+    if cache_url:
+        config = environ.Env.cache_url_config(cache_url)
+    elif broker_url.startswith(("redis://", "rediss://")):
+        config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": broker_url}
+    else:
+        config = {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "mailroom_cache",
+        }
+    config.setdefault("KEY_PREFIX", "mailroom")
+    return {"default": config}
+
+
+CACHES = mailroom_caches(cache_url=env("CACHE_URL", default=""), broker_url=CELERY_BROKER_URL)
+
+# Login limits (allauth, counted in the shared cache): 5 failed logins for one address within
+# 5 minutes, and 10 failed logins a minute from one IP, refuse further attempts until the oldest
+# counted failure is older than that window; a refused attempt is not counted, so a lockout
+# ends at most 5 minutes after the last failure (README, Security).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
+
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True

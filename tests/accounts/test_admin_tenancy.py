@@ -176,3 +176,13 @@ def test_acme_admin_sees_acme_and_the_operator_sees_everyone(client, demo, globe
     listed = client.get(_url(Organization, "changelist"))
     assert {o.slug for o in listed.context["cl"].result_list} == {"acme", "legacy", "globex"}
     assert client.get(reverse("admin:analytics_dirtybucket_changelist")).status_code == 200
+
+
+def test_organization_admin_grant_makes_a_scoped_staff_admin(client, demo):
+    rep = User.objects.get(email="rep@acme.test")
+    call_command("organization_admin_grant", "rep@acme.test", verbosity=0)
+    rep.refresh_from_db()
+    assert rep.is_staff and not rep.is_superuser and rep.role == "admin"
+    client.force_login(rep)
+    listed = client.get(_url(Organization, "changelist"))
+    assert [o.slug for o in listed.context["cl"].result_list] == ["acme"]
