@@ -127,16 +127,22 @@ def test_the_service_refuses_too(org_admin, sandbox, listener):
     assert listener.received == b""
 
 
+def _post_team_smtp(client, sandbox, **changes):
+    """The team SMTP form as saved before, password left blank, with `changes`."""
+    data = {"host": sandbox.smtp_host, "port": sandbox.smtp_port, "security": "none"}
+    data.update(username="mailroom", password="", from_domain="acme.test")
+    data.update(changes)
+    return client.post(
+        reverse("channel_smtp_save", args=["team"]), {f"team-{k}": v for k, v in data.items()}
+    )
+
+
 def test_a_security_downgrade_needs_the_password_too(client, org_admin, sandbox):
     channel = _saved_smtp(org_admin, sandbox, team=True)
     channel.security = "starttls"
     channel.save()
     client.force_login(org_admin)
-    data = {"host": sandbox.smtp_host, "port": sandbox.smtp_port, "security": "none"}
-    data.update(username="mailroom", password="", from_domain="acme.test")
-    response = client.post(
-        reverse("channel_smtp_save", args=["team"]), {f"team-{k}": v for k, v in data.items()}
-    )
+    response = _post_team_smtp(client, sandbox, security="none")
     assert "type the password again" in response.content.decode()
 
 
@@ -145,11 +151,7 @@ def test_the_same_server_keeps_the_saved_password(client, org_admin, sandbox):
     channel.password = "sandbox"  # the sandbox's real password, saved earlier
     channel.save()
     client.force_login(org_admin)
-    data = {"host": sandbox.smtp_host, "port": sandbox.smtp_port, "security": "none"}
-    data.update(username="mailroom", password="", from_domain="other.test")
-    response = client.post(
-        reverse("channel_smtp_save", args=["team"]), {f"team-{k}": v for k, v in data.items()}
-    )
+    response = _post_team_smtp(client, sandbox, from_domain="other.test")
     assert response.status_code == 302
     channel.refresh_from_db()
     assert channel.from_domain == "other.test" and channel.password == "sandbox"
