@@ -11,6 +11,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.timefmt import relative_time
+
 from . import charts
 from .feed import (
     feed_event_is_own,
@@ -34,7 +36,6 @@ from .selectors import (
     totals,
 )
 from .services import analytics_refresh_if_changed
-from .templatetags.analytics_tags import ago
 
 ROWS_PER_PAGE = 50
 FIGURE_SORTS = {
@@ -286,7 +287,7 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
             f"    {detail}\n"
             f'    <div class="muted small"><time datetime="{created.isoformat()}" '
             f'title="{timezone.localtime(created, current_zone):%Y-%m-%d %H:%M}">'
-            f"{ago(created)}</time>{meta}</div>\n"
+            f"{relative_time(created)}</time>{meta}</div>\n"
             f"  </div>\n"
             f'  <div class="feed-actions">\n'
             f"    {reconnect_html}\n"

@@ -1,5 +1,4 @@
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -65,16 +64,3 @@ def figure_cells(f) -> str:
 def num(value) -> str:
     """A count with thousands separators (cheaper than humanize's intcomma in long tables)."""
     return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-@register.filter
-def ago(moment) -> str:
-    """“5 min ago”, “3 h ago”, “2 d ago”: a short relative time, cheap enough for a feed of
-    fifty rows (humanize's naturaltime costs more than the query behind the page)."""
-    seconds = max(int((timezone.now() - moment).total_seconds()), 0)
-    if seconds < 60:
-        return "just now"
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return "just now"

@@ -17,6 +17,7 @@ from channels_app.exceptions import (
     TransientProviderError,
 )
 from channels_app.providers.google_oauth import RefreshedToken
+from channels_app.providers.microsoft_errors import microsoft_error_words
 
 GRAPH_SCOPES = ("Mail.Send", "Mail.Read", "User.Read")
 # msal adds these itself and refuses them in a request.
@@ -77,11 +78,12 @@ def refresh(*, refresh_token: str, scopes: list[str] | None = None) -> Refreshed
             refresh_token=result.get("refresh_token") or None,
         )
     code = str(result.get("error") or "")
-    description = str(result.get("error_description") or code).splitlines()[0][:300]
+    words, small_print = microsoft_error_words(str(result.get("error_description") or code))
+    description = f"{words} ({small_print})" if small_print else words
     if code in RECONNECT_ERRORS:
         raise ReconnectRequired(
-            f"Microsoft no longer accepts Mailroom's access to this mailbox ({description}). "
-            "Reconnect Outlook to resume sending."
+            f"Microsoft no longer accepts Mailroom's access to this mailbox: {words}. "
+            f"Reconnect Outlook to resume sending.{f' ({small_print})' if small_print else ''}"
         )
     if code in TRANSIENT_ERRORS or not code:
         raise TransientProviderError(f"Microsoft could not refresh the token: {description}")
