@@ -196,3 +196,36 @@ def test_the_legacy_relay_from_settings_is_not_checked():
 
     channel = DeliveryChannel(kind=DeliveryChannel.Kind.MSC_LEGACY)
     assert smtp_server(channel).checked is False
+
+
+def _resolve_as_loopback(monkeypatch, name):
+    real = socket.getaddrinfo
+
+    def resolver(host, port, *args, **kwargs):
+        if host == name:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+
+
+def test_tls_is_verified_against_the_name_not_the_checked_address(sandbox, monkeypatch):
+    """The sandbox's certificate names localhost and 127.0.0.1. Through the checked address,
+    "localhost" still logs in over STARTTLS, and another name that resolves to the same
+    address is refused: the certificate is checked against the name typed in."""
+    smtp_auth.authenticate(
+        host="localhost",
+        port=sandbox.smtp_port,
+        security="starttls",
+        username="mailroom",
+        password="sandbox",
+    )
+    _resolve_as_loopback(monkeypatch, "mail.other-name.test")
+    with pytest.raises(smtp_auth.SmtpLoginFailed, match="certificate"):
+        smtp_auth.authenticate(
+            host="mail.other-name.test",
+            port=sandbox.smtp_port,
+            security="starttls",
+            username="mailroom",
+            password="sandbox",
+        )
