@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -115,7 +115,22 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
             dedupe_key=f"bounced:{email.pk}:{bounce.recipient}",
         )
         if bounce.is_hard and email.channel_id:
-            channel_protection_check(channel_id=email.channel_id)
+            _protection_check_apart(channel_id=email.channel_id)
+
+
+def _protection_check_apart(*, channel_id: int) -> None:
+    """Mailbox protection never shares the bounce's fate: it runs in a savepoint, so a failure
+    to pause (a database error, a pause row left open by hand) rolls back the pause alone and
+    the bounce is still recorded; the check is then tried again by its own task once the
+    bounce is committed."""
+    try:
+        with transaction.atomic():
+            channel_protection_check(channel_id=channel_id)
+    except DatabaseError:
+        logger.exception("Mailbox protection check of channel %s failed; retrying", channel_id)
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.channel_protection_check.delay(channel_id))
 
 
 def _invalidating_reason(*, bounce: Bounce, prospect: Prospect) -> str:
@@ -193,6 +208,11 @@ def channel_protection_check(*, channel_id: int, now: datetime | None = None) ->
         ).update(campaigns_paused_at=now, campaigns_paused_reason=reason[:500], updated_at=now)
         if not paused:
             return False
+        # A pause still open while the mailbox is not paused: its flag was cleared some other
+        # way than the resume action. It ended then; close it so this one can open.
+        MailboxPause.objects.filter(channel=channel, resumed_at__isnull=True).update(
+            resumed_at=now, updated_at=now
+        )
         pause = MailboxPause.objects.create(
             channel=channel, paused_at=now, reason=reason[:500], hard_bounces=hard, sent=sent
         )

@@ -4,8 +4,9 @@ Task names are pinned (`name=`) to the strings they were first deployed under, s
 already queued, and django-celery-beat's periodic entries, survive a rename or a move."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
-from . import polling
+from . import polling, services
 
 
 @shared_task(name="bounces.tasks.mailboxes_poll_due", ignore_result=True)
@@ -36,3 +37,17 @@ def channel_poll(channel_id: int, ignore_backoff: bool = False) -> dict:
     task finds the mailbox claimed and returns."""
     report = polling.channel_poll(channel_id=channel_id, ignore_backoff=ignore_backoff)
     return {"outcome": report.outcome, "api_calls": report.api_calls}
+
+
+@shared_task(
+    name="bounces.tasks.channel_protection_check",
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=20,
+)
+def channel_protection_check(channel_id: int) -> bool:
+    """Mailbox protection, tried again apart from the bounce that called for it (the bounce is
+    already committed): pause the mailbox's campaigns if its hard-bounce rate says so."""
+    return services.channel_protection_check(channel_id=channel_id)

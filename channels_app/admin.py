@@ -39,6 +39,10 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "token_expires_at",
         "provider_account_id",
         "connected_at",
+        # Mailbox protection is lifted with the "Resume campaign sends" action, which also
+        # closes the pause's record; editing the flag by hand would leave that record open.
+        "campaigns_paused_at",
+        "campaigns_paused_reason",
     ]
 
     @admin.action(description="Ask the owner to reconnect (pauses sending, tells them)")

@@ -1,0 +1,78 @@
+"""Mailbox protection never costs a bounce: pausing runs apart from the bounce's transaction,
+and the pause flag is not editable by hand in the admin (resume is the admin action)."""
+
+from unittest import mock
+
+from django.db import IntegrityError
+from django.utils import timezone
+
+from bounces import services
+from bounces.models import Bounce, InboxMessage, MailboxPause
+from bounces.services import inbox_message_process, inbox_message_store
+from tests.bounces.poll_helpers import dsn_for
+from tests.factories import DeliveryChannelFactory, OutboundEmailFactory
+
+
+def _bounce_in_inbox(channel, email) -> InboxMessage:
+    """The DSN of `email` stored in the mailbox's inbox and processed, as the poller does."""
+    raw = dsn_for(
+        mailbox=channel.mailbox_address,
+        recipient=email.to_address,
+        returned_headers=f"Message-ID: {email.message_id}\r\nTo: {email.to_address}\r\n",
+    )
+    message = inbox_message_store(
+        channel=channel,
+        provider_message_id=f"m-{email.pk}",
+        raw=raw,
+        received_at=timezone.now(),
+    )
+    inbox_message_process(inbox_message_id=message.pk)
+    return message
+
+
+def test_clearing_the_pause_flag_by_hand_loses_no_bounce(rep):
+    """The admin's form once let "Campaigns paused at" be cleared, leaving the pause's record
+    open: every later hard bounce then failed with one_open_pause_per_channel (10 of 10 lost)."""
+    channel = DeliveryChannelFactory(owner=rep, mailbox_address="rep@acme.test")
+    emails = [OutboundEmailFactory(sender=rep, channel=channel) for _ in range(20)]
+    MailboxPause.objects.create(
+        channel=channel, paused_at=timezone.now(), reason="earlier", hard_bounces=3, sent=20
+    )  # the flag on the channel itself was cleared by hand: campaigns_paused_at is None
+
+    for email in emails[:10]:
+        _bounce_in_inbox(channel, email)
+
+    assert Bounce.objects.filter(outbound_email__in=emails).count() == 10
+    assert InboxMessage.objects.filter(processed_at__isnull=True).count() == 0
+    channel.refresh_from_db()
+    assert channel.campaigns_paused_at is not None  # protection still works
+    assert MailboxPause.objects.filter(channel=channel, resumed_at__isnull=True).count() == 1
+
+
+def test_a_pause_that_fails_is_retried_apart_and_the_bounce_is_kept(
+    rep, monkeypatch, django_capture_on_commit_callbacks
+):
+    channel = DeliveryChannelFactory(owner=rep, mailbox_address="rep@acme.test")
+    email = OutboundEmailFactory(sender=rep, channel=channel)
+
+    def broken(**kwargs):
+        raise IntegrityError("one_open_pause_per_channel")
+
+    monkeypatch.setattr(services, "channel_protection_check", broken)
+    with (
+        mock.patch("bounces.tasks.channel_protection_check.delay") as retry,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        message = _bounce_in_inbox(channel, email)
+
+    assert Bounce.objects.filter(outbound_email=email).count() == 1
+    message.refresh_from_db()
+    assert message.processed_at is not None and message.last_error == ""
+    retry.assert_called_once_with(channel.pk)  # its own retry, after the bounce is committed
+
+
+def test_the_pause_flag_is_read_only_in_the_channel_admin(rep, admin_client):
+    channel = DeliveryChannelFactory(owner=rep, mailbox_address="rep@acme.test")
+    page = admin_client.get(f"/admin/channels_app/deliverychannel/{channel.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="campaigns_paused_at' not in page.content.decode()
