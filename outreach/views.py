@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_list_visible
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
+from channels_app.sending.selectors import queue_estimates
 
 from .forms import ApiTokenForm, ComposeForm, EnrollForm
 from .merge import FIELDS, MergeError, merge_values
@@ -246,8 +247,10 @@ def outbox(request):
     page = Paginator(outbox_page(user=request.user, tab=tab, sender_id=sender_id), 50).get_page(
         request.GET.get("page")
     )
+    estimates = queue_estimates(emails=list(page.object_list), now=timezone.now())
     for email in page.object_list:
         email.display_reason = email_waiting_reason(email=email) or email.failure_reason
+        email.estimate = estimates.get(email.id)
     counts = outbox_tab_counts(user=request.user, sender_id=sender_id)
     return render(
         request,
