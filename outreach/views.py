@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_list_visible
+from channels_app.sending.limits import queue_estimates
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
-from channels_app.sending.selectors import queue_estimates
 
 from .forms import ApiTokenForm, ComposeForm, EnrollForm
 from .merge import FIELDS, MergeError, merge_values

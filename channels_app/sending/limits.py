@@ -3,14 +3,18 @@
 The limiter keeps no state in memory: each decision locks the mailbox's MailboxSendState row
 (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transactions lock the database) and
 counts the SendSlot ledger in every trailing window, so any number of workers on any number
-of machines together stay under the limits."""
+of machines together stay under the limits. `queue_estimates` reads the same windows to tell
+the outbox when each waiting email should go."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, Min, Window
+from django.db.models.functions import RowNumber
 
 from channels_app.models import DeliveryChannel
+from outreach.models import OutboundEmail
 
 from .models import MailboxSendState, SendSlot
 
@@ -166,3 +170,68 @@ def send_slots_prune(*, now: datetime) -> int:
     """Ledger rows older than the longest window (24 h) no longer count."""
     deleted, _ = SendSlot.objects.filter(taken_at__lt=now - timedelta(seconds=DAY + 60)).delete()
     return deleted
+
+
+@dataclass(frozen=True)
+class QueueEstimate:
+    """When a waiting email should go, from its place in its mailbox's queue."""
+
+    at: datetime
+    position: int  # 1 = the head of the mailbox's queue
+    pace: str  # the window that sets the time, in words
+
+
+def queue_estimates(*, emails: list[OutboundEmail], now: datetime) -> dict[int, QueueEstimate]:
+    """Each queued or throttled email's own estimate: the mailbox's queue opens at its next
+    window (the head's `next_attempt_at`, or now), and the email at place p goes after the
+    p − 1 ahead of it have each taken a slot in every window (`limit` per `seconds`): the
+    latest of those times over the mailbox's windows. Slots already used in a window are only
+    counted for the head (its time already waits for them), so deep in a backlog the estimate
+    errs early by at most one window. Emails of unthrottled channels get none."""
+    waiting = [
+        e
+        for e in emails
+        if e.status in (OutboundEmail.Status.QUEUED, OutboundEmail.Status.THROTTLED)
+        and e.channel_id is not None
+    ]
+    if not waiting:
+        return {}
+    queue = OutboundEmail.objects.filter(
+        status__in=[OutboundEmail.Status.QUEUED, OutboundEmail.Status.THROTTLED],
+        channel_id__in={e.channel_id for e in waiting},
+    )
+    positions = dict(
+        queue.annotate(
+            position=Window(
+                RowNumber(),
+                partition_by=[F("channel_id")],
+                order_by=[F("priority").asc(), F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(id__in=[e.id for e in waiting])
+        .values_list("id", "position")
+    )
+    opens = dict(
+        queue.values("channel_id")
+        .annotate(opens=Min("next_attempt_at"))
+        .values_list("channel_id", "opens")
+    )
+    estimates: dict[int, QueueEstimate] = {}
+    windows_of: dict[int, list[SendWindow]] = {}
+    for email in waiting:
+        channel = email.channel
+        if channel is None:
+            continue
+        if channel.pk not in windows_of:
+            windows_of[channel.pk] = channel_send_windows(channel=channel)
+        windows = windows_of[channel.pk]
+        position = positions.get(email.id)
+        if not windows or position is None:
+            continue
+        start = max(now, opens.get(channel.pk) or now)
+        binding = max(windows, key=lambda w: (position - 1) // w.limit * w.seconds)
+        wait = (position - 1) // binding.limit * binding.seconds
+        estimates[email.id] = QueueEstimate(
+            at=start + timedelta(seconds=wait), position=position, pace=binding.label
+        )
+    return estimates

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from channels_app.sending.selectors import queue_estimates
+from channels_app.sending.limits import queue_estimates
 from outreach.models import OutboundEmail
 from tests.factories import DeliveryChannelFactory, OutboundEmailFactory
 
