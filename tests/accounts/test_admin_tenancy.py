@@ -186,3 +186,22 @@ def test_organization_admin_grant_makes_a_scoped_staff_admin(client, demo):
     client.force_login(rep)
     listed = client.get(_url(Organization, "changelist"))
     assert [o.slug for o in listed.context["cl"].result_list] == ["acme"]
+
+
+def test_autocomplete_offers_only_the_own_organizations_rows(client, demo, globex_admin):
+    client.force_login(globex_admin)
+    for term in ("acme", "rep", ""):
+        response = client.get(
+            reverse("admin:autocomplete"),
+            {
+                "app_label": "outreach",
+                "model_name": "prospect",
+                "field_name": "owner",
+                "term": term,
+            },
+        )
+        assert response.status_code == 200
+        shown = [row["text"] for row in response.json()["results"]]
+        assert not [text for text in shown if "acme" in text], shown
+        if not term:
+            assert shown == ["admin@globex.test"]  # the control: their own users are offered
