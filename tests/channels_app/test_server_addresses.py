@@ -35,6 +35,29 @@ REFUSED = [
 ]
 
 
+def fake_resolver(monkeypatch, name: str, answers: list[str]) -> list[str]:
+    """`name` resolves to answers[0] at the first lookup, answers[1] at the second (as a
+    rebinding DNS server would), …, the last one from then on. Returns the lookups made."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def resolver(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = answers[min(len(lookups), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    return lookups
+
+
+def _smtp_login(host: str, port: int, *, security: str, password: str) -> None:
+    smtp_auth.authenticate(
+        host=host, port=port, security=security, username="mailroom", password=password
+    )
+
+
 @pytest.fixture
 def no_private_allowed():
     with override_settings(MAILROOM_ALLOWED_PRIVATE_NETWORKS=[]):
@@ -108,26 +131,9 @@ def test_the_host_is_resolved_once_and_the_checked_address_is_used(monkeypatch):
     never happens)."""
     listener = Listener()
     listener.start()
-    real = socket.getaddrinfo
-    lookups = []
-
-    def resolver(host, port, *args, **kwargs):
-        if host == "smtp.rebind.test":
-            lookups.append(host)
-            if len(lookups) > 1:
-                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.9.9.9", port))]
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    lookups = fake_resolver(monkeypatch, "smtp.rebind.test", ["127.0.0.1", "10.9.9.9"])
     try:
-        smtp_auth.authenticate(
-            host="smtp.rebind.test",
-            port=listener.port,
-            security="none",
-            username="mailroom",
-            password="secret",
-        )
+        _smtp_login("smtp.rebind.test", listener.port, security="none", password="secret")
     finally:
         listener.stop()
     assert lookups == ["smtp.rebind.test"]
@@ -198,34 +204,13 @@ def test_the_legacy_relay_from_settings_is_not_checked():
     assert smtp_server(channel).checked is False
 
 
-def _resolve_as_loopback(monkeypatch, name):
-    real = socket.getaddrinfo
-
-    def resolver(host, port, *args, **kwargs):
-        if host == name:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolver)
-
-
 def test_tls_is_verified_against_the_name_not_the_checked_address(sandbox, monkeypatch):
     """The sandbox's certificate names localhost and 127.0.0.1. Through the checked address,
     "localhost" still logs in over STARTTLS, and another name that resolves to the same
     address is refused: the certificate is checked against the name typed in."""
-    smtp_auth.authenticate(
-        host="localhost",
-        port=sandbox.smtp_port,
-        security="starttls",
-        username="mailroom",
-        password="sandbox",
-    )
-    _resolve_as_loopback(monkeypatch, "mail.other-name.test")
+    _smtp_login("localhost", sandbox.smtp_port, security="starttls", password="sandbox")
+    fake_resolver(monkeypatch, "mail.other-name.test", ["127.0.0.1"])
     with pytest.raises(smtp_auth.SmtpLoginFailed, match="certificate"):
-        smtp_auth.authenticate(
-            host="mail.other-name.test",
-            port=sandbox.smtp_port,
-            security="starttls",
-            username="mailroom",
-            password="sandbox",
+        _smtp_login(
+            "mail.other-name.test", sandbox.smtp_port, security="starttls", password="sandbox"
         )
