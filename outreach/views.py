@@ -43,10 +43,40 @@ from .services import (
 @login_required
 def prospects(request):
     search = request.GET.get("q", "").strip()
-    page = Paginator(prospect_list(user=request.user, search=search), 50).get_page(
-        request.GET.get("page")
+    address = request.GET.get("address", "")
+    if address not in Prospect.EmailStatus.values:
+        address = ""
+    sort = request.GET.get("sort", "")
+    if sort.lstrip("-") not in PROSPECT_SORTS:
+        sort = ""
+    listing = prospect_list(user=request.user, search=search)
+    if address:
+        listing = listing.filter(email_status=address)
+    if sort:
+        fields = PROSPECT_SORTS[sort.lstrip("-")]
+        listing = listing.order_by(*(f"-{f}" if sort.startswith("-") else f for f in fields), "pk")
+    page = Paginator(listing, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "outreach/prospects.html",
+        {
+            "page": page,
+            "search": search,
+            "address": address,
+            "sort": sort,
+            "address_choices": [("", "All addresses"), *Prospect.EmailStatus.choices],
+        },
     )
-    return render(request, "outreach/prospects.html", {"page": page, "search": search})
+
+
+# The prospects list's sortable columns: the key in ?sort= and the fields it orders by.
+PROSPECT_SORTS = {
+    "name": ("last_name", "first_name"),
+    "email": ("email",),
+    "company": ("company",),
+    "owner": ("owner__email",),
+    "address": ("email_status",),
+}
 
 
 @login_required

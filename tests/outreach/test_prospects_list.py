@@ -1,0 +1,79 @@
+"""The prospects list filters by address state, sorts by its columns, and its pager keeps the
+search, filter and sort."""
+
+import re
+
+from django.urls import reverse
+from django.utils import timezone
+
+from outreach.models import Prospect
+from tests.factories import OutboundEmailFactory, ProspectFactory
+
+
+def _emails_on(page: str) -> list[str]:
+    """The Email column, in order (the Owner column's rep@acme.test left out)."""
+    found = re.findall(r"<td>([^<>@\s]+@[^<>\s]+)</td>", page)
+    return [email for email in found if email != "rep@acme.test"]
+
+
+def _invalid(prospect):
+    prospect.email_status = Prospect.EmailStatus.INVALID
+    prospect.invalidated_at = timezone.now()
+    prospect.invalid_reason = "550 5.1.1 user unknown"
+    prospect.save()
+
+
+def test_filter_by_invalid_or_valid_address(client, rep):
+    good = ProspectFactory(organization=rep.organization, owner=rep, email="good@example.test")
+    bad = ProspectFactory(organization=rep.organization, owner=rep, email="bad@example.test")
+    _invalid(bad)
+    client.force_login(rep)
+
+    assert _emails_on(
+        client.get(reverse("prospects"), {"address": "invalid"}).content.decode()
+    ) == [bad.email]
+    assert _emails_on(client.get(reverse("prospects"), {"address": "valid"}).content.decode()) == [
+        good.email
+    ]
+    assert client.get(reverse("prospects"), {"address": "nonsense"}).status_code == 200
+
+
+def test_sort_by_a_column_and_back_the_other_way(client, rep):
+    for name in ("carol", "alice", "bob"):
+        ProspectFactory(organization=rep.organization, owner=rep, email=f"{name}@example.test")
+    client.force_login(rep)
+
+    ascending = client.get(reverse("prospects"), {"sort": "email"}).content.decode()
+    descending = client.get(reverse("prospects"), {"sort": "-email"}).content.decode()
+    assert _emails_on(ascending) == ["alice@example.test", "bob@example.test", "carol@example.test"]
+    assert _emails_on(descending) == list(reversed(_emails_on(ascending)))
+    assert 'href="?sort=-email"' in ascending  # the heading sorted on now flips the order
+    assert client.get(reverse("prospects"), {"sort": "password"}).status_code == 200
+
+
+def test_the_pager_keeps_search_filter_and_sort(client, rep):
+    for n in range(60):
+        ProspectFactory(organization=rep.organization, owner=rep, email=f"lead{n:02}@acme.test")
+    client.force_login(rep)
+    page = client.get(
+        reverse("prospects"), {"q": "lead", "address": "valid", "sort": "-email"}
+    ).content.decode()
+    assert "Page 1 of 2" in page
+    next_link = re.search(r'href="(\?[^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert sorted(next_link.lstrip("?").split("&")) == [
+        "address=valid",
+        "page=2",
+        "q=lead",
+        "sort=-email",
+    ]
+    second = client.get(reverse("prospects") + next_link).content.decode()
+    assert _emails_on(second) == [f"lead{n:02}@acme.test" for n in range(9, -1, -1)]
+
+
+def test_the_outbox_pager_keeps_the_tab(client, rep):
+    for _ in range(55):
+        OutboundEmailFactory(sender=rep)
+    client.force_login(rep)
+    page = client.get(reverse("outbox"), {"tab": "sent"}).content.decode()
+    next_link = re.search(r'href="(\?[^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert "tab=sent" in next_link and "page=2" in next_link
