@@ -10,6 +10,9 @@ from .services import zone_or_utc
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
+# Dates outside these are typos (or probes): refused with the range, and every date arithmetic
+# on a range (a day before, a day after, time zones) stays far from datetime's year 1 and 9999.
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 PRESETS = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "12 months")]
 
 
@@ -53,8 +56,24 @@ class AnalyticsFilterForm(forms.Form):
             )
         ]
 
+    def _clean_date(self, name: str) -> date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+            raise forms.ValidationError(
+                f"Pick dates between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}."
+            )
+        return value
+
+    def clean_start(self):
+        return self._clean_date("start")
+
+    def clean_end(self):
+        return self._clean_date("end")
+
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data
         end = data.get("end") or self.today
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:

@@ -15,3 +15,5 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("settings/email/", include("channels_app.urls")),
 ]
+
+handler400 = "core.views.bad_request"

@@ -1,3 +1,5 @@
+from django.core.exceptions import BadRequest
+from django.http import JsonResponse
 from django.utils import timezone
 
 from .timezones import user_zone
@@ -20,3 +22,20 @@ class OrganizationTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class RefuseNulInQueryMiddleware:
+    """A NUL byte (`%00`) in the query string is answered 400 before any view runs: no search,
+    filter or id holds one, PostgreSQL refuses it in any text, and a view would otherwise fail
+    on it with a server error. The API gets JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or "\x00" in "".join(values) for key, values in request.GET.lists()):
+            message = "The query string contains a NUL character (%00): remove it."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": "invalid_request", "message": message}, status=400)
+            raise BadRequest(message)
+        return self.get_response(request)

@@ -3,9 +3,10 @@
 (`Authorization: Bearer mr_…`); no session, no CSRF (the token is the credential)."""
 
 import json
+from datetime import datetime
 from functools import wraps
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
@@ -13,7 +14,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.sending.resolution import NoUsableChannel
+from core.http import MAX_ID
 
+from .inputs import MAX_BODY_CHARS, body_problem, send_at_problem, subject_problem
 from .merge import MergeError, merge_values, render
 from .models import OutboundEmail
 from .selectors import email_waiting_reason, outbound_email_list, prospect_list, template_list
@@ -70,17 +73,101 @@ def email_json(email: OutboundEmail) -> dict:
     }
 
 
+# The largest request body the API reads: room for a body at its limit (MAX_BODY_CHARS) even
+# when every character is JSON-escaped, and nowhere near what would hold a web worker.
+MAX_REQUEST_BYTES = 1_000_000
+MAX_REQUEST_TEXT = "1 MB"
+MAX_IDEMPOTENCY_KEY_CHARS = 100
+
+
+def _too_large() -> JsonResponse:
+    return _error(
+        413,
+        "request_too_large",
+        f"The request body is larger than {MAX_REQUEST_TEXT}; a body may hold at most "
+        f"{MAX_BODY_CHARS:,} characters.",
+    )
+
+
+def _read_payload(request: HttpRequest) -> dict | JsonResponse:
+    """The JSON object of the request, or the error answer (413 over the size limit, checked on
+    Content-Length before anything is read)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_REQUEST_BYTES:
+        return _too_large()
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return _too_large()
+    if len(raw) > MAX_REQUEST_BYTES:
+        return _too_large()
+    try:
+        payload = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "invalid_json", "The body must be a JSON object.")
+    if not isinstance(payload, dict):
+        return _error(400, "invalid_json", "The body must be a JSON object.")
+    return payload
+
+
+def _template_id(value) -> int | None:
+    """A template id given as a JSON number or a string of digits; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+        return int(value)
+    raise ValueError(value)
+
+
+def _send_at(value) -> tuple[datetime | None, str]:
+    """(the aware time, "") or (None, what is wrong with it)."""
+    wanted = "An ISO 8601 time with a time zone, e.g. 2030-01-31T09:00:00Z."
+    try:
+        send_at = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but no such day or time (2030-02-30)
+        return None, f"No such date or time. {wanted}"
+    if send_at is None or send_at.tzinfo is None:
+        return None, wanted
+    return send_at, send_at_problem(send_at)
+
+
+def _text_fields_problems(*, subject, body, merge) -> dict[str, str]:
+    """Subject and body (non-empty text within their limits) and merge values (no NUL)."""
+    errors: dict[str, str] = {}
+    if not isinstance(subject, str) or not subject.strip():
+        errors["subject"] = "A subject (or a template_id) is required."
+    elif problem := subject_problem(subject):
+        errors["subject"] = problem
+    if not isinstance(body, str) or not body.strip():
+        errors["body"] = "A body (or a template_id) is required."
+    elif problem := body_problem(body):
+        errors["body"] = problem
+    if not isinstance(merge, dict):
+        errors["merge"] = "An object of merge field values."
+    elif any("\x00" in str(name) + str(value) for name, value in merge.items()):
+        errors["merge"] = "A merge value contains a NUL character (\\x00): remove it."
+    return errors
+
+
 @csrf_exempt
 @require_POST
 @token_required
 def emails_create(request: HttpRequest) -> JsonResponse:
     user = request.user
-    try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid_json", "The body must be a JSON object.")
-    if not isinstance(payload, dict):
-        return _error(400, "invalid_json", "The body must be a JSON object.")
+    payload = _read_payload(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+    if "\x00" in idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        return _error(
+            400,
+            "invalid_idempotency_key",
+            f"The Idempotency-Key header must be text of at most {MAX_IDEMPOTENCY_KEY_CHARS} "
+            "characters, without NUL.",
+        )
     errors: dict[str, str] = {}
     to = str(payload.get("to", "")).strip()
     try:
@@ -92,23 +179,23 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         errors["source"] = f"One of: {', '.join(API_SOURCES)}."
     template = None
     if payload.get("template_id") is not None:
-        template = template_list(user=user).filter(pk=payload["template_id"]).first()
-        if template is None:
-            errors["template_id"] = "No such template among yours or your organization's."
+        try:
+            template_id = _template_id(payload["template_id"])
+        except ValueError:
+            errors["template_id"] = "The id of a template (a whole number)."
+        else:
+            template = template_list(user=user).filter(pk=template_id).first()
+            if template is None:
+                errors["template_id"] = "No such template among yours or your organization's."
     subject = payload.get("subject") or (template.subject if template else "")
     body = payload.get("body") or (template.body if template else "")
-    if not isinstance(subject, str) or not subject.strip():
-        errors["subject"] = "A subject (or a template_id) is required."
-    if not isinstance(body, str) or not body.strip():
-        errors["body"] = "A body (or a template_id) is required."
     merge = payload.get("merge") or {}
-    if not isinstance(merge, dict):
-        errors["merge"] = "An object of merge field values."
+    errors |= _text_fields_problems(subject=subject, body=body, merge=merge)
     send_at = None
     if payload.get("send_at"):
-        send_at = parse_datetime(str(payload["send_at"]))
-        if send_at is None or send_at.tzinfo is None:
-            errors["send_at"] = "An ISO 8601 time with a time zone, e.g. 2030-01-31T09:00:00Z."
+        send_at, problem = _send_at(payload["send_at"])
+        if problem:
+            errors["send_at"] = problem
     if errors:
         return _error(400, "invalid_request", "Some fields need fixing.", fields=errors)
     prospect = prospect_list(user=user).filter(email__iexact=to).first()
@@ -120,10 +207,10 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         )
     except MergeError as exc:
         return _error(400, "unknown_merge_field", exc.message, fields={"body": exc.message})
-    idempotency_key = request.headers.get("Idempotency-Key", "").strip()[:100]
-    repeated = bool(idempotency_key) and (
-        OutboundEmail.objects.filter(sender=user, idempotency_key=idempotency_key).exists()
-    )
+    # Merge values can lengthen the text past its limit.
+    merged = {"subject": subject_problem(rendered.subject), "body": body_problem(rendered.body)}
+    if merged := {name: problem for name, problem in merged.items() if problem}:
+        return _error(400, "invalid_request", "Some fields need fixing.", fields=merged)
     try:
         email = email_enqueue(
             sender=user,
@@ -141,7 +228,9 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         return _error(409, exc.code, exc.reason)
     except ValidationError as exc:
         return _error(400, "invalid_request", " ".join(exc.messages))
-    return JsonResponse(email_json(email), status=200 if repeated else 201)
+    # A replay of the key, sequential or concurrent (the request that lost the insert race),
+    # answers 200 with the email the first request created.
+    return JsonResponse(email_json(email), status=200 if email.replayed else 201)
 
 
 @require_GET

@@ -7,6 +7,14 @@ from django.utils import timezone
 from accounts.models import User
 from core.timezones import UTC_ZONE, user_zone
 
+from .inputs import (
+    MAX_BODY_CHARS,
+    MAX_SUBJECT_CHARS,
+    SEND_AT_TOO_FAR,
+    body_problem,
+    send_at_problem,
+    subject_problem,
+)
 from .selectors import prospect_list, template_list
 
 
@@ -27,6 +35,9 @@ class ZonedDateTimeField(forms.DateTimeField):
         with timezone.override(self.zone):
             try:
                 return super().to_python(value)
+            except OverflowError as exc:
+                # Within a day of datetime's end (9999-12-31): no zone conversion fits.
+                raise forms.ValidationError(SEND_AT_TOO_FAR, code="out_of_range") from exc
             except forms.ValidationError as exc:
                 if exc.code != "ambiguous_timezone":
                     raise
@@ -37,13 +48,24 @@ class ZonedDateTimeField(forms.DateTimeField):
                 ) from exc
 
 
+def _refuse_problem(value: str, check) -> str:
+    if problem := check(value):
+        raise forms.ValidationError(problem)
+    return value
+
+
 class ComposeForm(forms.Form):
     prospect = forms.ModelChoiceField(queryset=None, empty_label="Choose a prospect…")
     template = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="No template (write it here)"
     )
-    subject = forms.CharField(max_length=998)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 12}))
+    # No max_length: a browser would cut a pasted text at it without a word; the limits are
+    # checked in clean_subject / clean_body, with the limit in the error.
+    subject = forms.CharField(help_text=f"At most {MAX_SUBJECT_CHARS:,} characters.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text=f"At most {MAX_BODY_CHARS:,} characters.",
+    )
     send_at = ZonedDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -59,6 +81,12 @@ class ComposeForm(forms.Form):
         send_at.label = f"Send at ({self.zone.key})"
         send_at.help_text = f"In {self.zone.key} time. Leave empty to send now."
 
+    def clean_subject(self):
+        return _refuse_problem(self.cleaned_data["subject"], subject_problem)
+
+    def clean_body(self):
+        return _refuse_problem(self.cleaned_data["body"], body_problem)
+
     def clean_send_at(self):
         """An aware UTC time, or None for "now". A time already past in the organization's
         zone is refused rather than sent at once: the person meant a later moment."""
@@ -73,6 +101,8 @@ class ComposeForm(forms.Form):
                 f"{self.zone.key} (it is {local_now:%Y-%m-%d %H:%M} there). Pick a later time, "
                 "or leave it empty to send now."
             )
+        if problem := send_at_problem(send_at):
+            raise forms.ValidationError(problem)
         return send_at.astimezone(UTC)
 
 

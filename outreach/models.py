@@ -282,6 +282,9 @@ class OutboundEmail(TimeStampedModel):
     idempotency_key = models.CharField(
         max_length=100, blank=True, help_text="The API client's Idempotency-Key, if it sent one."
     )
+    # Not stored: True on the email email_enqueue returns for an Idempotency-Key already used,
+    # so the API answers a replay 200 rather than 201.
+    replayed: bool = False
 
     class Meta:
         ordering = ["-created_at"]

@@ -62,12 +62,13 @@ def email_enqueue(
     """Queue a one-off email (already rendered) for `sender`, now or at `scheduled_at`.
     Raises NoUsableChannel when there is nothing to send through (the plug-in rule included)
     and ValidationError for a bad address. With an `idempotency_key` already used by the
-    sender, returns that email instead of queueing a second one."""
+    sender, returns that email instead of queueing a second one, with `replayed` set."""
     if idempotency_key:
         existing = OutboundEmail.objects.filter(
             sender=sender, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
+            existing.replayed = True
             return existing
     channel = email_channel_resolve(sender=sender, source=source)
     now = timezone.now()
@@ -106,7 +107,9 @@ def email_enqueue(
             with transaction.atomic():
                 email.save()
         except IntegrityError:
-            return OutboundEmail.objects.get(sender=sender, idempotency_key=idempotency_key)
+            existing = OutboundEmail.objects.get(sender=sender, idempotency_key=idempotency_key)
+            existing.replayed = True
+            return existing
     _wake(email)
     return email
 

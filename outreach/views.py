@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import user_list_visible
 from channels_app.sending.limits import queue_estimates
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
+from core.http import param_id
 
 from .forms import ApiTokenForm, ComposeForm, EnrollForm
 from .merge import FIELDS, MergeError, merge_values
@@ -199,8 +200,12 @@ def compose(request):
     data = request.POST if request.method == "POST" else None
     initial = {}
     if data is None:
-        template = template_list(user=user).filter(pk=request.GET.get("template") or 0).first()
-        initial = {"prospect": request.GET.get("prospect"), "template": template}
+        template_id, prospect_id = (
+            param_id(request.GET, "template"),
+            param_id(request.GET, "prospect"),
+        )
+        template = template_list(user=user).filter(pk=template_id or 0).first()
+        initial = {"prospect": prospect_id, "template": template}
         if template is not None:
             initial |= {"subject": template.subject, "body": template.body}
     form = ComposeForm(data, user=user, initial=initial)
@@ -212,7 +217,7 @@ def compose(request):
     except NoUsableChannel as exc:
         channel_problem = exc.reason
     if data is not None and action == "load":
-        template = template_list(user=user).filter(pk=data.get("template") or 0).first()
+        template = template_list(user=user).filter(pk=param_id(data, "template") or 0).first()
         values = data.copy()
         if template is not None:
             values["subject"], values["body"] = template.subject, template.body
@@ -272,7 +277,9 @@ def outbox(request):
     sender_id = None
     if request.user.role != request.user.Role.REP:
         sender_id = (
-            senders.filter(pk=request.GET.get("sender") or 0).values_list("pk", flat=True).first()
+            senders.filter(pk=param_id(request.GET, "sender") or 0)
+            .values_list("pk", flat=True)
+            .first()
         )
     page = Paginator(outbox_page(user=request.user, tab=tab, sender_id=sender_id), 50).get_page(
         request.GET.get("page")

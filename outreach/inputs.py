@@ -1,0 +1,47 @@
+"""The limits on what a person (compose) or a plug-in (the API) may queue, and the checks that
+apply them, shared so both refuse the same input with the same words.
+
+Each check returns the problem as a sentence to show next to the field, or "" when the value
+is fine; it never raises, so a caller can collect every problem of a request at once."""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+# RFC 5322's line limit; a longer subject cannot be written as one header line anyway.
+MAX_SUBJECT_CHARS = 998
+# A sales email is a few kilobytes; 100,000 characters is a long letter with room to spare,
+# and keeps one request's merge-field check and MIME build small.
+MAX_BODY_CHARS = 100_000
+# How far ahead an email may be scheduled. Also keeps every time arithmetic on it (time zones,
+# back-off) far from the year 9999 where Python's datetime ends.
+SEND_AT_HORIZON = timedelta(days=2 * 365)
+SEND_AT_HORIZON_TEXT = "2 years"
+SEND_AT_TOO_FAR = (
+    f"Mail can be scheduled at most {SEND_AT_HORIZON_TEXT} ahead: pick a time within the next "
+    f"{SEND_AT_HORIZON_TEXT}."
+)
+
+
+def text_problem(value: str, *, what: str, limit: int) -> str:
+    """NUL bytes (which no mail or database text may hold) or more than `limit` characters."""
+    if "\x00" in value:
+        return f"The {what} contains a NUL character (\\x00): remove it."
+    if len(value) > limit:
+        return f"The {what} is {len(value):,} characters long; the limit is {limit:,} characters."
+    return ""
+
+
+def subject_problem(value: str) -> str:
+    return text_problem(value, what="subject", limit=MAX_SUBJECT_CHARS)
+
+
+def body_problem(value: str) -> str:
+    return text_problem(value, what="body", limit=MAX_BODY_CHARS)
+
+
+def send_at_problem(send_at: datetime) -> str:
+    """A scheduled time too far ahead (an aware datetime)."""
+    if send_at - timezone.now() > SEND_AT_HORIZON:
+        return SEND_AT_TOO_FAR
+    return ""
