@@ -2,15 +2,24 @@
 
 A bounce: by the Message-ID in its returned headers, then by our own X-Mailroom-Email-Id
 header, then by recipient + sender within a time window. A reply: by In-Reply-To / References
-(or, rarely, a Message-ID) naming one of our emails. Matching never crosses organizations."""
+(or, rarely, a Message-ID) naming one of our emails.
+
+Only emails sent from the mailbox that received the message match (`emails_sent_from_q`): a
+forged bounce delivered to one mailbox can never touch another mailbox's email or prospect,
+in the same organization or not. The X-Mailroom-Email-Id header carries a signed token
+(outreach.email_token); a bare id, the header of mail sent before the signature, is accepted
+only under that same rule."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
+from django.db.models import Q
+
 from bounces.models import Bounce
 from channels_app.models import DeliveryChannel
+from outreach.email_token import email_header_id
 from outreach.models import OutboundEmail
 
 from .conf import bounce_settings
@@ -41,30 +50,46 @@ def message_ids_in(*values: str | None) -> list[str]:
     return list(dict.fromkeys(found))[:MAX_REFERENCES]
 
 
-def email_by_message_ids(*, organization_id: int, message_ids: list[str]) -> OutboundEmail | None:
+def emails_sent_from_q(*, channel: DeliveryChannel) -> Q:
+    """Emails whose bounces and replies come back to `channel`'s mailbox: those it sent, and
+    those its owner sent through an SMTP relay as the same address (a relay sends as the rep)."""
+    sent_here = Q(organization_id=channel.organization_id, channel_id=channel.pk)
+    owner = channel.owner
+    address = (channel.mailbox_address or "").strip().lower()
+    if owner is not None and address and owner.email.strip().lower() == address:
+        relayed = Q(
+            organization_id=channel.organization_id,
+            sender_id=owner.pk,
+            channel_kind__in=[DeliveryChannel.Kind.CUSTOM_SMTP, DeliveryChannel.Kind.MSC_LEGACY],
+        )
+        return sent_here | relayed
+    return sent_here
+
+
+def _emails_of(channel: DeliveryChannel):
+    return OutboundEmail.objects.filter(emails_sent_from_q(channel=channel)).select_related(
+        "sender", "prospect", "channel", "enrollment"
+    )
+
+
+def email_by_message_ids(
+    *, channel: DeliveryChannel, message_ids: list[str]
+) -> OutboundEmail | None:
     forms: list[str] = []
     for message_id in message_ids:
         forms.extend(message_id_forms(message_id))
     if not forms:
         return None
-    return (
-        OutboundEmail.objects.filter(organization_id=organization_id, message_id__in=forms)
-        .select_related("sender", "prospect", "channel", "enrollment")
-        .order_by("-sent_at")
-        .first()
-    )
+    return _emails_of(channel).filter(message_id__in=forms).order_by("-sent_at").first()
 
 
-def email_by_mailroom_id(*, organization_id: int, value: str | None) -> OutboundEmail | None:
-    """Our X-Mailroom-Email-Id header carries the OutboundEmail's primary key."""
-    digits = re.search(r"\d+", value or "")
-    if not digits:
+def email_by_mailroom_id(*, channel: DeliveryChannel, value: str | None) -> OutboundEmail | None:
+    """Our X-Mailroom-Email-Id header: a signed token of the email's id (or, on mail sent
+    before the signature, the bare id), of an email this mailbox sent."""
+    named = email_header_id(value=value)
+    if named is None:
         return None
-    return (
-        OutboundEmail.objects.filter(organization_id=organization_id, pk=int(digits.group()))
-        .select_related("sender", "prospect", "channel", "enrollment")
-        .first()
-    )
+    return _emails_of(channel).filter(pk=named.email_id).first()
 
 
 def email_by_recipient(
@@ -74,12 +99,11 @@ def email_by_recipient(
     bounce arrived."""
     if channel.owner_id is None or not recipient:
         return None
-    emails = OutboundEmail.objects.filter(
-        organization_id=channel.organization_id,
+    emails = _emails_of(channel).filter(
         sender_id=channel.owner_id,
         sent_at__gte=occurred_at - bounce_settings().match_window,
         sent_at__lte=occurred_at + timedelta(minutes=5),
-    ).select_related("sender", "prospect", "channel", "enrollment")
+    )
     candidates = {recipient, recipient.lower()}
     found = emails.filter(to_address__in=candidates).order_by("-sent_at").first()
     if found is None:
@@ -96,13 +120,12 @@ def bounce_match(
     occurred_at: datetime,
 ) -> tuple[OutboundEmail | None, str]:
     """(the email that bounced, how it was found) — (None, unmatched) when nothing fits."""
-    org = channel.organization_id
     email = email_by_message_ids(
-        organization_id=org, message_ids=[original_message_id] if original_message_id else []
+        channel=channel, message_ids=[original_message_id] if original_message_id else []
     )
     if email is not None:
         return email, Bounce.MatchedBy.MESSAGE_ID
-    email = email_by_mailroom_id(organization_id=org, value=original_mailroom_id)
+    email = email_by_mailroom_id(channel=channel, value=original_mailroom_id)
     if email is not None:
         return email, Bounce.MatchedBy.MAILROOM_HEADER
     email = email_by_recipient(channel=channel, recipient=recipient, occurred_at=occurred_at)
@@ -127,4 +150,4 @@ def reply_match(
     replied_to = message_ids_in(as_text(in_reply_to))
     referenced = list(reversed(message_ids_in(as_text(references))))
     ids = list(dict.fromkeys(replied_to + referenced))[:MAX_REFERENCES]
-    return email_by_message_ids(organization_id=channel.organization_id, message_ids=ids)
+    return email_by_message_ids(channel=channel, message_ids=ids)

@@ -19,6 +19,7 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 
 MAILROOM_ID_HEADER = "X-Mailroom-Email-Id"
@@ -65,7 +66,7 @@ def email_mime_build(
     message["Subject"] = _header(email.subject)  # type: ignore[assignment]  # a Header is accepted
     message["Date"] = format_datetime(now)
     message["Message-ID"] = email.message_id or ""
-    message[MAILROOM_ID_HEADER] = str(email.pk)
+    message[MAILROOM_ID_HEADER] = email_header_token(email_id=email.pk)
     return message
 
 
@@ -108,7 +109,9 @@ def email_mime_raw(
             _header_line("Subject", _header(email.subject)),
             b"Date: " + format_datetime(now).encode("ascii") + b"\r\n",
             _header_line("Message-ID", email.message_id or ""),
-            b"X-Mailroom-Email-Id: " + str(email.pk).encode("ascii") + b"\r\n\r\n",
+            b"X-Mailroom-Email-Id: "
+            + email_header_token(email_id=email.pk).encode("ascii")
+            + b"\r\n\r\n",
             payload,
         )
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 
 GMAIL_SCOPES = [
@@ -51,7 +52,7 @@ def mime_for(email: OutboundEmail, *, from_address: str) -> bytes:
     message["To"] = email.to_address
     message["Subject"] = email.subject
     message["Message-ID"] = email.message_id
-    message["X-Mailroom-Email-Id"] = str(email.pk)
+    message["X-Mailroom-Email-Id"] = email_header_token(email_id=email.pk)
     message.set_content(email.body)
     return message.as_bytes()
 

@@ -12,6 +12,7 @@ from bounces import polling
 from bounces.models import Bounce, InboxMessage
 from bounces.polling import channel_poll, channels_poll_fan_out
 from channels_app.models import DeliveryChannel
+from outreach.email_token import email_header_token
 from outreach.models import Enrollment, OutboundEmail, Prospect
 from tests.bounces.poll_helpers import PROVIDER, connect, dsn_for, send
 from tests.factories import (
@@ -289,10 +290,15 @@ def test_bounce_matched_by_mailroom_header_then_recipient_else_kept_unmatched(
 ):
     channel = connect(sandbox, owner=rep, kind=Kind.GMAIL)
     _poll(channel)
-    by_header = OutboundEmailFactory(sender=rep, to_address="dan@acme-prospect.test")
-    by_recipient = OutboundEmailFactory(sender=rep, to_address="eve@acme-prospect.test")
+    by_header = OutboundEmailFactory(
+        sender=rep, channel=channel, to_address="dan@acme-prospect.test"
+    )
+    by_recipient = OutboundEmailFactory(
+        sender=rep, channel=channel, to_address="eve@acme-prospect.test"
+    )
+    token = email_header_token(email_id=by_header.pk)
     for recipient, headers in [
-        (by_header.to_address, f"X-Mailroom-Email-Id: {by_header.pk}\r\nSubject: Hi\r\n"),
+        (by_header.to_address, f"X-Mailroom-Email-Id: {token}\r\nSubject: Hi\r\n"),
         (by_recipient.to_address, "Subject: Hi\r\n"),
         ("nobody@stranger.test", "Subject: Something else\r\n"),
     ]:

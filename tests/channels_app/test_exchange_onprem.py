@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from channels_app.models import DeliveryChannel
 from channels_app.selectors import channel_for_user
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
 from tests.outreach.send_helpers import choose, drain, mailbox_sent
@@ -82,7 +83,7 @@ def test_connect_on_the_settings_page_then_send_through_ews(client, rep, exchang
     assert email.channel_kind == Kind.EXCHANGE_ONPREM
     [sent] = mailbox_sent(exchange, "exchange", rep.email)
     assert sent["Message-ID"] == email.message_id
-    assert sent["X-Mailroom-Email-Id"] == str(email.pk)
+    assert sent["X-Mailroom-Email-Id"] == email_header_token(email_id=email.pk)
     assert sent["To"] == "ana@customer.test"
     assert "rep@acme.test" in sent["From"]
     [record] = exchange.client.sent("exchange", rep.email)

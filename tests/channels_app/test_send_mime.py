@@ -8,6 +8,7 @@ from email import policy
 import pytest
 
 from channels_app.sending.mime import email_mime_build, email_mime_bytes, email_mime_raw
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -41,7 +42,7 @@ def test_wire_bytes_match_the_email_package(subject, body, name):
     if name:
         assert parsed["From"].addresses[0].display_name == name
     assert parsed["Message-ID"] == "<mr.abc@acme.test>"
-    assert parsed["X-Mailroom-Email-Id"] == "123456"
+    assert parsed["X-Mailroom-Email-Id"] == email_header_token(email_id=123456)
     text = parsed.get_content()
     assert text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") == (
         body.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")

@@ -11,6 +11,7 @@ from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from channels_app.sending import services as sending_services
 from channels_app.services import channel_connect_oauth
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
 from tests.outreach.send_helpers import drain, mailbox_sent, oauth_channel, oauth_grant
@@ -35,7 +36,7 @@ def test_mailbox_send_carries_mailroom_message_id(sandbox, rep, kind):
     assert email.channel_kind == kind
     [sent] = mailbox_sent(sandbox, PROVIDER[kind], rep.email)
     assert sent["Message-ID"] == email.message_id
-    assert sent["X-Mailroom-Email-Id"] == str(email.pk)
+    assert sent["X-Mailroom-Email-Id"] == email_header_token(email_id=email.pk)
     assert sent["To"] == "ana@customer.test"
     if kind == Kind.GMAIL:
         assert email.provider_message_id

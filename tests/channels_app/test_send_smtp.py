@@ -12,6 +12,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers.smtp import AUTH_FAILED_REASON
 from channels_app.providers.smtp_auth import SmtpLoginFailed, authenticate
 from channels_app.sending.services import MAX_ATTEMPTS
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail, Prospect
 from outreach.services import email_compose, email_enqueue, email_retry
 from tests.factories import ProspectFactory
@@ -41,7 +42,7 @@ def test_smtp_email_arrives_with_mailroom_message_id(sandbox, rep):
     assert email.channel_kind == DeliveryChannel.Kind.CUSTOM_SMTP
     [received] = smtp_received(sandbox)
     assert received["Message-ID"] == email.message_id
-    assert received["X-Mailroom-Email-Id"] == str(email.pk)
+    assert received["X-Mailroom-Email-Id"] == email_header_token(email_id=email.pk)
     assert received["Subject"] == "Hello Ana"
     assert "does Acme still hire?" in received.get_payload(decode=True).decode()
     assert received["To"] == prospect.email
