@@ -152,6 +152,13 @@ def channel_queue_kick(*, channel_id: int, now: datetime | None = None) -> None:
         transaction.on_commit(lambda: tasks.channel_drain.delay(channel_id))
 
 
+def channel_drain_hand_back(*, channel_id: int) -> None:
+    """A drain that failed gives its mailbox back: the kick it held is released, so the next
+    kick (a queued email, the dispatcher) starts a drain at once instead of after
+    KICK_STALE_AFTER."""
+    MailboxSendState.objects.filter(channel_id=channel_id).update(kicked_at=None)
+
+
 def channel_queue_schedule(*, channel_id: int, at: datetime, now: datetime | None = None) -> bool:
     """Make sure a drain runs at `at` (a send window opens, a pause ends). Keeps one scheduled
     wake-up per mailbox: the earliest. Returns whether a task was scheduled."""
