@@ -109,13 +109,13 @@ class LightPart:
         raw = self._body.encode("ascii", "surrogateescape")
         encoding = (self.get("Content-Transfer-Encoding") or "").strip().lower()
         if encoding == "base64":
-            return _base64(raw)
+            return tolerant_base64(raw)
         if encoding == "quoted-printable":
             return binascii.a2b_qp(raw)
         return raw
 
 
-def _base64(raw: bytes) -> bytes:
+def tolerant_base64(raw: bytes) -> bytes:
     """Tolerant base64: whitespace and junk ignored, missing padding added, broken tail cut."""
     data = b"".join(raw.split())
     try:

@@ -11,15 +11,15 @@ to an exception.
 
 from __future__ import annotations
 
-import contextlib
+import binascii
+import codecs
 import re
 from collections.abc import Iterator
-from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from .light import LightPart, parse_light
+from .light import LightPart, parse_light, tolerant_base64
 
 # Bounces put the failure report first; what follows is the returned message and its
 # attachments. Scanning only this much bounds the time per message whatever its size.
@@ -197,12 +197,64 @@ def header_values(text: str, wanted: tuple[str, ...]) -> dict[str, str]:
 
 
 def decode_words(value: str) -> str:
-    """RFC 2047 words and raw 8-bit bytes decoded, folding removed."""
+    """RFC 2047 words and raw 8-bit bytes decoded, folding removed. Never raises.
+
+    The stdlib's decode_header raises on a bad base64 word or an unknown charset
+    (`=?utf-8?b?A?=`, HeaderParseError / CharsetError); here each word degrades on its own:
+    base64 is read as far as it goes, an unknown charset is read as UTF-8 (else Latin-1), and
+    what is not an encoded word stays as written. Adjacent words are joined without the
+    whitespace between them, their bytes decoded together when they share a charset (a
+    multi-byte character may be split across two words).
+    """
     value = _undo_surrogates(value)
     if "=?" in value:
-        with contextlib.suppress(ValueError, LookupError, UnicodeError, AssertionError):
-            value = str(make_header(decode_header(value)))
+        value = _decode_encoded_words(value)
     return " ".join(value.split())
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([BbQq])\?([^?\s]*)\?=")
+
+
+def _decode_encoded_words(value: str) -> str:
+    pieces: list[str] = []
+    run: list[tuple[str, bytes]] = []  # (charset, bytes) of adjacent encoded words
+    position = 0
+    for found in _ENCODED_WORD.finditer(value, 0, MAX_VALUE_CHARS * 4):
+        between = value[position : found.start()]
+        if between and (not run or between.strip()):
+            pieces.append(_decode_run(run))
+            run = []
+            pieces.append(between)
+        charset, encoding, payload = found.groups()
+        charset = charset.partition("*")[0].lower()  # RFC 2231 language suffix
+        data = payload.encode("ascii", "replace")
+        base64 = encoding in "Bb"
+        data = tolerant_base64(data) if base64 else binascii.a2b_qp(data, header=True)
+        if run and run[-1][0] == charset:
+            run[-1] = (charset, run[-1][1] + data)
+        else:
+            run.append((charset, data))
+        position = found.end()
+    pieces.append(_decode_run(run))
+    pieces.append(value[position:])
+    return "".join(pieces)
+
+
+def _decode_run(run: list[tuple[str, bytes]]) -> str:
+    return "".join(decode_bytes(data, charset) for charset, data in run)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """`data` as text in `charset`; UTF-8 then Latin-1 when it is unknown or wrong."""
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            codecs.lookup(candidate)
+            return data.decode(candidate)
+        except (LookupError, UnicodeError, ValueError, TypeError):
+            continue
+    return data.decode("latin-1")
 
 
 def decoded_text(part: Message) -> str:
@@ -216,16 +268,7 @@ def decoded_text(part: Message) -> str:
         if isinstance(raw_payload, str):
             return normalize_newlines(raw_payload[:MAX_TEXT_CHARS])
         return ""
-    payload = payload[:MAX_TEXT_CHARS]
-    charset = _charset(part)
-    for candidate in (charset, "utf-8"):
-        if not candidate:
-            continue
-        try:
-            return normalize_newlines(payload.decode(candidate))
-        except (LookupError, UnicodeError, ValueError):
-            continue
-    return normalize_newlines(payload.decode("latin-1"))
+    return normalize_newlines(decode_bytes(payload[:MAX_TEXT_CHARS], _charset(part)))
 
 
 def _charset(part: Message) -> str | None:

@@ -167,3 +167,42 @@ def test_prefilter_drops_a_newsletter_without_in_reply_to():
     }
     assert may_be_bounce_or_reply(headers) is False
     assert may_be_bounce_or_reply({**headers, "In-Reply-To": "<abc@mailroom.example>"})
+
+
+# Issue 13 item 1: the stdlib header decoder raises on these (HeaderParseError, CharsetError),
+# and a raise made the poller retry the bounce three times and drop it.
+_UNDECODABLE_HEADERS = [
+    b"References: =?utf-8?b?A?=",
+    b"In-Reply-To: =?utf-8?b?QUJD?= =?utf-8?b?A?=",
+    b"Subject: Undelivered Mail Returned to Sender =?bogus-charset?q?x?=",
+    b"Message-ID: =?unknown-8bit?b?A?=",
+]
+
+
+@pytest.mark.parametrize("header", _UNDECODABLE_HEADERS)
+def test_a_bounce_with_an_undecodable_header_is_still_a_bounce(header):
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
+        b"To: rep@mailroom.example\r\n" + header + b"\r\n"
+        b"Content-Type: text/plain\r\n\r\n"
+        b"This is the mail system at host mx.example.net.\r\n\r\n"
+        b"I'm sorry to have to inform you that your message could not\r\n"
+        b"be delivered to one or more recipients.\r\n\r\n"
+        b"<gone@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1\r\n"
+        b"    <gone@example.net>: Recipient address rejected: User unknown\r\n"
+    )
+    classification = classify_message(raw)
+    assert classification.kind == "bounce"
+    assert [r.address for r in classification.bounce.recipients] == ["gone@example.net"]
+
+
+def test_encoded_words_decode_each_on_its_own():
+    raw = (
+        b"From: =?utf-8?q?Ren=C3=A9?= <rene@example.org>\r\n"
+        b"Subject: =?utf-8?q?Caf=C3=A9?= =?utf-8?b?A?= =?iso-8859-1?q?=E9t=E9?=\r\n"
+        b"In-Reply-To: <sent-1@mailroom.example>\r\n\r\nThanks!\r\n"
+    )
+    classification = classify_message(raw)
+    assert classification.kind == "reply_candidate"
+    assert classification.subject == "Caf\u00e9\u00e9t\u00e9"
+    assert classification.from_address == "rene@example.org"

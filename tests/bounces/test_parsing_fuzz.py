@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bounces.classify import classify_message
 from bounces.parsing import BounceReport, parse_bounce
 from tests.bounces.corpus import corpus_dir
+from tests.bounces.test_classify_fuzz import no_swallowed_exception
 
 CORPUS = corpus_dir()
 SAFETY_BOUND_SECONDS = 0.1
@@ -84,7 +85,8 @@ def _timed(function, raw: bytes):
 )
 @given(mangled_messages())
 def test_parse_bounce_never_raises_and_stays_fast(raw):
-    report, elapsed = _timed(parse_bounce, raw)
+    with no_swallowed_exception():
+        report, elapsed = _timed(parse_bounce, raw)
     assert report is None or isinstance(report, BounceReport)
     assert elapsed < SAFETY_BOUND_SECONDS
 
@@ -97,7 +99,8 @@ def test_parse_bounce_never_raises_and_stays_fast(raw):
 )
 @given(mangled_messages())
 def test_classify_message_never_raises(raw):
-    classification, elapsed = _timed(classify_message, raw)
+    with no_swallowed_exception():
+        classification, elapsed = _timed(classify_message, raw)
     assert classification.kind in {"bounce", "auto_reply", "reply_candidate", "other"}
     assert elapsed < SAFETY_BOUND_SECONDS
 
