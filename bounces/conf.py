@@ -15,9 +15,6 @@ from django.dispatch import receiver
 
 @dataclass(frozen=True)
 class BounceSettings:
-    # Repeated soft bounces that invalidate an address: this many emails within the window.
-    soft_limit: int
-    soft_window: timedelta
     # Mailbox protection: campaigns pause past this hard-bounce rate over the window, once the
     # mailbox sent at least protection_min_sent.
     protection_rate: float
@@ -35,8 +32,6 @@ class BounceSettings:
 @cache
 def bounce_settings() -> BounceSettings:
     return BounceSettings(
-        soft_limit=settings.MAILROOM_SOFT_BOUNCE_LIMIT,
-        soft_window=timedelta(days=settings.MAILROOM_SOFT_BOUNCE_WINDOW_DAYS),
         protection_rate=settings.MAILROOM_MAILBOX_PROTECTION_RATE,
         protection_min_sent=settings.MAILROOM_MAILBOX_PROTECTION_MIN_SENT,
         protection_window=timedelta(hours=24),

@@ -21,6 +21,9 @@ from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from outreach.effects import enrollments_stop_for_prospect, prospect_mark_invalid
 from outreach.models import Enrollment, OutboundEmail, Prospect
+from suppression.models import Suppression
+from suppression.selectors import suppression_policy
+from suppression.services import suppression_add
 
 from .classify import classify_message
 from .conf import bounce_settings
@@ -92,13 +95,24 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
         prospect = (
             Prospect.objects.filter(pk=email.prospect_id).first() if email.prospect_id else None
         )
-        if prospect is not None:
-            invalid_reason = _invalidating_reason(bounce=bounce, prospect=prospect)
-            if invalid_reason:
-                prospect_mark_invalid(prospect=prospect, reason=invalid_reason)
-                enrollments_stop_for_prospect(
-                    prospect=prospect, state=Enrollment.State.STOPPED_BOUNCED
-                )
+        invalid_reason = _invalidating_reason(bounce=bounce, email=email)
+        if invalid_reason:
+            # The address sent to (validated when queued) goes on the suppression list, prospect
+            # or not: every send path refuses it from now on.
+            suppression_add(
+                organization_id=email.organization_id,
+                value=email.to_address,
+                reason=(
+                    Suppression.Reason.HARD_BOUNCE
+                    if bounce.is_hard
+                    else Suppression.Reason.SOFT_BOUNCES
+                ),
+                detail=invalid_reason,
+                source_bounce=bounce,
+            )
+        if prospect is not None and invalid_reason:
+            prospect_mark_invalid(prospect=prospect, reason=invalid_reason)
+            enrollments_stop_for_prospect(prospect=prospect, state=Enrollment.State.STOPPED_BOUNCED)
         headline = bounce_headline(
             recipient=bounce.recipient, status=bounce.status_code, diagnostic=bounce.diagnostic
         )
@@ -133,27 +147,27 @@ def _protection_check_apart(*, channel_id: int) -> None:
         transaction.on_commit(lambda: tasks.channel_protection_check.delay(channel_id))
 
 
-def _invalidating_reason(*, bounce: Bounce, prospect: Prospect) -> str:
-    """Why this bounce makes the prospect's address invalid, or '' when it does not."""
+def _invalidating_reason(*, bounce: Bounce, email: OutboundEmail) -> str:
+    """Why this bounce makes the address invalid (and suppressed), or '' when it does not: a
+    hard bounce, or the organization's soft-bounce limit (separate emails within its window)."""
     detail = " ".join(f"{bounce.status_code} {bounce.diagnostic}".split())[:400]
     if bounce.is_hard:
         return f"Hard bounce: {detail}" if detail else "Hard bounce"
-    config = bounce_settings()
+    policy = suppression_policy(organization_id=email.organization_id)
     soft_emails = (
         Bounce.objects.filter(
-            organization_id=prospect.organization_id,
-            recipient__iexact=prospect.email,
-            outbound_email__isnull=False,
+            organization_id=email.organization_id,
+            outbound_email__to_address__iexact=email.to_address,
             is_hard=False,
             is_delayed=False,
-            occurred_at__gte=bounce.occurred_at - config.soft_window,
+            occurred_at__gte=bounce.occurred_at - timedelta(days=policy.soft_bounce_window_days),
         )
         .values("outbound_email_id")
         .distinct()
         .count()
     )
-    if soft_emails >= config.soft_limit:
-        days = config.soft_window.days
+    if soft_emails >= policy.soft_bounce_limit:
+        days = policy.soft_bounce_window_days
         return f"{soft_emails} soft bounces in {days} days; last: {detail}"
     return ""
 

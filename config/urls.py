@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("outreach.urls")),
     path("", include("bounces.urls")),
     path("", include("analytics.urls")),
+    path("", include("suppression.urls")),
     path("settings/email/", include("channels_app.urls")),
 ]
 

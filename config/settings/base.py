@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "channels_app.sending",
     "bounces",
     "analytics",
+    "suppression",
     "demo",
 ]
 
@@ -265,7 +266,8 @@ MAILROOM_ALLOWED_PRIVATE_NETWORKS = env.list(
 )
 
 # --- Bounce tracking (bounces app) ----------------------------------------------------------
-# Soft bounces that invalidate an address: this many emails within this many days.
+# Soft bounces that invalidate and suppress an address: this many emails within this many
+# days — the default of each organization's suppression policy (set on its suppression page).
 MAILROOM_SOFT_BOUNCE_LIMIT = env.int("MAILROOM_SOFT_BOUNCE_LIMIT", default=3)
 MAILROOM_SOFT_BOUNCE_WINDOW_DAYS = env.int("MAILROOM_SOFT_BOUNCE_WINDOW_DAYS", default=30)
 # Mailbox protection: pause a mailbox's campaigns when more than this share of the emails it

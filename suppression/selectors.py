@@ -1,0 +1,116 @@
+"""Reads of the suppression list: whether an address may be emailed (the send paths' check,
+one indexed query for one address or a whole batch), the admins' page, the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import Suppression, SuppressionPolicy
+
+
+class RecipientSuppressed(Exception):
+    """The recipient is on the organization's suppression list: nothing is queued or sent."""
+
+    code = "recipient_suppressed"
+
+    def __init__(self, entry: Suppression):
+        self.entry = entry
+        self.reason = suppression_reason_text(entry=entry)
+        super().__init__(self.reason)
+
+
+def address_normalize(address: str) -> str:
+    return (address or "").strip().lower()
+
+
+def address_domain(address: str) -> str:
+    return address_normalize(address).rpartition("@")[2]
+
+
+def suppression_reason_text(*, entry: Suppression) -> str:
+    """'bounce.jamie@northwind.test is on the suppression list: Hard bounce (550 5.1.1 …),
+    since 2026-12-02.' — the words Compose, the API and the outbox show."""
+    what = (
+        f"every address at {entry.address}"
+        if entry.scope == Suppression.Scope.DOMAIN
+        else (entry.address)
+    )
+    reason = entry.get_reason_display()
+    if entry.detail:
+        reason += f" ({entry.detail[:200]})"
+    since = timezone.localtime(entry.created_at).date().isoformat() if entry.created_at else ""
+    return f"{what} is on the suppression list: {reason}" + (f", since {since}." if since else ".")
+
+
+def suppressions_find(*, organization_id: int, addresses: Iterable[str]) -> dict[str, Suppression]:
+    """The active entry that blocks each of `addresses` (normalized), for those blocked. One
+    query whatever the number of addresses: the send pipeline checks a batch at once."""
+    wanted = {address_normalize(a) for a in addresses if a}
+    if not wanted:
+        return {}
+    domains = {address_domain(a) for a in wanted}
+    entries = Suppression.objects.filter(
+        Q(scope=Suppression.Scope.ADDRESS, address__in=wanted)
+        | Q(scope=Suppression.Scope.DOMAIN, address__in=domains),
+        organization_id=organization_id,
+        removed_at__isnull=True,
+    )
+    by_address: dict[str, Suppression] = {}
+    by_domain: dict[str, Suppression] = {}
+    for entry in entries:
+        (by_domain if entry.scope == Suppression.Scope.DOMAIN else by_address)[entry.address] = (
+            entry
+        )
+    found = {}
+    for address in wanted:
+        entry = by_address.get(address) or by_domain.get(address_domain(address))
+        if entry is not None:
+            found[address] = entry
+    return found
+
+
+def suppression_find(*, organization_id: int, address: str) -> Suppression | None:
+    return suppressions_find(organization_id=organization_id, addresses=[address]).get(
+        address_normalize(address)
+    )
+
+
+def suppression_check(*, organization_id: int, address: str) -> None:
+    """Raise RecipientSuppressed when `address` may not be emailed by the organization."""
+    entry = suppression_find(organization_id=organization_id, address=address)
+    if entry is not None:
+        raise RecipientSuppressed(entry)
+
+
+def suppression_list(
+    *, user: User, search: str = "", include_removed: bool = False
+) -> QuerySet[Suppression]:
+    """The organization's entries for its admins (nobody else manages the list)."""
+    if not user.is_org_admin or user.organization_id is None:
+        return Suppression.objects.none()
+    entries = Suppression.objects.filter(organization_id=user.organization_id).select_related(
+        "created_by", "removed_by", "source_bounce", "source_email"
+    )
+    if not include_removed:
+        entries = entries.filter(removed_at__isnull=True)
+    if search:
+        entries = entries.filter(Q(address__icontains=search) | Q(detail__icontains=search))
+    return entries
+
+
+def suppression_policy(*, organization_id: int) -> SuppressionPolicy:
+    """The organization's policy, or an unsaved one with the deployment's defaults."""
+    policy = SuppressionPolicy.objects.filter(organization_id=organization_id).first()
+    if policy is None:
+        policy = SuppressionPolicy(
+            organization_id=organization_id,
+            soft_bounce_limit=settings.MAILROOM_SOFT_BOUNCE_LIMIT,
+            soft_bounce_window_days=settings.MAILROOM_SOFT_BOUNCE_WINDOW_DAYS,
+        )
+    return policy
