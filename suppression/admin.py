@@ -8,7 +8,7 @@ from .services import suppression_add, suppression_entry_parse, suppression_remo
 class SuppressionAdminForm(forms.ModelForm):
     class Meta:
         model = Suppression
-        fields = "__all__"
+        fields = ["organization", "address", "reason", "detail", "removal_reason"]
 
     def clean_address(self) -> str:
         """A malformed address or domain is refused here, with the reason."""
