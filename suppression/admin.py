@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin import ScopedModelAdmin
+
 from .models import Suppression, SuppressionPolicy
 from .services import suppression_add, suppression_entry_parse, suppression_remove
 
@@ -33,10 +35,11 @@ class ActiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ScopedModelAdmin):
     """Adding goes through suppression_add (a malformed address is refused with the reason);
     an entry is never deleted: fill in "removal reason" and save to remove it (recorded)."""
 
+    organization_path = "organization"
     form = SuppressionAdminForm
     list_display = ["address", "scope", "reason", "organization", "created_at", "removed_at"]
     list_filter = [ActiveFilter, "reason", "scope", "organization"]
@@ -59,6 +62,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         return super().get_fields(request, obj)
 
     def save_model(self, request, obj, form, change):
+        self.check_in_scope(request, obj)
         if not change:
             entry, created = suppression_add(
                 organization_id=obj.organization_id,
@@ -79,7 +83,8 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressionPolicy)
-class SuppressionPolicyAdmin(admin.ModelAdmin):
+class SuppressionPolicyAdmin(ScopedModelAdmin):
+    organization_path = "organization"
     list_display = [
         "organization",
         "soft_bounce_limit",
