@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.sending.resolution import NoUsableChannel
 from core.http import MAX_ID
+from suppression.selectors import RecipientSuppressed
 
 from .inputs import MAX_BODY_CHARS, body_problem, send_at_problem, subject_problem
 from .merge import MergeError, merge_values, render
@@ -226,6 +227,8 @@ def emails_create(request: HttpRequest) -> JsonResponse:
     except NoUsableChannel as exc:
         # The plug-in rule: never rerouted, refused with what to connect.
         return _error(409, exc.code, exc.reason)
+    except RecipientSuppressed as exc:
+        return _error(422, exc.code, exc.reason, reason=exc.reason)
     except ValidationError as exc:
         return _error(400, "invalid_request", " ".join(exc.messages))
     # A replay of the key, sequential or concurrent (the request that lost the insert race),

@@ -10,6 +10,12 @@ from django.utils import timezone
 from .models import Enrollment, OutboundEmail, Prospect
 
 OPEN_ENROLLMENT_STATES = (Enrollment.State.ACTIVE, Enrollment.State.PAUSED)
+STOP_STATES = (
+    Enrollment.State.STOPPED_BOUNCED,
+    Enrollment.State.STOPPED_REPLIED,
+    Enrollment.State.STOPPED_SUPPRESSED,
+    Enrollment.State.STOPPED_UNSUBSCRIBED,
+)
 
 
 @transaction.atomic
@@ -28,13 +34,21 @@ def prospect_mark_invalid(*, prospect: Prospect, reason: str) -> bool:
     return bool(updated)
 
 
+_STOP_WORDS = {
+    Enrollment.State.STOPPED_BOUNCED: "the prospect bounced.",
+    Enrollment.State.STOPPED_REPLIED: "the prospect replied.",
+    Enrollment.State.STOPPED_SUPPRESSED: "the address is on the suppression list.",
+    Enrollment.State.STOPPED_UNSUBSCRIBED: "the prospect unsubscribed.",
+}
+
+
 @transaction.atomic
 def enrollments_stop_for_prospect(
     *, prospect: Prospect, state: str, campaign_id: int | None = None
 ) -> int:
     """Stop the prospect's open enrollments (all of them, or one campaign's) with `state`
-    (stopped_bounced or stopped_replied). Returns how many stopped."""
-    if state not in (Enrollment.State.STOPPED_BOUNCED, Enrollment.State.STOPPED_REPLIED):
+    (one of STOP_STATES). Returns how many stopped."""
+    if state not in STOP_STATES:
         raise ValueError(f"not a stop state: {state}")
     enrollments = Enrollment.objects.filter(prospect=prospect, state__in=OPEN_ENROLLMENT_STATES)
     if campaign_id is not None:
@@ -52,8 +66,7 @@ def enrollments_stop_for_prospect(
         pending = pending.filter(enrollment__campaign_id=campaign_id)
     pending.update(
         status=OutboundEmail.Status.CANCELLED,
-        waiting_reason="Campaign stopped: the prospect "
-        + ("replied." if state == Enrollment.State.STOPPED_REPLIED else "bounced."),
+        waiting_reason=f"Campaign stopped: {_STOP_WORDS[state]}",
         updated_at=now,
     )
     return Enrollment.objects.filter(id__in=stopped_ids).update(

@@ -130,6 +130,8 @@ class Enrollment(TimeStampedModel):
         FINISHED = "finished", "Finished"
         STOPPED_BOUNCED = "stopped_bounced", "Stopped: bounced"
         STOPPED_REPLIED = "stopped_replied", "Stopped: replied"
+        STOPPED_SUPPRESSED = "stopped_suppressed", "Stopped: suppressed"
+        STOPPED_UNSUBSCRIBED = "stopped_unsubscribed", "Stopped: unsubscribed"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
     prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="enrollments")

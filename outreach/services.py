@@ -19,6 +19,7 @@ from accounts.models import User
 from channels_app.sending.mime import message_id_new
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
+from suppression.selectors import suppression_check, suppression_reason_text, suppressions_find
 
 from .merge import merge_values, render
 from .models import (
@@ -60,9 +61,10 @@ def email_enqueue(
     idempotency_key: str = "",
 ) -> OutboundEmail:
     """Queue a one-off email (already rendered) for `sender`, now or at `scheduled_at`.
-    Raises NoUsableChannel when there is nothing to send through (the plug-in rule included)
-    and ValidationError for a bad address. With an `idempotency_key` already used by the
-    sender, returns that email instead of queueing a second one, with `replayed` set."""
+    Raises NoUsableChannel when there is nothing to send through (the plug-in rule included),
+    RecipientSuppressed when the address is on the organization's suppression list and
+    ValidationError for a bad address. With an `idempotency_key` already used by the sender,
+    returns that email instead of queueing a second one, with `replayed` set."""
     if idempotency_key:
         existing = OutboundEmail.objects.filter(
             sender=sender, idempotency_key=idempotency_key
@@ -70,6 +72,7 @@ def email_enqueue(
         if existing is not None:
             existing.replayed = True
             return existing
+    suppression_check(organization_id=sender.organization_id, address=to_address)
     channel = email_channel_resolve(sender=sender, source=source)
     now = timezone.now()
     scheduled = scheduled_at is not None and scheduled_at > now
@@ -143,10 +146,12 @@ def email_compose(
 def email_retry(*, email: OutboundEmail) -> OutboundEmail:
     """ "Retry send" on a failed email: it goes back in the queue of the channel it resolves
     to now (say, after the rep fixed their SMTP credentials), with a fresh set of tries.
-    Raises NoUsableChannel, or ValidationError when the email is not failed."""
+    Raises NoUsableChannel, RecipientSuppressed (the address was suppressed meanwhile), or
+    ValidationError when the email is not failed."""
     locked = OutboundEmail.objects.select_for_update().select_related("sender").get(pk=email.pk)
     if locked.status != Status.FAILED:
         raise ValidationError("Only a failed email can be retried.")
+    suppression_check(organization_id=locked.organization_id, address=locked.to_address)
     channel = email_channel_resolve(sender=locked.sender, source=locked.source)
     now = timezone.now()
     locked.status = Status.QUEUED
@@ -192,21 +197,29 @@ def email_cancel(*, email: OutboundEmail) -> bool:
 class EnrollResult:
     enrolled: int
     already_enrolled: int
-    invalid_address: int
+    invalid_address: int  # invalid or on the suppression list
 
 
 def enrollments_create(
     *, campaign: Campaign, prospects: list[Prospect], sender: User
 ) -> EnrollResult:
     """Enroll prospects (one or many at once) in the campaign; the first step is due after
-    its delay. Prospects already in the campaign or with an invalid address are skipped."""
+    its delay. Prospects already in the campaign, with an invalid address or on the
+    suppression list are skipped."""
     first_step = campaign.steps.order_by("position").first()
     if first_step is None:
         raise ValidationError("Add a step to the campaign before enrolling prospects.")
     if campaign.organization_id != sender.organization_id:
         raise PermissionDenied
     prospects = [p for p in prospects if p.organization_id == campaign.organization_id]
-    valid = [p for p in prospects if p.email_status == Prospect.EmailStatus.VALID]
+    suppressed = suppressions_find(
+        organization_id=campaign.organization_id, addresses=[p.email for p in prospects]
+    )
+    valid = [
+        p
+        for p in prospects
+        if p.email_status == Prospect.EmailStatus.VALID and p.email.lower() not in suppressed
+    ]
     existing = set(
         Enrollment.objects.filter(campaign=campaign, prospect__in=valid).values_list(
             "prospect_id", flat=True
@@ -325,6 +338,24 @@ def _campaign_email(enrollment: Enrollment, now: datetime) -> OutboundEmail:
     )
 
 
+def _campaign_step_skip(enrollment: Enrollment, *, now: datetime, reason: str) -> None:
+    """The prospect is on the suppression list: the step is not sent, the outbox shows it
+    cancelled with the reason, and the enrollment stops there."""
+    exists = OutboundEmail.objects.filter(
+        enrollment=enrollment, campaign_step=enrollment.next_step
+    ).exists()
+    if not exists:
+        email = _campaign_email(enrollment, now)
+        email.status = Status.CANCELLED
+        email.next_attempt_at = None
+        email.waiting_reason = ""
+        email.failure_reason = f"Not sent: {reason}"[:1000]
+        email.save()
+    enrollment.state = Enrollment.State.STOPPED_SUPPRESSED
+    enrollment.next_step, enrollment.next_due_at, enrollment.stopped_at = None, None, now
+    enrollment.save(update_fields=["state", "next_step", "next_due_at", "stopped_at", "updated_at"])
+
+
 def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """The periodic campaign task: every active enrollment whose next step is due gets that
     step's email queued and moves on to the following step (or finishes). Two runs at once
@@ -344,8 +375,25 @@ def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500)
             .select_related("next_step__template", "prospect", "sender__organization", "campaign")
             .order_by("next_due_at")[:limit]
         )
+        suppressed = {}
+        for organization_id in {enrollment.campaign.organization_id for enrollment in due}:
+            found = suppressions_find(
+                organization_id=organization_id,
+                addresses=[
+                    e.prospect.email for e in due if e.campaign.organization_id == organization_id
+                ],
+            )
+            suppressed |= {(organization_id, address): entry for address, entry in found.items()}
         for enrollment in due:
             step = enrollment.next_step
+            entry = suppressed.get(
+                (enrollment.campaign.organization_id, enrollment.prospect.email.strip().lower())
+            )
+            if entry is not None:
+                _campaign_step_skip(
+                    enrollment, now=now, reason=suppression_reason_text(entry=entry)
+                )
+                continue
             if enrollment.prospect.email_status != Prospect.EmailStatus.VALID:
                 enrollment.state = Enrollment.State.STOPPED_BOUNCED
                 enrollment.next_step, enrollment.next_due_at, enrollment.stopped_at = (

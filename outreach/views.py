@@ -11,6 +11,7 @@ from accounts.selectors import user_list_visible
 from channels_app.sending.limits import queue_estimates
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from core.http import param_id
+from suppression.selectors import RecipientSuppressed
 
 from .forms import ApiTokenForm, ComposeForm, EnrollForm
 from .merge import FIELDS, MergeError, merge_values
@@ -254,6 +255,8 @@ def compose(request):
             form.add_error("body", exc.message)
         except NoUsableChannel as exc:
             channel_problem = exc.reason
+        except RecipientSuppressed as exc:
+            form.add_error("prospect", f"Not sent: {exc.reason}")
     return render(
         request,
         "outreach/compose.html",
@@ -317,7 +320,7 @@ def outbox_retry(request, pk: int):
     email = get_object_or_404(outbound_email_list(user=request.user), pk=pk)
     try:
         email_retry(email=email)
-    except NoUsableChannel as exc:
+    except (NoUsableChannel, RecipientSuppressed) as exc:
         messages.error(request, exc.reason)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

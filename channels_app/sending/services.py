@@ -48,6 +48,8 @@ from channels_app.providers import facade as providers
 from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
 from outreach.models import OutboundEmail
+from suppression.models import Suppression
+from suppression.selectors import suppression_reason_text, suppressions_find
 
 from .limits import (
     Allowance,
@@ -92,6 +94,7 @@ class DrainResult:
     failed: int = 0
     bounced: int = 0
     waiting: int = 0
+    suppressed: int = 0  # stopped just before the provider: the address was suppressed meanwhile
     more: bool = False  # stopped for the time budget with mail still due
     next_run_at: datetime | None = None  # nothing more can go before then
     moved_to: set[int] = field(default_factory=set)  # channels that received re-routed mail
@@ -638,7 +641,21 @@ def _send_batch(
     started = time.monotonic()
     unused_slots = 0
     keep_going = True
+    suppressed = _suppressed_among(emails)
     for index, email in enumerate(emails):
+        entry = suppressed.get(email.to_address.strip().lower())
+        if entry is not None:
+            # Suppressed while it waited (a bounce, an unsubscribe): never handed to the provider.
+            result.suppressed += 1
+            unused_slots += 1
+            _finish(
+                email,
+                status=Status.CANCELLED,
+                failure_reason=f"Not sent: {suppression_reason_text(entry=entry)}"[:1000],
+                waiting_reason="",
+                next_attempt_at=None,
+            )
+            continue
         if time.monotonic() - started > LEASE_SAFETY_SECONDS:
             rest = emails[index:]
             _release(rest, status=Status.QUEUED, until=timezone.now(), reason="", refund=True)
@@ -686,6 +703,18 @@ def _send_batch(
     if throttled and unused_slots:
         slots_return(channel_id=channel.pk, count=unused_slots, taken_at=claimed_at)
     return keep_going
+
+
+def _suppressed_among(emails: list[OutboundEmail]) -> dict[str, Suppression]:
+    """The batch's recipients on their organization's suppression list: one query per
+    organization in the batch (a mailbox's batch is one organization's)."""
+    found: dict[str, Suppression] = {}
+    for organization_id in {email.organization_id for email in emails}:
+        found |= suppressions_find(
+            organization_id=organization_id,
+            addresses=[e.to_address for e in emails if e.organization_id == organization_id],
+        )
+    return found
 
 
 def sending_dispatch(*, now: datetime) -> int:
