@@ -15,6 +15,8 @@ class FeedEvent(TimeStampedModel):
         THROTTLED = "throttled", "Throttled"
         CHANNEL_NEEDS_RECONNECT = "channel_needs_reconnect", "Channel needs reconnect"
         MAILBOX_PAUSED = "mailbox_paused", "Mailbox paused"
+        REMOVAL_REQUESTED = "removal_requested", "Asks to be removed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="feed_events"

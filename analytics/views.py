@@ -232,6 +232,7 @@ FEED_KIND_PILLS = {
     FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT: "bad",
     FeedEvent.Kind.MAILBOX_PAUSED: "bad",
     FeedEvent.Kind.REPLIED: "ok",
+    FeedEvent.Kind.REMOVAL_REQUESTED: "bad",
 }
 _PK = 987654321  # stands in for an id while a URL is reversed once per response
 
@@ -251,6 +252,7 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
     through html.escape (what Django's autoescaping does)."""
     read_before, read_after = _url_pattern("feed_read")
     prospect_before, prospect_after = _url_pattern("prospect_detail")
+    confirm_before, confirm_after = _url_pattern("removal_confirm")
     reconnect = escape(reverse("email_settings"))
     team = scope == "team"
     scope_html, csrf_html = escape(scope), escape(csrf_value)
@@ -269,6 +271,13 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
             if own and e.kind == FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT
             else ""
         )
+        if own and e.kind == FeedEvent.Kind.REMOVAL_REQUESTED and not e.read_at:
+            reconnect_html = (
+                f'<form method="post" action="{confirm_before}{e.id}{confirm_after}" '
+                f'class="inline"><input type="hidden" name="csrfmiddlewaretoken" '
+                f'value="{csrf_html}"><button class="button primary" type="submit">'
+                f"Confirm: stop emailing them</button></form>"
+            )
         read_html = (
             f'<form method="post" action="{read_before}{e.id}{read_after}" '
             f'class="inline feed-read"><input type="hidden" name="csrfmiddlewaretoken" '

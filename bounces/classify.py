@@ -70,6 +70,32 @@ _AUTO_REPLY_BODY = re.compile(
     r"|estou (?:ausente|de f[ée]rias|fora do escrit[óo]rio)|fora do escrit[óo]rio|retorno em",
     re.IGNORECASE,
 )
+# A person asking not to be emailed again, in the parser's languages (EN, DE, FR, ES, PT, IT,
+# NL, JA, KO, ZH). Only ever flags the reply for the rep to confirm: a phrase match is a guess.
+_REMOVAL_REQUEST = re.compile(
+    r"\bunsubscribe|\bremove me\b|\btake me off\b|\bplease stop\b|\bstop (?:e-?mailing|"
+    r"sending|contacting)|\bopt(?:[ -])?out\b|\bdo not (?:contact|e-?mail) me|\bdon'?t (?:contact|"
+    r"e-?mail) me|\bno more e-?mails"
+    r"|\babmelden|\babbestellen|\baustragen|\bentfernen sie mich|\bbitte entfernen"
+    r"|\bkeine (?:weiteren )?e-?mails|\bnicht mehr (?:kontaktieren|anschreiben)"
+    r"|d[ée]sabonner|d[ée]sinscri|\bretirez[- ]moi|\bsupprimez[- ]moi|\bne plus recevoir"
+    r"|\bne me contactez plus|\barr[êe]tez de m'envoyer"
+    r"|\bdar(?:me)? de baja|\bbaja de la lista|\bcancelar (?:la )?suscripci[óo]n"
+    r"|\belim[íi]n(?:e|a)me"
+    r"|\beliminarme|\bno me (?:escriba|envíe|envie)n? m[áa]s|\bdejen? de (?:enviar|escribir)"
+    r"|\bno quiero recibir"
+    r"|\bdescadastr|\bcancelar (?:a )?inscri[çc][ãa]o|\bremova[- ]me|\bme remova"
+    r"|\bn[ãa]o quero receber"
+    r"|\bparem de (?:enviar|mandar)|\bn[ãa]o me (?:envie|mande)m? mais"
+    r"|\bdisiscriv|\bdisiscrizione|\bcancellami|\brimuovimi|\bnon voglio pi[ùu] ricevere"
+    r"|\bsmettete di (?:inviare|scrivere)|\bnon contattatemi pi[ùu]"
+    r"|\bafmelden|\buitschrijven|\bverwijder (?:mij|me)|\bgeen e-?mails? meer|\bstop met mailen"
+    r"|\bniet meer (?:benaderen|mailen)"
+    r"|配信停止|配信解除|登録解除|購読解除|送らないで|送信しないで"
+    r"|수신\s?거부|구독\s?취소|보내지\s?마|그만\s?보내"
+    r"|退订|退訂|取消订阅|取消訂閱|不要再发|请勿再发|別再寄|别再发|請勿再寄|移除我",
+    re.IGNORECASE,
+)
 _QUOTE_HEADER = re.compile(r"^(?:On .{0,80} wrote:|-{2,} ?Original|From: |Von: |De: |Da: |Van: )")
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _OOF_MESSAGE_CLASSES = re.compile(r"IPM\.Note\.Rules\.(?:Oof|ExternalOof)Template", re.I)
@@ -99,6 +125,7 @@ class Classification:
     message_id: str | None = None
     from_address: str | None = None
     subject: str = ""
+    asks_removal: bool = False  # a reply whose own words ask not to be emailed again
 
 
 def classify_message(raw: bytes) -> Classification:
@@ -140,7 +167,9 @@ def _classify(raw: bytes) -> Classification:
     if identity["in_reply_to"] or identity["references"]:
         if header_text(message, "Precedence").lower() in _BULK_PRECEDENCE:
             return Classification(kind=OTHER, **identity)
-        return Classification(kind=REPLY_CANDIDATE, **identity)
+        return Classification(
+            kind=REPLY_CANDIDATE, asks_removal=asks_removal(message, subject), **identity
+        )
     return Classification(kind=OTHER, **identity)
 
 
@@ -207,6 +236,17 @@ def _body_says_out_of_office(message: Message) -> bool:
         if kind == "text/plain" and not content_param(part, "name"):
             opening = _opening_text(decoded_text(part))
             return bool(_AUTO_REPLY_BODY.search(opening))
+    return False
+
+
+def asks_removal(message: Message, subject: str = "") -> bool:
+    """Whether a person's reply asks to be removed ("unsubscribe", "remove me", "bitte
+    entfernen", "配信停止", …): the subject, or the reply's own words above the quote."""
+    if _REMOVAL_REQUEST.search(subject):
+        return True
+    for part, kind in iter_parts(message):
+        if kind == "text/plain" and not content_param(part, "name"):
+            return bool(_REMOVAL_REQUEST.search(_opening_text(decoded_text(part))))
     return False
 
 

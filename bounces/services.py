@@ -380,7 +380,12 @@ def _classify_and_apply(*, message: InboxMessage) -> None:
             message.kind = InboxMessage.Kind.AUTO_REPLY
         elif email is not None:
             message.kind = InboxMessage.Kind.REPLY
-            reply_record(email=email, inbox_message=message, occurred_at=occurred_at)
+            reply_record(
+                email=email,
+                inbox_message=message,
+                occurred_at=occurred_at,
+                asks_removal=classification.asks_removal,
+            )
         else:
             message.kind = InboxMessage.Kind.OTHER
     else:
@@ -433,10 +438,15 @@ def _bounce_apply_report(*, message: InboxMessage, report, occurred_at: datetime
 
 
 def reply_record(
-    *, email: OutboundEmail, inbox_message: InboxMessage, occurred_at: datetime
+    *,
+    email: OutboundEmail,
+    inbox_message: InboxMessage,
+    occurred_at: datetime,
+    asks_removal: bool = False,
 ) -> None:
     """A prospect answered: the email shows replied, the prospect's enrollment in that campaign
-    stops, and the sender hears about it. A reply seen twice counts once."""
+    stops, and the sender hears about it. A reply seen twice counts once. A reply asking to be
+    removed is flagged for the rep to confirm with one click, never suppressed by itself."""
     with transaction.atomic():
         OutboundEmail.objects.filter(pk=email.pk, replied_at__isnull=True).update(
             replied_at=occurred_at, updated_at=timezone.now()
@@ -459,6 +469,19 @@ def reply_record(
             channel=email.channel,
             dedupe_key=f"replied:{email.pk}:{reply_id}",
         )
+        if asks_removal:
+            feed_event_record(
+                user=email.sender,
+                kind=FeedEvent.Kind.REMOVAL_REQUESTED,
+                title=f"{who} asks to be removed: confirm to stop emailing {email.to_address}"[
+                    :500
+                ],
+                detail="Their reply reads like an unsubscribe request. Confirm puts the address "
+                "on the suppression list and stops all its campaigns.",
+                outbound_email=email,
+                channel=email.channel,
+                dedupe_key=f"removal_requested:{email.pk}:{reply_id}",
+            )
 
 
 def _campaign_id(email: OutboundEmail) -> int | None:

@@ -1,11 +1,14 @@
-"""What a bounce or a reply does to a prospect: its address marked invalid, its campaign
-enrollments stopped and their queued steps cancelled.
+"""What a bounce, a reply or an unsubscribe does to a prospect: its address marked invalid or
+suppressed, its campaign enrollments stopped and their queued steps cancelled.
 
 The bounce outcomes (bounces.services) and the workspace (outreach.services) both need these,
 so they live below both, importing only models (README, "Architecture")."""
 
 from django.db import transaction
 from django.utils import timezone
+
+from suppression.models import Suppression
+from suppression.services import suppression_add
 
 from .models import Enrollment, OutboundEmail, Prospect
 
@@ -72,3 +75,32 @@ def enrollments_stop_for_prospect(
     return Enrollment.objects.filter(id__in=stopped_ids).update(
         state=state, next_step=None, next_due_at=None, stopped_at=now, updated_at=now
     )
+
+
+@transaction.atomic
+def address_unsubscribe(
+    *,
+    organization_id: int,
+    address: str,
+    source_email: OutboundEmail | None = None,
+    source_message=None,
+    confirmed_by=None,
+) -> tuple[Suppression, bool]:
+    """The recipient asked to hear no more (the one-click link, or a reply the rep confirmed):
+    the address goes on the suppression list and every campaign of its prospects stops.
+    Idempotent: returns the existing entry (created=False) when it was already suppressed."""
+    entry, created = suppression_add(
+        organization_id=organization_id,
+        value=address,
+        reason=Suppression.Reason.UNSUBSCRIBED,
+        detail="Confirmed from their reply." if source_message is not None else "",
+        created_by=confirmed_by,
+        source_email=source_email,
+        source_message=source_message,
+    )
+    prospects = Prospect.objects.filter(organization_id=organization_id, email__iexact=address)
+    for prospect in prospects:
+        enrollments_stop_for_prospect(
+            prospect=prospect, state=Enrollment.State.STOPPED_UNSUBSCRIBED
+        )
+    return entry, created

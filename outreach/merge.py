@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from accounts.models import User
+from suppression.links import unsubscribe_url
 
 from .models import Prospect
 
@@ -28,6 +29,7 @@ FIELDS: dict[str, str] = {
     "sender_last_name": "Your last name",
     "sender_name": "Your full name",
     "sender_email": "Your email address",
+    "unsubscribe_url": "A one-click link that stops your emails to the prospect",
 }
 
 
@@ -60,6 +62,9 @@ def merge_values(*, prospect: Prospect | None, sender: User, extra: dict | None 
             "company": prospect.company,
             "title": prospect.title,
             "email": prospect.email,
+            "unsubscribe_url": unsubscribe_url(
+                organization_id=prospect.organization_id, address=prospect.email
+            ),
         }
     for name, value in (extra or {}).items():
         if name in FIELDS and isinstance(value, str | int | float):

@@ -114,3 +114,16 @@ def suppression_policy(*, organization_id: int) -> SuppressionPolicy:
             soft_bounce_window_days=settings.MAILROOM_SOFT_BOUNCE_WINDOW_DAYS,
         )
     return policy
+
+
+def unsubscribe_link_replayed(*, organization_id: int, address: str, issued_at) -> bool:
+    """The link was used once already (an unsubscribe recorded after it was issued) and an
+    admin lifted that suppression since: using the link again must not undo their decision."""
+    return Suppression.objects.filter(
+        organization_id=organization_id,
+        scope=Suppression.Scope.ADDRESS,
+        address=address_normalize(address),
+        reason=Suppression.Reason.UNSUBSCRIBED,
+        removed_at__isnull=False,
+        created_at__gte=issued_at,
+    ).exists()

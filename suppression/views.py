@@ -1,14 +1,28 @@
-"""The suppression page (organization admins): the list, search, add, remove, the policy."""
+"""The suppression page (organization admins): the list, search, add, remove, the policy; the
+public one-click unsubscribe page; the rep's confirmation of a reply asking to be removed."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from analytics.feed import feed_event_mark_read, feed_event_record
+from analytics.models import FeedEvent
+from bounces.models import InboxMessage
+from outreach.effects import address_unsubscribe
+from outreach.models import OutboundEmail
 
 from .forms import SuppressionAddForm, SuppressionPolicyForm, SuppressionRemoveForm
-from .selectors import suppression_list, suppression_policy
+from .links import unsubscribe_link_read
+from .selectors import (
+    suppression_find,
+    suppression_list,
+    suppression_policy,
+    unsubscribe_link_replayed,
+)
 from .services import suppression_add, suppression_policy_update, suppression_remove
 
 
@@ -93,3 +107,81 @@ def suppression_policy_edit(request):
     else:
         messages.success(request, "Saved the suppression settings.")
     return redirect("suppressions")
+
+
+# --- the public unsubscribe page (no login) ------------------------------------------------
+
+
+# RFC 8058: the mailbox provider POSTs without a session or CSRF token; the signed token is the
+# proof, and this is the one view exempt from CSRF.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET shows a confirm button; POST (the button, or the provider's one-click POST with
+    `List-Unsubscribe=One-Click`) suppresses the address and stops its campaigns. Idempotent.
+    A forged or altered link, or a replay after an admin lifted the suppression, does nothing
+    and says so."""
+    link = unsubscribe_link_read(token=token)
+    if link is None:
+        return render(request, "suppression/unsubscribe.html", {"state": "invalid"}, status=400)
+    context = {"address": link.address, "token": token}
+    org = link.organization_id
+    if suppression_find(organization_id=org, address=link.address) is not None:
+        return render(request, "suppression/unsubscribe.html", {**context, "state": "already"})
+    if unsubscribe_link_replayed(
+        organization_id=org, address=link.address, issued_at=link.issued_at
+    ):
+        return render(request, "suppression/unsubscribe.html", {**context, "state": "replayed"})
+    if request.method == "GET":
+        return render(request, "suppression/unsubscribe.html", {**context, "state": "confirm"})
+    email = (
+        OutboundEmail.objects.filter(pk=link.email_id, organization_id=org).first()
+        if link.email_id
+        else None
+    )
+    address_unsubscribe(organization_id=org, address=link.address, source_email=email)
+    if email is not None:
+        feed_event_record(
+            user=email.sender,
+            kind=FeedEvent.Kind.UNSUBSCRIBED,
+            title=f"{link.address} unsubscribed"[:500],
+            detail=f"From “{email.subject}”. The address is on the suppression list and its "
+            "campaigns are stopped.",
+            outbound_email=email,
+            dedupe_key=f"unsubscribed:{org}:{link.address}",
+        )
+    return render(request, "suppression/unsubscribe.html", {**context, "state": "done"})
+
+
+@login_required
+@require_POST
+def removal_confirm(request, pk: int):
+    """The rep confirms a reply that asked to be removed (flagged in their feed)."""
+    event = get_object_or_404(
+        FeedEvent.objects.select_related("outbound_email"),
+        pk=pk,
+        user=request.user,
+        kind=FeedEvent.Kind.REMOVAL_REQUESTED,
+    )
+    email = event.outbound_email
+    if email is None:
+        messages.error(request, "The email this reply answered is gone; add the address by hand.")
+        return redirect("feed")
+    reply = (
+        InboxMessage.objects.filter(outbound_email=email, kind=InboxMessage.Kind.REPLY)
+        .order_by("-created_at")
+        .first()
+    )
+    entry, created = address_unsubscribe(
+        organization_id=email.organization_id,
+        address=email.to_address,
+        source_email=email,
+        source_message=reply,
+        confirmed_by=request.user,
+    )
+    feed_event_mark_read(user=request.user, event_id=event.pk)
+    if created:
+        messages.success(request, f"{entry.address} is suppressed and its campaigns are stopped.")
+    else:
+        messages.info(request, f"{entry.address} was already suppressed.")
+    return redirect("feed")

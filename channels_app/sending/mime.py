@@ -23,6 +23,7 @@ from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 
 MAILROOM_ID_HEADER = "X-Mailroom-Email-Id"
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
 WIRE_POLICY = compat32.clone(linesep="\r\n")
 MAX_LINE = 78  # compat32's max_line_length: shorter header lines are never folded
 
@@ -56,7 +57,12 @@ def _from_value(from_name: str, from_address: str) -> str:
 
 
 def email_mime_build(
-    *, email: OutboundEmail, from_address: str, from_name: str, now: datetime
+    *,
+    email: OutboundEmail,
+    from_address: str,
+    from_name: str,
+    now: datetime,
+    unsubscribe_url: str = "",
 ) -> MIMEText:
     """The message as an email.message object (the reference for `email_mime_raw`)."""
     body = email.body if email.body.endswith("\n") else email.body + "\n"
@@ -66,6 +72,9 @@ def email_mime_build(
     message["Subject"] = _header(email.subject)  # type: ignore[assignment]  # a Header is accepted
     message["Date"] = format_datetime(now)
     message["Message-ID"] = email.message_id or ""
+    if unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = ONE_CLICK
     message[MAILROOM_ID_HEADER] = email_header_token(email_id=email.pk)
     return message
 
@@ -90,10 +99,27 @@ def _from_line(from_name: str, from_address: str) -> bytes:
     return _header_line("From", _from_value(from_name, from_address))
 
 
+def _unsubscribe_lines(url: str) -> bytes:
+    if not url:
+        return b""
+    # One line even past 78 characters: a URL has no whitespace to fold at (and compat32 would
+    # move it alone onto a continuation line). Signed links are ASCII, well under 998.
+    return (
+        b"List-Unsubscribe: <" + url.encode("ascii") + b">\r\n"
+        b"List-Unsubscribe-Post: " + ONE_CLICK.encode("ascii") + b"\r\n"
+    )
+
+
 def email_mime_raw(
-    *, email: OutboundEmail, from_address: str, from_name: str, now: datetime
+    *,
+    email: OutboundEmail,
+    from_address: str,
+    from_name: str,
+    now: datetime,
+    unsubscribe_url: str = "",
 ) -> bytes:
-    """The wire bytes (CRLF line ends) of the message Mailroom sends for `email`."""
+    """The wire bytes (CRLF line ends) of the message Mailroom sends for `email`; with an
+    `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers."""
     body = email.body if email.body.endswith("\n") else email.body + "\n"
     if body.isascii():
         head = _ASCII_HEAD
@@ -109,6 +135,7 @@ def email_mime_raw(
             _header_line("Subject", _header(email.subject)),
             b"Date: " + format_datetime(now).encode("ascii") + b"\r\n",
             _header_line("Message-ID", email.message_id or ""),
+            _unsubscribe_lines(unsubscribe_url),
             b"X-Mailroom-Email-Id: "
             + email_header_token(email_id=email.pk).encode("ascii")
             + b"\r\n\r\n",

@@ -48,8 +48,9 @@ from channels_app.providers import facade as providers
 from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
 from outreach.models import OutboundEmail
+from suppression.links import unsubscribe_url
 from suppression.models import Suppression
-from suppression.selectors import suppression_reason_text, suppressions_find
+from suppression.selectors import suppression_policy, suppression_reason_text, suppressions_find
 
 from .limits import (
     Allowance,
@@ -342,12 +343,20 @@ def _from_identity(channel: DeliveryChannel, sender: User) -> tuple[str, str]:
     return sender.email, sender.display_name
 
 
-def email_deliver(*, channel: DeliveryChannel, email: OutboundEmail, now: datetime) -> str:
+def email_deliver(
+    *, channel: DeliveryChannel, email: OutboundEmail, now: datetime, unsubscribe_url: str = ""
+) -> str:
     """Build the email's MIME and hand it to the channel's provider (channels_app.providers
     .facade chooses it); returns the provider's message id if any. Raises
     channels_app.exceptions.ProviderError subclasses."""
     from_address, from_name = _from_identity(channel, email.sender)
-    raw = email_mime_raw(email=email, from_address=from_address, from_name=from_name, now=now)
+    raw = email_mime_raw(
+        email=email,
+        from_address=from_address,
+        from_name=from_name,
+        now=now,
+        unsubscribe_url=unsubscribe_url,
+    )
     return providers.deliver(
         channel=channel,
         message=providers.OutgoingMessage(
@@ -443,7 +452,12 @@ def _send_claimed(
         result.moved_to.add(target.pk)
         return False
     try:
-        provider_id = email_deliver(channel=channel, email=email, now=now)
+        provider_id = email_deliver(
+            channel=channel,
+            email=email,
+            now=now,
+            unsubscribe_url=_unsubscribe_url(email, resolved),
+        )
     except RecipientsRejected as exc:
         result.bounced += 1
         _bounce_at_send(email, exc, now)
@@ -498,6 +512,21 @@ def _send_claimed(
         if channel.last_error:
             _channel_note_error(channel, "", now)  # it works again
     return True
+
+
+def _unsubscribe_url(email: OutboundEmail, resolved: dict) -> str:
+    """The one-click unsubscribe link for the email's headers: every campaign email, and
+    one-off emails when the organization chose so (its policy read once per drain)."""
+    if email.enrollment_id is None:
+        key = ("unsubscribe_one_off", email.organization_id)
+        if key not in resolved:
+            policy = suppression_policy(organization_id=email.organization_id)
+            resolved[key] = policy.unsubscribe_header_one_off
+        if not resolved[key]:
+            return ""
+    return unsubscribe_url(
+        organization_id=email.organization_id, address=email.to_address, email_id=email.pk
+    )
 
 
 def _channel_note_error(channel: DeliveryChannel, error: str, now: datetime) -> None:

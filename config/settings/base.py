@@ -257,6 +257,9 @@ MAILROOM_PROVIDER_CA_BUNDLE = env(
     default=str(VAR_DIR / "sandbox" / "ca.pem") if SANDBOX_HTTPS_URL else None,
 )
 MAILROOM_NAVIGATION_CONTEXT: list[str] = []
+# Where recipients reach Mailroom's public pages (the one-click unsubscribe link in every
+# campaign email): https in production (RFC 8058 requires it), the local server for make run.
+MAILROOM_PUBLIC_URL = env("MAILROOM_PUBLIC_URL", default="http://127.0.0.1:8000")
 # Servers users type in (SMTP, Exchange On-Prem) must be public addresses; these private /
 # loopback networks (addresses or CIDRs, comma-separated) are allowed too. make run and the
 # tests allow the sandbox's 127.0.0.1 (and ::1); production allows none unless set.

@@ -56,6 +56,9 @@ for _required in (
     "MICROSOFT_CLIENT_SECRET",
 ):
     env(_required)  # noqa: F405 - raises ImproperlyConfigured when missing
+MAILROOM_PUBLIC_URL = env("MAILROOM_PUBLIC_URL")  # noqa: F405
+if not MAILROOM_PUBLIC_URL.startswith("https://"):
+    raise environ.ImproperlyConfigured("MAILROOM_PUBLIC_URL must be an https:// URL (RFC 8058)")  # noqa: F405
 if SANDBOX_URL or SANDBOX_HTTPS_URL:  # noqa: F405
     raise environ.ImproperlyConfigured("SANDBOX_URL is for make run and tests, not production")  # noqa: F405
 # OAuth callback URLs (the redirect URIs registered with Google and Microsoft) are https.
