@@ -27,6 +27,7 @@ from outreach.models import (
     OutboundEmail,
     Prospect,
 )
+from suppression.models import Suppression
 
 DEMO_PASSWORD = "mailroom"  # noqa: S105 - the documented demo login
 HISTORY_DAYS = 30
@@ -152,6 +153,42 @@ def _user(email: str, org: Organization, role: str, team: Team | None = None, **
         **extra,
     )
     return user
+
+
+def _suppressions_seed(acme: Organization, org_admin: User) -> None:
+    """The suppression list as the history left it: each hard-bounced address, with its
+    bounce; an address that unsubscribed by phone; a competitor's whole domain, added by the admin."""
+    rows = []
+    for bounce in Bounce.objects.filter(organization=acme, is_hard=True).order_by("occurred_at"):
+        if any(row.address == bounce.recipient for row in rows):
+            continue
+        rows.append(
+            Suppression(
+                organization=acme,
+                address=bounce.recipient,
+                reason=Suppression.Reason.HARD_BOUNCE,
+                detail=f"Hard bounce: {bounce.status_code} {bounce.diagnostic}"[:500],
+                source_bounce=bounce,
+            )
+        )
+    rows += [
+        Suppression(
+            organization=acme,
+            address="morgan.optout@initech.test",
+            reason=Suppression.Reason.UNSUBSCRIBED,
+            detail="Asked on a call not to be emailed.",
+            created_by=org_admin,
+        ),
+        Suppression(
+            organization=acme,
+            scope=Suppression.Scope.DOMAIN,
+            address="competitor.test",
+            reason=Suppression.Reason.MANUAL,
+            detail="A competitor: nobody there is a prospect.",
+            created_by=org_admin,
+        ),
+    ]
+    Suppression.objects.bulk_create(rows)
 
 
 def seed(rng: random.Random) -> dict[str, int]:
@@ -365,6 +402,7 @@ def seed(rng: random.Random) -> dict[str, int]:
             )
         )
     Bounce.objects.bulk_create(bounce_rows)
+    _suppressions_seed(acme, org_admin)
     for email in emails:
         if email.replied_at:
             events.append(
