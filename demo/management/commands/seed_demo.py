@@ -157,7 +157,7 @@ def _user(email: str, org: Organization, role: str, team: Team | None = None, **
 
 def _suppressions_seed(acme: Organization, org_admin: User) -> None:
     """The suppression list as the history left it: each hard-bounced address, with its
-    bounce; an address that unsubscribed by phone; a competitor's whole domain, added by the admin."""
+    bounce; an address that unsubscribed by phone; a competitor's whole domain."""
     rows = []
     for bounce in Bounce.objects.filter(organization=acme, is_hard=True).order_by("occurred_at"):
         if any(row.address == bounce.recipient for row in rows):
