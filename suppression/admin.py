@@ -89,7 +89,6 @@ class SuppressionPolicyAdmin(ScopedModelAdmin):
         "organization",
         "soft_bounce_limit",
         "soft_bounce_window_days",
-        "complaint_limit",
         "unsubscribe_header_one_off",
     ]
     list_filter = ["unsubscribe_header_one_off"]

@@ -34,6 +34,5 @@ class SuppressionPolicyForm(forms.ModelForm):
         fields = [
             "soft_bounce_limit",
             "soft_bounce_window_days",
-            "complaint_limit",
             "unsubscribe_header_one_off",
         ]

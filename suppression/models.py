@@ -106,9 +106,6 @@ class SuppressionPolicy(TimeStampedModel):
     soft_bounce_window_days = models.PositiveSmallIntegerField(
         default=30, help_text="…within this many days."
     )
-    complaint_limit = models.PositiveSmallIntegerField(
-        default=1, help_text="Spam complaints from an address that suppress it."
-    )
     unsubscribe_header_one_off = models.BooleanField(
         default=False,
         help_text="Put the one-click List-Unsubscribe header on one-off emails too "
@@ -119,9 +116,7 @@ class SuppressionPolicy(TimeStampedModel):
         verbose_name_plural = "suppression policies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(soft_bounce_limit__gte=1)
-                & Q(soft_bounce_window_days__gte=1)
-                & Q(complaint_limit__gte=1),
+                condition=Q(soft_bounce_limit__gte=1) & Q(soft_bounce_window_days__gte=1),
                 name="suppression_policy_positive",
             )
         ]

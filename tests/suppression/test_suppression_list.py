@@ -118,6 +118,6 @@ def test_policy_is_shown_and_saved(client, org_admin):
     assert "3 soft bounces in 30 days" in client.get(reverse("suppressions")).content.decode()
     client.post(
         reverse("suppression_policy"),
-        {"soft_bounce_limit": 5, "soft_bounce_window_days": 14, "complaint_limit": 1},
+        {"soft_bounce_limit": 5, "soft_bounce_window_days": 14},
     )
     assert "5 soft bounces in 14 days" in client.get(reverse("suppressions")).content.decode()

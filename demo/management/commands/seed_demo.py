@@ -189,6 +189,9 @@ def _suppressions_seed(acme: Organization, org_admin: User) -> None:
         ),
     ]
     Suppression.objects.bulk_create(rows)
+    # Dated when the bounce happened, not when the demo was loaded (auto_now_add).
+    for row in Suppression.objects.filter(organization=acme, source_bounce__isnull=False):
+        Suppression.objects.filter(pk=row.pk).update(created_at=row.source_bounce.occurred_at)
 
 
 def seed(rng: random.Random) -> dict[str, int]:
