@@ -15,14 +15,16 @@ million. Definitions (also shown on the pages):
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
-from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment
+from core.timezones import user_zone
+from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment, OutboundEmail
 from outreach.selectors import campaign_list, template_list
+from suppression.models import Suppression
 
 from .models import EmailDayStat, EmailMonthStat, EnrollmentStat, SenderDayStat
 
@@ -376,3 +378,45 @@ def analytics_filter_choices(*, user: User) -> tuple[QuerySet[Team], QuerySet[Us
     if user.role == User.Role.REP:
         return Team.objects.none(), User.objects.none()
     return team_list_visible(user=user), user_list_visible(user=user).select_related("team")
+
+
+@dataclass(frozen=True)
+class SuppressionFigures:
+    """Addresses the scoped emails sent in the range put on the suppression list (by their
+    bounce or their unsubscribe link), beside the emails delivered."""
+
+    suppressed: int
+    unsubscribed: int
+    delivered: int
+
+    @property
+    def unsubscribe_rate(self) -> float | None:
+        return self.unsubscribed / self.delivered if self.delivered else None
+
+
+def suppression_figures(
+    *, user: User, flt: AnalyticsFilter, delivered: int, **narrow
+) -> SuppressionFigures:
+    """Counted from the suppression table, not a rollup: entries are few (one per address)
+    and their source email is indexed, so one query joins them to the page's emails.
+    `narrow`: template_id=… or campaign_step__campaign_id=…"""
+    if user.organization_id is None:
+        return SuppressionFigures(0, 0, delivered)
+    zone = user_zone(user)
+    start = datetime.combine(flt.first, time.min, tzinfo=zone)
+    end = datetime.combine(flt.last + timedelta(days=1), time.min, tzinfo=zone)
+    emails = _scoped(
+        OutboundEmail.objects.all(),
+        user=user,
+        flt=flt,
+        period=Q(sent_at__gte=start, sent_at__lt=end),
+    ).filter(**narrow)
+    counts = Suppression.objects.filter(
+        Q(source_email__in=emails.values("id"))
+        | Q(source_bounce__outbound_email__in=emails.values("id")),
+        organization_id=user.organization_id,
+    ).aggregate(
+        suppressed=Count("id"),
+        unsubscribed=Count("id", filter=Q(reason=Suppression.Reason.UNSUBSCRIBED)),
+    )
+    return SuppressionFigures(counts["suppressed"], counts["unsubscribed"], delivered)

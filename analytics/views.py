@@ -31,6 +31,7 @@ from .selectors import (
     campaign_step_stats,
     daily_series,
     rep_leaderboard,
+    suppression_figures,
     template_for_analytics,
     template_stats,
     totals,
@@ -99,6 +100,7 @@ def dashboard(request):
         extra={"name": lambda r: r.name, "team": lambda r: r.team},
     )
     series = daily_series(user=request.user, flt=flt)
+    total = totals(reps)
     return render(
         request,
         "analytics/dashboard.html",
@@ -106,7 +108,10 @@ def dashboard(request):
             **_page_context(request, form, flt),
             "reps": reps,
             "sort": sort,
-            "total": totals(reps),
+            "total": total,
+            "suppression": suppression_figures(
+                user=request.user, flt=flt, delivered=total.delivered
+            ),
             "chart": charts.sends_and_bounce_rate(series),
             "tab": "dashboard",
         },
@@ -150,13 +155,17 @@ def template_detail(request, pk: int):
     if template is None:
         raise Http404("No such template")
     series = daily_series(user=request.user, flt=flt, template_id=pk)
+    total = totals(series)
     return render(
         request,
         "analytics/template_detail.html",
         {
             **_page_context(request, form, flt),
             "template": template,
-            "total": totals(series),
+            "total": total,
+            "suppression": suppression_figures(
+                user=request.user, flt=flt, delivered=total.delivered, template_id=pk
+            ),
             "chart": charts.sends_and_bounce_rate(series),
             "tab": "templates",
         },
@@ -201,6 +210,7 @@ def campaign_detail(request, pk: int):
         raise Http404("No such campaign")
     steps = campaign_step_stats(user=request.user, flt=flt, campaign=campaign)
     series = daily_series(user=request.user, flt=flt, campaign_id=pk)
+    total = totals(steps)
     return render(
         request,
         "analytics/campaign_detail.html",
@@ -208,7 +218,13 @@ def campaign_detail(request, pk: int):
             **_page_context(request, form, flt),
             "campaign": campaign,
             "steps": steps,
-            "total": totals(steps),
+            "total": total,
+            "suppression": suppression_figures(
+                user=request.user,
+                flt=flt,
+                delivered=total.delivered,
+                campaign_step__campaign_id=pk,
+            ),
             "enrollments": campaign_enrollments(user=request.user, flt=flt, campaign=campaign),
             "chart": charts.sends_and_bounce_rate(series),
             "tab": "campaigns",

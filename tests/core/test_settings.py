@@ -14,6 +14,8 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "mailroom.example.com",
     "MAILROOM_ENCRYPTION_KEY": "Xq3Jb1y6n0Wn7sZk9m2PpE4tV8cR5uH1aL0dG6fK3jM=",
+    # Where the one-click unsubscribe links in campaign emails point (https, RFC 8058).
+    "MAILROOM_PUBLIC_URL": "https://mailroom.example.com",
     # The OAuth apps registered with Google and Microsoft for Connect Gmail / Outlook.
     "GOOGLE_CLIENT_ID": "prod-google-client",
     "GOOGLE_CLIENT_SECRET": "prod-google-secret",
@@ -47,6 +49,12 @@ def test_production_refuses_to_start_without(missing):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_production_refuses_a_plain_http_public_url():
+    result = _manage("check", env={**PRODUCTION_ENV, "MAILROOM_PUBLIC_URL": "http://x.example"})
+    assert result.returncode != 0
+    assert "MAILROOM_PUBLIC_URL must be an https:// URL" in result.stderr
 
 
 @pytest.mark.parametrize(

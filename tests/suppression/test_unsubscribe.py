@@ -195,3 +195,19 @@ def test_rep_confirms_a_flagged_reply_with_one_click(client, rep):
         Suppression.Reason.UNSUBSCRIBED,
         rep,
     )
+
+
+def test_campaign_and_team_pages_count_unsubscribes_beside_the_bounce_rate(
+    client, rep, manager, sandbox
+):
+    channel, enrollment, message = _campaign_email(rep, sandbox)
+    client.post(_path(message["List-Unsubscribe"][1:-1]))
+    client.force_login(manager)
+
+    campaign = client.get(reverse("analytics_campaign_detail", args=[enrollment.campaign_id]))
+    team = client.get(reverse("analytics"))
+
+    for page in (campaign, team):
+        assert page.context["suppression"].unsubscribed == 1
+        assert page.context["suppression"].unsubscribe_rate == 1.0
+        assert "unsubscribe rate" in page.content.decode()
