@@ -13,8 +13,9 @@ Scoring rules:
   corpus does not know the address) are left out of recall and precision only.
 - Exact status: per expected recipient that we found, compared literally. The corpus status
   is the enhanced code the message carries or, where it carries none, Sisimai's pseudo-code of
-  the reason (`<class>.0.9NN`, e.g. 5.0.911 userunknown): `FailedRecipient.status` follows the
-  same convention. Both subsets (carried / pseudo-code) are printed apart.
+  the reason (`<class>.0.9NN`, e.g. 5.0.911 userunknown). The parser never reports those:
+  `sisimai_status` maps its reason and class to them. Both subsets (carried / pseudo-code)
+  are printed apart.
 - Hard: per expected recipient that we found, against the corpus's per-recipient `hard` (a
   sample-level `hard: null` only means its recipients disagree, so each is scored alone).
 - False positives: `parse_bounce` returning a report for any non-bounce sample (Sisimai's
@@ -41,7 +42,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bounces.parsing import parse_bounce  # noqa: E402
+from bounces.parsing import FailedRecipient, parse_bounce, reasons, vocabulary  # noqa: E402  # noqa: E402
 
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "bounce-corpus"
 INTERNAL_STATUS = re.compile(r"^[245]\.0\.9\d\d$")
@@ -135,6 +136,26 @@ def expected_status(recipient: dict) -> tuple[str | None, bool]:
     return status, not INTERNAL_STATUS.match(status)
 
 
+# The vocabulary word -> the Sisimai category the corpus labels with (first one wins).
+SISIMAI_REASON: dict[str, str] = {}
+for _internal, _word in vocabulary.FROM_INTERNAL.items():
+    SISIMAI_REASON.setdefault(_word, _internal)
+
+
+def sisimai_status(recipient: FailedRecipient) -> str | None:
+    """Our recipient's status in the corpus's convention, to compare literally.
+
+    The corpus gives the code a notice states, else Sisimai's pseudo-code of the reason
+    (`<class>.0.9NN`). We report the stated code, else the reply code's class, else nothing,
+    plus the reason and the failure's class: the pseudo-code is this mapping of those, never
+    the parser's output.
+    """
+    if recipient.status_source == "notice":
+        return recipient.status
+    internal = SISIMAI_REASON.get(recipient.reason, "undefined")
+    return reasons.pseudo_status(internal, temporary=recipient.temporary)
+
+
 def score_ours(samples: list[Sample]) -> Score:
     score = Score()
     for sample in samples:
@@ -166,10 +187,11 @@ def score_ours(samples: list[Sample]) -> Score:
                 continue
             status, real = expected_status(expected)
             if status is not None:
-                (score.status_real if real else score.status_inferred).append(ours.status == status)
-                if ours.status != status:
+                mapped = sisimai_status(ours)
+                (score.status_real if real else score.status_inferred).append(mapped == status)
+                if mapped != status:
                     score.failures.append(
-                        f"{sample.name}: status {ours.status} != {status} "
+                        f"{sample.name}: status {mapped} ({ours.status}) != {status} "
                         f"({expected.get('reason')}; ours {ours.reason}) {ours.diagnostic[:150]!r}"
                     )
             if expected.get("hard") is not None:

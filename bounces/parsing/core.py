@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from email.message import Message
 
-from . import dsn, families, plaintext, reasons
+from . import dsn, families, plaintext, reasons, vocabulary
 from .message import (
     MAX_INPUT_BYTES,
     PART_TYPES,
@@ -249,15 +249,14 @@ def _opensmtpd_reading(recipients: list[FailedRecipient], text: str) -> list[Fai
         if said is None:
             reread.append(recipient)
             continue
-        reason, status, hard = reasons.classify(said, None, family=families.OPENSMTPD)
         reread.append(
-            FailedRecipient(
-                address=recipient.address,
-                status=status,
-                diagnostic=said[:MAX_DIAGNOSTIC_CHARS],
-                hard=hard,
-                reason=reason,
-                action=recipient.action,
+            _verdict(
+                recipient.address,
+                said[:MAX_DIAGNOSTIC_CHARS],
+                reasons.classify(said, None, family=families.OPENSMTPD),
+                recipient.action,
+                # Its delay notices name permanent facts ("No MX found for domain").
+                hard_even_if_delayed=True,
             )
         )
     return reread
@@ -516,20 +515,50 @@ def _recipient(
     family: str | None = None,
 ) -> FailedRecipient:
     diagnostic = " ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS]
-    reason, status, hard = reasons.classify(
+    reading = reasons.classify(
         diagnostic,
         status,
         delayed=action == "delayed",
         context=context[:MAX_CONTEXT_CHARS],
         family=family,
     )
+    return _verdict(address, diagnostic, reading, action)
+
+
+def _verdict(
+    address: str,
+    diagnostic: str,
+    reading: tuple[str, str, bool],
+    action: str,
+    *,
+    hard_even_if_delayed: bool = False,
+) -> FailedRecipient:
+    """The internal reading (`reasons.classify`) told in the product's terms (`vocabulary`).
+
+    Its code is either one the notice states or a stand-in (`<class>.0.9NN`) whose class is
+    the failure's: the stand-in is never shown, the SMTP reply's class or nothing is.
+    """
+    internal_reason, internal_status, _ = reading
+    temporary = internal_status.startswith("4")
+    status: str | None = internal_status
+    source = "notice"
+    if reasons.is_stand_in(internal_status):
+        status = vocabulary.status_from_reply(reasons.find_reply_code(diagnostic))
+        source = "reply_code" if status else ""
+    reason = vocabulary.from_internal(internal_reason)
     return FailedRecipient(
         address=address.lower(),
         status=status,
         diagnostic=diagnostic,
-        hard=hard,
+        hard=vocabulary.is_hard(
+            reason,
+            permanent=not temporary,
+            delayed=action == "delayed" and not hard_even_if_delayed,
+        ),
         reason=reason,
         action=action,
+        temporary=temporary,
+        status_source=source,
     )
 
 

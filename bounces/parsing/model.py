@@ -9,23 +9,25 @@ from dataclasses import dataclass, field
 class FailedRecipient:
     """One recipient the bounce reports as not delivered (or not yet delivered, for a delay).
 
-    `status` is the RFC 3463 enhanced status code the message carries ("5.1.1"; a vague
-    x.0.0 refined by a specific code found in the diagnostic). Where the message carries none,
-    it is Sisimai's pseudo-code of the reason, `<class>.0.9NN` (userunknown "5.0.911",
-    hostunknown "5.0.912", filtered "5.0.910", rejected "5.0.918", mailboxfull "5.0.922" or
-    "4.0.922", expired "5.0.947" or "4.0.947", blocked "5.0.971" ...; see
-    `reasons.pseudo_status`), so figures compare literally with Sisimai and its corpus.
-    `reason` names that failure in Sisimai's vocabulary ("userunknown", "mailboxfull", ...).
-    `hard` is true when the address itself is bad (unknown user, unknown or mail-less domain,
-    mailbox moved away): the address should be marked invalid.
+    `status` is the RFC 3463 enhanced status code the notice states ("5.1.1"; a vague x.0.0
+    refined by a specific code found in the diagnostic); where it states none, the class of
+    the SMTP reply code it quotes ("550" gives "5.0.0"); else None. `status_source` says which
+    ("notice", "reply_code", or "" for none).
+    `reason` is a word of the closed vocabulary in `vocabulary.REASONS` ("user_unknown",
+    "mailbox_full", ...; `vocabulary.label` gives its words), and `hard` (the address itself
+    is bad: mark it invalid) follows from it by the rule written in `vocabulary`.
+    `temporary` is the failure's class as the server or the notice told it (a 4xx reply,
+    "temporary" wording, a retry period run out), even when the notice gave up on it.
     """
 
     address: str
     status: str | None
     diagnostic: str
     hard: bool
-    reason: str = "undefined"
+    reason: str = "unknown"
     action: str = "failed"
+    temporary: bool = False
+    status_source: str = "notice"
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,14 @@ PSEUDO_STATUS_TEMPORARY: dict[str, str] = {
 }
 
 
+_STAND_IN = re.compile(r"^[245]\.0\.9\d\d$")
+
+
+def is_stand_in(status: str) -> bool:
+    """Whether `status` is one of the pseudo-codes below rather than a code a notice states."""
+    return bool(_STAND_IN.match(status))
+
+
 def pseudo_status(reason: str, *, temporary: bool) -> str:
     """Sisimai's pseudo-code of a reason, for a failure whose message carries no status."""
     if temporary and reason in PSEUDO_STATUS_TEMPORARY:
@@ -557,8 +565,8 @@ def classify(
     delayed: bool = False,
     context: str = "",
     family: str | None = None,
-) -> tuple[str, str | None, bool]:
-    """(reason, status, hard) for one recipient.
+) -> tuple[str, str, bool]:
+    """(reason, status, hard) for one recipient, in this module's internal categories.
 
     The text names the reason unless its wording is generic ("access denied") and the status
     code is specific. A status found in the text fills a missing or vague one; where there is
@@ -602,6 +610,8 @@ def classify(
         reason = "filtered"
     if status is None and family == families.EXIM:
         status = _exim_status(reason, diagnostic, context)
+        if status is not None and status.endswith(".0.901"):
+            reason = "onhold"
     if status is None:
         status = pseudo_status(reason, temporary=_is_temporary(diagnostic))
     permanent = status.startswith("5")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.bounce_corpus import sisimai_status
 from bounces.parsing import BounceReport, FailedRecipient, normalize_message_id, parse_bounce
 
 RETURNED_HEADERS = (
@@ -43,7 +44,7 @@ def test_reads_an_rfc3464_report():
             status="5.1.1",
             diagnostic="550 5.1.1 <ana@prospect.example>: User unknown",
             hard=True,
-            reason="userunknown",
+            reason="user_unknown",
             action="failed",
         )
     ]
@@ -140,8 +141,8 @@ def test_gives_sisimai_pseudo_code_when_the_message_carries_no_status():
     report = parse_bounce(raw)
     assert report is not None
     assert report.recipients[0].address == "ana@prospect.example"
-    assert report.recipients[0].status == "5.0.911"
-    assert report.recipients[0].reason == "userunknown"
+    assert sisimai_status(report.recipients[0]) == "5.0.911"
+    assert report.recipients[0].reason == "user_unknown"
     assert report.recipients[0].hard is True
 
 
@@ -226,7 +227,7 @@ def test_exim_refusal_after_mail_from_takes_the_on_hold_code_of_the_reply_class(
         )
     )
     assert report is not None
-    assert [(r.status, r.hard) for r in report.recipients] == [("5.0.901", False)]
+    assert [(sisimai_status(r), r.hard) for r in report.recipients] == [("5.0.901", False)]
 
 
 def test_exim_user_unknown_is_the_address_only_when_refused_at_rcpt():
@@ -242,13 +243,13 @@ def test_exim_user_unknown_is_the_address_only_when_refused_at_rcpt():
             "    host mx.prospect.example [192.0.2.1]: 550 Unknown user"
         )
     )
-    assert [(r.status, r.hard) for r in at_rcpt.recipients] == [("5.0.911", True)]
-    assert [(r.status, r.hard) for r in after_data.recipients] == [("5.0.910", False)]
+    assert [(sisimai_status(r), r.hard) for r in at_rcpt.recipients] == [("5.0.911", True)]
+    assert [(sisimai_status(r), r.hard) for r in after_data.recipients] == [("5.0.910", False)]
 
 
 def test_exim_retry_timeout_without_a_reply_is_a_temporary_expiry():
     report = parse_bounce(exim("retry timeout exceeded"))
-    assert [(r.reason, r.status) for r in report.recipients] == [("expired", "4.0.947")]
+    assert [(r.reason, sisimai_status(r)) for r in report.recipients] == [("expired", "4.0.947")]
 
 
 def test_delay_notice_quoting_no_code_takes_the_permanent_pseudo_code():
@@ -259,8 +260,8 @@ def test_delay_notice_quoting_no_code_takes_the_permanent_pseudo_code():
     quoting_421 = parse_bounce(
         dsn(action="delayed", status="", diagnostic="smtp; 421 Delivery has been delayed")
     )
-    assert [r.status for r in quoting_nothing.recipients] == ["5.0.947"]
-    assert [r.status for r in quoting_421.recipients] == ["4.0.947"]
+    assert [sisimai_status(r) for r in quoting_nothing.recipients] == ["5.0.947"]
+    assert [sisimai_status(r) for r in quoting_421.recipients] == ["4.0.947"]
 
 
 def test_opensmtpd_recipient_line_is_the_diagnosis():
@@ -280,8 +281,8 @@ def test_opensmtpd_recipient_line_is_the_diagnosis():
         f"{RETURNED_HEADERS}\nHello\n"
     ).encode()
     report = parse_bounce(raw)
-    assert [(r.address, r.reason, r.status, r.hard) for r in report.recipients] == [
-        ("ana@prospect.example", "notaccept", "5.0.932", True),
+    assert [(r.address, r.reason, sisimai_status(r), r.hard) for r in report.recipients] == [
+        ("ana@prospect.example", "no_mail_accepted", "5.0.932", True),
         ("bob@prospect.example", "expired", "5.0.947", False),
     ]
 
@@ -311,6 +312,6 @@ def test_x2_user_unknown_names_no_stage_so_it_is_a_filter():
         f"{RETURNED_HEADERS}\nHello\n"
     ).encode()
     report = parse_bounce(raw)
-    assert [(r.reason, r.status, r.hard) for r in report.recipients] == [
+    assert [(r.reason, sisimai_status(r), r.hard) for r in report.recipients] == [
         ("filtered", "5.0.910", False)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.bounce_corpus import sisimai_status
 from bounces.parsing import parse_bounce
 
 
@@ -56,7 +57,7 @@ def test_a_report_entry_without_a_usable_address_lends_its_status_to_the_one_nam
     report = parse_bounce(sendmail_report(final_recipient="@mx.prospect.example", status="5.1.2"))
     assert report is not None
     assert [(r.address, r.status, r.reason, r.hard) for r in report.recipients] == [
-        ("cy@prospect.example", "5.1.2", "hostunknown", True)
+        ("cy@prospect.example", "5.1.2", "host_unknown", True)
     ]
 
 
@@ -66,7 +67,7 @@ def test_without_a_report_entry_the_text_alone_gives_the_pseudo_code():
     )
     report = parse_bounce(raw)
     assert report is not None
-    assert [(r.address, r.status) for r in report.recipients] == [
+    assert [(r.address, sisimai_status(r)) for r in report.recipients] == [
         ("cy@prospect.example", "5.0.912")
     ]
 
@@ -133,9 +134,9 @@ def test_each_line_of_an_old_sendmail_transcript_speaks_for_its_own_recipient():
     assert report is not None
     # The "Host unknown" after Ana's line is about the next domain, not about her address.
     assert [(r.address, r.reason, r.hard) for r in report.recipients] == [
-        ("ana@prospect.example", "networkerror", False),
-        ("bo@gone.example", "hostunknown", True),
-        ("cy@other.example", "userunknown", True),
+        ("ana@prospect.example", "network_error", False),
+        ("bo@gone.example", "host_unknown", True),
+        ("cy@other.example", "user_unknown", True),
     ]
 
 
@@ -155,8 +156,8 @@ def gmail_notice(remote_reply: str) -> bytes:
 def test_a_server_that_cannot_do_tls_is_a_failed_starttls():
     report = parse_bounce(gmail_notice("530 Remote server does not support TLS (state 6)."))
     assert report is not None
-    assert [(r.reason, r.status, r.hard) for r in report.recipients] == [
-        ("failedstarttls", "5.0.976", False)
+    assert [(r.reason, sisimai_status(r), r.hard) for r in report.recipients] == [
+        ("tls_failed", "5.0.976", False)
     ]
 
 
@@ -186,8 +187,8 @@ def test_exim_failing_to_pipe_to_a_local_command_is_a_mailer_error():
     )
     report = parse_bounce(raw)
     assert report is not None
-    assert [(r.address, r.reason, r.status, r.hard) for r in report.recipients] == [
-        ("sales@prospect.example", "mailererror", "5.0.939", False)
+    assert [(r.address, r.reason, sisimai_status(r), r.hard) for r in report.recipients] == [
+        ("sales@prospect.example", "mailer_error", "5.0.939", False)
     ]
 
 
@@ -208,19 +209,19 @@ def postfix_refusal(reply: str) -> bytes:
         (
             "550 5.1.1 <ed@prospect.example>: Recipient address rejected: User unknown in"
             " local recipient table",
-            "userunknown",
+            "user_unknown",
             True,
         ),
-        ("550 <ed@prospect.example>: Recipient address rejected: .", "userunknown", True),
+        ("550 <ed@prospect.example>: Recipient address rejected: .", "user_unknown", True),
         (
             "554 5.7.1 <ed@prospect.example>: Recipient address rejected: Delivery not"
             " authorized, message refused",
-            "securityerror",
+            "security_error",
             False,
         ),
         (
             "552 <ed@prospect.example>: Recipient address rejected: Mailbox full",
-            "mailboxfull",
+            "mailbox_full",
             False,
         ),
     ],
@@ -257,5 +258,5 @@ def test_a_specific_status_is_not_overruled_by_the_transcript_of_another_attempt
     assert report is not None
     # 551 with 5.1.6: the mailbox has moved away, the address is no longer good.
     assert [(r.status, r.reason, r.hard) for r in report.recipients] == [
-        ("5.1.6", "hasmoved", True)
+        ("5.1.6", "mailbox_moved", True)
     ]
