@@ -16,7 +16,9 @@ FIELD = re.compile(
     r"\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
     r"(?:\|\s*default\s*:\s*\"(?P<default>[^\"]*)\"\s*)?\}\}"
 )
-ANY_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+# Where a tag opens, and what closes it: `{{ … }}` merge fields, `{% … %}` template tags (which
+# we do not run, so they are reported).
+OPENERS = {"{{": "}}", "{%": "%}"}
 
 FIELDS: dict[str, str] = {
     "first_name": "The prospect's first name",
@@ -72,10 +74,41 @@ def merge_values(*, prospect: Prospect | None, sender: User, extra: dict | None 
     return values
 
 
+def template_tags(text: str) -> tuple[list[str], str]:
+    """Every `{{ … }}` and `{% … %}` in `text`, left to right, and the start of the first tag
+    left unclosed ("" when none). Linear in the text: each search resumes where the last one
+    stopped, so no character is scanned more than a few times (a regex with a lazy `.*?` tries
+    every opener against the rest of the text, quadratic on a run of unclosed `{{`)."""
+    tags: list[str] = []
+    nexts = {opener: text.find(opener) for opener in OPENERS}
+    position = 0
+    while True:
+        found = [(at, opener) for opener, at in nexts.items() if at != -1]
+        if not found:
+            return tags, ""
+        start, opener = min(found)
+        end = text.find(OPENERS[opener], start + 2)
+        if end == -1:
+            return tags, text[start : start + 40]
+        tags.append(text[start : end + 2])
+        position = end + 2
+        for name, at in nexts.items():
+            if at != -1 and at < position:
+                nexts[name] = text.find(name, position)
+
+
 def unknown_fields(text: str) -> list[str]:
-    """Tags that are not a known merge field (a typo, or template syntax we do not run)."""
+    """Tags that are not a known merge field (a typo, or template syntax we do not run).
+    Raises MergeError for a tag left unclosed."""
+    tags, unclosed = template_tags(text)
+    if unclosed:
+        raise MergeError(
+            f"A merge field is opened and never closed: “{unclosed}…”. Close it with "
+            f"{OPENERS[unclosed[:2]]} or remove the {unclosed[:2]}.",
+            unknown=[],
+        )
     unknown = []
-    for tag in ANY_TAG.findall(text):
+    for tag in tags:
         match = FIELD.fullmatch(tag)
         if match is None or match.group("name") not in FIELDS:
             unknown.append(tag)
