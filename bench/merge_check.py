@@ -1,7 +1,7 @@
 """What the merge-field check costs on a body of repeated unclosed `{{` (issue 13, item 10).
 
 Usage (from the project root):
-    python bench/merge_check.py [--repeats N] [--baseline-repeats N]
+    python bench/merge_check.py [--repeats N] [--baseline-repeats N] [--sizes KB,…]
 
 Times outreach.merge.template_tags (today's linear scan) and, in the same run, the check it
 replaced (the lazy regex `\\{\\{.*?\\}\\}|\\{%.*?%\\}` over the whole text) on 20, 80 and 160 KB
@@ -45,12 +45,16 @@ def median_seconds(check, text: str, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--baseline-repeats", type=int, default=1)
+    parser.add_argument("--baseline-repeats", type=int, default=1, help="0: skip the baseline")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES_KB)), help="in KB")
     args = parser.parse_args()
     print("size | before (regex) | after (linear scan)")
-    for kb in SIZES_KB:
+    for kb in map(int, args.sizes.split(",")):
         text = "{{" * (kb * 1000 // 2)
         after = median_seconds(template_tags, text, args.repeats)
+        if not args.baseline_repeats:
+            print(f"{kb} KB | not run | {after * 1000:.2f} ms", flush=True)
+            continue
         before = median_seconds(BEFORE.findall, text, args.baseline_repeats)
         print(f"{kb} KB | {before:.2f} s | {after * 1000:.2f} ms", flush=True)
 
