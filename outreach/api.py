@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from channels_app.sending.mime import NON_ASCII_LOCAL_PART, address_needs_smtputf8
 from channels_app.sending.resolution import NoUsableChannel
 from core.http import MAX_ID
 from suppression.selectors import RecipientSuppressed
@@ -171,10 +172,13 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         )
     errors: dict[str, str] = {}
     to = str(payload.get("to", "")).strip()
-    try:
-        validate_email(to)
-    except ValidationError:
-        errors["to"] = "A valid recipient address is required."
+    if address_needs_smtputf8(to):
+        errors["to"] = NON_ASCII_LOCAL_PART.format(address=to)
+    else:
+        try:
+            validate_email(to)
+        except ValidationError:
+            errors["to"] = "A valid recipient address is required."
     source = API_SOURCES.get(str(payload.get("source", "api")))
     if source is None:
         errors["source"] = f"One of: {', '.join(API_SOURCES)}."

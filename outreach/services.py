@@ -16,7 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from channels_app.sending.mime import message_id_new
+from channels_app.sending.mime import (
+    NON_ASCII_LOCAL_PART,
+    address_needs_smtputf8,
+    message_id_new,
+)
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
 from suppression.selectors import suppression_check, suppression_reason_text, suppressions_find
@@ -95,6 +99,8 @@ def email_enqueue(
         next_attempt_at=scheduled_at if scheduled else now,
         idempotency_key=idempotency_key,
     )
+    if address_needs_smtputf8(to_address):
+        raise ValidationError({"to_address": NON_ASCII_LOCAL_PART.format(address=to_address)})
     # Field validation only: uniqueness and constraints are the database's job (one insert,
     # not a query per constraint).
     email.full_clean(

@@ -27,7 +27,7 @@ from channels_app.exceptions import (
 )
 
 from .addresses import AddressRefused
-from .smtp_auth import open_connection, reply_text
+from .smtp_auth import login, open_connection, reply_text
 
 TIMEOUT_SECONDS = 30
 # Servers drop idle clients (often after 60 s); past this, a kept connection is not trusted.
@@ -145,7 +145,7 @@ def _connect(server: SmtpServer) -> smtplib.SMTP:
         raise TransientProviderError(f"Could not connect to {server.where}: {exc}") from exc
     if server.username:
         try:
-            connection.login(server.username, server.password)
+            login(connection, server.username, server.password)
         except smtplib.SMTPAuthenticationError as exc:
             _close(connection)
             if 400 <= exc.smtp_code < 500:
@@ -205,16 +205,25 @@ def send(
     """Submit `raw_message` (RFC 5322 bytes, CRLF line ends). Returns when the server accepted
     it for at least one recipient; raises RecipientsRejected when it refused them all."""
     connection, reused = _checkout(server)
+    utf8 = not all(address.isascii() for address in (envelope_from, *recipients))
+    options = ["SMTPUTF8"] if utf8 else []
+    if utf8 and not connection.has_extn("smtputf8"):
+        _pool()[server.key] = (connection, time.monotonic())
+        raise PermanentProviderError(
+            f"{server.where} does not offer SMTPUTF8, which an address with non-ASCII "
+            f"characters before the @ needs ({recipients[0]}) — check the address with the "
+            "recipient, or send through a server that offers SMTPUTF8"
+        )
     try:
         try:
-            code, reply = connection.mail(envelope_from)
+            code, reply = connection.mail(envelope_from, options)
         except smtplib.SMTPServerDisconnected:
             if not reused:
                 raise
             # A kept connection the server had already closed: nothing was sent yet.
             connection.close()
             connection, reused = _connect(server), False
-            code, reply = connection.mail(envelope_from)
+            code, reply = connection.mail(envelope_from, options)
         if code != 250:
             connection.rset()
             raise _reply_error(code, reply, server=server, stage="mail")

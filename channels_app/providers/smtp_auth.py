@@ -4,6 +4,7 @@ carry the server's own reply, which is what a person fixing the settings needs t
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -107,6 +108,35 @@ def open_connection(
     return connection
 
 
+def login(connection: smtplib.SMTP, username: str, password: str) -> None:
+    """`connection.login`, for any Unicode user name and password. smtplib encodes the
+    credentials as ASCII and fails on anything else; SASL PLAIN (RFC 4616) and LOGIN carry
+    UTF-8, which is what servers expect, so a non-ASCII pair is sent that way. Raises what
+    `login` raises."""
+    if username.isascii() and password.isascii():
+        connection.login(username, password)
+        return
+    connection.ehlo_or_helo_if_needed()
+    if not connection.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = connection.esmtp_features["auth"].upper().split()
+    user, secret = username.encode("utf-8"), password.encode("utf-8")
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    if "PLAIN" in offered:
+        code, reply = connection.docmd("AUTH", "PLAIN " + b64(b"\0" + user + b"\0" + secret))
+    elif "LOGIN" in offered:
+        code, reply = connection.docmd("AUTH", "LOGIN " + b64(user))
+        if code == 334:
+            code, reply = connection.docmd(b64(secret))
+    else:
+        raise smtplib.SMTPException("No suitable authentication method found.")
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 def authenticate(
     *,
     host: str,
@@ -123,7 +153,7 @@ def authenticate(
     try:
         connection = open_connection(host=host, port=port, security=security, timeout=timeout)
         if username:
-            connection.login(username, password)
+            login(connection, username, password)
     except AddressRefused as exc:
         raise SmtpLoginFailed(exc.message) from exc
     except smtplib.SMTPAuthenticationError as exc:

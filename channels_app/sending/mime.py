@@ -1,23 +1,26 @@
 """The MIME message Mailroom sends: one text/plain part, Mailroom's stored Message-ID and the
 X-Mailroom-Email-Id header, so bounces and replies can be tied back to the email.
 
-`email_mime_raw` is the send path: it writes the wire bytes directly, byte for byte what the
-compat32 email API (`email_mime_build` + `email_mime_bytes`, kept as the reference) produces,
-at a small fraction of the CPU. Header values that need folding or RFC 2047 encoding (long or
-non-ASCII subjects, display names) go through compat32's own folding, so encodings stay
-exactly as before; the common short ASCII header is written as is. A UTF-8 body is base64
-(76-character lines), an ASCII body 7bit, line ends CRLF. The compat32 API itself, not the
-modern EmailMessage policy: that one re-parses every header it is given."""
+`email_mime_raw` writes the wire bytes directly (CRLF line ends), RFC-clean for any input:
+- no line over 998 octets (RFC 5322 2.1.1): an ASCII body is 7bit while every line fits,
+  quoted-printable once one does not; a UTF-8 body is base64 (76-character lines);
+- non-ASCII subjects and display names become RFC 2047 encoded words of at most 75
+  characters each (UTF-8, "B" encoding), one per folded line, never splitting a character;
+- addresses carry their domain in IDNA 2008 form (`ann@bücher.de` -> `ann@xn--bcher-kva.de`),
+  in the header and in the envelope; an address is never an encoded word. A non-ASCII local
+  part is written as UTF-8 (RFC 6532) and needs a server that offers SMTPUTF8
+  (`address_needs_smtputf8`)."""
 
 import base64
+import quopri
 import re
 import uuid
 from datetime import datetime
-from email.header import Header
-from email.mime.text import MIMEText
 from email.policy import compat32
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from functools import lru_cache
+
+import idna
 
 from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
@@ -25,78 +28,158 @@ from outreach.models import OutboundEmail
 MAILROOM_ID_HEADER = "X-Mailroom-Email-Id"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
 WIRE_POLICY = compat32.clone(linesep="\r\n")
-MAX_LINE = 78  # compat32's max_line_length: shorter header lines are never folded
+MAX_LINE = 78  # recommended header line length: shorter lines are never folded
+MAX_OCTETS = 998  # RFC 5322: no line longer than this, CRLF excluded
+ENCODED_WORD_MAX = 75  # RFC 2047: an encoded word is at most 75 characters
+_WORD_PREFIX, _WORD_SUFFIX = "=?utf-8?b?", "?="
+# Largest UTF-8 chunk whose base64 fits one encoded word: 75 - 12 = 63 -> 60 chars -> 45 bytes.
+_WORD_BYTES = (ENCODED_WORD_MAX - len(_WORD_PREFIX) - len(_WORD_SUFFIX)) // 4 * 3
 
 _ASCII_HEAD = (
     b'Content-Type: text/plain; charset="us-ascii"\r\nMIME-Version: 1.0\r\n'
     b"Content-Transfer-Encoding: 7bit\r\n"
 )
+_QP_HEAD = (
+    b'Content-Type: text/plain; charset="us-ascii"\r\nMIME-Version: 1.0\r\n'
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+)
 _UTF8_HEAD = (
     b'Content-Type: text/plain; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
     b"Content-Transfer-Encoding: base64\r\n"
 )
-# What compat32 writes unchanged: printable ASCII, single spaces between words, no edge spaces.
+# Written unchanged: printable ASCII, single spaces between words, no edge spaces.
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*\Z")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
+# A display name that needs no quotes (RFC 5322 atoms and spaces).
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+
+
+class AddressNotDeliverable(ValueError):
+    """An address Mailroom cannot put on the wire; the message says why, for the rep."""
 
 
 def message_id_new(*, sender_address: str) -> str:
     """A globally unique Message-ID on the sender's domain (RFC 5322 msg-id)."""
-    domain = sender_address.rpartition("@")[2] or "mailroom.invalid"
+    try:
+        domain = address_wire(sender_address).rpartition("@")[2]
+    except AddressNotDeliverable:
+        domain = "mailroom.invalid"
     return f"<mr.{uuid.uuid4().hex}@{domain}>"
 
 
-def _header(value: str) -> str | Header:
-    # Header values never carry line breaks (a merge value must not inject headers).
-    value = " ".join(value.splitlines())
-    return value if value.isascii() else Header(value, "utf-8")
+def address_wire(address: str) -> str:
+    """`address` with its domain in IDNA 2008 (A-label) form, as it goes into headers and the
+    SMTP envelope. Raises AddressNotDeliverable when the domain has no valid IDNA form."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise AddressNotDeliverable(f"{address!r} is not an email address (local@domain).")
+    if domain.isascii():
+        return f"{local}@{domain}"
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise AddressNotDeliverable(
+            f"The domain of {address} is not a valid internationalized domain name ({exc})."
+        ) from exc
+    return f"{local}@{ascii_domain}"
 
 
-def _from_value(from_name: str, from_address: str) -> str:
-    return formataddr((from_name, from_address), "utf-8") if from_name else from_address
+def address_needs_smtputf8(address: str) -> bool:
+    """True when the part before the @ is not ASCII: only a server offering SMTPUTF8 takes it
+    (the domain alone never needs it, IDNA makes it ASCII)."""
+    return not address.rpartition("@")[0].isascii()
 
 
-def email_mime_build(
-    *,
-    email: OutboundEmail,
-    from_address: str,
-    from_name: str,
-    now: datetime,
-    unsubscribe_url: str = "",
-) -> MIMEText:
-    """The message as an email.message object (the reference for `email_mime_raw`)."""
-    body = email.body if email.body.endswith("\n") else email.body + "\n"
-    message = MIMEText(body, "plain", "us-ascii" if body.isascii() else "utf-8")
-    message["From"] = _from_value(from_name, from_address)
-    message["To"] = email.to_address
-    message["Subject"] = _header(email.subject)  # type: ignore[assignment]  # a Header is accepted
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = email.message_id or ""
-    if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = ONE_CLICK
-    message[MAILROOM_ID_HEADER] = email_header_token(email_id=email.pk)
-    return message
+NON_ASCII_LOCAL_PART = (
+    "{address} has non-ASCII characters before the @, which only mail servers offering "
+    "SMTPUTF8 accept; Mailroom refuses it rather than lose the email on the way. Ask the "
+    "recipient for an ASCII address (most such mailboxes have one)."
+)
 
 
-def email_mime_bytes(message: MIMEText) -> bytes:
-    return message.as_bytes(policy=WIRE_POLICY)
+def _encoded_words(text: str) -> list[str]:
+    """`text` as RFC 2047 "B" encoded words of at most 75 characters, whole characters each.
+    A word ends after a space where one is near (readers drop the folding whitespace between
+    encoded words, so the text's own spaces travel inside them)."""
+    chunks: list[bytes] = []
+    chunk, last_space = b"", -1
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            cut = last_space if last_space > 0 else len(chunk)
+            chunks.append(chunk[:cut])
+            chunk = chunk[cut:]
+            if len(chunk) + len(encoded) > _WORD_BYTES:  # the rest after the space is full too
+                chunks.append(chunk)
+                chunk = b""
+            last_space = -1
+        chunk += encoded
+        if char == " ":
+            last_space = len(chunk)
+    if chunk or not chunks:
+        chunks.append(chunk)
+    return [_WORD_PREFIX + base64.b64encode(c).decode("ascii") + _WORD_SUFFIX for c in chunks]
 
 
-def _header_line(name: str, value: str | Header) -> bytes:
-    if (
-        isinstance(value, str)
-        and len(name) + 2 + len(value) <= MAX_LINE
-        and _PLAIN_VALUE.match(value)
-    ):
+def _fold(name: str, tokens: list[str]) -> bytes:
+    """`name: token token ...`, a line break before a token that would pass MAX_LINE."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for token in tokens:
+        if len(line) + 1 + len(token) > MAX_LINE and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + token
+    lines.append(line)
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _text_line(name: str, value: str) -> bytes:
+    """An unstructured header (Subject): ASCII folded at spaces, encoded words otherwise."""
+    value = " ".join(value.splitlines())  # a merge value must not inject headers
+    if len(name) + 2 + len(value) <= MAX_LINE and _PLAIN_VALUE.match(value):
         return f"{name}: {value}\r\n".encode("ascii")
-    return WIRE_POLICY.fold_binary(name, value)  # type: ignore[arg-type]  # a Header folds too
+    if value.isascii() and all(len(word) < MAX_OCTETS - 2 for word in value.split(" ")):
+        folded = WIRE_POLICY.fold_binary(name, value)
+        if all(len(line) <= MAX_OCTETS for line in folded.split(b"\r\n")):
+            return folded
+    return _fold(name, _encoded_words(value))
+
+
+def _mailbox_line(name: str, display_name: str, address: str) -> bytes:
+    """An address header (From, To): the address itself is never encoded."""
+    address = address_wire(address)
+    display_name = " ".join(display_name.split())
+    if not display_name:
+        return _fold(name, [address])
+    if display_name.isascii() and len(display_name) < 900:
+        if not _ATOMS.match(display_name):
+            escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
+            display_name = f'"{escaped}"'
+        return _fold(name, [display_name, f"<{address}>"])
+    return _fold(name, [*_encoded_words(display_name), f"<{address}>"])
 
 
 @lru_cache(maxsize=256)
 def _from_line(from_name: str, from_address: str) -> bytes:
     # One per sender identity: cached (the display name may need RFC 2047 encoding).
-    return _header_line("From", _from_value(from_name, from_address))
+    return _mailbox_line("From", from_name, from_address)
+
+
+def _body(body: str) -> tuple[bytes, bytes]:
+    if not body.isascii():
+        return _UTF8_HEAD, base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    payload = _NEWLINES.sub("\r\n", body).encode("ascii")
+    if all(len(line) <= MAX_OCTETS for line in payload.split(b"\r\n")):
+        return _ASCII_HEAD, payload
+    lines = _NEWLINES.sub("\n", body).encode("ascii")
+    return _QP_HEAD, quopri.encodestring(lines).replace(b"\n", b"\r\n")
+
+
+def _message_id_line(message_id: str) -> bytes:
+    if not message_id.isascii():  # an id stored before domains were IDNA-encoded
+        message_id = "<" + address_wire(message_id.strip("<>")) + ">"
+    return f"Message-ID: {message_id}\r\n".encode("ascii")
 
 
 def _unsubscribe_lines(url: str) -> bytes:
@@ -119,22 +202,18 @@ def email_mime_raw(
     unsubscribe_url: str = "",
 ) -> bytes:
     """The wire bytes (CRLF line ends) of the message Mailroom sends for `email`; with an
-    `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers."""
+    `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers. Raises
+    AddressNotDeliverable for a recipient whose domain has no IDNA form."""
     body = email.body if email.body.endswith("\n") else email.body + "\n"
-    if body.isascii():
-        head = _ASCII_HEAD
-        payload = _NEWLINES.sub("\r\n", body).encode("ascii")
-    else:
-        head = _UTF8_HEAD
-        payload = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    head, payload = _body(body)
     return b"".join(
         (
             head,
             _from_line(from_name, from_address),
-            _header_line("To", email.to_address),
-            _header_line("Subject", _header(email.subject)),
+            _mailbox_line("To", "", email.to_address),
+            _text_line("Subject", email.subject),
             b"Date: " + format_datetime(now).encode("ascii") + b"\r\n",
-            _header_line("Message-ID", email.message_id or ""),
+            _message_id_line(email.message_id or ""),
             _unsubscribe_lines(unsubscribe_url),
             b"X-Mailroom-Email-Id: "
             + email_header_token(email_id=email.pk).encode("ascii")

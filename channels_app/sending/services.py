@@ -61,7 +61,13 @@ from .limits import (
     slots_take,
 )
 from .limits import channel_backoff as _channel_backoff
-from .mime import email_mime_raw
+from .mime import (
+    NON_ASCII_LOCAL_PART,
+    AddressNotDeliverable,
+    address_needs_smtputf8,
+    address_wire,
+    email_mime_raw,
+)
 from .models import MailboxSendState
 from .notices import notice_email_failed, notice_mailbox_paused, notice_throttled, when_text
 from .resolution import NoUsableChannel, email_channel_resolve
@@ -350,17 +356,23 @@ def email_deliver(
     .facade chooses it); returns the provider's message id if any. Raises
     channels_app.exceptions.ProviderError subclasses."""
     from_address, from_name = _from_identity(channel, email.sender)
-    raw = email_mime_raw(
-        email=email,
-        from_address=from_address,
-        from_name=from_name,
-        now=now,
-        unsubscribe_url=unsubscribe_url,
-    )
+    if channel.kind in DeliveryChannel.MAILBOX_KINDS and address_needs_smtputf8(email.to_address):
+        raise PermanentProviderError(NON_ASCII_LOCAL_PART.format(address=email.to_address))
+    try:
+        raw = email_mime_raw(
+            email=email,
+            from_address=from_address,
+            from_name=from_name,
+            now=now,
+            unsubscribe_url=unsubscribe_url,
+        )
+        envelope_from, recipient = address_wire(from_address), address_wire(email.to_address)
+    except AddressNotDeliverable as exc:
+        raise PermanentProviderError(str(exc)) from exc
     return providers.deliver(
         channel=channel,
         message=providers.OutgoingMessage(
-            raw=raw, envelope_from=from_address, recipients=[email.to_address]
+            raw=raw, envelope_from=envelope_from, recipients=[recipient]
         ),
     )
 

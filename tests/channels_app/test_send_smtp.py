@@ -4,12 +4,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from bounces.models import Bounce
 from channels_app.models import DeliveryChannel
-from channels_app.providers.smtp import AUTH_FAILED_REASON
+from channels_app.providers import smtp
+from channels_app.providers.smtp import AUTH_FAILED_REASON, SmtpServer
 from channels_app.providers.smtp_auth import SmtpLoginFailed, authenticate
 from channels_app.sending.services import MAX_ATTEMPTS
 from outreach.email_token import email_header_token
@@ -178,3 +180,60 @@ def test_unreachable_server_retries_with_backoff_then_fails(sandbox, rep):
     assert email.status == OutboundEmail.Status.FAILED
     assert email.failure_reason.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
     assert waits == sorted(waits)  # backoff grows
+
+
+def test_a_non_ascii_smtp_password_logs_in(sandbox, rep):
+    sandbox.client.add_smtp_user("mailroom", "pässwörd-€")
+    channel = smtp_channel(sandbox, owner=rep, password="pässwörd-€")
+    email = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hello")
+
+    drain(channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT, email.failure_reason
+    authenticate(
+        host=sandbox.smtp_host, port=sandbox.smtp_port, security="starttls",
+        username="mailroom", password="pässwörd-€",
+    )  # fmt: skip
+
+
+def test_an_internationalized_domain_goes_out_in_idna_form_in_header_and_envelope(sandbox, rep):
+    channel = smtp_channel(sandbox, owner=rep)
+    email = email_enqueue(sender=rep, to_address="ann@bücher.de", subject="Hi", body="Hello")
+
+    drain(channel)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT, email.failure_reason
+    [record] = sandbox.client.smtp_messages()
+    assert record["rcpt_tos"] == ["ann@xn--bcher-kva.de"]
+    [received] = smtp_received(sandbox)
+    assert received["To"] == "ann@xn--bcher-kva.de"
+
+
+def test_a_non_ascii_local_part_goes_by_smtputf8_when_the_server_offers_it(sandbox):
+    sandbox.client.add_smtp_user("mailroom", "sandbox")
+    server = SmtpServer(
+        host=sandbox.smtp_host, port=sandbox.smtp_port, security="starttls",
+        username="mailroom", password="sandbox", checked=True,
+    )  # fmt: skip
+    raw = "To: jörg@xn--bcher-kva.de\r\nSubject: Hi\r\n\r\nHello\r\n".encode()
+
+    smtp.send(
+        server=server, raw_message=raw, envelope_from="rep@acme.test",
+        recipients=["jörg@xn--bcher-kva.de"],
+    )  # fmt: skip
+    smtp.close_connections()
+
+    [record] = sandbox.client.smtp_messages()
+    assert record["rcpt_tos"] == ["jörg@xn--bcher-kva.de"]
+    assert record["raw_bytes"].endswith(raw)
+
+
+def test_a_non_ascii_local_part_is_refused_at_compose_with_a_reason(sandbox, rep):
+    smtp_channel(sandbox, owner=rep)
+
+    with pytest.raises(ValidationError, match="non-ASCII characters before the @"):
+        email_enqueue(sender=rep, to_address="jörg@bücher.de", subject="Hi", body="Hello")
+
+    assert OutboundEmail.objects.count() == 0

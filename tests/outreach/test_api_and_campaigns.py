@@ -64,6 +64,23 @@ def test_gmail_plugin_email_goes_through_gmail(client, sandbox, rep):
     assert status.json()["status"] == "sent"
 
 
+def test_api_sends_to_an_idn_domain_via_gmail_and_refuses_a_non_ascii_local_part(
+    client, sandbox, rep
+):
+    gmail = oauth_channel(sandbox, owner=rep, kind=Kind.GMAIL)
+    _, raw = api_token_create(user=rep, name="Script")
+
+    refused = _post(client, raw, {"to": "jörg@bücher.de", "subject": "Hi", "body": "Hello"})
+    accepted = _post(client, raw, {"to": "ann@bücher.de", "subject": "Hi", "body": "Hello"})
+
+    assert refused.status_code == 400
+    assert "non-ASCII characters before the @" in refused.json()["fields"]["to"]
+    assert accepted.status_code == 201
+    drain(gmail)
+    [sent] = mailbox_sent(sandbox, "google", rep.email)
+    assert sent["To"] == "ann@xn--bcher-kva.de"
+
+
 def test_outlook_plugin_without_exchange_is_refused_not_rerouted(client, sandbox, rep):
     oauth_channel(sandbox, owner=rep, kind=Kind.GMAIL)
     _, raw = api_token_create(user=rep, name="Outlook plug-in")
