@@ -90,6 +90,9 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                 store.rotation_grace_seconds = float(data["rotation_grace_seconds"])
             if "ews_basic_auth" in data:
                 store.ews_basic_auth = bool(data["ews_basic_auth"])
+            for name in ("smtp_submission", "smtp_basic_auth", "smtp_smtputf8"):
+                if name in data:
+                    setattr(store, name, bool(data[name]))
         return json_response(
             200,
             {
@@ -97,6 +100,9 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                 "enforce_scopes": store.enforce_scopes,
                 "rotation_grace_seconds": store.rotation_grace_seconds,
                 "ews_basic_auth": store.ews_basic_auth,
+                "smtp_submission": store.smtp_submission,
+                "smtp_basic_auth": store.smtp_basic_auth,
+                "smtp_smtputf8": store.smtp_smtputf8,
             },
         )
     if rest == "/faults":

@@ -68,6 +68,14 @@ class PasswordAuthenticator:
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
+        if not self.store.smtp_basic_auth:
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=(
+                    "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+                ),
+            )
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
@@ -133,8 +141,10 @@ class SmtpService:
             require_starttls=False,
             authenticator=authenticator,
             auth_required=self.auth_required,
-            auth_require_tls=False,  # localhost: AUTH without TLS is fine
-            enable_SMTPUTF8=True,
+            # localhost: AUTH without TLS is fine, unless set up like a real submission server
+            # (checked per connection: each connection builds its SMTP instance).
+            auth_require_tls=self.store.smtp_submission,
+            enable_SMTPUTF8=self.store.smtp_smtputf8,
             data_size_limit=50 * 1024 * 1024,
             loop=self.loop,
         )

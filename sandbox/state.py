@@ -282,6 +282,9 @@ class Store:
         self.ews_users: dict[str, EwsUser] = {}  # mailbox address -> login
         self.ews_logins: dict[str, str] = {}  # lower-cased login name -> mailbox address
         self.ews_basic_auth = False  # Exchange 2016's EWS default: Windows auth (NTLM) only
+        self.smtp_submission = False  # like a real submission server: AUTH only after STARTTLS
+        self.smtp_basic_auth = True  # False: Exchange Online's "basic authentication is disabled"
+        self.smtp_smtputf8 = True  # offer SMTPUTF8 (RFC 6531)
         self.ews_auth_failures = 0
         self._dirty = False
         self._stop = threading.Event()
@@ -727,6 +730,9 @@ class Store:
             self.ews_users.clear()
             self.ews_logins.clear()
             self.ews_basic_auth = False
+            self.smtp_submission = False
+            self.smtp_basic_auth = True
+            self.smtp_smtputf8 = True
             self.ews_auth_failures = 0
             self.mark_dirty()
 

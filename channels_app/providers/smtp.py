@@ -27,7 +27,7 @@ from channels_app.exceptions import (
 )
 
 from .addresses import AddressRefused
-from .smtp_auth import login, open_connection, reply_text
+from .smtp_auth import BASIC_AUTH_OFF_REASON, basic_auth_off, login, open_connection, reply_text
 
 TIMEOUT_SECONDS = 30
 # Servers drop idle clients (often after 60 s); past this, a kept connection is not trusted.
@@ -148,6 +148,8 @@ def _connect(server: SmtpServer) -> smtplib.SMTP:
             login(connection, server.username, server.password)
         except smtplib.SMTPAuthenticationError as exc:
             _close(connection)
+            if basic_auth_off(_reply(exc.smtp_code, exc.smtp_error)):
+                raise CredentialsRejected(BASIC_AUTH_OFF_REASON) from exc
             if 400 <= exc.smtp_code < 500:
                 raise TransientProviderError(
                     f"{server.where} could not check the login now: "
@@ -171,6 +173,8 @@ def _connect(server: SmtpServer) -> smtplib.SMTP:
 
 def _reply_error(code: int, message: bytes | str, *, server: SmtpServer, stage: str) -> Exception:
     text = _reply(code, message)
+    if code >= 500 and basic_auth_off(text):
+        return CredentialsRejected(BASIC_AUTH_OFF_REASON)
     if QUOTA_WORDS.search(text) and code not in (421,):
         return QuotaExhausted(f"{server.where} says the sending quota is used up: {text}")
     if code == 530 or (code == 535 and stage != "data"):

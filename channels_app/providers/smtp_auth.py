@@ -5,6 +5,7 @@ carry the server's own reply, which is what a person fixing the settings needs t
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import socket
 import ssl
@@ -14,6 +15,23 @@ from django.conf import settings
 from .addresses import AddressRefused, resolve_checked
 
 TIMEOUT_SECONDS = 15
+
+
+# Exchange Online retiring basic authentication for SMTP submission: "550 5.7.30 Basic
+# authentication is not supported for Client Submission", "535 5.7.139 Authentication
+# unsuccessful, basic authentication is disabled".
+BASIC_AUTH_OFF = re.compile(
+    r"\b5\.7\.(?:30|139)\b|basic auth(?:entication)? is (?:not supported|disabled)", re.I
+)
+BASIC_AUTH_OFF_REASON = (
+    "The server no longer accepts a password for SMTP (Microsoft 365 / Exchange Online has "
+    "turned basic authentication off) — use Connect Outlook in Email settings instead"
+)
+
+
+def basic_auth_off(text: str) -> bool:
+    """True for a reply saying the server refuses password (basic) authentication itself."""
+    return bool(BASIC_AUTH_OFF.search(text))
 
 
 class SmtpLoginFailed(Exception):
@@ -157,18 +175,20 @@ def authenticate(
     except AddressRefused as exc:
         raise SmtpLoginFailed(exc.message) from exc
     except smtplib.SMTPAuthenticationError as exc:
-        raise SmtpLoginFailed(
-            f"{where} refused the login: {_reply_text(exc.smtp_code, exc.smtp_error)}"
-        ) from exc
+        text = _reply_text(exc.smtp_code, exc.smtp_error)
+        if basic_auth_off(text):
+            raise SmtpLoginFailed(f"{BASIC_AUTH_OFF_REASON} ({text}).") from exc
+        raise SmtpLoginFailed(f"{where} refused the login: {text}") from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise SmtpLoginFailed(
             f"{where} does not offer {'STARTTLS' if security == 'starttls' else 'that'}: {exc}. "
             "Choose another security setting."
         ) from exc
     except smtplib.SMTPResponseException as exc:
-        raise SmtpLoginFailed(
-            f"{where} answered: {_reply_text(exc.smtp_code, exc.smtp_error)}"
-        ) from exc
+        text = _reply_text(exc.smtp_code, exc.smtp_error)
+        if basic_auth_off(text):
+            raise SmtpLoginFailed(f"{BASIC_AUTH_OFF_REASON} ({text}).") from exc
+        raise SmtpLoginFailed(f"{where} answered: {text}") from exc
     except ssl.CertificateError as exc:
         raise SmtpLoginFailed(f"{where}'s certificate is not valid: {exc}") from exc
     except ssl.SSLError as exc:

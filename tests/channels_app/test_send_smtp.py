@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bounces.models import Bounce
+from channels_app.exceptions import PermanentProviderError
 from channels_app.models import DeliveryChannel
 from channels_app.providers import smtp
 from channels_app.providers.smtp import AUTH_FAILED_REASON, SmtpServer
@@ -237,3 +238,59 @@ def test_a_non_ascii_local_part_is_refused_at_compose_with_a_reason(sandbox, rep
         email_enqueue(sender=rep, to_address="jörg@bücher.de", subject="Hi", body="Hello")
 
     assert OutboundEmail.objects.count() == 0
+
+
+def test_exchange_online_basic_auth_refusal_tells_the_rep_to_connect_outlook(sandbox, rep):
+    sandbox.client.settings(smtp_basic_auth=False)
+    smtp.close_connections()  # no connection kept from an earlier test
+    channel = smtp_channel(sandbox, owner=rep)
+    email = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hello")
+
+    drain(channel)
+
+    email.refresh_from_db()
+    assert "Connect Outlook" in email.failure_reason, (email.status, email.waiting_reason)
+    assert "update your SMTP credentials" not in (email.failure_reason + email.waiting_reason)
+    with pytest.raises(SmtpLoginFailed, match="use Connect Outlook"):
+        authenticate(
+            host=sandbox.smtp_host, port=sandbox.smtp_port, security="starttls",
+            username="mailroom", password="sandbox",
+        )  # fmt: skip
+
+
+def test_a_submission_server_offers_auth_only_after_starttls(sandbox, rep):
+    sandbox.client.settings(smtp_submission=True)
+    smtp.close_connections()  # no connection kept from an earlier test
+
+    with pytest.raises(SmtpLoginFailed):
+        authenticate(
+            host=sandbox.smtp_host, port=sandbox.smtp_port, security="none",
+            username="mailroom", password="sandbox",
+        )  # fmt: skip
+    authenticate(
+        host=sandbox.smtp_host, port=sandbox.smtp_port, security="starttls",
+        username="mailroom", password="sandbox",
+    )  # fmt: skip
+    channel = smtp_channel(sandbox, owner=rep)  # STARTTLS
+    email = email_enqueue(sender=rep, to_address="ana@customer.test", subject="Hi", body="Hello")
+    drain(channel)
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT, email.failure_reason
+
+
+def test_a_non_ascii_local_part_is_refused_with_a_reason_when_smtputf8_is_not_offered(sandbox):
+    sandbox.client.settings(smtp_smtputf8=False)
+    smtp.close_connections()  # no connection kept from an earlier test
+    server = SmtpServer(
+        host=sandbox.smtp_host, port=sandbox.smtp_port, security="starttls",
+        username="mailroom", password="sandbox", checked=True,
+    )  # fmt: skip
+
+    with pytest.raises(PermanentProviderError, match="does not offer SMTPUTF8"):
+        smtp.send(
+            server=server, raw_message=b"Subject: Hi\r\n\r\nHello\r\n",
+            envelope_from="rep@acme.test", recipients=["jörg@xn--bcher-kva.de"],
+        )  # fmt: skip
+    smtp.close_connections()
+
+    assert sandbox.client.smtp_messages() == []
