@@ -19,6 +19,7 @@ from accounts.selectors import user_with_team_managers
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
+from channels_app.sending.notices import notice_mailbox_paused
 from outreach.effects import enrollments_stop_for_prospect, prospect_mark_invalid
 from outreach.models import Enrollment, OutboundEmail, Prospect
 from suppression.models import Suppression
@@ -435,6 +436,43 @@ def _bounce_apply_report(*, message: InboxMessage, report, occurred_at: datetime
             bounce_effects_apply(bounce=bounce)
     if matched_emails:
         message.outbound_email = matched_emails[0]
+    if any(_is_sending_limit(failed) for failed in report.recipients):
+        channel_pause_for_sending_limit(channel=channel)
+
+
+# Gmail reports its daily sending limit late, as a bounce (a 200 from messages.send does not
+# prove the email went): 5.4.5 "Daily user sending limit exceeded".
+_SENDING_LIMIT_WORDS = re.compile(r"daily user sending (limit|quota) exceeded", re.IGNORECASE)
+SENDING_LIMIT_PAUSE = timedelta(hours=1)
+
+
+def _is_sending_limit(failed) -> bool:
+    if (failed.status or "").strip() == "5.4.5":
+        return True
+    return bool(_SENDING_LIMIT_WORDS.search(failed.diagnostic or ""))
+
+
+def channel_pause_for_sending_limit(
+    *, channel: DeliveryChannel, now: datetime | None = None
+) -> datetime:
+    """The mailbox's provider bounced mail for its own sending limit: its sending pauses, as
+    when the provider refuses a send for quota (the outbox shows the mail waiting until then,
+    the rep hears it in the feed). A pause already running longer is kept."""
+    now = now or timezone.now()
+    until = now + SENDING_LIMIT_PAUSE
+    reason = (
+        f"{channel.get_kind_display()} bounced mail for its daily sending limit "
+        "(5.4.5 Daily user sending limit exceeded): sending from this mailbox pauses."
+    )
+    paused = (
+        DeliveryChannel.objects.filter(pk=channel.pk)
+        .filter(Q(sending_paused_until__isnull=True) | Q(sending_paused_until__lt=until))
+        .update(sending_paused_until=until, sending_paused_reason=reason, updated_at=now)
+    )
+    if paused:
+        channel.sending_paused_until, channel.sending_paused_reason = until, reason
+        notice_mailbox_paused(channel=channel, until=until, reason=reason)
+    return until
 
 
 def reply_record(

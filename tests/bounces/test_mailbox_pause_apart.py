@@ -1,6 +1,7 @@
 """Mailbox protection never costs a bounce: pausing runs apart from the bounce's transaction,
 and the pause flag is not editable by hand in the admin (resume is the admin action)."""
 
+from datetime import timedelta
 from unittest import mock
 
 from django.db import IntegrityError
@@ -76,3 +77,35 @@ def test_the_pause_flag_is_read_only_in_the_channel_admin(rep, admin_client):
     page = admin_client.get(f"/admin/channels_app/deliverychannel/{channel.pk}/change/")
     assert page.status_code == 200
     assert 'name="campaigns_paused_at' not in page.content.decode()
+
+
+def test_a_gmail_daily_limit_bounce_pauses_the_mailbox_like_a_quota_error(rep):
+    """Gmail's 200 from messages.send does not prove the email went: its daily limit comes
+    back as a 5.4.5 bounce, which must pause the mailbox, not only count as a soft bounce."""
+    from analytics.models import FeedEvent
+    from channels_app.models import DeliveryChannel
+
+    channel = DeliveryChannelFactory(
+        owner=rep, kind=DeliveryChannel.Kind.GMAIL, mailbox_address="rep@acme.test"
+    )
+    email = OutboundEmailFactory(sender=rep, channel=channel)
+    raw = dsn_for(
+        mailbox=channel.mailbox_address,
+        recipient=email.to_address,
+        returned_headers=f"Message-ID: {email.message_id}\r\n",
+        status="5.4.5",
+    ).replace(b"User unknown", b"Daily user sending limit exceeded")
+    message = inbox_message_store(
+        channel=channel, provider_message_id="limit", raw=raw, received_at=timezone.now()
+    )
+    before = timezone.now()
+
+    inbox_message_process(inbox_message_id=message.pk)
+
+    bounce = Bounce.objects.get(outbound_email=email)
+    assert not bounce.is_hard  # still a soft bounce of that email …
+    channel.refresh_from_db()  # … and the mailbox pauses, as a quota error does
+    assert channel.sending_paused_until is not None
+    assert channel.sending_paused_until >= before + timedelta(minutes=59)
+    assert "daily sending limit" in channel.sending_paused_reason
+    assert FeedEvent.objects.filter(user=rep, kind=FeedEvent.Kind.MAILBOX_PAUSED).exists()
