@@ -11,20 +11,12 @@ from django.utils.dateparse import parse_datetime
 
 from channels_app.exceptions import QuotaExhausted, TransientProviderError
 
-from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+from .http import DEFAULT_TIMEOUT, error_reasons, http_session, raise_for_provider_status
 
 # Gmail says its own sending limit is used up (as opposed to "slow down a little").
 QUOTA_REASONS = {"dailyLimitExceeded", "quotaExceeded"}
 QUOTA_WORDS = re.compile(r"sending limit|daily user sending|\(Mail sending\)", re.I)
 RETRY_AFTER_TIME = re.compile(r"Retry after (\S+)", re.I)
-
-
-def _error_reasons(payload: object) -> set[str]:
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
-        return set()
-    reasons = {str(e.get("reason", "")) for e in error.get("errors") or [] if isinstance(e, dict)}
-    return reasons | {str(error.get("status", ""))}
 
 
 def _resume_time(message: str) -> datetime | None:
@@ -44,7 +36,7 @@ def _raise_for_quota(response: requests.Response) -> None:
         payload = {}
     error = payload.get("error") if isinstance(payload, dict) else None
     message = str(error.get("message", "")) if isinstance(error, dict) else ""
-    if _error_reasons(payload) & QUOTA_REASONS or QUOTA_WORDS.search(message):
+    if error_reasons(response) & QUOTA_REASONS or QUOTA_WORDS.search(message):
         raise QuotaExhausted(
             f"Gmail's sending limit for this mailbox is used up: {message[:200]}",
             resume_at=_resume_time(message),
