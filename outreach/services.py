@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.feed import feed_event_record
+from analytics.models import FeedEvent
 from channels_app.sending.mime import (
     NON_ASCII_LOCAL_PART,
     address_needs_smtputf8,
@@ -25,7 +27,7 @@ from channels_app.sending.resolution import NoUsableChannel, email_channel_resol
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
 from suppression.selectors import suppression_check, suppression_reason_text, suppressions_find
 
-from .merge import merge_values, render
+from .merge import MergeError, merge_values, render
 from .models import (
     ApiToken,
     Campaign,
@@ -362,6 +364,22 @@ def _campaign_step_skip(enrollment: Enrollment, *, now: datetime, reason: str) -
     enrollment.save(update_fields=["state", "next_step", "next_due_at", "stopped_at", "updated_at"])
 
 
+def _campaign_step_hold(enrollment: Enrollment, *, reason: str) -> None:
+    """The step's template cannot be filled in (an unknown field, an unclosed `{{`, saved
+    before the check or in the admin): this enrollment is paused, not the whole run, and the
+    sender is told in the feed; after the template is fixed, resuming sends the step."""
+    enrollment.state = Enrollment.State.PAUSED
+    enrollment.save(update_fields=["state", "updated_at"])
+    feed_event_record(
+        user=enrollment.sender,
+        kind=FeedEvent.Kind.FAILED,
+        title=f"Campaign “{enrollment.campaign.name}” paused for {enrollment.prospect.email}",
+        detail=f"The template “{enrollment.next_step.template.name}” cannot be sent: {reason} "
+        "Fix the template, then resume the enrollment.",
+        dedupe_key=f"campaign-hold:{enrollment.pk}:{enrollment.next_step_id}",
+    )
+
+
 def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """The periodic campaign task: every active enrollment whose next step is due gets that
     step's email queued and moves on to the following step (or finishes). Two runs at once
@@ -413,7 +431,11 @@ def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500)
                 continue
             exists = OutboundEmail.objects.filter(enrollment=enrollment, campaign_step=step)
             if not exists.exists():
-                email = _campaign_email(enrollment, now)
+                try:
+                    email = _campaign_email(enrollment, now)
+                except MergeError as exc:
+                    _campaign_step_hold(enrollment, reason=exc.message)
+                    continue
                 email.save()
                 queued += 1
                 if email.channel_id:
