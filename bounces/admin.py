@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from core.admin import ScopedModelAdmin
 
 from .models import Bounce, InboxMessage, MailboxPause
+from .parsing import vocabulary
 from .polling import inbox_messages_reprocess
 from .selectors import inbox_messages_unreadable_q
 from .services import channel_campaigns_resume
@@ -44,6 +45,19 @@ class HardSoftFilter(admin.SimpleListFilter):
             return queryset.filter(is_hard=False, is_delayed=False)
         if self.value() == "delayed":
             return queryset.filter(is_delayed=True)
+        return queryset
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        return list(vocabulary.REASONS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() in vocabulary.REASONS:
+            return queryset.filter(reason=self.value())
         return queryset
 
 
@@ -88,6 +102,7 @@ class BounceAdmin(ScopedModelAdmin):
     list_display = [
         "recipient",
         "status_code",
+        "reason_words",
         "hardness",
         "matched_by",
         "source",
@@ -98,6 +113,7 @@ class BounceAdmin(ScopedModelAdmin):
     ]
     list_filter = [
         HardSoftFilter,
+        ReasonFilter,
         MatchedFilter,
         "matched_by",
         "source",
@@ -111,6 +127,10 @@ class BounceAdmin(ScopedModelAdmin):
     date_hierarchy = "occurred_at"
     list_select_related = ["channel", "outbound_email", "organization"]
     readonly_fields = ["notification"]
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_words(self, obj: Bounce) -> str:
+        return vocabulary.label(obj.reason) or "—"
 
     @admin.display(description="kind")
     def hardness(self, obj: Bounce) -> str:

@@ -103,6 +103,11 @@ class Bounce(TimeStampedModel):
         max_length=16, blank=True, help_text="Enhanced status, e.g. 5.1.1"
     )
     diagnostic = models.TextField(blank=True)
+    # A word of the parser's closed vocabulary (bounces/parsing/vocabulary.py, which also has
+    # the words pages show); not choices here, as models sit below the parser in the layers.
+    reason = models.CharField(
+        max_length=32, blank=True, help_text="Why it failed, e.g. user_unknown"
+    )
     is_hard = models.BooleanField()
     is_delayed = models.BooleanField(default=False)
     reporting_mta = models.CharField(max_length=255, blank=True)

@@ -30,6 +30,7 @@ from .classify import classify_message
 from .conf import bounce_settings
 from .correlation import bounce_match, reply_match
 from .models import Bounce, InboxMessage, MailboxPause
+from .parsing import reason_of_reply, vocabulary
 from .selectors import inbox_messages_due_q
 
 # A message that failed is tried again after a growing wait, never given up on: it stays in the
@@ -42,14 +43,26 @@ logger = logging.getLogger(__name__)
 _DIAGNOSTIC_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|X-Postfix)\s*;\s*", re.IGNORECASE)
 
 
-def bounce_headline(*, recipient: str, status: str | None, diagnostic: str) -> str:
-    """'Email to ana@acme.com bounced: 550 5.1.1 user unknown' — the words a rep sees."""
-    reason = " ".join(_DIAGNOSTIC_TYPE.sub("", diagnostic or "").split())
-    if status and status not in reason:
-        reason = f"{status} {reason}".strip()
-    if len(reason) > 160:
-        reason = reason[:157].rstrip() + "…"
-    return f"Email to {recipient} bounced: {reason}" if reason else f"Email to {recipient} bounced"
+def bounce_summary(*, status: str | None, diagnostic: str, reason: str = "") -> str:
+    """'Address does not exist — 550 5.1.1 user unknown': the reason in words, then the code
+    and the server's own words ('' when none is known)."""
+    said = " ".join(_DIAGNOSTIC_TYPE.sub("", diagnostic or "").split())
+    if status and status not in said:
+        said = f"{status} {said}".strip()
+    if len(said) > 160:
+        said = said[:157].rstrip() + "…"
+    words = vocabulary.label(reason) if reason and reason != "unknown" else ""
+    return " — ".join(part for part in (words, said) if part)
+
+
+def bounce_headline(
+    *, recipient: str, status: str | None, diagnostic: str, reason: str = ""
+) -> str:
+    """'Email to ana@acme.com bounced: Address does not exist — 550 5.1.1 user unknown'."""
+    summary = bounce_summary(status=status, diagnostic=diagnostic, reason=reason)
+    return (
+        f"Email to {recipient} bounced: {summary}" if summary else f"Email to {recipient} bounced"
+    )
 
 
 def bounce_record_send_rejection(
@@ -58,6 +71,7 @@ def bounce_record_send_rejection(
     """The SMTP server refused `recipient` when `email` was sent: a bounce, known at send time.
     Calling it twice for the same email and recipient records it once."""
     recipient = recipient.strip().lower()
+    reason = reason_of_reply(diagnostic or "", status)
     with transaction.atomic():
         bounce, created = Bounce.objects.get_or_create(
             outbound_email=email,
@@ -69,12 +83,27 @@ def bounce_record_send_rejection(
                 "matched_by": Bounce.MatchedBy.SEND_TIME,
                 "status_code": (status or "")[:16],
                 "diagnostic": diagnostic or "",
+                "reason": reason,
                 "is_hard": hard,
                 "occurred_at": timezone.now(),
             },
         )
         if created:
+            _send_rejection_reason_in_outbox(email_id=email.pk, reason=reason)
             bounce_effects_apply(bounce=bounce)
+
+
+def _send_rejection_reason_in_outbox(*, email_id: int, reason: str) -> None:
+    """The outbox's "Why" of an email refused at send time opens with the reason in words."""
+    words = vocabulary.label(reason) if reason != "unknown" else ""
+    current = (
+        OutboundEmail.objects.filter(pk=email_id).values_list("failure_reason", flat=True).first()
+    )
+    if words and current is not None and not current.startswith(words):
+        OutboundEmail.objects.filter(pk=email_id).update(
+            failure_reason=f"{words} — {current}"[:1000] if current else words,
+            updated_at=timezone.now(),
+        )
 
 
 def bounce_effects_apply(*, bounce: Bounce) -> None:
@@ -91,6 +120,12 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
         ).update(
             status=OutboundEmail.Status.BOUNCED,
             bounced_at=bounce.occurred_at,
+            failure_reason=(
+                f"{'Hard' if bounce.is_hard else 'Soft'} bounce: "
+                + bounce_summary(
+                    status=bounce.status_code, diagnostic=bounce.diagnostic, reason=bounce.reason
+                )
+            )[:1000],
             updated_at=timezone.now(),
         )
         prospect = (
@@ -115,7 +150,10 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
             prospect_mark_invalid(prospect=prospect, reason=invalid_reason)
             enrollments_stop_for_prospect(prospect=prospect, state=Enrollment.State.STOPPED_BOUNCED)
         headline = bounce_headline(
-            recipient=bounce.recipient, status=bounce.status_code, diagnostic=bounce.diagnostic
+            recipient=bounce.recipient,
+            status=bounce.status_code,
+            diagnostic=bounce.diagnostic,
+            reason=bounce.reason,
         )
         detail = f"{'Hard' if bounce.is_hard else 'Soft'} bounce of “{email.subject}”."
         if prospect is not None and prospect.email_status == Prospect.EmailStatus.INVALID:
@@ -424,6 +462,7 @@ def _bounce_apply_report(*, message: InboxMessage, report, occurred_at: datetime
                 "matched_by": matched_by,
                 "status_code": (failed.status or "")[:16],
                 "diagnostic": failed.diagnostic or "",
+                "reason": failed.reason or "",
                 "is_hard": bool(failed.hard),
                 "is_delayed": bool(report.is_delayed),
                 "reporting_mta": (report.reporting_mta or "")[:255],

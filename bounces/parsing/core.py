@@ -235,6 +235,13 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
     )
 
 
+def reason_of_reply(diagnostic: str, status: str | None) -> str:
+    """The vocabulary reason of a server's reply read on its own, outside any notice (an SMTP
+    refusal at send time, a bounce recorded before reasons were): its words, then its code."""
+    reading = reasons.classify(" ".join((diagnostic or "").split())[:MAX_DIAGNOSTIC_CHARS], status)
+    return vocabulary.from_internal(reading[0])
+
+
 def _opensmtpd_reading(recipients: list[FailedRecipient], text: str) -> list[FailedRecipient]:
     """OpenSMTPD's recipient lines are its whole diagnosis.
 

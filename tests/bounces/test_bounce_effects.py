@@ -63,7 +63,9 @@ def test_send_rejection_bounces_email_invalidates_prospect_and_stops_enrollments
     assert bounce.recipient == "ana@acme.com"
     event = FeedEvent.objects.get(user=rep)
     assert event.kind == FeedEvent.Kind.BOUNCED
-    assert event.title == "Email to ana@acme.com bounced: 550 5.1.1 user unknown"
+    assert event.title == (
+        "Email to ana@acme.com bounced: Address does not exist — 550 5.1.1 user unknown"
+    )
 
 
 def test_same_rejection_reported_twice_counts_once(rep, channel):
@@ -134,6 +136,10 @@ def test_headline_reads_like_a_sentence():
     assert (
         bounce_headline(recipient="a@b.test", status="5.1.1", diagnostic="")
         == "Email to a@b.test bounced: 5.1.1"
+    )
+    assert (
+        bounce_headline(recipient="a@b.test", status="5.2.2", diagnostic="", reason="mailbox_full")
+        == "Email to a@b.test bounced: Mailbox full — 5.2.2"
     )
 
 
