@@ -136,7 +136,7 @@ def _claim_sql(*, ignore_backoff: bool) -> str:
         _CLAIM_SQL[key] = (
             f"UPDATE {table} SET {quote('poll_lease_until')} = %(lease)s "
             f"WHERE {quote('id')} = %(id)s AND {quote('kind')} IN (%(gmail)s, %(graph)s) "
-            f"AND {quote('status')} = %(connected)s "
+            f"AND {quote('status')} = %(connected)s AND {quote('can_read_inbox')} = %(readable)s "
             f"AND ({quote('poll_lease_until')} IS NULL OR {quote('poll_lease_until')} < %(now)s)"
             f"{backoff} "
             f"RETURNING {columns}, EXISTS (SELECT 1 FROM {messages} AS m "
@@ -162,6 +162,7 @@ def _claim(
         "gmail": Kind.GMAIL.value,
         "graph": Kind.EXCHANGE_ONLINE.value,
         "connected": Status.CONNECTED.value,
+        "readable": True,
     }
     claimed = list(DeliveryChannel.objects.raw(_claim_sql(ignore_backoff=ignore_backoff), params))
     return claimed[0] if claimed else None
@@ -462,7 +463,7 @@ def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
     now = now or timezone.now()
     return (
         DeliveryChannel.objects.filter(
-            kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED
+            kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED, can_read_inbox=True
         )
         .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
         .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
@@ -503,9 +504,9 @@ SYNC_OVERDUE_AFTER = timedelta(hours=1)
 def channel_sync_overdue_q(*, now: datetime | None = None) -> Q:
     """Connected polled mailboxes whose last successful poll is older than an hour."""
     cutoff = (now or timezone.now()) - SYNC_OVERDUE_AFTER
-    return Q(kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED) & (
-        Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, created_at__lt=cutoff)
-    )
+    return Q(
+        kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED, can_read_inbox=True
+    ) & (Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, created_at__lt=cutoff))
 
 
 def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
@@ -515,7 +516,7 @@ def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
 def channel_poll_request(*, channel: DeliveryChannel) -> bool:
     """ "Poll this mailbox now" (the admin action, the bounces page): queue one poll that skips
     the mailbox's backoff. Returns False for a mailbox that is not polled or not connected."""
-    if channel.kind not in DeliveryChannel.POLLED_KINDS or not channel.is_usable:
+    if not channel.supports_bounce_tracking or not channel.is_usable:
         return False
     from . import tasks
 

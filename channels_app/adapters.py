@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from .models import DeliveryChannel
+from .providers.scopes import granted_access
 from .services import ChannelConnectError, channel_connect_oauth
 
 KIND_FOR_PROVIDER = {
@@ -22,6 +23,12 @@ KIND_FOR_PROVIDER = {
     "microsoft": DeliveryChannel.Kind.EXCHANGE_ONLINE,
 }
 LABEL_FOR_PROVIDER = {"google": "Gmail", "microsoft": "Outlook"}
+# How each provider's consent page names the two permissions Mailroom needs.
+SEND_PERMISSION = {"google": "Send email on your behalf", "microsoft": "Send mail as you"}
+READ_PERMISSION = {
+    "google": "View your email messages and settings",
+    "microsoft": "Read your mail",
+}
 
 
 def _mailbox_address(provider: str, data: dict) -> str:
@@ -75,6 +82,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         token = sociallogin.token
         if token is None or not token.token:
             self._refuse(request, f"{label} did not hand over access to the mailbox.")
+        scopes = self._granted_scopes(request, provider, token)
+        access = granted_access(provider=provider, scopes=scopes)
+        if not access.can_send:
+            also = "" if access.can_read else f" and “{READ_PERMISSION[provider]}”"
+            self._refuse(
+                request,
+                f"{label} was not connected: Mailroom needs permission to send email from "
+                f"the mailbox, and it was not allowed on the consent page. Connect {label} "
+                f"again and leave “{SEND_PERMISSION[provider]}”{also} ticked.",
+            )
         try:
             channel = channel_connect_oauth(
                 user=request.user,
@@ -85,18 +102,30 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 access_token=token.token,
                 refresh_token=token.token_secret,
                 expires_at=token.expires_at,
-                scopes=" ".join(self._granted_scopes(request, provider)),
+                scopes=" ".join(scopes),
+                can_read_inbox=access.can_read,
             )
         except ChannelConnectError as exc:
             self._refuse(request, f"{label} was not connected: {exc.message}")
+        if not access.can_read:
+            messages.warning(
+                request,
+                f"{label} connected: {channel.mailbox_address}. Sending works; bounce tracking "
+                f"needs read access — Reconnect and allow “{READ_PERMISSION[provider]}”.",
+            )
+            return
         messages.success(
             request,
             f"{label} connected: {channel.mailbox_address}. Your email now goes out through it.",
         )
 
-    def _granted_scopes(self, request, provider_id: str) -> list[str]:
-        provider = self.get_provider(request, provider_id)
-        return list(provider.get_scope())
+    def _granted_scopes(self, request, provider_id: str, token) -> list[str]:
+        """The scopes the provider granted (channels_app.oauth reads them from the token
+        response); the ones asked for when the response named none."""
+        granted = getattr(token, "granted_scopes", None)
+        if granted is not None:
+            return list(granted)
+        return list(self.get_provider(request, provider_id).get_scope())
 
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None

@@ -55,7 +55,14 @@ class DeliveryChannel(TimeStampedModel):
     access_token = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
-    scopes = models.CharField(max_length=1000, blank=True)
+    scopes = models.CharField(
+        max_length=1000, blank=True, help_text="The scopes the provider says it granted."
+    )
+    can_read_inbox = models.BooleanField(
+        default=True,
+        help_text="False when the owner did not allow read access at consent: sending works, "
+        "bounce tracking does not (the mailbox is not polled).",
+    )
     connected_at = models.DateTimeField(
         null=True, blank=True, help_text="Last time the owner connected or reconnected it."
     )
@@ -142,7 +149,12 @@ class DeliveryChannel(TimeStampedModel):
 
     @property
     def supports_bounce_tracking(self) -> bool:
-        return self.kind in self.POLLED_KINDS
+        return self.kind in self.POLLED_KINDS and self.can_read_inbox
+
+    @property
+    def lacks_read_access(self) -> bool:
+        """A Gmail or Outlook mailbox whose owner unticked read access at consent."""
+        return self.kind in self.POLLED_KINDS and not self.can_read_inbox
 
     @property
     def is_usable(self) -> bool:

@@ -70,9 +70,12 @@ def channel_connect_oauth(
     refresh_token: str,
     expires_at: datetime | None,
     scopes: str,
+    can_read_inbox: bool = True,
 ) -> DeliveryChannel:
     """Store a Gmail or Exchange Online mailbox the rep just granted access to (or renew the
-    grant of the one they had), and make it the channel they send through.
+    grant of the one they had), and make it the channel they send through. `scopes` are the
+    ones the provider granted; without read access (`can_read_inbox` False) the mailbox sends
+    but is not polled for bounces.
 
     A mailbox already connected by another user is refused; connecting a different mailbox of
     the same kind replaces the rep's previous one."""
@@ -122,6 +125,7 @@ def channel_connect_oauth(
         channel.refresh_token = refresh_token
         channel.token_expires_at = expires_at
         channel.scopes = scopes[:1000]
+        channel.can_read_inbox = can_read_inbox
         channel.connected_at = timezone.now()
         if kind == Kind.GMAIL:
             channel.is_trial_account = mailbox_address.rpartition("@")[2] in (

@@ -17,6 +17,7 @@ from .httpcore import (
     add_query,
     consent_page,
     error_page,
+    granted_scopes,
     json_response,
     jwt_encode,
     redirect,
@@ -35,6 +36,14 @@ READ_SCOPES = {FULL_MAIL, GMAIL + "readonly", GMAIL + "modify", GMAIL + "metadat
 METADATA_ONLY = GMAIL + "metadata"
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+
+
+# Google's granular consent lets the user untick every scope but the sign-in basics.
+SIGN_IN_SCOPES = {"openid", SCOPE_ALIASES["email"], SCOPE_ALIASES["profile"]}
+
+
+def optional_scopes(scopes: list[str]) -> set[str]:
+    return {s for s in scopes if s not in SIGN_IN_SCOPES}
 
 
 def normalize_google_scopes(scope: str) -> list[str]:
@@ -153,10 +162,12 @@ def authorize(ctx: Context, req: Request) -> Response:
             params=params,
             email=email_address or "rep@example.test",
             scopes=scopes,
+            optional=optional_scopes(scopes),
         )
     state = {"state": params["state"]} if params.get("state") else {}
     if decision != "allow":
         return redirect(add_query(redirect_uri, {"error": "access_denied", **state}))
+    scopes = granted_scopes(req, scopes, optional_scopes(scopes))
     if not email_address:
         email_address = "rep@example.test"
     try:

@@ -38,8 +38,10 @@ class Request:
         return self.headers.get(name.lower(), default)
 
     def form(self) -> dict[str, str]:
-        parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
-        return {k: v[0] for k, v in parsed.items()}
+        return {k: v[0] for k, v in self.form_lists().items()}
+
+    def form_lists(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
@@ -121,6 +123,7 @@ CONSENT_PAGE = """<!doctype html>
             border-radius: 4px; display: inline-block; margin-bottom: 16px; }}
  ul {{ padding-left: 20px; }} li {{ margin: 4px 0; font-size: 14px; word-break: break-all; }}
  label {{ display: block; font-size: 14px; margin: 16px 0 4px; }}
+ label.scope {{ margin: 0; }}
  input[type=email], input[type=text] {{ width: 100%; padding: 8px; font-size: 15px;
    box-sizing: border-box; }}
  .buttons {{ display: flex; gap: 12px; justify-content: flex-end; margin-top: 24px; }}
@@ -148,25 +151,59 @@ CONSENT_PAGE = """<!doctype html>
 """
 
 
+SCOPE_CHOICES_SHOWN = "sandbox_scope_choices"
+
+
 def consent_page(
-    *, brand: str, color: str, action: str, params: dict[str, str], email: str, scopes: list[str]
+    *,
+    brand: str,
+    color: str,
+    action: str,
+    params: dict[str, str],
+    email: str,
+    scopes: list[str],
+    optional: set[str],
 ) -> Response:
+    """The consent page. Scopes in `optional` get a ticked checkbox the user may untick, as on
+    Google's granular consent page; the others (sign-in basics) are always granted."""
     hidden = "\n".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in params.items()
         if not k.startswith("sandbox_")
     )
+    hidden += f'\n<input type="hidden" name="{SCOPE_CHOICES_SHOWN}" value="1">'
+    items = []
+    for scope in scopes:
+        text = html.escape(scope)
+        if scope in optional:
+            items.append(
+                f'<li><label class="scope"><input type="checkbox" name="sandbox_scope" '
+                f'value="{text}" checked> {text}</label></li>'
+            )
+        else:
+            items.append(f"<li>{text}</li>")
     body = CONSENT_PAGE.format(
         title=f"{brand} - sign in",
         brand=html.escape(brand),
         color=color,
         client_id=html.escape(params.get("client_id", "")),
-        scopes="".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(none)</li>",
+        scopes="".join(items) or "<li>(none)</li>",
         action=html.escape(action),
         hidden=hidden,
         email=html.escape(email),
     )
     return html_response(200, body)
+
+
+def granted_scopes(req: Request, scopes: list[str], optional: set[str]) -> list[str]:
+    """The scopes the user left ticked: every one when the answer did not come from the page
+    (auto-consent, a script posting only the decision), else the required ones and the ticked
+    optional ones."""
+    answers = req.form_lists() if req.method == "POST" else {}
+    if SCOPE_CHOICES_SHOWN not in answers:
+        return scopes
+    ticked = set(answers.get("sandbox_scope", []))
+    return [s for s in scopes if s not in optional or s in ticked]
 
 
 def error_page(status: int, title: str, detail: str) -> Response:

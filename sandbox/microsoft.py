@@ -23,6 +23,7 @@ from .httpcore import (
     add_query,
     consent_page,
     error_page,
+    granted_scopes,
     json_response,
     jwt_encode,
     now_rfc3339,
@@ -35,6 +36,9 @@ OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 USER_SCOPES = {"user.read", "user.readwrite", "user.readbasic.all", "user.read.all"}
 SEND_SCOPES = {"mail.send"}
 READ_SCOPES = {"mail.read", "mail.readwrite", "mail.readbasic"}
+# The sign-in basics are always granted; the sandbox lets the user untick the others, as
+# Google's granular consent does (Entra's own page is all or nothing).
+SIGN_IN_SCOPES = OIDC_SCOPES - {"offline_access"} | {"user.read"}
 DEFAULT_DELTA_PAGE = 10
 MAX_DELTA_PAGE = 1000
 GRAPH = "https://graph.microsoft.com/"
@@ -65,6 +69,10 @@ AAD_ERRORS = {
         "AADSTS65001: The user or administrator has not consented to use the application.",
     ),
 }
+
+
+def optional_scopes(scopes: list[str]) -> set[str]:
+    return {s for s in scopes if s.lower() not in SIGN_IN_SCOPES}
 
 
 def aad_error(status: int, error: str, code: int, description: str, **extra: Any) -> Response:
@@ -216,6 +224,7 @@ def authorize(ctx: Context, req: Request, tenant: str) -> Response:
             params=params,
             email=email_address or "rep@contoso.test",
             scopes=scopes,
+            optional=optional_scopes(scopes),
         )
     state = {"state": params["state"]} if params.get("state") else {}
     if decision != "allow":
@@ -229,6 +238,7 @@ def authorize(ctx: Context, req: Request, tenant: str) -> Response:
                 },
             )
         )
+    scopes = granted_scopes(req, scopes, optional_scopes(scopes))
     try:
         mailbox = ctx.store.ensure_mailbox(
             "microsoft",

@@ -11,7 +11,13 @@ from django.utils.dateparse import parse_datetime
 
 from channels_app.exceptions import QuotaExhausted, TransientProviderError
 
-from .http import DEFAULT_TIMEOUT, error_reasons, http_session, raise_for_provider_status
+from .http import (
+    DEFAULT_TIMEOUT,
+    SEND_PERMISSION_MISSING,
+    error_reasons,
+    http_session,
+    raise_for_provider_status,
+)
 
 # Gmail says its own sending limit is used up (as opposed to "slow down a little").
 QUOTA_REASONS = {"dailyLimitExceeded", "quotaExceeded"}
@@ -56,7 +62,7 @@ def send(*, access_token: str, raw_message: bytes) -> str:
     except requests.RequestException as exc:
         raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
     _raise_for_quota(response)
-    raise_for_provider_status(response, provider="Gmail")
+    raise_for_provider_status(response, provider="Gmail", permission=SEND_PERMISSION_MISSING)
     try:
         return str(response.json().get("id", ""))
     except ValueError:

@@ -24,7 +24,12 @@ from channels_app.exceptions import (
     TransientProviderError,
 )
 
-from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+from .http import (
+    DEFAULT_TIMEOUT,
+    READ_PERMISSION_MISSING,
+    http_session,
+    raise_for_provider_status,
+)
 from .inbox import InboxCandidate, InboxHeaders, InboxPage
 
 PROVIDER = "Gmail"
@@ -88,7 +93,7 @@ class GmailInbox:
             raise TransientProviderError(f"{PROVIDER} could not be reached: {error}") from error
         if response.status_code == 404 and path == "/history":
             raise HistoryExpired(f"{PROVIDER} no longer has history from that point")
-        raise_for_provider_status(response, provider=PROVIDER)
+        raise_for_provider_status(response, provider=PROVIDER, permission=READ_PERMISSION_MISSING)
         try:
             return response.json()
         except ValueError as error:

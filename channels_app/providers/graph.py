@@ -12,6 +12,7 @@ from channels_app.exceptions import QuotaExhausted, TransientProviderError
 
 from .http import (
     DEFAULT_TIMEOUT,
+    SEND_PERMISSION_MISSING,
     http_session,
     provider_error_message,
     raise_for_provider_status,
@@ -55,4 +56,6 @@ def send(*, access_token: str, raw_message: bytes) -> None:
     except requests.RequestException as exc:
         raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
     _raise_for_quota(response)
-    raise_for_provider_status(response, provider="Microsoft Graph")
+    raise_for_provider_status(
+        response, provider="Microsoft Graph", permission=SEND_PERMISSION_MISSING
+    )

@@ -22,7 +22,12 @@ from django.utils.dateparse import parse_datetime
 
 from channels_app.exceptions import ProviderError, TransientProviderError
 
-from .http import DEFAULT_TIMEOUT, http_session, raise_for_provider_status
+from .http import (
+    DEFAULT_TIMEOUT,
+    READ_PERMISSION_MISSING,
+    http_session,
+    raise_for_provider_status,
+)
 from .inbox import InboxCandidate, InboxHeaders, InboxPage
 
 PROVIDER = "Microsoft Graph"
@@ -73,7 +78,7 @@ class GraphInbox:
             raise TransientProviderError(f"{PROVIDER} could not be reached: {error}") from error
         if response.status_code == 410 or _error_code(response) in _EXPIRED_CODES:
             raise DeltaExpired(f"{PROVIDER} no longer knows this mailbox's sync state")
-        raise_for_provider_status(response, provider=PROVIDER)
+        raise_for_provider_status(response, provider=PROVIDER, permission=READ_PERMISSION_MISSING)
         if raw:
             return response.content
         try:

@@ -23,6 +23,11 @@ DEFAULT_TIMEOUT = (5, 30)
 GOOGLE_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 GOOGLE_TRANSIENT_REASONS = {"backendError", "internalError"}
 GOOGLE_SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
+# Graph answers a call on the signed-in user's own mailbox (every call Mailroom makes is on
+# /me) that the token's scopes do not cover with 403 ErrorAccessDenied.
+GRAPH_SCOPE_CODES = {"ErrorAccessDenied"}
+SEND_PERMISSION_MISSING = "Sending needs permission to send email"
+READ_PERMISSION_MISSING = "Sending works; bounce tracking needs read access"
 _local = threading.local()
 
 
@@ -98,16 +103,20 @@ def error_reasons(response: requests.Response) -> set[str]:
 def _insufficient_scope(response: requests.Response, reasons: set[str]) -> bool:
     # RFC 6750: a bearer token lacking a scope answers 403 error="insufficient_scope".
     challenge = response.headers.get("WWW-Authenticate", "")
-    return bool(reasons & GOOGLE_SCOPE_REASONS) or "insufficient_scope" in challenge
+    scope_reasons = GOOGLE_SCOPE_REASONS | GRAPH_SCOPE_CODES
+    return bool(reasons & scope_reasons) or "insufficient_scope" in challenge
 
 
-def raise_for_provider_status(response: requests.Response, *, provider: str) -> None:
+def raise_for_provider_status(
+    response: requests.Response, *, provider: str, permission: str = ""
+) -> None:
     """Map an unsuccessful response to the project's exceptions; return on success.
 
     Transient (retry with backoff): 408, 429, every 5xx, and a 403 whose reason
     Google documents as a rate limit (`rateLimitExceeded`, `userRateLimitExceeded`) or
     `backendError`; Retry-After is honoured when given. A 403 for a missing scope is
-    InsufficientPermissions (the rep must reconnect and allow it). Any other 4xx is permanent."""
+    InsufficientPermissions (the rep must reconnect and allow it; `permission` says what is
+    missing, e.g. SEND_PERMISSION_MISSING). Any other 4xx is permanent."""
     status = response.status_code
     if status < 400:
         return
@@ -123,8 +132,8 @@ def raise_for_provider_status(response: requests.Response, *, provider: str) -> 
             f"{provider} is unavailable ({status}): {message}", retry_after=retry_after
         )
     if status == 403 and _insufficient_scope(response, reasons):
+        needed = permission or "Mailroom's access to this mailbox lacks a permission it needs"
         raise InsufficientPermissions(
-            f"{provider} refused: Mailroom's access to this mailbox lacks a permission it "
-            f"needs ({message}). Reconnect the mailbox and allow every permission asked."
+            f"{needed} ({provider}: {message}) — Reconnect the mailbox and allow it."
         )
     raise PermanentProviderError(f"{provider} rejected the request ({status}): {message}")

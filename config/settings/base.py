@@ -328,6 +328,8 @@ def socialaccount_providers(
     its URLs when imported, so channels_app re-applies them whenever this setting changes."""
     return {
         "google": {
+            # allauth's provider, reading the scopes granted (channels_app.oauth).
+            "provider_class": "channels_app.oauth.google.provider.GoogleMailboxProvider",
             "APPS": [{"client_id": google_client_id, "secret": google_secret, "key": ""}],
             "SCOPE": MAILROOM_GOOGLE_SCOPES,
             # offline: a refresh token; consent: Google sends it again on every reconnect.
@@ -340,6 +342,7 @@ def socialaccount_providers(
             "ID_TOKEN_ISSUER": "https://accounts.google.com",
         },
         "microsoft": {
+            "provider_class": "channels_app.oauth.microsoft.provider.MicrosoftMailboxProvider",
             "APPS": [
                 {
                     "client_id": microsoft_client_id,

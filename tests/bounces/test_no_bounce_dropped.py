@@ -221,4 +221,4 @@ def test_a_grant_without_read_access_asks_for_a_reconnect(sandbox, rep):
 
     assert report.outcome == "reconnect"
     assert channel.status == DeliveryChannel.Status.NEEDS_RECONNECT
-    assert "lacks a permission" in channel.last_error
+    assert "bounce tracking needs read access" in channel.last_error
