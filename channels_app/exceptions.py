@@ -56,10 +56,26 @@ class PermanentProviderError(ProviderError):
     `reason`, and the rep can "Retry send" after fixing the cause."""
 
 
-class CredentialsRejected(PermanentProviderError):
-    """The server refused the channel's saved login (SMTP 535): every email through it would
-    fail the same way until someone updates the credentials, so the rest of the batch fails
-    without asking the server again, and the channel shows the error in Email settings."""
+class ChannelRefusesAll(PermanentProviderError):
+    """Every email through the channel would fail the same way until someone fixes the
+    channel itself, so the rest of the batch fails without asking the server again, and the
+    channel shows the error in Email settings until it sends again."""
+
+
+class CredentialsRejected(ChannelRefusesAll):
+    """The server refused the channel's saved login (SMTP 535): someone must update the
+    credentials."""
+
+
+class MailboxFull(ChannelRefusesAll):
+    """Exchange Online's `ErrorQuotaExceeded`: the mailbox has reached its storage size, so
+    Exchange cannot store the message (nor the Sent Items copy). Not a sending limit: nothing
+    comes back by waiting; the owner must free space."""
+
+
+class MailboxNotOnline(ChannelRefusesAll):
+    """Graph's `MailboxNotEnabledForRESTAPI`: the account signs in to Microsoft 365 but its
+    mailbox lives on an on-premises (or hybrid) Exchange server, which Graph cannot reach."""
 
 
 @dataclass(frozen=True)

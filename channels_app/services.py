@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from .exceptions import ProviderError
+from .exceptions import MailboxNotOnline, ProviderError
 from .models import ChannelChoice, DeliveryChannel
-from .providers import ews_auth, google_oauth, smtp_auth
+from .providers import ews_auth, google_oauth, graph, smtp_auth
 from .selectors import SERVER_CHANGED_TYPE_AGAIN, channel_may_send_for, ews_server, smtp_server
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ def channel_connect_oauth(
     label = DeliveryChannel.Kind(kind).label
     if not mailbox_address:
         raise ChannelConnectError(f"{label} did not tell Mailroom the mailbox's address.")
+    if kind == Kind.EXCHANGE_ONLINE and can_read_inbox:
+        _graph_mailbox_check(access_token=access_token, mailbox_address=mailbox_address)
     with transaction.atomic():
         taken = (
             DeliveryChannel.objects.filter(kind=kind, mailbox_address=mailbox_address)
@@ -141,6 +143,19 @@ def channel_connect_oauth(
             ) from exc
         _set_choice(user=user, channel=channel)
     return channel
+
+
+def _graph_mailbox_check(*, access_token: str, mailbox_address: str) -> None:
+    """An account whose mailbox is on-prem or hybrid signs in to Microsoft fine and then fails
+    every mail call (MailboxNotEnabledForRESTAPI): refuse it at connect with what to use
+    instead. Any other failure of the check does not block the connection: polling and
+    sending report it in their own words."""
+    try:
+        graph.mailbox_check(access_token=access_token)
+    except MailboxNotOnline as exc:
+        raise ChannelConnectError(exc.reason) from exc
+    except ProviderError as exc:
+        logger.info("Graph mailbox check for %s failed at connect: %s", mailbox_address, exc)
 
 
 def _revoke_google_grant(*, channel_id: int, token: str) -> None:

@@ -193,7 +193,8 @@ class SandboxClient:
         whose name starts with ``endpoint``, e.g. "gmail.history") answer ``status``.
         Exchange on-prem: ``code`` answers that EWS ResponseCode instead (ErrorServerBusy as a
         SOAP fault with BackOffMilliseconds = retry_after, others as a ResponseMessage error;
-        endpoints are "ews.<Operation>")."""
+        endpoints are "ews.<Operation>"). Graph: ``code`` is the error's `code`, with Graph's
+        own message for MailboxNotEnabledForRESTAPI, ErrorQuotaExceeded, ErrorInvalidUrlQuery."""
         self._call(
             "POST",
             self._mailbox_path(provider, email) + "/faults",

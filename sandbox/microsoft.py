@@ -106,8 +106,22 @@ def graph_error(
     )
 
 
-def fault_response(status: int, retry_after: int | None) -> Response:
+# What Graph says with the error codes a fault may name (`code`), as real answers carry them.
+CODE_MESSAGES = {
+    "MailboxNotEnabledForRESTAPI": "The mailbox is either inactive, soft-deleted, or is hosted "
+    "on-premise.",
+    "ErrorQuotaExceeded": "Mailbox has exceeded maximum mailbox size.",
+    "ErrorInvalidUrlQuery": "The following parameters are not supported with change tracking "
+    "over the 'Messages' resource: '$deltatoken'.",
+}
+
+
+def fault_response(status: int, retry_after: int | None, code: str = "") -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if code:
+        return graph_error(
+            status, code, CODE_MESSAGES.get(code, "Sandbox-injected error."), headers
+        )
     if status == 429:
         return graph_error(
             429,
@@ -421,7 +435,7 @@ def authenticate(
         return access_denied()
     fault = ctx.store.take_fault(mailbox, "api", endpoint)
     if fault:
-        return fault_response(fault.status, fault.retry_after)
+        return fault_response(fault.status, fault.retry_after, fault.code)
     return mailbox, access
 
 

@@ -8,11 +8,17 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from channels_app.exceptions import QuotaExhausted, TransientProviderError
+from channels_app.exceptions import (
+    MailboxFull,
+    MailboxNotOnline,
+    QuotaExhausted,
+    TransientProviderError,
+)
 
 from .http import (
     DEFAULT_TIMEOUT,
     SEND_PERMISSION_MISSING,
+    error_reasons,
     http_session,
     provider_error_message,
     raise_for_provider_status,
@@ -25,6 +31,35 @@ QUOTA_WORDS = re.compile(
     r"sender exceeded|recipient rate limit",
     re.I,
 )
+
+
+# The mailbox itself cannot be used through Graph, whatever the call: fix the mailbox.
+MAILBOX_FULL_CODES = {"ErrorQuotaExceeded"}
+NOT_ONLINE_CODES = {"MailboxNotEnabledForRESTAPI", "MailboxNotSupportedForRESTAPI"}
+NOT_ONLINE_REASON = (
+    "This Microsoft account's mailbox is not in Exchange Online (Graph: {message}): it is "
+    "hosted on an on-premises or hybrid Exchange server, which Connect Outlook cannot reach. "
+    "Use Exchange On-Prem in Email settings instead."
+)
+
+
+def raise_for_mailbox_state(response: requests.Response) -> None:
+    """A full mailbox (`ErrorQuotaExceeded`, 403 on send and on delta alike) or one Graph
+    cannot serve (`MailboxNotEnabledForRESTAPI`, an on-prem or hybrid mailbox): errors about
+    the mailbox, not the call, so they are told as such on every Graph call."""
+    if response.status_code < 400:
+        return
+    codes = error_reasons(response)
+    if not codes & (MAILBOX_FULL_CODES | NOT_ONLINE_CODES):
+        return
+    message = provider_error_message(response)
+    if codes & NOT_ONLINE_CODES:
+        raise MailboxNotOnline(NOT_ONLINE_REASON.format(message=message))
+    raise MailboxFull(
+        f"The Outlook mailbox is full (Exchange Online: {message}): Exchange cannot store "
+        "the message. Free up space in the mailbox (empty Deleted Items, archive old mail), "
+        "then Retry send."
+    )
 
 
 def _raise_for_quota(response: requests.Response) -> None:
@@ -55,7 +90,26 @@ def send(*, access_token: str, raw_message: bytes) -> None:
         )
     except requests.RequestException as exc:
         raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
+    raise_for_mailbox_state(response)
     _raise_for_quota(response)
     raise_for_provider_status(
         response, provider="Microsoft Graph", permission=SEND_PERMISSION_MISSING
     )
+
+
+def mailbox_check(*, access_token: str) -> None:
+    """One cheap read (the newest inbox message's id) to learn at connect whether Graph can
+    serve the mailbox at all: raises MailboxNotOnline for an on-prem or hybrid mailbox,
+    MailboxFull, or the call's own error. Needs read access (Mail.Read)."""
+    url = f"{settings.MAILROOM_GRAPH_URL}/v1.0/me/mailFolders/inbox/messages"
+    try:
+        response = http_session().get(
+            url,
+            params={"$top": "1", "$select": "id"},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
+    raise_for_mailbox_state(response)
+    raise_for_provider_status(response, provider="Microsoft Graph")

@@ -8,10 +8,15 @@ for just the fields the pre-filter needs, so no message is downloaded unless it 
 or a reply; `raw` then fetches its MIME (`/messages/{id}/$value`). Nothing is ever modified.
 
 An expired delta link (HTTP 410, or the `syncStateNotFound` error code) is `DeltaExpired`.
+Any other 4xx Graph gives for a stored link (a link Graph no longer parses, a 404 for its
+state) is treated the same way: the link is what is wrong, so a new round starts — once per
+poll; a fresh round refused too is raised, so a mailbox never loops. A full mailbox or one Graph
+cannot serve (channels_app.providers.graph.raise_for_mailbox_state) is said as such.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,8 +25,14 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from channels_app.exceptions import ProviderError, TransientProviderError
+from channels_app.exceptions import (
+    ChannelRefusesAll,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 
+from .graph import raise_for_mailbox_state
 from .http import (
     DEFAULT_TIMEOUT,
     READ_PERMISSION_MISSING,
@@ -30,6 +41,7 @@ from .http import (
 )
 from .inbox import InboxCandidate, InboxHeaders, InboxPage
 
+logger = logging.getLogger(__name__)
 PROVIDER = "Microsoft Graph"
 SELECT_FIELDS = (
     "id",
@@ -78,6 +90,7 @@ class GraphInbox:
             raise TransientProviderError(f"{PROVIDER} could not be reached: {error}") from error
         if response.status_code == 410 or _error_code(response) in _EXPIRED_CODES:
             raise DeltaExpired(f"{PROVIDER} no longer knows this mailbox's sync state")
+        raise_for_mailbox_state(response)
         raise_for_provider_status(response, provider=PROVIDER, permission=READ_PERMISSION_MISSING)
         if raw:
             return response.content
@@ -104,6 +117,15 @@ class GraphInbox:
                     raise TransientProviderError(
                         f"{PROVIDER} refused a fresh delta round; will try again"
                     ) from None
+                resynced_now = resynced = True
+                link, since = None, timezone.now() - timedelta(days=rescan_days)
+                continue
+            except ChannelRefusesAll:
+                raise
+            except PermanentProviderError as error:
+                if link is None or resynced_now:
+                    raise
+                logger.warning("Graph refused a stored delta link, resyncing: %s", error.reason)
                 resynced_now = resynced = True
                 link, since = None, timezone.now() - timedelta(days=rescan_days)
                 continue

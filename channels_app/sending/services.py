@@ -34,7 +34,7 @@ from django.utils import timezone
 from accounts.models import User
 from bounces.services import bounce_record_send_rejection
 from channels_app.exceptions import (
-    CredentialsRejected,
+    ChannelRefusesAll,
     PermanentProviderError,
     ProviderError,
     QuotaExhausted,
@@ -473,7 +473,7 @@ def _send_claimed(
     except RecipientsRejected as exc:
         result.bounced += 1
         _bounce_at_send(email, exc, now)
-    except CredentialsRejected as exc:
+    except ChannelRefusesAll as exc:
         result.failed += 1
         _fail(email, channel=channel, reason=exc.reason, now=now)
         _channel_note_error(channel, exc.reason, now)
