@@ -90,7 +90,12 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                 store.rotation_grace_seconds = float(data["rotation_grace_seconds"])
             if "ews_basic_auth" in data:
                 store.ews_basic_auth = bool(data["ews_basic_auth"])
-            for name in ("smtp_submission", "smtp_basic_auth", "smtp_smtputf8"):
+            for name in (
+                "smtp_submission",
+                "smtp_basic_auth",
+                "smtp_smtputf8",
+                "rewrite_message_ids",
+            ):
                 if name in data:
                     setattr(store, name, bool(data[name]))
         return json_response(
@@ -103,6 +108,7 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                 "smtp_submission": store.smtp_submission,
                 "smtp_basic_auth": store.smtp_basic_auth,
                 "smtp_smtputf8": store.smtp_smtputf8,
+                "rewrite_message_ids": store.rewrite_message_ids,
             },
         )
     if rest == "/faults":

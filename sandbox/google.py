@@ -752,6 +752,8 @@ def messages_send(
             headers={"Retry-After": str(int(wait) + 1)},
         )
     raw, _ = mime.ensure_message_id(raw, "mail.gmail.com")
+    if ctx.store.rewrite_message_ids:
+        raw = mime.replace_message_id(raw, "mail.gmail.com")
     if not mime.header(headers, "From"):
         raw = f"From: {mb.display_name} <{mb.email}>\r\n".encode() + raw
     headers = mime.parse_headers(raw)

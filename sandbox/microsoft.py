@@ -520,6 +520,8 @@ def send_mail(ctx: Context, req: Request, mb: Mailbox) -> Response:
             {"Retry-After": str(int(wait) + 1)},
         )
     raw, _ = mime.ensure_message_id(raw, "BN8PR12MB3456.namprd12.prod.outlook.com")
+    if ctx.store.rewrite_message_ids:
+        raw = mime.replace_message_id(raw, "BN8PR12MB3456.namprd12.prod.outlook.com")
     if not mime.header(headers, "From"):
         raw = f"From: {mb.display_name} <{mb.email}>\r\n".encode() + raw
     ctx.store.add_message(mb, raw, folder="sent", labels=["SentItems"])

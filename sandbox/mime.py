@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import re
 import secrets
 import time
 from email.message import EmailMessage, Message
@@ -60,6 +61,21 @@ def ensure_message_id(raw: bytes, domain: str) -> tuple[bytes, str]:
     message_id = make_msgid(domain=domain)
     newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
     return f"Message-ID: {message_id}".encode() + newline + raw, message_id
+
+
+def replace_message_id(raw: bytes, domain: str) -> bytes:
+    """The message with its Message-ID replaced by one of the provider's own."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    kept = [
+        line
+        for line in re.split(rb"\r?\n(?![ \t])", head)
+        if not line.lower().startswith(b"message-id:")
+    ]
+    fresh = f"Message-ID: {make_msgid(domain=domain)}".encode()
+    return newline.join([fresh, *kept]) + sep + body
 
 
 def text_body(raw: bytes, limit: int = 4000) -> str:

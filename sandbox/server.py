@@ -59,6 +59,7 @@ class RunningSandbox:
             "MAILROOM_GOOGLE_OAUTH2_URL": f"{base}/google/oauth2",
             "MAILROOM_GOOGLE_REVOKE_URL": f"{base}/google/oauth2/revoke",
             "MAILROOM_GOOGLE_USERINFO_URL": f"{base}/google/oauth2/v1/userinfo",
+            "MAILROOM_GOOGLE_CERTS_URL": f"{base}/google/oauth2/v1/certs",
             "MAILROOM_GMAIL_API_URL": f"{base}/google",
             "MAILROOM_MICROSOFT_LOGIN_URL": f"{base}/microsoft/login",
             "MAILROOM_MICROSOFT_AUTHORITY_URL": f"{secure}/microsoft/login",

@@ -285,6 +285,9 @@ class Store:
         self.smtp_submission = False  # like a real submission server: AUTH only after STARTTLS
         self.smtp_basic_auth = True  # False: Exchange Online's "basic authentication is disabled"
         self.smtp_smtputf8 = True  # offer SMTPUTF8 (RFC 6531)
+        # Gmail / Graph replace the Message-ID the client set with one of their own (they are
+        # not known to, but nothing promises they never will).
+        self.rewrite_message_ids = False
         self.ews_auth_failures = 0
         self._dirty = False
         self._stop = threading.Event()
@@ -733,6 +736,7 @@ class Store:
             self.smtp_submission = False
             self.smtp_basic_auth = True
             self.smtp_smtputf8 = True
+            self.rewrite_message_ids = False
             self.ews_auth_failures = 0
             self.mark_dirty()
 

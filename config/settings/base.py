@@ -228,6 +228,12 @@ MAILROOM_GOOGLE_REVOKE_URL = _provider_url(
     real="https://oauth2.googleapis.com/revoke",
     sandbox="/google/oauth2/revoke",
 )
+# The keys of Google's ID tokens (PEM by key id): the URL google-auth's id_token module uses.
+MAILROOM_GOOGLE_CERTS_URL = _provider_url(
+    "GOOGLE_CERTS_URL",
+    real="https://www.googleapis.com/oauth2/v1/certs",
+    sandbox="/google/oauth2/v1/certs",
+)
 MAILROOM_GOOGLE_USERINFO_URL = _provider_url(
     "GOOGLE_USERINFO_URL",
     real="https://www.googleapis.com/oauth2/v1/userinfo",
@@ -316,6 +322,7 @@ def socialaccount_providers(
     google_accounts_url: str,
     google_oauth2_url: str,
     google_userinfo_url: str,
+    google_certs_url: str,
     microsoft_login_url: str,
     microsoft_tenant: str,
     graph_url: str,
@@ -338,7 +345,7 @@ def socialaccount_providers(
             "AUTHORIZE_URL": f"{google_accounts_url}/o/oauth2/v2/auth",
             "ACCESS_TOKEN_URL": f"{google_oauth2_url}/token",
             "IDENTITY_URL": google_userinfo_url,
-            "CERTS_URL": f"{google_oauth2_url}/v1/certs",
+            "CERTS_URL": google_certs_url,
             "ID_TOKEN_ISSUER": "https://accounts.google.com",
         },
         "microsoft": {
@@ -367,6 +374,7 @@ def mailroom_socialaccount_providers(namespace: dict) -> dict:
         google_accounts_url=namespace["MAILROOM_GOOGLE_ACCOUNTS_URL"],
         google_oauth2_url=namespace["MAILROOM_GOOGLE_OAUTH2_URL"],
         google_userinfo_url=namespace["MAILROOM_GOOGLE_USERINFO_URL"],
+        google_certs_url=namespace["MAILROOM_GOOGLE_CERTS_URL"],
         microsoft_login_url=namespace["MAILROOM_MICROSOFT_LOGIN_URL"],
         microsoft_tenant=namespace["MAILROOM_MICROSOFT_TENANT"],
         graph_url=namespace["MAILROOM_GRAPH_URL"],
