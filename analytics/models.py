@@ -17,6 +17,7 @@ class FeedEvent(TimeStampedModel):
         MAILBOX_PAUSED = "mailbox_paused", "Mailbox paused"
         REMOVAL_REQUESTED = "removal_requested", "Asks to be removed"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        COMPLAINED = "complained", "Spam complaint"
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="feed_events"

@@ -7,11 +7,12 @@ from django.utils.html import format_html
 
 from core.admin import ScopedModelAdmin
 
-from .models import Bounce, InboxMessage, MailboxPause
+from .models import Bounce, EspEvent, InboxMessage, MailboxPause
 from .parsing import vocabulary
 from .polling import inbox_messages_reprocess
 from .selectors import inbox_messages_unreadable_q
 from .services import channel_campaigns_resume
+from .webhooks import esp_event_process
 
 RAW_DISPLAY_LIMIT = 200_000
 
@@ -232,6 +233,61 @@ class MailboxPauseAdmin(ScopedModelAdmin):
             except PermissionDenied as error:
                 messages.error(request, f"{pause.channel}: {error}")
         messages.success(request, f"Resumed {resumed} mailbox(es).")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EspEventProcessingFilter(admin.SimpleListFilter):
+    title = "processing"
+    parameter_name = "processing"
+
+    def lookups(self, request, model_admin):
+        return [("done", "Processed"), ("failing", "Failed to process (retrying)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "done":
+            return queryset.filter(processed_at__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(processed_at__isnull=True)
+        return queryset
+
+
+@admin.register(EspEvent)
+class EspEventAdmin(ScopedModelAdmin):
+    """What ESP webhooks reported; the failing ones are kept with their error and retried."""
+
+    organization_path = "channel__organization"
+    list_display = [
+        "kind",
+        "recipient",
+        "esp",
+        "channel",
+        "occurred_at",
+        "processed_at",
+        "attempts",
+        "last_error",
+    ]
+    list_filter = [EspEventProcessingFilter, "kind", "esp"]
+    search_fields = ["recipient", "event_id"]
+    raw_id_fields = ["channel", "outbound_email"]
+    list_select_related = ["channel"]
+    actions = ["reprocess"]
+
+    @admin.action(description="Process the selected events again now (after a fix)")
+    def reprocess(self, request, queryset):
+        pending = list(queryset.filter(processed_at__isnull=True).select_related("channel"))
+        worked = sum(esp_event_process(event=event) for event in pending)
+        level = messages.WARNING if worked < len(pending) else messages.SUCCESS
+        self.message_user(
+            request,
+            f"Processed {worked} of {len(pending)} event(s); the rest keep their error and "
+            "are retried.",
+            level,
+        )
 
     def has_add_permission(self, request):
         return False

@@ -18,3 +18,12 @@ class BouncesConfig(AppConfig):
                 "mailbox claimed on its own.",
             )
         )
+        register(
+            PeriodicTaskSpec(
+                name="Retry ESP webhook events",
+                task="bounces.tasks.esp_events_retry_due",
+                every_seconds=60,
+                description="Processes again the bounce, complaint and unsubscribe events an "
+                "ESP's webhook delivered that failed to process (each kept with its error).",
+            )
+        )

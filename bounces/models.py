@@ -60,12 +60,66 @@ class InboxMessage(TimeStampedModel):
         return self.subject or self.provider_message_id
 
 
+class EspEvent(TimeStampedModel):
+    """One event an ESP's webhook reported for an SMTP channel (bounced, rejected, complained,
+    unsubscribed). Stored before it is acted on, once per ESP event id (a retried POST changes
+    nothing); one that fails to process keeps its error and is retried with backoff, never
+    dropped (`bounces_reprocess` replays them too)."""
+
+    class Kind(models.TextChoices):
+        BOUNCED = "bounced", "Bounced"
+        REJECTED = "rejected", "Rejected by the ESP"
+        DEFERRED = "deferred", "Delayed"
+        COMPLAINED = "complained", "Spam complaint"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    channel = models.ForeignKey(
+        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="esp_events"
+    )
+    esp = models.CharField(max_length=20)
+    event_id = models.CharField(
+        max_length=255, help_text="The ESP's event id, or a digest of the event when it has none."
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    recipient = models.CharField(max_length=320, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(help_text="The event as the ESP sent it.")
+    outbound_email = models.ForeignKey(
+        "outreach.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="esp_events",
+    )
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=1000, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "event_id"], name="esp_event_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(processed_at__isnull=True),
+                name="esp_event_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.kind} {self.recipient}".strip()
+
+
 class Bounce(TimeStampedModel):
     """One failed recipient of one bounce notification (or of an SMTP rejection at send time)."""
 
     class Source(models.TextChoices):
         INBOX = "inbox", "Bounce message in the inbox"
         SMTP_REJECT = "smtp_reject", "Rejected by the SMTP server at send time"
+        WEBHOOK = "webhook", "Reported by the ESP's webhook"
 
     class MatchedBy(models.TextChoices):
         MESSAGE_ID = "message_id", "Message-ID"
@@ -93,6 +147,9 @@ class Bounce(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="bounces",
+    )
+    esp_event = models.ForeignKey(
+        EspEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="bounces"
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.INBOX)
     matched_by = models.CharField(
@@ -125,6 +182,11 @@ class Bounce(TimeStampedModel):
                 fields=["outbound_email", "recipient"],
                 condition=Q(source="smtp_reject"),
                 name="smtp_reject_once_per_email",
+            ),
+            models.UniqueConstraint(
+                fields=["esp_event"],
+                condition=Q(esp_event__isnull=False),
+                name="bounce_once_per_esp_event",
             ),
         ]
         indexes = [

@@ -6,7 +6,7 @@ already queued, and django-celery-beat's periodic entries, survive a rename or a
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import polling, services
+from . import polling, services, webhooks
 
 
 @shared_task(name="bounces.tasks.mailboxes_poll_due", ignore_result=True)
@@ -51,3 +51,9 @@ def channel_protection_check(channel_id: int) -> bool:
     """Mailbox protection, tried again apart from the bounce that called for it (the bounce is
     already committed): pause the mailbox's campaigns if its hard-bounce rate says so."""
     return services.channel_protection_check(channel_id=channel_id)
+
+
+@shared_task(name="bounces.tasks.esp_events_retry_due", ignore_result=True)
+def esp_events_retry_due() -> int:
+    """Every minute (beat): ESP webhook events that failed to process, tried again."""
+    return webhooks.esp_events_retry_due()

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import views, webhook_views
 
 urlpatterns = [
     path("bounces/", views.bounces, name="bounces"),
     path("bounces/channels/<int:pk>/resume/", views.channel_resume, name="bounces_channel_resume"),
+    path("webhooks/esp/<str:key>/", webhook_views.esp_webhook, name="esp_webhook"),
     path("bounces/channels/<int:pk>/poll/", views.channel_poll_now, name="bounces_channel_poll"),
 ]

@@ -27,8 +27,11 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
     search_fields = ["mailbox_address", "host", "owner__email", "organization__name"]
     raw_id_fields = ["owner"]
     # Secrets are never displayed: the encrypted fields are left out of the form entirely.
-    exclude = ["access_token", "refresh_token", "password"]
+    exclude = ["access_token", "refresh_token", "password", "esp_webhook_secret"]
     readonly_fields = [
+        # The webhook URL is made on the email settings page (with its credentials).
+        "esp_webhook_key",
+        "esp_last_event_at",
         "gmail_history_id",
         "graph_delta_link",
         "last_polled_at",

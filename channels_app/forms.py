@@ -105,3 +105,20 @@ class ExchangeOnPremForm(forms.Form):
                 if target is None or target != ews_server(self.saved.ews_url):
                     self.add_error("password", SERVER_CHANGED_TYPE_AGAIN)
         return cleaned
+
+
+class EspWebhookForm(forms.Form):
+    esp = forms.ChoiceField(
+        label="Email service",
+        choices=[("", "None — no bounce webhook"), *DeliveryChannel.Esp.choices],
+        required=False,
+        help_text="The service behind this SMTP server. Mailroom gives you a webhook URL to "
+        "paste into it, and it reports bounces, spam complaints and unsubscribes there.",
+    )
+    signing_key = forms.CharField(
+        label="Webhook signing key",
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Mailgun only: the HTTP webhook signing key Mailgun shows you.",
+    )

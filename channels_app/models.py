@@ -22,6 +22,15 @@ class DeliveryChannel(TimeStampedModel):
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
         DISCONNECTED = "disconnected", "Disconnected"
 
+    class Esp(models.TextChoices):
+        # The services whose bounce webhooks Mailroom reads (channels_app.providers.esp).
+        SENDGRID = "sendgrid", "SendGrid"
+        SPARKPOST = "sparkpost", "SparkPost"
+        POSTMARK = "postmark", "Postmark"
+        MAILGUN = "mailgun", "Mailgun"
+        MAILJET = "mailjet", "Mailjet"
+        BREVO = "brevo", "Brevo"
+
     class Security(models.TextChoices):
         STARTTLS = "starttls", "STARTTLS"
         SSL = "ssl", "SSL/TLS"
@@ -100,6 +109,19 @@ class DeliveryChannel(TimeStampedModel):
     poll_backoff_until = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveSmallIntegerField(default=0)
 
+    # SMTP through an ESP (SendGrid, SparkPost, …): its bounce webhook (bounces.webhooks).
+    esp = models.CharField(
+        max_length=20,
+        choices=Esp.choices,
+        blank=True,
+        help_text="The email service behind this SMTP server, whose webhook reports bounces.",
+    )
+    # The webhook URL's unguessable part; with esp_webhook_secret (the basic-auth password
+    # Mailroom made, or the signing key the ESP gave) it authenticates the ESP's POSTs.
+    esp_webhook_key = models.CharField(max_length=64, blank=True)
+    esp_webhook_secret = EncryptedTextField(blank=True, default="")
+    esp_last_event_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["organization", "kind", "mailbox_address"]
         constraints = [
@@ -132,6 +154,11 @@ class DeliveryChannel(TimeStampedModel):
                 condition=~Q(is_team_default=True) | Q(kind="custom_smtp", owner__isnull=True),
                 name="team_default_is_org_smtp",
             ),
+            models.UniqueConstraint(
+                fields=["esp_webhook_key"],
+                condition=~Q(esp_webhook_key=""),
+                name="esp_webhook_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "status"], name="channel_owner_status"),
@@ -149,12 +176,16 @@ class DeliveryChannel(TimeStampedModel):
 
     @property
     def supports_bounce_tracking(self) -> bool:
-        return self.kind in self.POLLED_KINDS and self.can_read_inbox
+        return (self.kind in self.POLLED_KINDS and self.can_read_inbox) or self.has_esp_webhook
 
     @property
     def lacks_read_access(self) -> bool:
         """A Gmail or Outlook mailbox whose owner unticked read access at consent."""
         return self.kind in self.POLLED_KINDS and not self.can_read_inbox
+
+    @property
+    def has_esp_webhook(self) -> bool:
+        return self.kind == self.Kind.CUSTOM_SMTP and bool(self.esp and self.esp_webhook_key)
 
     @property
     def is_usable(self) -> bool:

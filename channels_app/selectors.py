@@ -51,6 +51,18 @@ def team_smtp_for_organization(*, organization_id: int) -> DeliveryChannel | Non
     )
 
 
+def channel_by_esp_webhook_key(*, key: str) -> DeliveryChannel | None:
+    """The SMTP channel whose ESP webhook URL ends in `key` (None for an unknown key)."""
+    if not key or len(key) > 64:
+        return None
+    return (
+        DeliveryChannel.objects.filter(kind=Kind.CUSTOM_SMTP, esp_webhook_key=key)
+        .exclude(esp="")
+        .select_related("organization", "owner")
+        .first()
+    )
+
+
 def legacy_channel_for_organization(*, organization_id: int) -> DeliveryChannel | None:
     return (
         DeliveryChannel.objects.filter(

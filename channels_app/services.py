@@ -6,6 +6,7 @@ lock."""
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime
 from functools import partial
 
@@ -19,6 +20,7 @@ from accounts.models import User
 from .exceptions import MailboxNotOnline, ProviderError
 from .models import ChannelChoice, DeliveryChannel
 from .providers import ews_auth, google_oauth, graph, smtp_auth
+from .providers.esp import ESPS
 from .selectors import SERVER_CHANGED_TYPE_AGAIN, channel_may_send_for, ews_server, smtp_server
 
 logger = logging.getLogger(__name__)
@@ -378,4 +380,40 @@ def channel_exchange_onprem_save(
             raise ews_auth.EwsLoginFailed("; ".join(exc.messages)) from exc
         channel.save()
         _set_choice(user=user, channel=channel)
+    return channel
+
+
+def channel_esp_webhook_set(
+    *, user: User, channel: DeliveryChannel, esp: str, signing_key: str = ""
+) -> DeliveryChannel:
+    """Turn on (or change) the ESP bounce webhook of an SMTP channel: a new unguessable URL,
+    and for basic-auth ESPs a new password Mailroom makes (the old URL stops working). For an
+    ESP that signs its POSTs (Mailgun), `signing_key` is the key the ESP shows. An empty `esp`
+    turns the webhook off."""
+    if channel.kind != Kind.CUSTOM_SMTP or channel.status == Status.DISCONNECTED:
+        raise ValidationError("Only a connected SMTP channel can report bounces by webhook.")
+    if channel.owner_id is None:
+        _require_same_org_admin(user)
+        if channel.organization_id != user.organization_id:
+            raise PermissionDenied
+    elif channel.owner_id != user.pk:
+        raise PermissionDenied
+    if esp and esp not in DeliveryChannel.Esp.values:
+        raise ValidationError(f"Unknown email service: {esp}.")
+    if not esp:
+        channel.esp, channel.esp_webhook_key, channel.esp_webhook_secret = "", "", ""
+    else:
+        if ESPS[esp].auth == "signing_key":
+            signing_key = "".join(signing_key.split())
+            if not signing_key or not signing_key.isascii() or len(signing_key) > 200:
+                raise ValidationError(
+                    f"Paste the webhook signing key {DeliveryChannel.Esp(esp).label} shows you."
+                )
+            secret = signing_key
+        else:
+            secret = secrets.token_urlsafe(24)
+        channel.esp = esp
+        channel.esp_webhook_key = secrets.token_urlsafe(24)
+        channel.esp_webhook_secret = secret
+    channel.save(update_fields=["esp", "esp_webhook_key", "esp_webhook_secret", "updated_at"])
     return channel

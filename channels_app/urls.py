@@ -8,5 +8,6 @@ urlpatterns = [
     path("exchange/", views.exchange_onprem_save, name="channel_exchange_onprem_save"),
     path("choose/", views.choose, name="channel_choose"),
     path("channels/<int:channel_id>/disconnect/", views.disconnect, name="channel_disconnect"),
+    path("channels/<int:channel_id>/webhook/", views.esp_webhook_save, name="channel_esp_webhook"),
     path("channels/<int:channel_id>/reconnect/", views.reconnect, name="channel_reconnect"),
 ]

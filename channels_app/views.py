@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .forms import ExchangeOnPremForm, SmtpChannelForm
+from .forms import EspWebhookForm, ExchangeOnPremForm, SmtpChannelForm
 from .models import DeliveryChannel
+from .providers.esp import ESPS, WEBHOOK_USERNAME
 from .providers.ews_auth import EwsLoginFailed
 from .providers.smtp_auth import SmtpLoginFailed
 from .selectors import channel_get_visible, email_settings_for_user
@@ -20,6 +21,7 @@ from .services import (
     channel_choose,
     channel_choose_legacy,
     channel_disconnect,
+    channel_esp_webhook_set,
     channel_exchange_onprem_save,
     channel_smtp_save,
 )
@@ -37,6 +39,22 @@ def _smtp_initial(channel: DeliveryChannel | None) -> dict:
         "username": channel.username,
         "from_domain": channel.from_domain,
     }
+
+
+def _webhook(request: HttpRequest, channel: DeliveryChannel | None) -> dict | None:
+    """What the SMTP card shows of its ESP bounce webhook: the URL (with the basic-auth
+    credentials Mailroom made, which the admin pastes into the ESP) and where to paste it."""
+    if channel is None:
+        return None
+    info: dict = {"channel": channel, "form": EspWebhookForm(initial={"esp": channel.esp})}
+    if channel.has_esp_webhook:
+        esp = ESPS[channel.esp]
+        url = request.build_absolute_uri(reverse("esp_webhook", args=[channel.esp_webhook_key]))
+        if esp.auth == "basic":
+            scheme, rest = url.split("://", 1)
+            url = f"{scheme}://{WEBHOOK_USERNAME}:{channel.esp_webhook_secret}@{rest}"
+        info.update(url=url, esp=esp, label=channel.get_esp_display())
+    return info
 
 
 def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
@@ -73,6 +91,8 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
             },
             saved=onprem,
         ),
+        "own_smtp_webhook": _webhook(request, own_smtp),
+        "team_smtp_webhook": _webhook(request, state.team_smtp) if state.can_manage_team else None,
         "open_section": forms.get("open_section", ""),
         "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
     }
@@ -110,6 +130,38 @@ def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
             )
             return redirect("email_settings")
     return _page(request, status=400, open_section=scope + "-smtp", **{form_key: form})
+
+
+@login_required
+@require_POST
+def esp_webhook_save(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None or channel.kind != Kind.CUSTOM_SMTP:
+        raise Http404
+    form = EspWebhookForm(request.POST)
+    anchor = "team-smtp" if channel.owner_id is None else "own-smtp"
+    if form.is_valid():
+        try:
+            channel_esp_webhook_set(
+                user=request.user,
+                channel=channel,
+                esp=form.cleaned_data["esp"],
+                signing_key=form.cleaned_data["signing_key"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if channel.esp:
+                messages.success(
+                    request,
+                    f"Bounce webhook for {channel.get_esp_display()} is on: paste the URL below "
+                    "into it. Any earlier webhook URL of this channel no longer works.",
+                )
+            else:
+                messages.success(request, "Bounce webhook turned off.")
+    else:
+        messages.error(request, "Choose an email service from the list.")
+    return redirect(f"{reverse('email_settings')}#{anchor}")
 
 
 @login_required

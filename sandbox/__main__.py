@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  EWS    {running.ews_url}  (Exchange on-prem, NTLM)")
     if args.state_file:
         print(f"  state  {args.state_file}")
+    for login, hook in running.store.esp_webhooks.items():
+        print(f"  ESP    SMTP login {login} acts as {hook['esp']} (webhook events posted)")
+    print(f"  ESP dashboard (paste a webhook URL): {running.http_url}/esp/")
     for name, value in running.settings().items():
         print(f"  {name}={value}")
     sys.stdout.flush()

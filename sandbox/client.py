@@ -285,3 +285,18 @@ class SandboxClient:
 
     def add_smtp_user(self, username: str, password: str) -> None:
         self._call("POST", "/smtp/users", {"username": username, "password": password})
+
+    def set_esp_webhook(
+        self, username: str, *, esp: str, url: str, signing_key: str = ""
+    ) -> dict[str, Any]:
+        """Make SMTP login `username` act as `esp`'s relay, POSTing its events to `url` (which
+        may carry basic-auth credentials), as an admin sets it in the ESP's dashboard."""
+        return self._call(
+            "POST",
+            "/smtp/webhooks",
+            {"username": username, "esp": esp, "url": url, "signing_key": signing_key},
+        )
+
+    def esp_webhooks(self) -> dict[str, Any]:
+        """Registered webhooks, events delivered so far and failed deliveries."""
+        return self._call("GET", "/smtp/webhooks")

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from . import mime
+from . import esp, mime
 from .httpcore import Context, Request, Response, json_response
 from .state import OAUTH_PROVIDERS, Fault, Mailbox, SandboxError, StoredMessage, normalize_scopes
 
@@ -289,6 +289,31 @@ def _smtp(ctx: Context, req: Request, tail: str) -> Response:
                     "kept": len(store.smtp_messages),
                     "rejected_recipients": store.smtp_rejected,
                     "auth_failures": store.smtp_auth_failures,
+                },
+            )
+    if tail == "/webhooks":
+        if req.method == "POST":
+            data = _body(req)
+            esp.register(
+                store,
+                username=str(data["username"]),
+                esp=str(data["esp"]),
+                url=str(data["url"]),
+                signing_key=str(data.get("signing_key") or ""),
+            )
+        elif req.method == "DELETE":
+            with store.lock:
+                store.esp_webhooks.clear()
+        with store.lock:
+            return json_response(
+                200,
+                {
+                    "webhooks": {
+                        user: {"esp": hook["esp"], "url": hook["url"].split("@")[-1]}
+                        for user, hook in store.esp_webhooks.items()
+                    },
+                    "events_sent": store.esp_events_sent,
+                    "failures": list(store.esp_event_failures),
                 },
             )
     if tail == "/users" and req.method == "POST":

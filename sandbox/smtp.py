@@ -18,10 +18,17 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from . import esp
 from .rules import rule_for
 from .state import Store
 
 HOSTNAME = "smtp.sandbox.mailroom.test"
+
+
+def _login(session: Session) -> str:
+    if isinstance(session.auth_data, LoginPassword):
+        return session.auth_data.login.decode("utf-8", "replace")
+    return ""
 
 
 class RecordingHandler:
@@ -36,6 +43,10 @@ class RecordingHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if esp.webhook_for(self.store, _login(session)) is not None:
+            # An ESP's relay takes every recipient and reports what happened by webhook.
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 Ok"
         rule = rule_for(address)
         if rule is not None and rule.behaviour == "bounce":
             with self.store.lock:
@@ -50,14 +61,15 @@ class RecordingHandler:
         raw = envelope.original_content or (
             envelope.content if isinstance(envelope.content, bytes) else b""
         )
-        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else b""
+        login = _login(session)
         record_id = self.store.record_smtp(
             envelope.mail_from or "",
             list(envelope.rcpt_tos),
             raw,
-            login.decode("utf-8", "replace"),
+            login,
             str(session.peer[0]) if session.peer else "",
         )
+        esp.report(self.store, username=login, raw=raw, recipients=list(envelope.rcpt_tos))
         return f"250 2.0.0 Ok: queued as {record_id:08X}"
 
 

@@ -288,6 +288,11 @@ class Store:
         # Gmail / Graph replace the Message-ID the client set with one of their own (they are
         # not known to, but nothing promises they never will).
         self.rewrite_message_ids = False
+        # SMTP login -> the ESP webhook it reports to (sandbox/esp.py): set like an ESP's
+        # dashboard page /esp/ or by the control API.
+        self.esp_webhooks: dict[str, dict[str, str]] = {}
+        self.esp_events_sent = 0
+        self.esp_event_failures: list[str] = []
         self.ews_auth_failures = 0
         self._dirty = False
         self._stop = threading.Event()
@@ -339,6 +344,7 @@ class Store:
                 "grants": [g.__dict__ for g in self.grants.values()],
                 "access_tokens": [t.__dict__ for t in self.access_tokens.values()],
                 "smtp_users": self.smtp_users,
+                "esp_webhooks": self.esp_webhooks,
                 "ews_users": [u.__dict__ for u in self.ews_users.values()],
             }
             text = json.dumps(data)
@@ -384,6 +390,7 @@ class Store:
                 if token.expires_at > _now():
                     self.access_tokens[token.token] = token
             self.smtp_users.update(data.get("smtp_users", {}))
+            self.esp_webhooks.update(data.get("esp_webhooks", {}))
             for raw_user in data.get("ews_users", []):
                 self._index_ews_user(EwsUser(**raw_user))
 
@@ -737,6 +744,9 @@ class Store:
             self.smtp_basic_auth = True
             self.smtp_smtputf8 = True
             self.rewrite_message_ids = False
+            self.esp_webhooks.clear()
+            self.esp_events_sent = 0
+            self.esp_event_failures.clear()
             self.ews_auth_failures = 0
             self.mark_dirty()
 

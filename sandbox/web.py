@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, ews, google, microsoft
+from . import control, esp, ews, google, microsoft
 from .httpcore import Context, Request, Response, json_response
 
 log = logging.getLogger("sandbox.http")
@@ -35,6 +35,8 @@ def route(ctx: Context, req: Request) -> Response:
         response = ews.route(ctx, req, path[len("/exchange") :])
         if response is not None:
             return response
+    elif path.rstrip("/") == "/esp":
+        return esp.dashboard(ctx, req)
     elif path in ("/", ""):
         return json_response(
             200,

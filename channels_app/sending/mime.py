@@ -200,9 +200,11 @@ def email_mime_raw(
     from_name: str,
     now: datetime,
     unsubscribe_url: str = "",
+    extra_headers: bytes = b"",
 ) -> bytes:
     """The wire bytes (CRLF line ends) of the message Mailroom sends for `email`; with an
-    `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers. Raises
+    `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers; `extra_headers` are whole
+    CRLF-terminated header lines (an ESP's metadata header). Raises
     AddressNotDeliverable for a recipient whose domain has no IDNA form."""
     body = email.body if email.body.endswith("\n") else email.body + "\n"
     head, payload = _body(body)
@@ -215,6 +217,7 @@ def email_mime_raw(
             b"Date: " + format_datetime(now).encode("ascii") + b"\r\n",
             _message_id_line(email.message_id or ""),
             _unsubscribe_lines(unsubscribe_url),
+            extra_headers,
             b"X-Mailroom-Email-Id: "
             + email_header_token(email_id=email.pk).encode("ascii")
             + b"\r\n\r\n",

@@ -45,8 +45,10 @@ from channels_app.exceptions import (
 )
 from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
+from channels_app.providers.esp import esp_metadata_header
 from channels_app.tokens import channel_mark_needs_reconnect
 from core.db import fast_commits
+from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 from suppression.links import unsubscribe_url
 from suppression.models import Suppression
@@ -349,6 +351,13 @@ def _from_identity(channel: DeliveryChannel, sender: User) -> tuple[str, str]:
     return sender.email, sender.display_name
 
 
+def _esp_headers(channel: DeliveryChannel, email: OutboundEmail) -> bytes:
+    """An SMTP relay run by an ESP gets the header that makes its webhook events name the email."""
+    if channel.kind != DeliveryChannel.Kind.CUSTOM_SMTP or not channel.esp:
+        return b""
+    return esp_metadata_header(esp=channel.esp, token=email_header_token(email_id=email.pk))
+
+
 def email_deliver(
     *, channel: DeliveryChannel, email: OutboundEmail, now: datetime, unsubscribe_url: str = ""
 ) -> str:
@@ -365,6 +374,7 @@ def email_deliver(
             from_name=from_name,
             now=now,
             unsubscribe_url=unsubscribe_url,
+            extra_headers=_esp_headers(channel, email),
         )
         envelope_from, recipient = address_wire(from_address), address_wire(email.to_address)
     except AddressNotDeliverable as exc:

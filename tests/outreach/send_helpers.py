@@ -26,7 +26,15 @@ def choose(user, channel: DeliveryChannel) -> DeliveryChannel:
     return channel
 
 
-def smtp_channel(sandbox, *, owner=None, organization=None, password="sandbox", **extra):  # noqa: S107
+def smtp_channel(
+    sandbox,
+    *,
+    owner=None,
+    organization=None,
+    username="mailroom",
+    password="sandbox",  # noqa: S107 - the sandbox's own login
+    **extra,
+):
     channel = DeliveryChannel.objects.create(
         organization=organization or owner.organization,
         owner=owner,
@@ -34,7 +42,7 @@ def smtp_channel(sandbox, *, owner=None, organization=None, password="sandbox", 
         host=sandbox.smtp_host,
         port=sandbox.smtp_port,
         security=DeliveryChannel.Security.STARTTLS,
-        username="mailroom",
+        username=username,
         password=password,
         **extra,
     )

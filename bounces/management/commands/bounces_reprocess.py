@@ -4,8 +4,10 @@ backoff. Nothing is dropped: a message that fails again keeps its error and its 
 
 from django.core.management.base import BaseCommand, CommandError
 
+from bounces.models import EspEvent
 from bounces.polling import inbox_messages_reprocess
 from bounces.selectors import inbox_messages_unreadable
+from bounces.webhooks import esp_event_process
 
 
 class Command(BaseCommand):
@@ -18,8 +20,21 @@ class Command(BaseCommand):
         which.add_argument(
             "--id", type=int, nargs="+", dest="ids", help="these messages (any unprocessed one)"
         )
+        which.add_argument(
+            "--esp-events",
+            action="store_true",
+            help="the ESP webhook events that failed to process, whatever their backoff",
+        )
 
     def handle(self, *args, **options):
+        if options["esp_events"]:
+            pending = EspEvent.objects.filter(processed_at__isnull=True).order_by("pk")
+            total = pending.count()
+            worked = sum(esp_event_process(event=event) for event in pending.iterator())
+            self.stdout.write(f"Processed {worked} of {total} ESP event(s).")
+            if worked < total:
+                raise CommandError("Some ESP events still fail: see the admin's ESP events.")
+            return
         if options["ids"]:
             ids = list(options["ids"])
         else:

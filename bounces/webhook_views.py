@@ -1,0 +1,93 @@
+"""The ESP webhook endpoint: one URL per SMTP channel that sends through an ESP.
+
+django-anymail authenticates the POST (HTTP basic auth with the channel's own credentials, or
+the ESP's signature with the signing key the admin pasted) and normalizes the ESP's event
+format; bounces.webhooks stores and acts on the events. An unknown URL, wrong credentials, a
+garbage or oversized body get a 4xx and change nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+
+from anymail.exceptions import AnymailError, AnymailNotSupportedWarning
+from anymail.webhooks.base import AnymailCoreWebhookView
+from anymail.webhooks.brevo import BrevoTrackingWebhookView
+from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+from anymail.webhooks.mailjet import MailjetTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
+from anymail.webhooks.sparkpost import SparkPostTrackingWebhookView
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from channels_app.models import DeliveryChannel
+from channels_app.providers.esp import WEBHOOK_USERNAME
+from channels_app.selectors import channel_by_esp_webhook_key
+
+from .webhooks import esp_events_receive
+
+logger = logging.getLogger(__name__)
+
+_VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
+    DeliveryChannel.Esp.SENDGRID: SendGridTrackingWebhookView,
+    DeliveryChannel.Esp.SPARKPOST: SparkPostTrackingWebhookView,
+    DeliveryChannel.Esp.POSTMARK: PostmarkTrackingWebhookView,
+    DeliveryChannel.Esp.MAILGUN: MailgunTrackingWebhookView,
+    DeliveryChannel.Esp.MAILJET: MailjetTrackingWebhookView,
+    DeliveryChannel.Esp.BREVO: BrevoTrackingWebhookView,
+}
+
+
+def _anymail_view(channel: DeliveryChannel) -> AnymailCoreWebhookView:
+    view_class = _VIEWS[channel.esp]
+    if channel.esp == DeliveryChannel.Esp.MAILGUN:
+        options = {"webhook_signing_key": channel.esp_webhook_secret, "webhook_secret": []}
+    else:
+        options = {"webhook_secret": [f"{WEBHOOK_USERNAME}:{channel.esp_webhook_secret}"]}
+    with warnings.catch_warnings():
+        # anymail warns that SendGrid is community-supported; its webhook format is stable.
+        warnings.simplefilter("ignore", AnymailNotSupportedWarning)
+        return view_class(**options)
+
+
+def _refuse(status: int, error: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": error, "message": message}, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["POST", "HEAD"])
+def esp_webhook(request: HttpRequest, key: str) -> HttpResponse:
+    channel = channel_by_esp_webhook_key(key=key)
+    if channel is None or not channel.esp_webhook_secret:
+        return _refuse(404, "unknown_webhook", "No channel has this webhook URL.")
+    if request.method == "HEAD":  # some ESPs check the URL when it is saved
+        return HttpResponse()
+    view = _anymail_view(channel)
+    try:
+        view.run_validators(request)
+    except RequestDataTooBig:
+        return _refuse(413, "too_large", "The request body is too large.")
+    except (SuspiciousOperation, AnymailError):
+        logger.warning("ESP webhook of channel %s: authentication failed", channel.pk)
+        return _refuse(401, "unauthorized", "Wrong or missing webhook credentials.")
+    try:
+        events = view.parse_events(request)
+    except RequestDataTooBig:
+        return _refuse(413, "too_large", "The request body is too large.")
+    except (ValueError, KeyError, TypeError, AttributeError, AnymailError) as exc:
+        # Not the ESP's event format: nothing is stored; the ESP's delivery log shows this.
+        detail = str(exc) if isinstance(exc, json.JSONDecodeError | AnymailError) else ""
+        return _refuse(400, "bad_payload", f"Not a {channel.get_esp_display()} event. {detail}")
+    result = esp_events_receive(channel=channel, events=events)
+    return JsonResponse(
+        {
+            "stored": result.new,
+            "duplicates": result.duplicates,
+            "ignored": result.ignored,
+            "failed": result.failed,
+        }
+    )
