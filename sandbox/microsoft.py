@@ -701,6 +701,12 @@ def _page_size(req: Request, state: dict[str, Any]) -> int:
     return int(state.get("n") or DEFAULT_DELTA_PAGE)
 
 
+def _message_id_filter(filter_text: str) -> str | None:
+    """`internetMessageId eq '<…>'` (an OData string: '' stands for one quote)."""
+    found = re.search(r"internetMessageId\s+eq\s+'((?:[^']|'')*)'", filter_text)
+    return found.group(1).replace("''", "'") if found else None
+
+
 def list_messages(ctx: Context, req: Request, mb: Mailbox, folder: str | None) -> Response:
     try:
         top = max(1, min(1000, int(req.arg("$top") or 10)))
@@ -708,6 +714,7 @@ def list_messages(ctx: Context, req: Request, mb: Mailbox, folder: str | None) -
     except ValueError:
         return graph_error(400, "BadRequest", "Invalid $top or $skip.")
     floor = _receive_floor(req.arg("$filter"))
+    wanted_id = _message_id_filter(req.arg("$filter"))
     select = _select(req)
     with ctx.store.lock:
         ids = (
@@ -718,6 +725,8 @@ def list_messages(ctx: Context, req: Request, mb: Mailbox, folder: str | None) -
         candidates = [mb.messages[i] for i in reversed(ids)]
     if floor:
         candidates = [m for m in candidates if m.internal_date >= floor]
+    if wanted_id is not None:
+        candidates = [m for m in candidates if m.message_id == wanted_id]
     window = candidates[skip : skip + top]
     payload: dict[str, Any] = {
         "@odata.context": f"{req.base_url}/microsoft/graph/v1.0/$metadata#users('me')/messages",

@@ -1,8 +1,10 @@
 """The one place that chooses a provider by the channel's kind.
 
-Callers speak two verbs: `deliver(channel=…, message=…)` hands one built message to the
-channel's provider, and `inbox(channel=…)` opens the channel's inbox for polling (None where
-the kind has no bounce tracking yet). Each kind's wiring — which token, which server, how a
+Callers speak three verbs: `deliver(channel=…, message=…)` hands one built message to the
+channel's provider, `already_sent(channel=…, message_id=…)` asks the mailbox whether a message
+with that Message-ID is in its sent mail (None where the provider cannot be asked), and
+`inbox(channel=…)` opens the channel's inbox for polling (None where the kind has no bounce
+tracking yet). Each kind's wiring — which token, which server, how a
 refused token is retried — lives in its `Provider` below; the protocol clients stay in their
 own modules (gmail, graph, gmail_inbox, graph_inbox, ews, smtp). Adding a provider is its client
 module, a `Provider` when its wiring is new, and one line in `_PROVIDERS`.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -31,6 +34,7 @@ from .graph_inbox import GraphInbox
 from .inbox import Inbox
 
 Kind = DeliveryChannel.Kind
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class Provider:
     def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
         raise NotImplementedError
 
+    def already_sent(self, channel: DeliveryChannel, message_id: str) -> str | None:
+        """The provider's id ("" when it has none) of the message with this Message-ID in the
+        mailbox's sent mail; None when there is none, or the provider cannot be asked."""
+        return None
+
     def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox | None:
         return None
 
@@ -56,24 +65,37 @@ class Provider:
 @dataclass(frozen=True)
 class OAuthMailbox(Provider):
     """Gmail and Exchange Online: the channel's access token; a token the provider refuses is
-    refreshed and the send tried once more."""
+    refreshed and the call tried once more. The sent-mail look-up needs read access."""
 
     send: Callable[..., str | None]
+    find_sent: Callable[..., str | None]
     inbox_class: Callable[..., Inbox]
 
-    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+    def _with_token(self, channel: DeliveryChannel, call: Callable[[str], _T]) -> _T:
         token = channel_access_token(channel=channel)
         try:
-            return self.send(access_token=token, raw_message=message.raw) or ""
+            return call(token)
         except AccessTokenExpired:
             token = channel_access_token(channel=channel, force_refresh=True)
             try:
-                return self.send(access_token=token, raw_message=message.raw) or ""
+                return call(token)
             except AccessTokenExpired as exc:
                 raise TransientProviderError(
                     f"{channel.get_kind_display()} refused a freshly refreshed access token: "
                     f"{exc.reason}"
                 ) from exc
+
+    def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
+        return self._with_token(
+            channel, lambda token: self.send(access_token=token, raw_message=message.raw) or ""
+        )
+
+    def already_sent(self, channel: DeliveryChannel, message_id: str) -> str | None:
+        if not channel.can_read_inbox:
+            return None
+        return self._with_token(
+            channel, lambda token: self.find_sent(access_token=token, message_id=message_id)
+        )
 
     def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox:
         token = channel_access_token(channel=channel, force_refresh=force_refresh)
@@ -139,8 +161,12 @@ class ExchangeOnPrem(Provider):
 
 
 _PROVIDERS: dict[str, Provider] = {
-    Kind.GMAIL: OAuthMailbox(send=gmail.send, inbox_class=GmailInbox),
-    Kind.EXCHANGE_ONLINE: OAuthMailbox(send=graph.send, inbox_class=GraphInbox),
+    Kind.GMAIL: OAuthMailbox(
+        send=gmail.send, find_sent=gmail.sent_message_id, inbox_class=GmailInbox
+    ),
+    Kind.EXCHANGE_ONLINE: OAuthMailbox(
+        send=graph.send, find_sent=graph.sent_message_id, inbox_class=GraphInbox
+    ),
     Kind.EXCHANGE_ONPREM: ExchangeOnPrem(),
     Kind.CUSTOM_SMTP: SmtpRelay(),
     Kind.MSC_LEGACY: SmtpRelay(),
@@ -154,6 +180,12 @@ def provider_for(channel: DeliveryChannel) -> Provider:
 def deliver(*, channel: DeliveryChannel, message: OutgoingMessage) -> str:
     """Hand one message to the channel's provider; returns its message id if it gives one."""
     return provider_for(channel).deliver(channel, message)
+
+
+def already_sent(*, channel: DeliveryChannel, message_id: str) -> str | None:
+    """Whether the channel's mailbox already holds a sent message with this Message-ID: the
+    provider's id for it ("" when it gives none), or None (not there, or cannot be asked)."""
+    return provider_for(channel).already_sent(channel, message_id)
 
 
 def inbox(*, channel: DeliveryChannel, force_refresh: bool = False) -> Inbox | None:

@@ -1,4 +1,5 @@
-"""Gmail API client, send verb: `users.messages.send` with the raw MIME message."""
+"""Gmail API client, send verb: `users.messages.send` with the raw MIME message; and the
+look-up of a message already in the mailbox's sent mail by its Message-ID."""
 
 import base64
 import re
@@ -13,6 +14,7 @@ from channels_app.exceptions import QuotaExhausted, TransientProviderError
 
 from .http import (
     DEFAULT_TIMEOUT,
+    READ_PERMISSION_MISSING,
     SEND_PERMISSION_MISSING,
     error_reasons,
     http_session,
@@ -67,3 +69,26 @@ def send(*, access_token: str, raw_message: bytes) -> str:
         return str(response.json().get("id", ""))
     except ValueError:
         return ""
+
+
+def sent_message_id(*, access_token: str, message_id: str) -> str | None:
+    """Gmail's id of the message with this Message-ID in the mailbox's sent mail
+    (`messages.list`, `q=rfc822msgid:… in:sent`), or None when there is none. Needs read
+    access (gmail.readonly: gmail.metadata refuses `q`)."""
+    bare = message_id.strip().strip("<>")
+    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/messages"
+    try:
+        response = http_session().get(
+            url,
+            params={"q": f"rfc822msgid:{bare} in:sent", "maxResults": "1"},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
+    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    try:
+        found = response.json().get("messages") or []
+    except ValueError as exc:
+        raise TransientProviderError("Gmail answered with something not JSON") from exc
+    return str(found[0].get("id", "")) if found else None

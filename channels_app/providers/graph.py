@@ -1,4 +1,5 @@
-"""Microsoft Graph client, send verb: `POST /me/sendMail` with the MIME message (base64)."""
+"""Microsoft Graph client, send verb: `POST /me/sendMail` with the MIME message (base64); the
+connect-time mailbox check; the look-up of a message in Sent Items by its Message-ID."""
 
 import base64
 import re
@@ -17,6 +18,7 @@ from channels_app.exceptions import (
 
 from .http import (
     DEFAULT_TIMEOUT,
+    READ_PERMISSION_MISSING,
     SEND_PERMISSION_MISSING,
     error_reasons,
     http_session,
@@ -113,3 +115,28 @@ def mailbox_check(*, access_token: str) -> None:
         raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
     raise_for_mailbox_state(response)
     raise_for_provider_status(response, provider="Microsoft Graph")
+
+
+def sent_message_id(*, access_token: str, message_id: str) -> str | None:
+    """Graph's id of the message with this Message-ID in the mailbox's Sent Items
+    (`$filter=internetMessageId eq '…'`), or None when there is none. Needs Mail.Read."""
+    quoted = message_id.strip().replace("'", "''")  # OData string literal
+    url = f"{settings.MAILROOM_GRAPH_URL}/v1.0/me/mailFolders/sentitems/messages"
+    try:
+        response = http_session().get(
+            url,
+            params={"$filter": f"internetMessageId eq '{quoted}'", "$select": "id", "$top": "1"},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
+    raise_for_mailbox_state(response)
+    raise_for_provider_status(
+        response, provider="Microsoft Graph", permission=READ_PERMISSION_MISSING
+    )
+    try:
+        found = response.json().get("value") or []
+    except ValueError as exc:
+        raise TransientProviderError("Microsoft Graph answered with something not JSON") from exc
+    return str(found[0].get("id", "")) if found else None

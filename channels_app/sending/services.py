@@ -8,9 +8,13 @@ mode serialises claims). A claimed email is `sending` with a random claim token 
 Only the holder of the token may finish it (`… WHERE claim_token = %s`), and the "sent" mark
 is committed on its own right after the provider accepted the message. A worker killed
 mid-batch leaves its emails `sending`; when the lease expires, the dispatcher puts them back in
-the queue. The one window that cannot be closed: the provider accepted the message and the
-worker died before the "sent" commit (a few milliseconds, one email per worker). That email
-is re-queued at lease expiry and goes out a second time, with the same Message-ID.
+the queue. The provider may have accepted one of them before the worker died (the few
+milliseconds before its "sent" commit). So an email claimed again after a try whose outcome
+was never written (its lease expired, a timeout, an internal error: its `attempts` were not
+given back) is first looked up in the mailbox's sent mail by its Message-ID where the provider
+can be asked (Gmail, Exchange Online with read access): found, it is marked sent and never
+handed over again. SMTP cannot be asked: there that window stays open, and such an email goes
+out a second time, with the same Message-ID.
 
 Waiting is data, not a sleeping task: a pending email has `next_attempt_at` (its schedule, the
 next send window, a retry back-off, the end of a provider pause). A drain that cannot send
@@ -107,6 +111,7 @@ class DrainResult:
     more: bool = False  # stopped for the time budget with mail still due
     next_run_at: datetime | None = None  # nothing more can go before then
     moved_to: set[int] = field(default_factory=set)  # channels that received re-routed mail
+    found_sent: int = 0  # of `sent`: found in the mailbox's sent mail, not handed over again
 
 
 class _StopBatch(Exception):
@@ -474,12 +479,14 @@ def _send_claimed(
         result.moved_to.add(target.pk)
         return False
     try:
-        provider_id = email_deliver(
-            channel=channel,
-            email=email,
-            now=now,
-            unsubscribe_url=_unsubscribe_url(email, resolved),
-        )
+        provider_id = _found_in_sent_mail(email, channel=channel, result=result)
+        if provider_id is None:
+            provider_id = email_deliver(
+                channel=channel,
+                email=email,
+                now=now,
+                unsubscribe_url=_unsubscribe_url(email, resolved),
+            )
     except RecipientsRejected as exc:
         result.bounced += 1
         _bounce_at_send(email, exc, now)
@@ -534,6 +541,24 @@ def _send_claimed(
         if channel.last_error:
             _channel_note_error(channel, "", now)  # it works again
     return True
+
+
+def _found_in_sent_mail(
+    email: OutboundEmail, *, channel: DeliveryChannel, result: DrainResult
+) -> str | None:
+    """For an email an earlier try may have handed over without its outcome being written
+    (claimed before and not given back: `attempts` above 1), the provider's id of the copy
+    already in the mailbox's sent mail; None when there is none or it cannot be asked."""
+    if email.attempts <= 1 or not email.message_id:
+        return None
+    found = providers.already_sent(channel=channel, message_id=email.message_id)
+    if found is not None:
+        logger.warning(
+            "email %s: already in the mailbox's sent mail, marked sent without sending again",
+            email.pk,
+        )
+        result.found_sent += 1
+    return found
 
 
 def _unsubscribe_url(email: OutboundEmail, resolved: dict) -> str:

@@ -1,5 +1,7 @@
 """Exactly once: concurrent drains of one mailbox on PostgreSQL never send an email twice, and
-a worker that dies mid-send leaves its emails recoverable once their lease expires."""
+a worker that dies mid-send leaves its emails recoverable once their lease expires; on Gmail
+and Exchange Online even one the provider had accepted before the worker died goes only once
+(issue 11: looked up in the sent mail by its Message-ID before it is sent again)."""
 
 import threading
 from collections import Counter
@@ -10,6 +12,8 @@ import time_machine
 from django.db import connection, connections
 from django.utils import timezone
 
+from channels_app.models import DeliveryChannel
+from channels_app.sending import services as sending_services
 from channels_app.sending.services import (
     LEASE,
     channel_drain,
@@ -18,7 +22,13 @@ from channels_app.sending.services import (
 )
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
-from tests.outreach.send_helpers import drain, smtp_channel, smtp_received
+from tests.outreach.send_helpers import (
+    drain,
+    mailbox_sent,
+    oauth_channel,
+    smtp_channel,
+    smtp_received,
+)
 
 
 def _queue(rep, count):
@@ -100,3 +110,74 @@ def test_a_stale_worker_cannot_overwrite_an_email_another_worker_finished(sandbo
     assert not _finish(stale[0], status=OutboundEmail.Status.FAILED, failure_reason="late")
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.SENT
+
+
+class WorkerKilled(BaseException):
+    """Stands in for the worker process dying (SIGKILL, OOM): nothing gets to clean up."""
+
+
+MAILBOX_KINDS = [DeliveryChannel.Kind.GMAIL, DeliveryChannel.Kind.EXCHANGE_ONLINE]
+PROVIDER = {DeliveryChannel.Kind.GMAIL: "google", DeliveryChannel.Kind.EXCHANGE_ONLINE: "microsoft"}
+
+
+def _kill_after_the_provider_accepted(monkeypatch, nth: int) -> None:
+    """The worker dies right after the provider accepted its `nth` email, before the "sent"
+    commit: the email is handed over, its outcome never written, the batch's rest unsent."""
+    real = sending_services._finish_sent
+    calls = {"n": 0}
+
+    def finish_sent(email, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise WorkerKilled
+        return real(email, **kwargs)
+
+    monkeypatch.setattr(sending_services, "_finish_sent", finish_sent)
+
+
+@pytest.mark.parametrize("kind", MAILBOX_KINDS)
+def test_a_worker_killed_between_the_providers_ok_and_the_sent_commit_sends_nothing_twice(
+    sandbox, rep, kind, monkeypatch
+):
+    channel = oauth_channel(sandbox, owner=rep, kind=kind)
+    emails = _queue(rep, 5)
+    now = timezone.now()
+    _kill_after_the_provider_accepted(monkeypatch, nth=2)
+
+    with pytest.raises(WorkerKilled):
+        channel_drain(channel_id=channel.pk)
+    monkeypatch.undo()
+    assert len(mailbox_sent(sandbox, PROVIDER[kind], rep.email)) == 2  # #2 went, unrecorded
+    # Gmail's 2 a second are waited out inline, on a clock that runs.
+    with time_machine.travel(now + LEASE + timedelta(seconds=1), tick=True):
+        assert emails_recover_expired_leases(now=timezone.now()) >= 1
+        result = channel_drain(channel_id=channel.pk, inline_wait=1.5)
+
+    assert result.found_sent == 1  # found in the sent mail, not handed over again
+    statuses = Counter(OutboundEmail.objects.values_list("status", flat=True))
+    assert statuses == {OutboundEmail.Status.SENT: len(emails)}  # 0 lost
+    received = Counter(m["Message-ID"] for m in mailbox_sent(sandbox, PROVIDER[kind], rep.email))
+    assert set(received) == {e.message_id for e in emails}
+    assert max(received.values()) == 1  # 0 duplicates
+
+
+@pytest.mark.parametrize("kind", MAILBOX_KINDS)
+def test_without_read_access_the_sent_mail_is_not_asked(sandbox, rep, kind, monkeypatch):
+    """A mailbox connected without read access cannot be searched (the look-up would be
+    refused and put it in needs-reconnect): the email goes again, as on SMTP."""
+    channel = oauth_channel(sandbox, owner=rep, kind=kind, can_read_inbox=False)
+    _queue(rep, 2)
+    now = timezone.now()
+    _kill_after_the_provider_accepted(monkeypatch, nth=1)
+    with pytest.raises(WorkerKilled):
+        channel_drain(channel_id=channel.pk)
+    monkeypatch.undo()
+
+    with time_machine.travel(now + LEASE + timedelta(seconds=1), tick=True):
+        emails_recover_expired_leases(now=timezone.now())
+        result = channel_drain(channel_id=channel.pk, inline_wait=1.5)
+
+    channel.refresh_from_db()
+    assert result.found_sent == 0 and result.sent == 2
+    assert channel.status == DeliveryChannel.Status.CONNECTED
+    assert len(mailbox_sent(sandbox, PROVIDER[kind], rep.email)) == 3  # the known SMTP-like window
