@@ -22,8 +22,11 @@ SOAP 1.1 and HTTP the real server speaks:
   ErrorSchemaValidation for XML it cannot read). Faults added through the control API with a
   ``code`` answer that code; without one, the bare HTTP status.
 
-Not implemented: Autodiscover, Kerberos (a SPNEGO token is refused), FindItem / GetItem and the
-rest of EWS (they answer ErrorInvalidOperation), drafts (SaveOnly), attachments as EWS objects
+FindItem on Sent Items or the Inbox, restricted (if at all) to one InternetMessageId: sent mail
+is searchable by Message-ID.
+
+Not implemented: Autodiscover, Kerberos (a SPNEGO token is refused), GetItem and the rest of
+EWS (they answer ErrorInvalidOperation), drafts (SaveOnly), attachments as EWS objects
 (they travel inside MimeContent).
 """
 
@@ -489,7 +492,78 @@ def create_item(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
     return _response("CreateItem", answers)
 
 
-OPERATIONS = {"GetFolder": get_folder, "ConvertId": convert_id, "CreateItem": create_item}
+def _message_id_restriction(body: ET.Element) -> str | None:
+    """The Message-ID of a `<t:IsEqualTo>` on `message:InternetMessageId` in the Restriction;
+    None without one. Other restrictions are not supported by the sandbox."""
+    for equal in body.iter(f"{{{T_NS}}}IsEqualTo"):
+        field = equal.find(f"{{{T_NS}}}FieldURI")
+        constant = equal.find(f"{{{T_NS}}}FieldURIOrConstant/{{{T_NS}}}Constant")
+        if field is not None and field.get("FieldURI") == "message:InternetMessageId":
+            return constant.get("Value", "") if constant is not None else ""
+    return None
+
+
+def find_item(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    """FindItem on Sent Items or the Inbox (shallow), optionally restricted to one
+    InternetMessageId: what a client asks to learn whether a message was already sent."""
+    parents = body.find(f"{{{M_NS}}}ParentFolderIds")
+    if parents is None or not len(parents):
+        return soap_fault("ErrorSchemaValidation", "The request failed schema validation.")
+    if body.find(f"{{{M_NS}}}Restriction") is not None and _message_id_restriction(body) is None:
+        return _response(
+            "FindItem",
+            [
+                _error(
+                    "FindItem", "ErrorInvalidOperation", "The sandbox restricts on Message-ID only."
+                )
+            ],
+        )
+    wanted = _message_id_restriction(body)
+    answers = []
+    for element in list(parents):
+        mb, problem = _target_mailbox(ctx, user, element)
+        if mb is None:
+            answers.append(_error("FindItem", problem))
+            continue
+        if _local(element.tag) == "DistinguishedFolderId":
+            name = element.get("Id", "")
+        else:
+            name = _folder_by_id(mb, element.get("Id", "")) or ""
+        if name not in ("inbox", "sentitems"):
+            answers.append(_error("FindItem", "ErrorFolderNotFound"))
+            continue
+        with ctx.store.lock:
+            if name == "inbox":
+                ids = list(mb.inbox_ids)
+            else:
+                ids = [i for i in mb.sent_ids if "SentItems" in mb.messages[i].labels]
+            found = [
+                mb.messages[i]
+                for i in reversed(ids)
+                if wanted is None or mb.messages[i].message_id == wanted
+            ]
+        items = "".join(
+            f'<t:Message><t:ItemId Id="{escape(m.id)}" ChangeKey="CQAAABYAAAA{m.seq}"/>'
+            f"<t:InternetMessageId>{escape(m.message_id)}</t:InternetMessageId></t:Message>"
+            for m in found
+        )
+        answers.append(
+            _success(
+                "FindItem",
+                f'<m:RootFolder IndexedPagingOffset="{len(found)}" TotalItemsInView='
+                f'"{len(found)}" IncludesLastItemInRange="true"><t:Items>{items}</t:Items>'
+                "</m:RootFolder>",
+            )
+        )
+    return _response("FindItem", answers)
+
+
+OPERATIONS = {
+    "GetFolder": get_folder,
+    "ConvertId": convert_id,
+    "CreateItem": create_item,
+    "FindItem": find_item,
+}
 
 
 def ews(ctx: Context, req: Request) -> Response:

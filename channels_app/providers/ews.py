@@ -1,4 +1,5 @@
-"""Exchange On-Prem (2013 / 2016), send verb.
+"""Exchange On-Prem (2013 / 2016), send verb, and the look-up of a message already in Sent
+Items by its Message-ID.
 
 Two ways out, chosen by what IT gave the rep:
 - an SMTP submission host on the channel (`host`, usually port 587 with STARTTLS): plain
@@ -11,6 +12,9 @@ EWS is the default because it is the endpoint the credentials were checked again
 mailbox was connected; many Exchange servers have client SMTP submission switched off."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Message
@@ -40,6 +44,7 @@ from exchangelib.folders import Root, SentItems
 
 from channels_app.exceptions import (
     CredentialsRejected,
+    MailboxFull,
     PermanentProviderError,
     QuotaExhausted,
     RateLimited,
@@ -70,24 +75,29 @@ TRANSIENT_RESPONSE_ERRORS = (
 )
 
 
-def send_via_ews(
-    *, ews_url: str, mailbox_address: str, username: str, password: str, raw_message: bytes
-) -> None:
-    ews_protocol_setup(timeout=TIMEOUT_SECONDS)
+def _account(*, ews_url: str, mailbox_address: str, username: str, password: str) -> Account:
+    return Account(
+        primary_smtp_address=mailbox_address,
+        config=Configuration(
+            service_endpoint=ews_url,
+            credentials=Credentials(username=username or mailbox_address, password=password),
+        ),
+        autodiscover=False,
+        access_type=DELEGATE,
+    )
+
+
+def _sent_items(account: Account) -> SentItems:
+    # The distinguished Sent Items folder by name: exchangelib would otherwise look the
+    # folder up (two more GetFolder round trips) before every call.
+    return SentItems(root=Root(account=account))
+
+
+@contextmanager
+def _exchange_errors() -> Iterator[None]:
+    """exchangelib's and the network's errors as channels_app.exceptions."""
     try:
-        account = Account(
-            primary_smtp_address=mailbox_address,
-            config=Configuration(
-                service_endpoint=ews_url,
-                credentials=Credentials(username=username or mailbox_address, password=password),
-            ),
-            autodiscover=False,
-            access_type=DELEGATE,
-        )
-        # The distinguished Sent Items folder by name: exchangelib would otherwise look the
-        # folder up (two more GetFolder round trips) before every send.
-        sent_items = SentItems(root=Root(account=account))
-        Message(account=account, folder=sent_items, mime_content=raw_message).send_and_save()
+        yield
     except AddressRefused as exc:
         raise PermanentProviderError(
             f"{exc.message} — change the Exchange server in Email settings, then Retry send"
@@ -108,8 +118,9 @@ def send_via_ews(
             f"Exchange says this mailbox exceeded the sending limit IT set: {exc}"
         ) from exc
     except ErrorQuotaExceeded as exc:
-        raise QuotaExhausted(
-            f"Exchange says the mailbox is full and may not send until space is freed: {exc}"
+        raise MailboxFull(
+            f"The Exchange mailbox is full ({exc}): Exchange cannot store the message. Free up "
+            "space in the mailbox (empty Deleted Items, archive old mail), then Retry send."
         ) from exc
     except RedirectError as exc:
         raise PermanentProviderError(
@@ -135,6 +146,35 @@ def send_via_ews(
         raise TransientProviderError(
             f"Could not reach the Exchange server: {reachability_text(exc)}"
         ) from exc
+
+
+def send_via_ews(
+    *, ews_url: str, mailbox_address: str, username: str, password: str, raw_message: bytes
+) -> None:
+    ews_protocol_setup(timeout=TIMEOUT_SECONDS)
+    with _exchange_errors():
+        account = _account(
+            ews_url=ews_url, mailbox_address=mailbox_address, username=username, password=password
+        )
+        Message(
+            account=account, folder=_sent_items(account), mime_content=raw_message
+        ).send_and_save()
+
+
+def sent_item_id(
+    *, ews_url: str, mailbox_address: str, username: str, password: str, message_id: str
+) -> str | None:
+    """The EWS item id of the message with this Message-ID in the mailbox's Sent Items (a
+    FindItem restricted on `message:InternetMessageId`), or None when there is none. Rare (a
+    send whose outcome was lost), so exchangelib may look the folder up first: its paging
+    loses track of a folder built by name, as the send builds it."""
+    ews_protocol_setup(timeout=TIMEOUT_SECONDS)
+    with _exchange_errors():
+        account = _account(
+            ews_url=ews_url, mailbox_address=mailbox_address, username=username, password=password
+        )
+        found = list(account.sent.filter(message_id=message_id).values_list("id", flat=True)[:1])
+    return str(found[0]) if found else None
 
 
 def send(

@@ -159,6 +159,18 @@ class ExchangeOnPrem(Provider):
         )
         return ""
 
+    def already_sent(self, channel: DeliveryChannel, message_id: str) -> str | None:
+        """Sent Items through EWS; a mailbox that submits over SMTP cannot be asked."""
+        if smtp_server(channel) is not None or not channel.ews_url:
+            return None
+        return ews.sent_item_id(
+            ews_url=channel.ews_url,
+            mailbox_address=channel.mailbox_address,
+            username=channel.username,
+            password=channel.password,
+            message_id=message_id,
+        )
+
 
 _PROVIDERS: dict[str, Provider] = {
     Kind.GMAIL: OAuthMailbox(

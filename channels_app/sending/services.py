@@ -12,9 +12,9 @@ the queue. The provider may have accepted one of them before the worker died (th
 milliseconds before its "sent" commit). So an email claimed again after a try whose outcome
 was never written (its lease expired, a timeout, an internal error: its `attempts` were not
 given back) is first looked up in the mailbox's sent mail by its Message-ID where the provider
-can be asked (Gmail, Exchange Online with read access): found, it is marked sent and never
-handed over again. SMTP cannot be asked: there that window stays open, and such an email goes
-out a second time, with the same Message-ID.
+can be asked (Gmail and Exchange Online with read access, Exchange On-Prem through EWS):
+found, it is marked sent and never handed over again. SMTP cannot be asked: there that window
+stays open, and such an email goes out a second time, with the same Message-ID.
 
 Waiting is data, not a sleeping task: a pending email has `next_attempt_at` (its schedule, the
 next send window, a retry back-off, the end of a provider pause). A drain that cannot send

@@ -173,6 +173,25 @@ def test_submission_quota_exceeded_pauses_the_mailbox_instead_of_failing(rep, ex
     assert channel.sending_paused_until > start
 
 
+def test_a_full_mailbox_fails_the_batch_with_the_reason_instead_of_pausing(rep, exchange):
+    """ErrorQuotaExceeded is the mailbox's storage, not a sending limit: waiting frees nothing."""
+    channel = onprem_channel(exchange, rep)
+    exchange.client.add_fault(
+        "exchange", rep.email, 200, count=5, code="ErrorQuotaExceeded", endpoint="ews.CreateItem"
+    )
+    first, second = _email(rep), _email(rep, to="ben@customer.test")
+
+    drain(channel)
+
+    channel.refresh_from_db()
+    for email in (first, second):
+        email.refresh_from_db()
+        assert email.status == Status.FAILED
+        assert email.failure_reason.startswith("The Exchange mailbox is full")
+    assert channel.sending_paused_until is None
+    assert exchange.client.calls("exchange", rep.email)["ews.CreateItem"] == 1
+
+
 @pytest.mark.parametrize(
     ("code", "words"),
     [

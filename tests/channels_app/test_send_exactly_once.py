@@ -22,6 +22,7 @@ from channels_app.sending.services import (
 )
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
+from tests.channels_app.test_exchange_onprem import onprem_channel
 from tests.outreach.send_helpers import (
     drain,
     mailbox_sent,
@@ -116,8 +117,20 @@ class WorkerKilled(BaseException):
     """Stands in for the worker process dying (SIGKILL, OOM): nothing gets to clean up."""
 
 
-MAILBOX_KINDS = [DeliveryChannel.Kind.GMAIL, DeliveryChannel.Kind.EXCHANGE_ONLINE]
-PROVIDER = {DeliveryChannel.Kind.GMAIL: "google", DeliveryChannel.Kind.EXCHANGE_ONLINE: "microsoft"}
+Kind = DeliveryChannel.Kind
+MAILBOX_KINDS = [Kind.GMAIL, Kind.EXCHANGE_ONLINE]
+PROVIDER = {
+    Kind.GMAIL: "google",
+    Kind.EXCHANGE_ONLINE: "microsoft",
+    Kind.EXCHANGE_ONPREM: "exchange",
+}
+
+
+def _mailbox(sandbox, rep, kind):
+    if kind != Kind.EXCHANGE_ONPREM:
+        return oauth_channel(sandbox, owner=rep, kind=kind)
+    sandbox.client.add_ews_user(rep.email, "Winter-2026!", username="ACME\\rep")
+    return onprem_channel(sandbox, rep, password="Winter-2026!")  # noqa: S106
 
 
 def _kill_after_the_provider_accepted(monkeypatch, nth: int) -> None:
@@ -135,11 +148,11 @@ def _kill_after_the_provider_accepted(monkeypatch, nth: int) -> None:
     monkeypatch.setattr(sending_services, "_finish_sent", finish_sent)
 
 
-@pytest.mark.parametrize("kind", MAILBOX_KINDS)
+@pytest.mark.parametrize("kind", [*MAILBOX_KINDS, Kind.EXCHANGE_ONPREM])
 def test_a_worker_killed_between_the_providers_ok_and_the_sent_commit_sends_nothing_twice(
     sandbox, rep, kind, monkeypatch
 ):
-    channel = oauth_channel(sandbox, owner=rep, kind=kind)
+    channel = _mailbox(sandbox, rep, kind)
     emails = _queue(rep, 5)
     now = timezone.now()
     _kill_after_the_provider_accepted(monkeypatch, nth=2)
