@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import time
 from typing import Any
@@ -450,10 +451,64 @@ def gmail(ctx: Context, req: Request, user_id: str, rest: str, *, upload: bool =
                     403, "Delegation denied for " + mailbox.email, "forbidden", "PERMISSION_DENIED"
                 )
             handler = GMAIL_HANDLERS[endpoint]
-            return handler(ctx, req, mailbox, access, match.groupdict(), upload)
+            response = handler(ctx, req, mailbox, access, match.groupdict(), upload)
+            if req.arg("fields") and response.status == 200:
+                return partial_response(response, req.arg("fields"))
+            return response
     if req.method in ("POST", "PUT", "PATCH", "DELETE"):
         return refuse_mutation(ctx, req, rest)
     return not_found()
+
+
+def _field_mask(text: str) -> dict[str, Any]:
+    """Google's partial-response syntax: `a,b/c,d(e,f)` -> {a: {}, b: {c: {}}, d: {e: {}, f: {}}}
+    (an empty dict keeps the whole value)."""
+    mask: dict[str, Any] = {}
+    position = 0
+
+    def parse(into: dict[str, Any]) -> None:
+        nonlocal position
+        while position < len(text):
+            start = position
+            while position < len(text) and text[position] not in ",()":
+                position += 1
+            path = [part for part in text[start:position].strip().split("/") if part]
+            node = into
+            for name in path:
+                node = node.setdefault(name, {})
+            if position < len(text) and text[position] == "(":
+                position += 1
+                parse(node)
+                position += 1  # the closing parenthesis
+            if position < len(text) and text[position] == ")":
+                return
+            position += 1  # a comma
+
+    parse(mask)
+    return mask
+
+
+def _masked(value: Any, mask: dict[str, Any]) -> Any:
+    if not mask or "*" in mask:
+        return value
+    if isinstance(value, list):
+        return [_masked(item, mask) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked(value[key], sub) for key, sub in mask.items() if key in value}
+    return value
+
+
+def partial_response(response: Response, fields: str) -> Response:
+    """`fields=`: only the parts of the resource the caller named, as Google answers."""
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return response
+    return json_response(
+        200,
+        _masked(payload, _field_mask(fields)),
+        {k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+    )
 
 
 def refuse_mutation(ctx: Context, req: Request, rest: str) -> Response:
@@ -712,12 +767,38 @@ def labels_list(
     return json_response(200, {"labels": [{"id": n, "name": n, "type": "system"} for n in names]})
 
 
+def _multipart_upload(req: Request) -> tuple[dict[str, Any], bytes]:
+    """`uploadType=multipart`: multipart/related, the JSON metadata then the media (RFC 2387),
+    as Google's upload protocol defines it."""
+    content_type = req.header("content-type")
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/related") or boundary is None:
+        raise ValueError("multipart upload without a multipart/related body")
+    delimiter = b"--" + boundary.group(1).encode()
+    parts = [p for p in req.body.split(delimiter)[1:] if not p.startswith(b"--")]
+    if len(parts) != 2:
+        raise ValueError("a multipart upload has exactly two parts")
+
+    def content(part: bytes) -> bytes:
+        # The part's own headers end at its first blank line (LF or CRLF, whichever the
+        # client wrote); the body runs to the line break before the next delimiter.
+        blank = re.search(rb"\r?\n\r?\n", part.lstrip(b"\r\n"))
+        body = part.lstrip(b"\r\n")[blank.end() :] if blank else b""
+        return body[:-2] if body.endswith(b"\r\n") else body[:-1] if body.endswith(b"\n") else body
+
+    metadata = json.loads(content(parts[0]) or b"{}")
+    return (metadata if isinstance(metadata, dict) else {}), content(parts[1])
+
+
 def messages_send(
     ctx: Context, req: Request, mb: Mailbox, access: AccessToken, _: dict[str, str], upload: bool
 ) -> Response:
     thread_hint = ""
     try:
-        if upload and not req.header("content-type").startswith("application/json"):
+        if upload and req.arg("uploadType") == "multipart":
+            metadata, raw = _multipart_upload(req)
+            thread_hint = metadata.get("threadId") or ""
+        elif upload and not req.header("content-type").startswith("application/json"):
             raw = req.body
         else:
             body = req.json()

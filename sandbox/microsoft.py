@@ -465,6 +465,40 @@ def _select(req: Request) -> list[str]:
     return [s.strip() for s in req.arg("$select").split(",") if s.strip()]
 
 
+# Graph reads JSON property names case-insensitively: msgraph-sdk writes sendMail's
+# "Message" / "SaveToSentItems" capitalised. The names the sandbox reads, in Graph's casing.
+_GRAPH_NAMES = {
+    name.lower(): name
+    for name in (
+        "message",
+        "saveToSentItems",
+        "subject",
+        "body",
+        "content",
+        "contentType",
+        "toRecipients",
+        "ccRecipients",
+        "bccRecipients",
+        "replyTo",
+        "from",
+        "emailAddress",
+        "address",
+        "name",
+        "value",
+        "internetMessageHeaders",
+        "internetMessageId",
+    )
+}
+
+
+def _graph_casing(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_graph_casing(item) for item in value]
+    if isinstance(value, dict):
+        return {_GRAPH_NAMES.get(str(k).lower(), k): _graph_casing(v) for k, v in value.items()}
+    return value
+
+
 def send_mail(ctx: Context, req: Request, mb: Mailbox) -> Response:
     content_type = req.header("content-type").lower()
     if content_type.startswith("text/plain"):
@@ -480,7 +514,7 @@ def send_mail(ctx: Context, req: Request, mb: Mailbox) -> Response:
             return graph_error(400, "ErrorMimeContentInvalid", "MIME content is empty.")
     else:
         try:
-            body = req.json()
+            body = _graph_casing(req.json())
             message = body["message"]
             assert isinstance(message, dict)
         except (ValueError, KeyError, TypeError, AssertionError):
@@ -760,7 +794,8 @@ def graph(ctx: Context, req: Request, rest: str) -> Response:
     patterns: list[tuple[str, str, str, set[str] | None]] = [
         ("GET", rf"^/v1\.0/{USER}$", "graph.me", USER_SCOPES | READ_SCOPES | SEND_SCOPES),
         ("POST", rf"^/v1\.0/{USER}/sendMail$", "graph.sendMail", SEND_SCOPES),
-        ("GET", rf"^/v1\.0/{USER}/{FOLDER}/messages/delta$", "graph.delta", READ_SCOPES),
+        # Both URL forms Graph accepts: …/messages/delta and …/messages/delta() (the SDKs').
+        ("GET", rf"^/v1\.0/{USER}/{FOLDER}/messages/delta(?:\(\))?$", "graph.delta", READ_SCOPES),
         ("GET", rf"^/v1\.0/{USER}/{FOLDER}/messages$", "graph.messages.list", READ_SCOPES),
         ("GET", rf"^/v1\.0/{USER}/messages$", "graph.messages.list", READ_SCOPES),
         (

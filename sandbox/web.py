@@ -27,6 +27,12 @@ def route(ctx: Context, req: Request) -> Response:
         response = google.route(ctx, req, path[len("/google") :])
         if response is not None:
             return response
+    elif path.startswith("/upload/gmail/"):
+        # Google's upload URLs sit at the host's root (/upload/gmail/v1/…), beside the API's
+        # own path: clients built from the discovery document send uploads there.
+        response = google.route(ctx, req, path)
+        if response is not None:
+            return response
     elif path.startswith("/microsoft/"):
         response = microsoft.route(ctx, req, path[len("/microsoft") :])
         if response is not None:
