@@ -14,6 +14,7 @@ from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsV
 from kiota_abstractions.authentication.base_bearer_token_authentication_provider import (
     BaseBearerTokenAuthenticationProvider,
 )
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.email_address import EmailAddress
@@ -22,6 +23,9 @@ from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.message import Message
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.recipient import Recipient
+from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
+    MessagesRequestBuilder,
+)
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import (
     SendMailPostRequestBody,
 )
@@ -125,6 +129,32 @@ def test_inbox_delta_pages_to_a_delta_link_then_raw_mime(sandbox, mailbox):
 
     later = _run(again())
     assert len(later.value) == 1
+
+
+def test_sent_items_are_found_by_internet_message_id(sandbox, mailbox):
+    address, graph = mailbox
+    body = SendMailPostRequestBody(
+        message=Message(
+            subject="Find me",
+            body=ItemBody(content_type=BodyType.Text, content="x"),
+            to_recipients=[Recipient(email_address=EmailAddress(address="ana@customer.test"))],
+        )
+    )
+    _run(graph.me.send_mail.post(body))
+    [sent] = sandbox.client.sent("microsoft", address)
+    message_id = sent["message_id"]
+
+    def query(value: str):
+        params = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
+            filter=f"internetMessageId eq '{value}'", select=["id", "internetMessageId"]
+        )
+        config = RequestConfiguration(query_parameters=params)
+        sent_items = graph.me.mail_folders.by_mail_folder_id("sentitems").messages
+        return _run(sent_items.get(request_configuration=config))
+
+    found = query(message_id)
+    assert [m.internet_message_id for m in found.value] == [message_id]
+    assert query("<nobody@nowhere.test>").value == []
 
 
 def test_a_429_is_retried_by_the_sdk_honouring_retry_after(sandbox, mailbox):
