@@ -5,8 +5,10 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_list_visible
 from core.timezones import UTC_ZONE, user_zone
 
+from .imports import IMPORT_FIELDS, MAX_FILE_BYTES
 from .inputs import (
     MAX_BODY_CHARS,
     MAX_SUBJECT_CHARS,
@@ -15,6 +17,7 @@ from .inputs import (
     send_at_problem,
     subject_problem,
 )
+from .models import Prospect, ProspectImport
 from .selectors import prospect_list, template_list
 
 
@@ -120,3 +123,83 @@ class EnrollForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="Outlook plug-in")
+
+
+class _OwnerChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.email
+
+
+def _owner_field(user: User) -> forms.ModelChoiceField:
+    return _OwnerChoice(
+        queryset=user_list_visible(user=user).order_by("email"),
+        initial=user.pk,
+        empty_label=None,
+        help_text="The rep who works this prospect.",
+    )
+
+
+class ProspectForm(forms.ModelForm):
+    """Add or edit a prospect. Managers and admins pick the owner among their team; a rep's
+    prospects are their own."""
+
+    class Meta:
+        model = Prospect
+        fields = ["email", "first_name", "last_name", "company", "title"]
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.role != User.Role.REP:
+            self.fields["owner"] = _owner_field(user)
+            if self.instance.pk and self.instance.owner_id:
+                self.fields["owner"].initial = self.instance.owner_id
+
+    def _post_clean(self):
+        # Uniqueness and the model's checks are the service's (prospect_create / _update).
+        pass
+
+
+class ProspectImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text=f"The first row names the columns; one prospect per row. At most "
+        f"{MAX_FILE_BYTES // 1024 // 1024} MB, UTF-8.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+class ProspectImportMappingForm(forms.Form):
+    """Which column fills which prospect field, what to do with known addresses, who owns the
+    new prospects."""
+
+    on_duplicate = forms.ChoiceField(
+        label="Addresses that are already prospects",
+        choices=ProspectImport.OnDuplicate.choices,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, prospect_import: ProspectImport, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = [("", "— not in the file —")] + [
+            (str(index), heading or f"Column {index + 1}")
+            for index, heading in enumerate(prospect_import.headers)
+        ]
+        for field, label in IMPORT_FIELDS.items():
+            initial = prospect_import.mapping.get(field)
+            self.fields[f"column_{field}"] = forms.ChoiceField(
+                label=label,
+                choices=columns,
+                required=field == "email",
+                initial="" if initial is None else str(initial),
+            )
+        self.fields["on_duplicate"].initial = prospect_import.on_duplicate
+        if user.role != User.Role.REP:
+            self.fields["owner"] = _owner_field(user)
+            self.fields["owner"].help_text = "Who the new prospects belong to."
+
+    def mapping(self) -> dict[str, int]:
+        return {
+            field: int(self.cleaned_data[f"column_{field}"])
+            for field in IMPORT_FIELDS
+            if self.cleaned_data.get(f"column_{field}") not in (None, "")
+        }

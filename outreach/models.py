@@ -386,3 +386,95 @@ class ApiToken(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ProspectImport(TimeStampedModel):
+    """A CSV of prospects a user uploaded: its columns matched to prospect fields, then read by
+    a Celery task a chunk at a time (rows_done says how far), every row it could not import or
+    wanted to point out kept as a ProspectImportIssue."""
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for the columns to be matched"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class OnDuplicate(models.TextChoices):
+        UPDATE = "update", "Update the existing prospect with the file's values"
+        SKIP = "skip", "Skip the row and leave the existing prospect as it is"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="prospect_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prospect_imports"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who the new prospects belong to.",
+    )
+    file_name = models.CharField(max_length=255)
+    # The file as text until the import is done (then emptied: the issues keep their rows).
+    content = models.TextField(blank=True)
+    delimiter = models.CharField(max_length=1, default=",")
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, help_text="Prospect field → column number.")
+    on_duplicate = models.CharField(
+        max_length=8, choices=OnDuplicate.choices, default=OnDuplicate.UPDATE
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    flagged_count = models.PositiveIntegerField(default=0)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="prospect_import_user")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total_rows else min(100, self.rows_done * 100 // self.total_rows)
+
+
+class ProspectImportIssue(models.Model):
+    """One row of an import that was not imported (error), left alone (skipped), or imported
+    with something to know (flagged: on the suppression list, marked invalid)."""
+
+    class Kind(models.TextChoices):
+        ERROR = "error", "Not imported"
+        SKIPPED = "skipped", "Skipped"
+        FLAGGED = "flagged", "Imported, flagged"
+
+    prospect_import = models.ForeignKey(
+        ProspectImport, on_delete=models.CASCADE, related_name="issues"
+    )
+    row_number = models.PositiveIntegerField(help_text="The row in the file; the header is row 1.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    email = models.CharField(max_length=500, blank=True)
+    reason = models.CharField(max_length=1000)
+    values = models.JSONField(default=list, help_text="The row's cells as the file had them.")
+
+    class Meta:
+        ordering = ["prospect_import", "row_number"]
+        indexes = [models.Index(fields=["prospect_import", "row_number"], name="import_issue_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"

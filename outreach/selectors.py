@@ -12,7 +12,15 @@ from accounts.models import User
 from accounts.selectors import user_list_visible, user_scope_q
 from channels_app.models import DeliveryChannel
 
-from .models import ApiToken, Campaign, EmailTemplate, Enrollment, OutboundEmail, Prospect
+from .models import (
+    ApiToken,
+    Campaign,
+    EmailTemplate,
+    Enrollment,
+    OutboundEmail,
+    Prospect,
+    ProspectImport,
+)
 
 Status = OutboundEmail.Status
 
@@ -27,7 +35,22 @@ OUTBOX_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def prospect_list(*, user: User, search: str = "") -> QuerySet[Prospect]:
+# The prospects list's sortable columns: the key in ?sort= and the fields it orders by.
+PROSPECT_SORTS = {
+    "name": ("last_name", "first_name"),
+    "email": ("email",),
+    "company": ("company",),
+    "owner": ("owner__email",),
+    "address": ("email_status",),
+}
+
+
+def prospect_list(
+    *, user: User, search: str = "", address: str = "", sort: str = ""
+) -> QuerySet[Prospect]:
+    """The prospects `user` may see and edit, optionally searched, filtered by address state
+    (valid / invalid) and sorted by a PROSPECT_SORTS key ("-" first: the other way). The
+    prospects page, its CSV export and enrollment all read it."""
     prospects = Prospect.objects.filter(organization_id=user.organization_id).filter(
         user_scope_q(user=user, field="owner")
     )
@@ -38,7 +61,54 @@ def prospect_list(*, user: User, search: str = "") -> QuerySet[Prospect]:
             | Q(last_name__icontains=search)
             | Q(company__icontains=search)
         )
+    if address in Prospect.EmailStatus.values:
+        prospects = prospects.filter(email_status=address)
+    if sort.lstrip("-") in PROSPECT_SORTS:
+        fields = PROSPECT_SORTS[sort.lstrip("-")]
+        prospects = prospects.order_by(
+            *(f"-{f}" if sort.startswith("-") else f for f in fields), "pk"
+        )
     return prospects.select_related("owner")
+
+
+@dataclass(frozen=True)
+class ProspectDeleteEffects:
+    open_enrollments: int
+    pending_emails: int
+
+    @property
+    def sentence(self) -> str:
+        """What deleting the prospect does, as the confirmation asks it."""
+        parts = []
+        if self.open_enrollments:
+            parts.append(
+                f"{self.open_enrollments} campaign enrollment"
+                f"{'s end' if self.open_enrollments != 1 else ' ends'}"
+            )
+        if self.pending_emails:
+            parts.append(
+                f"{self.pending_emails} email{'s' if self.pending_emails != 1 else ''} not sent "
+                f"yet {'are' if self.pending_emails != 1 else 'is'} cancelled"
+            )
+        effect = (" and ".join(parts) + ". ") if parts else "They are in no running campaign. "
+        return effect + "Emails already sent stay in the outbox and the analytics."
+
+
+def prospect_delete_effects(*, prospect: Prospect) -> ProspectDeleteEffects:
+    return ProspectDeleteEffects(
+        open_enrollments=prospect.enrollments.filter(
+            state__in=(Enrollment.State.ACTIVE, Enrollment.State.PAUSED)
+        ).count(),
+        pending_emails=prospect.emails.filter(status__in=OutboundEmail.PENDING_STATUSES).count(),
+    )
+
+
+def prospect_import_list(*, user: User) -> QuerySet[ProspectImport]:
+    """The imports a user started (an admin: the organization's)."""
+    imports = ProspectImport.objects.filter(organization_id=user.organization_id)
+    if user.role != User.Role.ADMIN:
+        imports = imports.filter(created_by=user)
+    return imports.select_related("created_by", "owner")
 
 
 def template_list(*, user: User) -> QuerySet[EmailTemplate]:

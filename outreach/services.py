@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_list_visible
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
 from channels_app.sending.mime import (
@@ -39,6 +40,66 @@ from .models import (
 )
 
 Status = OutboundEmail.Status
+
+
+# --- prospects --------------------------------------------------------------------------------
+
+PROSPECT_FIELDS = ("email", "first_name", "last_name", "company", "title", "owner")
+
+
+def _prospect_save(prospect: Prospect, *, user: User) -> Prospect:
+    if prospect.owner_id and not user_list_visible(user=user).filter(pk=prospect.owner_id).exists():
+        raise ValidationError({"owner": "Pick an owner from your team."})
+    prospect.email = prospect.email.strip()
+    if address_needs_smtputf8(prospect.email):
+        raise ValidationError({"email": NON_ASCII_LOCAL_PART.format(address=prospect.email)})
+    taken = Prospect.objects.filter(
+        organization_id=prospect.organization_id, email__iexact=prospect.email
+    ).exclude(pk=prospect.pk)
+    if taken.exists():
+        raise ValidationError({"email": "This address is already a prospect in your organization."})
+    prospect.full_clean(exclude=["organization", "owner"], validate_unique=False)
+    prospect.save()
+    return prospect
+
+
+@transaction.atomic
+def prospect_create(*, user: User, owner: User | None, **fields: str) -> Prospect:
+    """A prospect added by hand. Raises ValidationError per field (a bad or taken address, an
+    owner outside the user's team)."""
+    prospect = Prospect(organization_id=user.organization_id, owner=owner or user, **fields)
+    return _prospect_save(prospect, user=user)
+
+
+@transaction.atomic
+def prospect_update(
+    *, prospect: Prospect, user: User, owner: User | None, **fields: str
+) -> Prospect:
+    """Edit a prospect. A new address starts valid: what bounced was the old one (the
+    suppression list still applies to the new one when mail is sent)."""
+    new_address = fields.get("email", prospect.email).strip().lower() != prospect.email.lower()
+    for name, value in fields.items():
+        setattr(prospect, name, value)
+    prospect.owner = owner or prospect.owner
+    if new_address and prospect.email_status == Prospect.EmailStatus.INVALID:
+        prospect.email_status = Prospect.EmailStatus.VALID
+        prospect.invalid_reason, prospect.invalidated_at = "", None
+    return _prospect_save(prospect, user=user)
+
+
+@transaction.atomic
+def prospect_delete(*, prospect: Prospect) -> None:
+    """Delete a prospect: its emails not yet sent are cancelled (with the reason, in the
+    outbox) and its enrollments end; sent emails stay, for the outbox and the analytics."""
+    OutboundEmail.objects.filter(
+        prospect=prospect, status__in=OutboundEmail.PENDING_STATUSES
+    ).update(
+        status=Status.CANCELLED,
+        waiting_reason="",
+        failure_reason="Not sent: the prospect was deleted.",
+        updated_at=timezone.now(),
+    )
+    prospect.delete()
 
 
 # --- outbound emails ---------------------------------------------------------------------------

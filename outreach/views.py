@@ -1,7 +1,12 @@
+import csv
+import io
+from itertools import islice
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,12 +18,21 @@ from channels_app.sending.resolution import NoUsableChannel, email_channel_resol
 from core.http import param_id
 from suppression.selectors import RecipientSuppressed
 
-from .forms import ApiTokenForm, ComposeForm, EnrollForm
+from .forms import (
+    ApiTokenForm,
+    ComposeForm,
+    EnrollForm,
+    ProspectForm,
+    ProspectImportMappingForm,
+    ProspectImportUploadForm,
+)
+from .imports import prospect_import_confirm, prospect_import_start
 from .merge import FIELDS, MergeError, merge_values
 from .merge import render as merge_render
-from .models import Enrollment, OutboundEmail, Prospect
+from .models import Enrollment, OutboundEmail, Prospect, ProspectImport
 from .selectors import (
     OUTBOX_TABS,
+    PROSPECT_SORTS,
     api_token_list,
     campaign_list,
     email_waiting_reason,
@@ -27,6 +41,8 @@ from .selectors import (
     outbox_mailbox_notices,
     outbox_page,
     outbox_tab_counts,
+    prospect_delete_effects,
+    prospect_import_list,
     prospect_list,
     template_list,
 )
@@ -39,46 +55,138 @@ from .services import (
     enrollment_pause,
     enrollment_resume,
     enrollments_create,
+    prospect_create,
+    prospect_delete,
+    prospect_update,
 )
+
+
+def _prospect_filters(params) -> dict[str, str]:
+    """The prospects list's search, address filter and sort, as the page and its export read
+    them (anything unknown ignored)."""
+    address = params.get("address", "")
+    sort = params.get("sort", "")
+    return {
+        "search": params.get("q", "").strip(),
+        "address": address if address in Prospect.EmailStatus.values else "",
+        "sort": sort if sort.lstrip("-") in PROSPECT_SORTS else "",
+    }
 
 
 @login_required
 def prospects(request):
-    search = request.GET.get("q", "").strip()
-    address = request.GET.get("address", "")
-    if address not in Prospect.EmailStatus.values:
-        address = ""
-    sort = request.GET.get("sort", "")
-    if sort.lstrip("-") not in PROSPECT_SORTS:
-        sort = ""
-    listing = prospect_list(user=request.user, search=search)
-    if address:
-        listing = listing.filter(email_status=address)
-    if sort:
-        fields = PROSPECT_SORTS[sort.lstrip("-")]
-        listing = listing.order_by(*(f"-{f}" if sort.startswith("-") else f for f in fields), "pk")
+    filters = _prospect_filters(request.GET)
+    listing = prospect_list(user=request.user, **filters)
     page = Paginator(listing, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "outreach/prospects.html",
         {
             "page": page,
-            "search": search,
-            "address": address,
-            "sort": sort,
+            **filters,
             "address_choices": [("", "All addresses"), *Prospect.EmailStatus.choices],
+            "export_query": request.GET.urlencode(),
         },
     )
 
 
-# The prospects list's sortable columns: the key in ?sort= and the fields it orders by.
-PROSPECT_SORTS = {
-    "name": ("last_name", "first_name"),
-    "email": ("email",),
-    "company": ("company",),
-    "owner": ("owner__email",),
-    "address": ("email_status",),
-}
+# Cells a spreadsheet would run as a formula when the export is opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def prospects_export(request):
+    """The prospects list as a CSV, with the page's search, filter and sort."""
+    listing = prospect_list(user=request.user, **_prospect_filters(request.GET))
+    writer = csv.writer(_Echo())
+    header = ["email", "first_name", "last_name", "company", "title", "owner", "address"]
+
+    def rows():
+        yield "\ufeff" + writer.writerow([*header, "invalid_reason"])
+        for p in listing.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    _spreadsheet_safe(value)
+                    for value in (
+                        p.email,
+                        p.first_name,
+                        p.last_name,
+                        p.company,
+                        p.title,
+                        p.owner.email if p.owner else "",
+                        p.email_status,
+                        p.invalid_reason,
+                    )
+                ]
+            )
+
+    stamp = timezone.localdate().isoformat()
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="prospects-{stamp}.csv"'
+    return response
+
+
+def _prospect_fields(form) -> tuple[dict[str, str], object]:
+    fields = {name: form.cleaned_data[name] for name in ProspectForm.Meta.fields}
+    return fields, form.cleaned_data.get("owner")
+
+
+def _add_field_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@login_required
+def prospect_new(request):
+    form = ProspectForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        fields, owner = _prospect_fields(form)
+        try:
+            prospect = prospect_create(user=request.user, owner=owner, **fields)
+        except ValidationError as exc:
+            _add_field_errors(form, exc)
+        else:
+            messages.success(request, f"Added {prospect.full_name}.")
+            return redirect("prospect_detail", pk=prospect.pk)
+    return render(request, "outreach/prospect_form.html", {"form": form, "prospect": None})
+
+
+@login_required
+def prospect_edit(request, pk: int):
+    prospect = get_object_or_404(prospect_list(user=request.user), pk=pk)
+    form = ProspectForm(request.POST or None, instance=prospect, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        fields, owner = _prospect_fields(form)
+        try:
+            prospect_update(prospect=prospect, user=request.user, owner=owner, **fields)
+        except ValidationError as exc:
+            _add_field_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {prospect.full_name}.")
+            return redirect("prospect_detail", pk=prospect.pk)
+    return render(request, "outreach/prospect_form.html", {"form": form, "prospect": prospect})
+
+
+@login_required
+@require_POST
+def prospect_remove(request, pk: int):
+    prospect = get_object_or_404(prospect_list(user=request.user), pk=pk)
+    name = prospect.full_name
+    prospect_delete(prospect=prospect)
+    messages.success(request, f"Deleted {name}.")
+    return redirect("prospects")
 
 
 @login_required
@@ -86,8 +194,127 @@ def prospect_detail(request, pk: int):
     prospect = get_object_or_404(prospect_list(user=request.user), pk=pk)
     emails = outbound_email_list(user=request.user).filter(prospect=prospect)[:50]
     return render(
-        request, "outreach/prospect_detail.html", {"prospect": prospect, "emails": emails}
+        request,
+        "outreach/prospect_detail.html",
+        {
+            "prospect": prospect,
+            "emails": emails,
+            "delete_effects": prospect_delete_effects(prospect=prospect),
+        },
     )
+
+
+@login_required
+def prospect_import_new(request):
+    form = ProspectImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            prospect_import = prospect_import_start(
+                user=request.user, file_name=upload.name, raw=upload.read()
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc.messages)
+        else:
+            return redirect("prospect_import", pk=prospect_import.pk)
+    return render(
+        request,
+        "outreach/prospect_import_new.html",
+        {"form": form, "imports": prospect_import_list(user=request.user)[:10]},
+    )
+
+
+@login_required
+def prospect_import(request, pk: int):
+    """One import: match its columns (before it starts), then its progress, then its report."""
+    prospect_import = get_object_or_404(prospect_import_list(user=request.user), pk=pk)
+    form = None
+    if prospect_import.status == ProspectImport.Status.MAPPING:
+        form = ProspectImportMappingForm(
+            request.POST or None, prospect_import=prospect_import, user=request.user
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                prospect_import_confirm(
+                    prospect_import=prospect_import,
+                    user=request.user,
+                    mapping=form.mapping(),
+                    on_duplicate=form.cleaned_data["on_duplicate"],
+                    owner=form.cleaned_data.get("owner") or request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                return redirect("prospect_import", pk=prospect_import.pk)
+    sample = []
+    if form is not None:
+        sample = list(
+            islice(
+                csv.reader(
+                    io.StringIO(prospect_import.content), delimiter=prospect_import.delimiter
+                ),
+                1,
+                4,
+            )
+        )
+    issues = prospect_import.issues.order_by("row_number")
+    return render(
+        request,
+        "outreach/prospect_import.html",
+        {
+            "import": prospect_import,
+            "form": form,
+            "sample": sample,
+            "issues": issues[:200],
+            "issue_count": issues.count()
+            if prospect_import.status == ProspectImport.Status.DONE
+            else 0,
+        },
+    )
+
+
+@login_required
+def prospect_import_progress(request, pk: int):
+    """What the import page polls while the file is read."""
+    prospect_import = get_object_or_404(prospect_import_list(user=request.user), pk=pk)
+    return JsonResponse(
+        {
+            "status": prospect_import.status,
+            "status_label": prospect_import.get_status_display(),
+            "rows_done": prospect_import.rows_done,
+            "total_rows": prospect_import.total_rows,
+            "percent": prospect_import.percent,
+            "running": prospect_import.is_running,
+        }
+    )
+
+
+@login_required
+def prospect_import_issues(request, pk: int):
+    """Every row the import did not take as it was, as a CSV: the row, what happened, why,
+    then the row's own cells (fix them and import the file again)."""
+    prospect_import = get_object_or_404(prospect_import_list(user=request.user), pk=pk)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff" + writer.writerow(
+            ["row", "what happened", "reason", *prospect_import.headers]
+        )
+        for issue in prospect_import.issues.order_by("row_number").iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    issue.row_number,
+                    issue.get_kind_display(),
+                    issue.reason,
+                    *(_spreadsheet_safe(cell) for cell in issue.values),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="import-{prospect_import.pk}-rows-to-check.csv"'
+    )
+    return response
 
 
 @login_required
