@@ -10,6 +10,8 @@ from .models import (
     Enrollment,
     OutboundEmail,
     Prospect,
+    ProspectImport,
+    ProspectImportIssue,
 )
 from .services import api_token_revoke
 
@@ -115,3 +117,52 @@ class ApiTokenAdmin(ScopedModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             api_token_revoke(token=token)
+
+
+class ProspectImportIssueInline(ScopedTabularInline):
+    organization_path = "prospect_import__organization"
+    model = ProspectImportIssue
+    extra = 0
+    fields = ["row_number", "kind", "email", "reason"]
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(ProspectImport)
+class ProspectImportAdmin(ScopedModelAdmin):
+    """Imports are started on the Prospects page; here they are looked at, not edited."""
+
+    organization_path = "organization"
+    list_display = [
+        "file_name",
+        "created_by",
+        "status",
+        "total_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "created_at",
+    ]
+    list_filter = ["status", "organization"]
+    search_fields = ["file_name", "created_by__email"]
+    exclude = ["content"]
+    readonly_fields = [
+        field.name for field in ProspectImport._meta.fields if field.name != "content"
+    ]
+    inlines = [ProspectImportIssueInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ProspectImportIssue)
+class ProspectImportIssueAdmin(ScopedModelAdmin):
+    organization_path = "prospect_import__organization"
+    list_display = ["prospect_import", "row_number", "kind", "email", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["email", "reason"]
+    readonly_fields = ["prospect_import", "row_number", "kind", "email", "reason", "values"]
+
+    def has_add_permission(self, request):
+        return False

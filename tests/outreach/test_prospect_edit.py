@@ -142,6 +142,7 @@ def test_export_holds_the_filtered_list_in_its_order(client, rep, other_org_user
     assert rows[2][3] == "'=1+2"  # a spreadsheet shows the text rather than running it
     everyone = _csv(client.get(reverse("prospects_export"), {"sort": "-email"}))
     assert [row[0] for row in everyone[1:]] == ["c@x.test", "b@x.test", "a@x.test"]
-    assert "?address=valid&amp;sort=email" in client.get(
-        reverse("prospects"), {"address": "valid", "sort": "email"}
-    ).content.decode()
+    assert (
+        "?address=valid&amp;sort=email"
+        in client.get(reverse("prospects"), {"address": "valid", "sort": "email"}).content.decode()
+    )

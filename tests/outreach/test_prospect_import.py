@@ -59,7 +59,9 @@ def test_every_row_is_imported_updated_or_reported_with_its_reason(
     mine = ProspectFactory(
         organization=rep.organization, owner=rep, email="mine@acme.test", first_name="Mia"
     )
-    theirs = ProspectFactory(organization=rep.organization, owner=colleague, email="theirs@acme.test")
+    theirs = ProspectFactory(
+        organization=rep.organization, owner=colleague, email="theirs@acme.test"
+    )
     suppression_add(organization_id=rep.organization_id, value="rival.test", reason="manual")
     client.force_login(rep)
 
@@ -80,7 +82,12 @@ def test_every_row_is_imported_updated_or_reported_with_its_reason(
     assert prospect_import.status == ProspectImport.Status.DONE
     assert (prospect_import.rows_done, prospect_import.total_rows) == (8, 8)
     ana = Prospect.objects.get(email="ana@northwind.test")
-    assert (ana.first_name, ana.company, ana.title, ana.owner) == ("Ana", "Northwind", "VP Sales", rep)
+    assert (ana.first_name, ana.company, ana.title, ana.owner) == (
+        "Ana",
+        "Northwind",
+        "VP Sales",
+        rep,
+    )
     issues = _issues(prospect_import)
     assert issues[3] == ("error", "No email address in this row.")
     assert issues[4] == ("error", "“not-an-address” is not an email address.")
@@ -127,7 +134,9 @@ def test_every_row_is_imported_updated_or_reported_with_its_reason(
     ]
 
 
-def test_skip_leaves_existing_prospects_as_they_are(client, rep, django_capture_on_commit_callbacks):
+def test_skip_leaves_existing_prospects_as_they_are(
+    client, rep, django_capture_on_commit_callbacks
+):
     mine = ProspectFactory(organization=rep.organization, owner=rep, email="mine@acme.test")
     client.force_login(rep)
     _upload(client, "email;company\nmine@acme.test;New Co\nnew@acme.test;New Co\n")
@@ -144,7 +153,7 @@ def test_skip_leaves_existing_prospects_as_they_are(client, rep, django_capture_
     ("raw", "error"),
     [
         (b"", "The submitted file is empty."),
-        ("email\n".encode(), "no prospects under it"),
+        (b"email\n", "no prospects under it"),
         ("email,name\nann@x.test,J\xf6rg\n".encode("latin-1"), "not UTF-8 text"),
         (b"\nemail\nann@x.test\n", "The first row is empty"),
     ],

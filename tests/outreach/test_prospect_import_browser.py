@@ -39,7 +39,9 @@ def test_import_shows_its_progress_and_finishes_by_itself(
 
     expect(page.locator("#import-status")).to_have_text("Done")
     expect(page.locator(".stats")).to_contain_text("1,200")
-    expect(page.locator("#import-issues")).to_contain_text("“not an address” is not an email address.")
+    expect(page.locator("#import-issues")).to_contain_text(
+        "“not an address” is not an email address."
+    )
     assert page.locator("#import-bar").get_attribute("value") == "100"
     assert Prospect.objects.filter(email__endswith="@northwind.test").count() == 1_200
     assert ProspectImport.objects.get().error_count == 1
