@@ -27,6 +27,8 @@ class BounceSettings:
     poll_batch_seconds: float
     # How far back a first sync or an expired cursor re-scans.
     poll_rescan_days: int
+    # A mailbox whose push notifications are live is polled this rarely (the safety net).
+    push_safety_poll: timedelta
 
 
 @cache
@@ -39,6 +41,7 @@ def bounce_settings() -> BounceSettings:
         poll_batch_size=max(1, settings.MAILROOM_POLL_BATCH_SIZE),
         poll_batch_seconds=settings.MAILROOM_POLL_BATCH_SECONDS,
         poll_rescan_days=settings.MAILROOM_POLL_RESCAN_DAYS,
+        push_safety_poll=timedelta(seconds=settings.MAILROOM_PUSH_SAFETY_POLL_SECONDS),
     )
 
 

@@ -459,12 +459,17 @@ def _auth_failure(poll: _Poll, error: AccessTokenExpired) -> None:
 
 def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
     """Mailboxes to poll this cycle: connected Gmail / Exchange Online, not backing off, not
-    held by a live poll."""
+    held by a live poll. One whose push notifications are live only once per safety interval;
+    one whose push lapsed or failed at every cycle, by itself."""
     now = now or timezone.now()
+    push_live_recently_polled = Q(push_expires_at__gt=now, push_error="") & Q(
+        last_polled_at__gt=now - bounce_settings().push_safety_poll
+    )
     return (
         DeliveryChannel.objects.filter(
             kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED, can_read_inbox=True
         )
+        .exclude(push_live_recently_polled)
         .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
         .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
         .order_by("last_polled_at", "pk")
@@ -511,6 +516,23 @@ def channel_sync_overdue_q(*, now: datetime | None = None) -> Q:
 
 def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
     return DeliveryChannel.objects.filter(channel_sync_overdue_q(now=now)).count()
+
+
+PUSH_COALESCE_SECONDS = 1
+
+
+def channel_poll_on_push(*, channel_id: int) -> bool:
+    """A push said the mailbox changed: one sync soon, however many pushes arrive at once (the
+    first of a burst queues it, a second later, so it reads every change of the burst; the
+    rest are absorbed). False when one is already queued."""
+    from django.core.cache import cache
+
+    from . import tasks
+
+    if not cache.add(f"mailroom:push-sync:{channel_id}", 1, timeout=PUSH_COALESCE_SECONDS + 1):
+        return False
+    tasks.channel_poll.apply_async((channel_id, True), countdown=PUSH_COALESCE_SECONDS)
+    return True
 
 
 def channel_poll_request(*, channel: DeliveryChannel) -> bool:

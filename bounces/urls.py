@@ -6,5 +6,6 @@ urlpatterns = [
     path("bounces/", views.bounces, name="bounces"),
     path("bounces/channels/<int:pk>/resume/", views.channel_resume, name="bounces_channel_resume"),
     path("webhooks/esp/<str:key>/", webhook_views.esp_webhook, name="esp_webhook"),
+    path("webhooks/gmail/push/", webhook_views.gmail_push, name="gmail_push"),
     path("bounces/channels/<int:pk>/poll/", views.channel_poll_now, name="bounces_channel_poll"),
 ]

@@ -1,4 +1,5 @@
-"""The ESP webhook endpoint: one URL per SMTP channel that sends through an ESP.
+"""Endpoints that providers call: the ESP webhook (one URL per SMTP channel that sends through
+an ESP) and Gmail's Pub/Sub push.
 
 django-anymail authenticates the POST (HTTP basic auth with the channel's own credentials, or
 the ESP's signature with the signing key the admin pasted) and normalizes the ESP's event
@@ -26,8 +27,16 @@ from django.views.decorators.http import require_http_methods
 
 from channels_app.models import DeliveryChannel
 from channels_app.providers.esp import WEBHOOK_USERNAME
+from channels_app.push import (
+    PushRejected,
+    gmail_push_channel,
+    gmail_push_enabled,
+    gmail_push_parse,
+    gmail_push_verify,
+)
 from channels_app.selectors import channel_by_esp_webhook_key
 
+from .polling import channel_poll_on_push
 from .webhooks import esp_events_receive
 
 logger = logging.getLogger(__name__)
@@ -91,3 +100,26 @@ def esp_webhook(request: HttpRequest, key: str) -> HttpResponse:
             "failed": result.failed,
         }
     )
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def gmail_push(request: HttpRequest) -> HttpResponse:
+    """Cloud Pub/Sub's push for Gmail's users.watch: verified, then that mailbox syncs now.
+    An unknown or disconnected mailbox, or a historyId the mailbox already has, is
+    acknowledged (204) and changes nothing; a push without Google's token for Mailroom's
+    subscription is refused."""
+    if not gmail_push_enabled():
+        return _refuse(404, "push_disabled", "Gmail push is not configured.")
+    try:
+        gmail_push_verify(authorization=request.headers.get("Authorization", ""))
+        push = gmail_push_parse(body=request.body)
+    except RequestDataTooBig:
+        return _refuse(413, "too_large", "The request body is too large.")
+    except PushRejected as exc:
+        logger.warning("Gmail push refused: %s", exc)
+        return _refuse(401, "unauthorized", "Not a push from Google for this subscription.")
+    channel = gmail_push_channel(push=push)
+    if channel is not None:
+        channel_poll_on_push(channel_id=channel.pk)
+    return HttpResponse(status=204)

@@ -11,12 +11,14 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from .models import DeliveryChannel
 from .providers.scopes import granted_access
 from .services import ChannelConnectError, channel_connect_oauth
+from .tasks import channel_push_start
 
 KIND_FOR_PROVIDER = {
     "google": DeliveryChannel.Kind.GMAIL,
@@ -107,6 +109,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             )
         except ChannelConnectError as exc:
             self._refuse(request, f"{label} was not connected: {exc.message}")
+        if kind == DeliveryChannel.Kind.GMAIL and access.can_read:
+            # Push notifications (users.watch) start once the connection is committed.
+            channel_id = channel.pk
+            transaction.on_commit(lambda: channel_push_start.delay(channel_id))
         if not access.can_read:
             messages.warning(
                 request,

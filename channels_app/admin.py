@@ -20,6 +20,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "kind",
         "status",
         "is_team_default",
+        "tracking",
         "last_polled_at",
         "last_error",
     ]
@@ -27,11 +28,21 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
     search_fields = ["mailbox_address", "host", "owner__email", "organization__name"]
     raw_id_fields = ["owner"]
     # Secrets are never displayed: the encrypted fields are left out of the form entirely.
-    exclude = ["access_token", "refresh_token", "password", "esp_webhook_secret"]
+    exclude = [
+        "access_token",
+        "refresh_token",
+        "password",
+        "esp_webhook_secret",
+        "push_client_state",
+    ]
     readonly_fields = [
         # The webhook URL is made on the email settings page (with its credentials).
         "esp_webhook_key",
         "esp_last_event_at",
+        "push_expires_at",
+        "push_subscription_id",
+        "push_last_event_at",
+        "push_error",
         "gmail_history_id",
         "graph_delta_link",
         "last_polled_at",
@@ -47,6 +58,14 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "campaigns_paused_at",
         "campaigns_paused_reason",
     ]
+
+    @admin.display(description="Bounce tracking")
+    def tracking(self, obj: DeliveryChannel) -> str:
+        if obj.has_esp_webhook:
+            return f"{obj.get_esp_display()} webhook"
+        if obj.kind not in DeliveryChannel.POLLED_KINDS:
+            return "—"
+        return "push" if obj.push_active else "polling"
 
     @admin.action(description="Ask the owner to reconnect (pauses sending, tells them)")
     def ask_owner_to_reconnect(self, request, queryset):

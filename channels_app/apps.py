@@ -48,6 +48,17 @@ class ChannelsAppConfig(AppConfig):
         from allauth.socialaccount.signals import social_account_removed
         from django.test.signals import setting_changed
 
+        from core.periodic import PeriodicTaskSpec, register
+
+        register(
+            PeriodicTaskSpec(
+                name="Renew Gmail push notifications",
+                task="channels_app.tasks.channels_push_renew_due",
+                every_seconds=3600,
+                description="Starts Gmail push (users.watch) where it is missing and renews "
+                "watches that end within a day (Gmail's last 7 days).",
+            )
+        )
         apply_google_endpoints()
         setting_changed.connect(apply_google_endpoints, dispatch_uid="mailroom_google_endpoints")
         social_account_removed.connect(

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
@@ -109,6 +110,14 @@ class DeliveryChannel(TimeStampedModel):
     poll_backoff_until = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveSmallIntegerField(default=0)
 
+    # Push (bounces within seconds): Gmail's users.watch, Graph's change-notification
+    # subscription. Polling stays the safety net, rarer while push is live (bounces.push).
+    push_expires_at = models.DateTimeField(null=True, blank=True)
+    push_subscription_id = models.CharField(max_length=255, blank=True)
+    push_client_state = EncryptedTextField(blank=True, default="")
+    push_last_event_at = models.DateTimeField(null=True, blank=True)
+    push_error = models.CharField(max_length=500, blank=True)
+
     # SMTP through an ESP (SendGrid, SparkPost, …): its bounce webhook (bounces.webhooks).
     esp = models.CharField(
         max_length=20,
@@ -182,6 +191,13 @@ class DeliveryChannel(TimeStampedModel):
     def lacks_read_access(self) -> bool:
         """A Gmail or Outlook mailbox whose owner unticked read access at consent."""
         return self.kind in self.POLLED_KINDS and not self.can_read_inbox
+
+    @property
+    def push_active(self) -> bool:
+        """Push notifications are live for this mailbox (polling is only the safety net)."""
+        return bool(
+            self.push_expires_at and self.push_expires_at > timezone.now() and not self.push_error
+        )
 
     @property
     def has_esp_webhook(self) -> bool:

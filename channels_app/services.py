@@ -21,6 +21,7 @@ from .exceptions import MailboxNotOnline, ProviderError
 from .models import ChannelChoice, DeliveryChannel
 from .providers import ews_auth, google_oauth, graph, smtp_auth
 from .providers.esp import ESPS
+from .push import channel_push_stop
 from .selectors import SERVER_CHANGED_TYPE_AGAIN, channel_may_send_for, ews_server, smtp_server
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def _retire(channel: DeliveryChannel) -> None:
     channel.refresh_token = ""
     channel.password = ""
     channel.token_expires_at = None
+    channel.push_expires_at = None
+    channel.push_client_state = ""
     channel.save(
         update_fields=[
             "status",
@@ -55,6 +58,8 @@ def _retire(channel: DeliveryChannel) -> None:
             "refresh_token",
             "password",
             "token_expires_at",
+            "push_expires_at",
+            "push_client_state",
             "updated_at",
         ]
     )
@@ -197,6 +202,8 @@ def channel_disconnect(*, user: User, channel: DeliveryChannel) -> None:
             user.is_org_admin and user.organization_id == channel.organization_id
         ):
             raise PermissionDenied
+    if channel.status != Status.DISCONNECTED:
+        channel_push_stop(channel=channel)  # before the token is wiped; best effort
     with transaction.atomic():
         locked = DeliveryChannel.objects.select_for_update().get(pk=channel.pk)
         if locked.status == Status.DISCONNECTED:

@@ -53,6 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_ROTATION_GRACE_SECONDS,
         help="seconds a rotated Microsoft refresh token stays valid",
     )
+    parser.add_argument(
+        "--pubsub-push",
+        action="append",
+        default=[],
+        metavar="TOPIC=ENDPOINT",
+        help="a Pub/Sub push subscription: Gmail watch notifications for TOPIC are POSTed to "
+        "ENDPOINT (audience ENDPOINT) signed as --pubsub-service-account (repeatable)",
+    )
+    parser.add_argument(
+        "--pubsub-service-account",
+        default="gmail-push@mailroom-sandbox.iam.gserviceaccount.com",
+        help="the service account push subscriptions sign their OIDC tokens as",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -76,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         rotation_grace_seconds=args.rotation_grace,
         verbose=args.verbose,
     )
+    for item in args.pubsub_push:
+        topic, _, endpoint = item.partition("=")
+        running.client.pubsub_subscribe(
+            topic, endpoint=endpoint, service_account=args.pubsub_service_account
+        )
     print("Mailroom sandbox listening:", flush=True)
     print(f"  HTTP   {running.http_url}   (control API: {running.http_url}/_sandbox/)")
     if running.https_url:

@@ -300,3 +300,23 @@ class SandboxClient:
     def esp_webhooks(self) -> dict[str, Any]:
         """Registered webhooks, events delivered so far and failed deliveries."""
         return self._call("GET", "/smtp/webhooks")
+
+    def pubsub_subscribe(
+        self, topic: str, *, endpoint: str, service_account: str, audience: str = ""
+    ) -> dict[str, Any]:
+        """A push subscription on `topic` (what a Cloud console admin creates): Gmail's watch
+        notifications for it are POSTed to `endpoint` with an OIDC token for `audience`."""
+        return self._call(
+            "POST",
+            "/pubsub/subscriptions",
+            {
+                "topic": topic,
+                "endpoint": endpoint,
+                "service_account": service_account,
+                "audience": audience,
+            },
+        )
+
+    def pubsub(self) -> dict[str, Any]:
+        """Subscriptions, watched mailboxes, pushes delivered and failed."""
+        return self._call("GET", "/pubsub/subscriptions")

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from . import esp, mime
+from . import esp, mime, pubsub
 from .httpcore import Context, Request, Response, json_response
 from .state import OAUTH_PROVIDERS, Fault, Mailbox, SandboxError, StoredMessage, normalize_scopes
 
@@ -148,6 +148,26 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                         {k: v for k, v in mb.summary().items() if k != "mutation_attempts"}
                         for mb in store.mailboxes.values()
                     ]
+                },
+            )
+    if rest == "/pubsub/subscriptions":
+        if method == "POST":
+            data = _body(req)
+            pubsub.subscribe(
+                ctx,
+                topic=str(data["topic"]),
+                endpoint=str(data["endpoint"]),
+                audience=str(data.get("audience") or ""),
+                service_account=str(data["service_account"]),
+            )
+        with store.lock:
+            return json_response(
+                200,
+                {
+                    "subscriptions": dict(store.pubsub_subscriptions),
+                    "delivered": store.pubsub_delivered,
+                    "failures": list(store.pubsub_failures),
+                    "watches": {mb.email: mb.watch for mb in store.mailboxes.values() if mb.watch},
                 },
             )
     if rest.startswith("/smtp"):

@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any
 
-from . import mime
+from . import mime, pubsub
 from .httpcore import (
     Context,
     Request,
@@ -432,6 +432,8 @@ GMAIL_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^messages/(?P<id>[^/]+)$"), "gmail.messages.get"),
     ("GET", re.compile(r"^threads/(?P<id>[^/]+)$"), "gmail.threads.get"),
     ("GET", re.compile(r"^labels$"), "gmail.labels.list"),
+    ("POST", re.compile(r"^watch$"), "gmail.watch"),
+    ("POST", re.compile(r"^stop$"), "gmail.stop"),
 ]
 
 
@@ -441,6 +443,8 @@ def gmail(ctx: Context, req: Request, user_id: str, rest: str, *, upload: bool =
         if match and req.method == method:
             needs = SEND_SCOPES if endpoint == "gmail.messages.send" else READ_SCOPES
             if endpoint == "gmail.profile":
+                needs = READ_SCOPES | SEND_SCOPES
+            if endpoint == "gmail.stop":
                 needs = READ_SCOPES | SEND_SCOPES
             authed = authenticate(ctx, req, endpoint, needs=needs)
             if isinstance(authed, Response):
@@ -790,6 +794,48 @@ def _multipart_upload(req: Request) -> tuple[dict[str, Any], bytes]:
     return (metadata if isinstance(metadata, dict) else {}), content(parts[1])
 
 
+def watch(
+    ctx: Context, req: Request, mb: Mailbox, access: AccessToken, _: dict[str, str], __: bool
+) -> Response:
+    """users.watch: push notifications of the mailbox's changes to a Pub/Sub topic."""
+    try:
+        body = req.json() or {}
+        topic = str(body["topicName"])
+    except (ValueError, KeyError, TypeError):
+        return gmail_error(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
+    if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+        return gmail_error(400, "Invalid topicName does not match projects/*/topics/*",
+                           "invalidArgument", "INVALID_ARGUMENT")  # fmt: skip
+    if topic not in ctx.store.pubsub_subscriptions:
+        # A topic Gmail may not publish to (gmail-api-push@system.gserviceaccount.com lacks
+        # the Publisher role, or the topic does not exist).
+        return gmail_error(
+            403,
+            f"User not authorized to perform this action. (topic {topic})",
+            "forbidden",
+            "PERMISSION_DENIED",
+        )
+    expiration = int((time.time() + pubsub.WATCH_SECONDS) * 1000)
+    with ctx.store.lock:
+        mb.watch = {
+            "topic": topic,
+            "expiration": expiration,
+            "label_ids": list(body.get("labelIds") or []),
+        }
+        ctx.store.mark_dirty()
+        history_id = mb.seq
+    return json_response(200, {"historyId": str(history_id), "expiration": str(expiration)})
+
+
+def stop(
+    ctx: Context, req: Request, mb: Mailbox, access: AccessToken, _: dict[str, str], __: bool
+) -> Response:
+    with ctx.store.lock:
+        mb.watch = {}
+        ctx.store.mark_dirty()
+    return Response(204, b"", {})
+
+
 def messages_send(
     ctx: Context, req: Request, mb: Mailbox, access: AccessToken, _: dict[str, str], upload: bool
 ) -> Response:
@@ -873,6 +919,8 @@ GMAIL_HANDLERS = {
     "gmail.messages.send": messages_send,
     "gmail.threads.get": threads_get,
     "gmail.labels.list": labels_list,
+    "gmail.watch": watch,
+    "gmail.stop": stop,
 }
 
 

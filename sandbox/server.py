@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pubsub
 from .client import SandboxClient
 from .httpcore import Context
 from .smtp import SmtpService
@@ -115,6 +116,13 @@ def start_sandbox(
     for address, password in (ews_users or {}).items():
         store.add_ews_user(address, password)
     ctx = Context(store=store, signer=IdTokenSigner(), auto_consent=auto_consent)
+    store.inbox_listeners.append(
+        lambda mb, message: (
+            pubsub.publish(ctx, mb)
+            if mb.provider == "google" and "INBOX" in message.labels
+            else None
+        )
+    )
     http = SandboxHTTPServer((host, http_port), ctx, verbose=verbose)
     https = (
         SandboxHTTPServer((host, https_port), ctx, ssl_context=ssl_context, verbose=verbose)

@@ -136,6 +136,8 @@ class Mailbox:
     faults: list[Fault] = field(default_factory=list)
     mutation_attempts: list[dict[str, Any]] = field(default_factory=list)
     by_message_id: dict[str, str] = field(default_factory=dict)
+    # Gmail users.watch: {"topic", "expiration" (ms), "label_ids"}; empty when not watched.
+    watch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -291,6 +293,12 @@ class Store:
         # SMTP login -> the ESP webhook it reports to (sandbox/esp.py): set like an ESP's
         # dashboard page /esp/ or by the control API.
         self.esp_webhooks: dict[str, dict[str, str]] = {}
+        # Gmail push: topic -> its push subscription (sandbox/pubsub.py); who hears of each new
+        # inbox message (the Pub/Sub publisher, Graph's change notifications).
+        self.pubsub_subscriptions: dict[str, dict[str, str]] = {}
+        self.pubsub_delivered = 0
+        self.pubsub_failures: list[str] = []
+        self.inbox_listeners: list[Any] = []
         self.esp_events_sent = 0
         self.esp_event_failures: list[str] = []
         self.ews_auth_failures = 0
@@ -485,7 +493,10 @@ class Store:
             )
             self._index(mb, message)
             self.mark_dirty()
-            return message
+        if folder == "inbox":
+            for listener in list(self.inbox_listeners):
+                listener(mb, message)
+        return message
 
     # --- Exchange on-premises logins ---------------------------------------------------------
     def add_ews_user(
@@ -745,6 +756,11 @@ class Store:
             self.smtp_smtputf8 = True
             self.rewrite_message_ids = False
             self.esp_webhooks.clear()
+            self.pubsub_subscriptions.clear()
+            self.pubsub_delivered = 0
+            self.pubsub_failures.clear()
+            for mb in self.mailboxes.values():
+                mb.watch = {}
             self.esp_events_sent = 0
             self.esp_event_failures.clear()
             self.ews_auth_failures = 0

@@ -92,3 +92,37 @@ def sent_message_id(*, access_token: str, message_id: str) -> str | None:
     except ValueError as exc:
         raise TransientProviderError("Gmail answered with something not JSON") from exc
     return str(found[0].get("id", "")) if found else None
+
+
+def watch(*, access_token: str, topic: str) -> tuple[int, datetime]:
+    """`users.watch`: Gmail pushes the INBOX's changes to Pub/Sub `topic` until the returned
+    expiry (7 days; renew daily). Returns (the mailbox's historyId now, when the watch ends)."""
+    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/watch"
+    try:
+        response = http_session().post(
+            url,
+            json={"topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "include"},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
+    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    try:
+        payload = response.json()
+        expires = datetime.fromtimestamp(int(payload["expiration"]) / 1000, tz=UTC)
+        return int(payload["historyId"]), expires
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransientProviderError("Gmail's watch answer had no historyId / expiration") from exc
+
+
+def stop(*, access_token: str) -> None:
+    """`users.stop`: no more push notifications for this mailbox."""
+    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/stop"
+    try:
+        response = http_session().post(
+            url, headers={"Authorization": f"Bearer {access_token}"}, timeout=DEFAULT_TIMEOUT
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
+    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)

@@ -256,6 +256,23 @@ MAILROOM_MICROSOFT_TENANT = env("MICROSOFT_TENANT", default="common")
 MAILROOM_GRAPH_URL = _provider_url(
     "GRAPH_URL", real="https://graph.microsoft.com", sandbox="/microsoft/graph"
 )
+# Gmail push (channels_app.push): the Pub/Sub topic Gmail publishes mailbox changes to (Gmail's
+# gmail-api-push@system.gserviceaccount.com needs the Publisher role on it), the audience of the
+# push subscription's OIDC token (Mailroom's push endpoint URL, /webhooks/gmail/push/) and the
+# service account the subscription signs as. No topic: Gmail mailboxes are polled only.
+MAILROOM_GMAIL_PUSH_TOPIC = env(
+    "GMAIL_PUSH_TOPIC", default="projects/mailroom-sandbox/topics/gmail-push" if SANDBOX_URL else ""
+)
+MAILROOM_GMAIL_PUSH_AUDIENCE = env(
+    "GMAIL_PUSH_AUDIENCE",
+    default=f"http://127.0.0.1:{env('WEB_PORT', default='8000')}/webhooks/gmail/push/"
+    if SANDBOX_URL
+    else "",
+)
+MAILROOM_GMAIL_PUSH_SERVICE_ACCOUNT = env(
+    "GMAIL_PUSH_SERVICE_ACCOUNT",
+    default="gmail-push@mailroom-sandbox.iam.gserviceaccount.com" if SANDBOX_URL else "",
+)
 # A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = the
 # public CAs (certifi).
 MAILROOM_PROVIDER_CA_BUNDLE = env(
@@ -286,6 +303,8 @@ MAILROOM_MAILBOX_PROTECTION_MIN_SENT = env.int("MAILROOM_MAILBOX_PROTECTION_MIN_
 # Polling: one Celery task polls this many mailboxes (each claimed on its own just before its
 # poll), and hands those it has not started to a new task after this many seconds.
 MAILROOM_POLL_BATCH_SIZE = env.int("MAILROOM_POLL_BATCH_SIZE", default=50)
+# A mailbox with live push notifications is still polled, this rarely (seconds).
+MAILROOM_PUSH_SAFETY_POLL_SECONDS = env.int("MAILROOM_PUSH_SAFETY_POLL_SECONDS", default=3600)
 MAILROOM_POLL_BATCH_SECONDS = env.float("MAILROOM_POLL_BATCH_SECONDS", default=30.0)
 # How far back a mailbox's first sync, or a sync whose cursor expired, looks.
 MAILROOM_POLL_RESCAN_DAYS = env.int("MAILROOM_POLL_RESCAN_DAYS", default=3)
