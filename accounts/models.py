@@ -101,6 +101,11 @@ class User(AbstractUser):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    signature = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Plain text added under every email this user sends from Mailroom.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -203,3 +203,49 @@ class ProspectImportMappingForm(forms.Form):
             for field in IMPORT_FIELDS
             if self.cleaned_data.get(f"column_{field}") not in (None, "")
         }
+
+
+class TemplateForm(forms.Form):
+    FORMATS = [("text", "Plain text"), ("html", "HTML (sent with a plain-text alternative)")]
+
+    name = forms.CharField(max_length=200)
+    subject = forms.CharField(help_text=f"At most {MAX_SUBJECT_CHARS:,} characters.")
+    format = forms.ChoiceField(choices=FORMATS, initial="text", widget=forms.RadioSelect)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text="HTML keeps paragraphs, line breaks, bold, italics, lists, headings, quotes "
+        "and links; anything else (scripts, styles, images) is removed when you save.",
+    )
+    is_shared = forms.BooleanField(
+        required=False, label="Share with my organization (others can use and duplicate it)"
+    )
+
+    @classmethod
+    def initial_for(cls, template) -> dict:
+        return {
+            "name": template.name,
+            "subject": template.subject,
+            "format": "html" if template.body_html else "text",
+            "body": template.body_html or template.body,
+            "is_shared": template.is_shared,
+        }
+
+    def content(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "subject": data["subject"],
+            "body": data["body"],
+            "is_html": data["format"] == "html",
+            "is_shared": data["is_shared"],
+        }
+
+
+class SignatureForm(forms.Form):
+    signature = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Plain text, added under a “-- ” line to every email you send from Mailroom "
+        "(compose and campaigns; the plug-ins use your mail client's own signature).",
+    )

@@ -6,10 +6,12 @@ Only the names below exist; anything else is reported, never evaluated."""
 
 import re
 from dataclasses import dataclass
+from html import escape
 
 from accounts.models import User
 from suppression.links import unsubscribe_url
 
+from .html_body import html_sanitize
 from .models import Prospect
 
 FIELD = re.compile(
@@ -47,6 +49,7 @@ class Rendered:
     subject: str
     body: str
     empty_fields: list[str]  # fields used without a value or default (worth a look)
+    body_html: str = ""
 
 
 def merge_values(*, prospect: Prospect | None, sender: User, extra: dict | None = None) -> dict:
@@ -128,21 +131,40 @@ def render_text(text: str, values: dict, empty: list[str] | None = None) -> str:
     return FIELD.sub(replace, text)
 
 
-def render(*, subject: str, body: str, values: dict) -> Rendered:
-    """Fill in the merge fields. Raises MergeError listing any unknown tag."""
-    unknown = unknown_fields(subject) + unknown_fields(body)
+def unknown_fields_message(unknown: list[str]) -> str:
+    return (
+        "Unknown merge field"
+        + ("s " if len(unknown) > 1 else " ")
+        + ", ".join(unknown)
+        + ". Use one of: "
+        + ", ".join(f"{{{{ {name} }}}}" for name in FIELDS)
+    )
+
+
+def merge_problem(text: str) -> str:
+    """What is wrong with the merge fields of `text` (an unclosed tag, unknown fields), as the
+    template and compose forms show it; "" when nothing is."""
+    try:
+        unknown = unknown_fields(text)
+    except MergeError as exc:
+        return exc.message
+    return unknown_fields_message(unknown) if unknown else ""
+
+
+def render(*, subject: str, body: str, values: dict, body_html: str = "") -> Rendered:
+    """Fill in the merge fields (in an HTML body, the values HTML-escaped, and the result
+    sanitised again). Raises MergeError listing any unknown tag."""
+    unknown = unknown_fields(subject) + unknown_fields(body) + unknown_fields(body_html)
     if unknown:
-        raise MergeError(
-            "Unknown merge field"
-            + ("s " if len(unknown) > 1 else " ")
-            + ", ".join(unknown)
-            + ". Use one of: "
-            + ", ".join(f"{{{{ {name} }}}}" for name in FIELDS),
-            unknown=unknown,
-        )
+        raise MergeError(unknown_fields_message(unknown), unknown=unknown)
     empty: list[str] = []
+    html = ""
+    if body_html:
+        escaped = {name: escape(str(value)) for name, value in values.items()}
+        html = html_sanitize(render_text(body_html, escaped))
     return Rendered(
         subject=" ".join(render_text(subject, values, empty).split()),
         body=render_text(body, values, empty),
         empty_fields=empty,
+        body_html=html,
     )

@@ -66,7 +66,13 @@ class EmailTemplate(TimeStampedModel):
     )
     name = models.CharField(max_length=200)
     subject = models.CharField(max_length=500)
-    body = models.TextField(help_text="Merge fields: {{ first_name }}, {{ company }}, …")
+    body = models.TextField(
+        help_text="Merge fields: {{ first_name }}, {{ company }}, … The plain text, or for an "
+        "HTML template its plain-text alternative."
+    )
+    body_html = models.TextField(
+        blank=True, help_text="An HTML template's body, sanitised (nh3); empty: plain text."
+    )
     is_shared = models.BooleanField(default=False, help_text="Visible to the whole organization.")
 
     class Meta:
@@ -215,6 +221,9 @@ class OutboundEmail(TimeStampedModel):
     to_address = models.EmailField(max_length=254)
     subject = models.CharField(max_length=998)
     body = models.TextField()
+    body_html = models.TextField(
+        blank=True, help_text="Sent as the HTML part beside the plain text, when not empty."
+    )
     template = models.ForeignKey(
         EmailTemplate,
         null=True,

@@ -122,6 +122,18 @@ def template_list(*, user: User) -> QuerySet[EmailTemplate]:
     )
 
 
+def template_list_editable(*, user: User) -> QuerySet[EmailTemplate]:
+    """The templates a user may edit and delete: their scope's, not other people's shared
+    ones (those they can duplicate)."""
+    if user.organization_id is None:
+        return EmailTemplate.objects.none()
+    return (
+        EmailTemplate.objects.filter(organization_id=user.organization_id)
+        .filter(user_scope_q(user=user, field="owner"))
+        .select_related("owner")
+    )
+
+
 def campaign_list(*, user: User) -> QuerySet[Campaign]:
     if user.organization_id is None:
         return Campaign.objects.none()

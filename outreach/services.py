@@ -28,7 +28,9 @@ from channels_app.sending.resolution import NoUsableChannel, email_channel_resol
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
 from suppression.selectors import suppression_check, suppression_reason_text, suppressions_find
 
-from .merge import MergeError, merge_values, render
+from .html_body import html_sanitize, html_to_text, signature_append
+from .inputs import body_problem, subject_problem
+from .merge import MergeError, merge_problem, merge_values, render
 from .models import (
     ApiToken,
     Campaign,
@@ -102,6 +104,113 @@ def prospect_delete(*, prospect: Prospect) -> None:
     prospect.delete()
 
 
+# --- templates --------------------------------------------------------------------------------
+
+
+def template_content(*, subject: str, body: str, is_html: bool) -> dict[str, str]:
+    """A template's stored subject, body and HTML body from what the editor holds: an HTML
+    body is sanitised and its plain-text alternative written from it. Raises ValidationError
+    per field for merge-field mistakes and over-long text."""
+    body_html = html_sanitize(body) if is_html else ""
+    text = html_to_text(body_html) if is_html else body
+    errors = {}
+    if problem := subject_problem(subject) or merge_problem(subject):
+        errors["subject"] = problem
+    # The merge fields as they will be stored (an HTML body's after sanitising).
+    if problem := body_problem(body) or merge_problem(body_html or body):
+        errors["body"] = problem
+    if errors:
+        raise ValidationError(errors)
+    return {"subject": subject, "body": text, "body_html": body_html}
+
+
+def _template_save(template: EmailTemplate) -> EmailTemplate:
+    taken = EmailTemplate.objects.filter(
+        organization_id=template.organization_id, owner_id=template.owner_id, name=template.name
+    ).exclude(pk=template.pk)
+    if taken.exists():
+        raise ValidationError({"name": f"{template.owner} already has a template named this."})
+    template.full_clean(exclude=["organization", "owner"], validate_unique=False)
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_create(
+    *, user: User, name: str, subject: str, body: str, is_html: bool, is_shared: bool
+) -> EmailTemplate:
+    template = EmailTemplate(
+        organization_id=user.organization_id,
+        owner=user,
+        name=name.strip(),
+        is_shared=is_shared,
+        **template_content(subject=subject, body=body, is_html=is_html),
+    )
+    return _template_save(template)
+
+
+@transaction.atomic
+def template_update(
+    *,
+    template: EmailTemplate,
+    name: str,
+    subject: str,
+    body: str,
+    is_html: bool,
+    is_shared: bool,
+) -> EmailTemplate:
+    """Edit a template. Emails already queued keep the text they were queued with; campaign
+    steps not yet sent use the new one."""
+    for field, value in template_content(subject=subject, body=body, is_html=is_html).items():
+        setattr(template, field, value)
+    template.name, template.is_shared = name.strip(), is_shared
+    return _template_save(template)
+
+
+@transaction.atomic
+def template_duplicate(*, template: EmailTemplate, user: User) -> EmailTemplate:
+    """A private copy for `user` (of their own template, or of a colleague's shared one)."""
+    name = f"{template.name} (copy)"
+    taken = set(
+        EmailTemplate.objects.filter(
+            organization_id=user.organization_id, owner=user, name__startswith=name
+        ).values_list("name", flat=True)
+    )
+    number = 2
+    while name in taken:
+        name, number = f"{template.name} (copy {number})", number + 1
+    copy = EmailTemplate(
+        organization_id=user.organization_id,
+        owner=user,
+        name=name[:200],
+        subject=template.subject,
+        body=template.body,
+        body_html=template.body_html,
+        is_shared=False,
+    )
+    return _template_save(copy)
+
+
+def template_delete(*, template: EmailTemplate) -> None:
+    """Delete a template no campaign step uses (raises ValidationError naming the campaigns
+    that do). Its emails stay in the outbox, without the template."""
+    campaigns = sorted(set(template.steps.values_list("campaign__name", flat=True)), key=str.lower)
+    if campaigns:
+        raise ValidationError(
+            f"Campaign steps use this template ({', '.join(campaigns)}): change those steps first."
+        )
+    template.delete()
+
+
+def user_signature_update(*, user: User, signature: str) -> None:
+    """The signature added under every email the user sends (at most 2,000 characters)."""
+    signature = signature.strip()
+    if len(signature) > 2000:
+        raise ValidationError({"signature": "A signature is at most 2,000 characters."})
+    user.signature = signature
+    user.save(update_fields=["signature"])
+
+
 # --- outbound emails ---------------------------------------------------------------------------
 
 
@@ -126,6 +235,7 @@ def email_enqueue(
     source: str = OutboundEmail.Source.WEB,
     scheduled_at: datetime | None = None,
     idempotency_key: str = "",
+    body_html: str = "",
 ) -> OutboundEmail:
     """Queue a one-off email (already rendered) for `sender`, now or at `scheduled_at`.
     Raises NoUsableChannel when there is nothing to send through (the plug-in rule included),
@@ -150,6 +260,7 @@ def email_enqueue(
         to_address=to_address.strip(),
         subject=subject,
         body=body,
+        body_html=body_html,
         template=template,
         source=source,
         status=Status.SCHEDULED if scheduled else Status.QUEUED,
@@ -195,16 +306,26 @@ def email_compose(
     template: EmailTemplate | None = None,
     scheduled_at: datetime | None = None,
 ) -> OutboundEmail:
-    """The compose page: merge fields filled from the prospect, then queued. Raises MergeError
-    for an unknown merge field and NoUsableChannel when the sender cannot send."""
+    """The compose page: merge fields filled from the prospect, the sender's signature added,
+    then queued. An HTML template's HTML part goes too while the body is the template's own
+    (an edited body is sent as the plain text it now is). Raises MergeError for an unknown
+    merge field and NoUsableChannel when the sender cannot send."""
+    html = template.body_html if template is not None and body == template.body else ""
     rendered = render(
-        subject=subject, body=body, values=merge_values(prospect=prospect, sender=sender)
+        subject=subject,
+        body=body,
+        body_html=html,
+        values=merge_values(prospect=prospect, sender=sender),
+    )
+    text, html = signature_append(
+        body=rendered.body, body_html=rendered.body_html, signature=sender.signature
     )
     return email_enqueue(
         sender=sender,
         to_address=prospect.email,
         subject=rendered.subject,
-        body=rendered.body,
+        body=text,
+        body_html=html,
         prospect=prospect,
         template=template,
         scheduled_at=scheduled_at,
@@ -376,7 +497,11 @@ def _campaign_email(enrollment: Enrollment, now: datetime) -> OutboundEmail:
     rendered = render(
         subject=step.template.subject,
         body=step.template.body,
+        body_html=step.template.body_html,
         values=merge_values(prospect=prospect, sender=sender),
+    )
+    body, body_html = signature_append(
+        body=rendered.body, body_html=rendered.body_html, signature=sender.signature
     )
     try:
         channel = email_channel_resolve(sender=sender, source=OutboundEmail.Source.WEB)
@@ -389,7 +514,8 @@ def _campaign_email(enrollment: Enrollment, now: datetime) -> OutboundEmail:
         prospect=prospect,
         to_address=prospect.email,
         subject=rendered.subject,
-        body=rendered.body,
+        body=body,
+        body_html=body_html,
         template=step.template,
         campaign_step=step,
         enrollment=enrollment,

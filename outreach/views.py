@@ -25,7 +25,10 @@ from .forms import (
     ProspectForm,
     ProspectImportMappingForm,
     ProspectImportUploadForm,
+    SignatureForm,
+    TemplateForm,
 )
+from .html_body import signature_append
 from .imports import prospect_import_confirm, prospect_import_start
 from .merge import FIELDS, MergeError, merge_values
 from .merge import render as merge_render
@@ -45,6 +48,7 @@ from .selectors import (
     prospect_import_list,
     prospect_list,
     template_list,
+    template_list_editable,
 )
 from .services import (
     api_token_create,
@@ -58,6 +62,12 @@ from .services import (
     prospect_create,
     prospect_delete,
     prospect_update,
+    template_content,
+    template_create,
+    template_delete,
+    template_duplicate,
+    template_update,
+    user_signature_update,
 )
 
 
@@ -327,7 +337,120 @@ def templates(request):
 @login_required
 def template_detail(request, pk: int):
     template = get_object_or_404(template_list(user=request.user), pk=pk)
-    return render(request, "outreach/template_detail.html", {"template": template})
+    editable = template_list_editable(user=request.user).filter(pk=pk).exists()
+    return render(
+        request,
+        "outreach/template_detail.html",
+        {"template": template, "editable": editable},
+    )
+
+
+def _template_editor(request, form, template):
+    prospects = prospect_list(user=request.user).order_by("last_name", "first_name")[:200]
+    return render(
+        request,
+        "outreach/template_form.html",
+        {"form": form, "template": template, "fields": FIELDS, "prospects": prospects},
+    )
+
+
+@login_required
+def template_new(request):
+    form = TemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = template_create(user=request.user, **form.content())
+        except ValidationError as exc:
+            _add_field_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the template “{template.name}”.")
+            return redirect("template_detail", pk=template.pk)
+    return _template_editor(request, form, None)
+
+
+@login_required
+def template_edit(request, pk: int):
+    template = get_object_or_404(template_list_editable(user=request.user), pk=pk)
+    form = TemplateForm(request.POST or None, initial=TemplateForm.initial_for(template))
+    if request.method == "POST" and form.is_valid():
+        try:
+            template_update(template=template, **form.content())
+        except ValidationError as exc:
+            _add_field_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the template “{template.name}”.")
+            return redirect("template_detail", pk=template.pk)
+    return _template_editor(request, form, template)
+
+
+@login_required
+@require_POST
+def template_copy(request, pk: int):
+    template = get_object_or_404(template_list(user=request.user), pk=pk)
+    copy = template_duplicate(template=template, user=request.user)
+    messages.success(request, f"Made “{copy.name}”, a private copy you can edit.")
+    return redirect("template_edit", pk=copy.pk)
+
+
+@login_required
+@require_POST
+def template_remove(request, pk: int):
+    template = get_object_or_404(template_list_editable(user=request.user), pk=pk)
+    try:
+        template_delete(template=template)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("template_detail", pk=template.pk)
+    messages.success(request, f"Deleted the template “{template.name}”.")
+    return redirect("templates")
+
+
+@login_required
+@require_POST
+def template_preview(request):
+    """The editor's live preview: the subject and body as they would go to the chosen
+    prospect, with the sender's signature, or what is wrong with the merge fields."""
+    data = request.POST
+    is_html = data.get("format") == "html"
+    prospect = prospect_list(user=request.user).filter(pk=param_id(data, "prospect") or 0).first()
+    try:
+        content = template_content(
+            subject=data.get("subject", ""), body=data.get("body", ""), is_html=is_html
+        )
+        rendered = merge_render(
+            **content, values=merge_values(prospect=prospect, sender=request.user)
+        )
+    except ValidationError as exc:
+        return JsonResponse({"ok": False, "errors": exc.message_dict})
+    except MergeError as exc:
+        return JsonResponse({"ok": False, "errors": {"body": [exc.message]}})
+    text, html = signature_append(
+        body=rendered.body, body_html=rendered.body_html, signature=request.user.signature
+    )
+    return JsonResponse(
+        {
+            "ok": True,
+            "to": prospect.email if prospect else "",
+            "subject": rendered.subject,
+            "text": text,
+            "html": html,
+            "empty_fields": rendered.empty_fields if prospect else [],
+        }
+    )
+
+
+@login_required
+def profile(request):
+    form = SignatureForm(request.POST or None, initial={"signature": request.user.signature})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_signature_update(user=request.user, signature=form.cleaned_data["signature"])
+        except ValidationError as exc:
+            _add_field_errors(form, exc)
+        else:
+            messages.success(request, "Saved your signature.")
+            return redirect("profile")
+    return render(request, "outreach/profile.html", {"form": form})
 
 
 @login_required

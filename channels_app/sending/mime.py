@@ -1,4 +1,5 @@
-"""The MIME message Mailroom sends: one text/plain part, Mailroom's stored Message-ID and the
+"""The MIME message Mailroom sends: one text/plain part (with an HTML body, multipart/alternative:
+the plain text, then the HTML), Mailroom's stored Message-ID and the
 X-Mailroom-Email-Id header, so bounces and replies can be tied back to the email.
 
 `email_mime_raw` writes the wire bytes directly (CRLF line ends), RFC-clean for any input:
@@ -176,6 +177,42 @@ def _body(body: str) -> tuple[bytes, bytes]:
     return _QP_HEAD, quopri.encodestring(lines).replace(b"\n", b"\r\n")
 
 
+def _alternative(
+    text_head: bytes, text_payload: bytes, html: str, message_id: str
+) -> tuple[bytes, bytes]:
+    """multipart/alternative: the plain text first, then the HTML (RFC 2046 5.1.4: the last
+    part is the preferred one). Each part is encoded as a text/plain body would be."""
+    html = html if html.endswith("\n") else html + "\n"
+    html_head, html_payload = _body(html)
+    html_head = html_head.replace(b"text/plain", b"text/html", 1)
+    # "=_" never starts a base64 or quoted-printable line, and the rest is the email's own
+    # hash: a 7bit part would hold it only by quoting this very email's boundary.
+    boundary = b"=_mailroom_" + uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex.encode("ascii")
+
+    def part(head: bytes, payload: bytes) -> bytes:
+        return (
+            b"--"
+            + boundary
+            + b"\r\n"
+            + head.replace(b"MIME-Version: 1.0\r\n", b"")
+            + b"\r\n"
+            + payload
+        )
+
+    body = b"".join(
+        (
+            part(text_head, text_payload),
+            part(html_head, html_payload),
+            b"--" + boundary + b"--\r\n",
+        )
+    )
+    head = (
+        b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n'
+        b"MIME-Version: 1.0\r\n"
+    )
+    return head, body
+
+
 def _message_id_line(message_id: str) -> bytes:
     if not message_id.isascii():  # an id stored before domains were IDNA-encoded
         message_id = "<" + address_wire(message_id.strip("<>")) + ">"
@@ -208,6 +245,8 @@ def email_mime_raw(
     AddressNotDeliverable for a recipient whose domain has no IDNA form."""
     body = email.body if email.body.endswith("\n") else email.body + "\n"
     head, payload = _body(body)
+    if email.body_html:
+        head, payload = _alternative(head, payload, email.body_html, email.message_id or "")
     return b"".join(
         (
             head,
