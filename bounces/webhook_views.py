@@ -1,5 +1,5 @@
 """Endpoints that providers call: the ESP webhook (one URL per SMTP channel that sends through
-an ESP) and Gmail's Pub/Sub push.
+an ESP), Gmail's Pub/Sub push and Graph's change and lifecycle notifications.
 
 django-anymail authenticates the POST (HTTP basic auth with the channel's own credentials, or
 the ESP's signature with the signing key the admin pasted) and normalizes the ESP's event
@@ -33,8 +33,12 @@ from channels_app.push import (
     gmail_push_enabled,
     gmail_push_parse,
     gmail_push_verify,
+    graph_notifications_verify,
+    graph_push_enabled,
+    graph_subscription_forget,
 )
 from channels_app.selectors import channel_by_esp_webhook_key
+from channels_app.tasks import channel_push_start
 
 from .polling import channel_poll_on_push
 from .webhooks import esp_events_receive
@@ -123,3 +127,65 @@ def gmail_push(request: HttpRequest) -> HttpResponse:
     if channel is not None:
         channel_poll_on_push(channel_id=channel.pk)
     return HttpResponse(status=204)
+
+
+def _graph_validation(request: HttpRequest) -> HttpResponse | None:
+    """Graph's handshake when a subscription is made: echo `validationToken` as plain text."""
+    token = request.GET.get("validationToken")
+    if token is None:
+        return None
+    return HttpResponse(token[:2000], content_type="text/plain; charset=utf-8")
+
+
+def _graph_verified(request: HttpRequest):
+    if not graph_push_enabled():
+        return _refuse(404, "push_disabled", "Outlook push is not configured.")
+    try:
+        verified = graph_notifications_verify(body=request.body)
+    except RequestDataTooBig:
+        return _refuse(413, "too_large", "The request body is too large.")
+    except PushRejected as exc:
+        return _refuse(400, "bad_payload", str(exc))
+    if not verified:
+        logger.warning("Graph notification with no known subscription and clientState refused")
+        return _refuse(401, "unauthorized", "Unknown subscription or wrong clientState.")
+    return verified
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def graph_notify(request: HttpRequest) -> HttpResponse:
+    """Graph's change notifications for the inbox subscriptions: each verified one (its
+    subscription a live mailbox's, its clientState that mailbox's secret) syncs that mailbox
+    by delta now; nothing is read from the notification itself."""
+    handshake = _graph_validation(request)
+    if handshake is not None:
+        return handshake
+    verified = _graph_verified(request)
+    if isinstance(verified, HttpResponse):
+        return verified
+    for notification in verified:
+        channel_poll_on_push(channel_id=notification.channel.pk)
+    return HttpResponse(status=202)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def graph_lifecycle(request: HttpRequest) -> HttpResponse:
+    """Graph's lifecycle notifications: `reauthorizationRequired` renews the subscription,
+    `subscriptionRemoved` makes a new one and syncs, `missed` syncs by delta."""
+    handshake = _graph_validation(request)
+    if handshake is not None:
+        return handshake
+    verified = _graph_verified(request)
+    if isinstance(verified, HttpResponse):
+        return verified
+    for notification in verified:
+        channel_id, event = notification.channel.pk, notification.lifecycle_event
+        if event == "subscriptionRemoved":
+            graph_subscription_forget(channel=notification.channel)
+        if event in ("reauthorizationRequired", "subscriptionRemoved"):
+            channel_push_start.delay(channel_id)
+        if event in ("missed", "subscriptionRemoved"):
+            channel_poll_on_push(channel_id=channel_id)
+    return HttpResponse(status=202)

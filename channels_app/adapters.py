@@ -109,8 +109,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             )
         except ChannelConnectError as exc:
             self._refuse(request, f"{label} was not connected: {exc.message}")
-        if kind == DeliveryChannel.Kind.GMAIL and access.can_read:
-            # Push notifications (users.watch) start once the connection is committed.
+        if access.can_read:
+            # Push notifications (Gmail's watch, Graph's subscription) start once the
+            # connection is committed; Graph validates its URL, so not inside this request.
             channel_id = channel.pk
             transaction.on_commit(lambda: channel_push_start.delay(channel_id))
         if not access.can_read:

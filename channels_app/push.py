@@ -1,4 +1,4 @@
-"""Push notifications for connected Gmail mailboxes: bounces seen within seconds.
+"""Push notifications for connected Gmail and Outlook mailboxes: bounces seen within seconds.
 
 Gmail: `users.watch` points the mailbox's INBOX at a Cloud Pub/Sub topic
 (MAILROOM_GMAIL_PUSH_TOPIC); Pub/Sub POSTs each change to Mailroom's push endpoint with an
@@ -6,7 +6,16 @@ OIDC token its service account signs. The endpoint verifies the token (Google's 
 issuer, audience, the service account's verified email), names the mailbox and triggers that
 mailbox's ordinary incremental history sync: nothing is taken from the notification but
 "look now". A watch lasts 7 days; `channels_push_renew_due` renews each a day ahead, and
-disconnect stops it. Polling stays the safety net (bounces.polling polls a mailbox whose push is
+disconnect stops it.
+
+Exchange Online: a Graph change-notification subscription on the inbox's new messages
+(MAILROOM_GRAPH_NOTIFICATION_URL; Graph validates the URL with a `validationToken` echo
+before it answers), carrying a per-mailbox secret `clientState` that every notification must
+repeat; renewed a day before it ends (3 days), deleted on disconnect. Lifecycle notifications:
+`reauthorizationRequired` renews it, `subscriptionRemoved` makes a new one, `missed` syncs the
+mailbox by delta. Notifications only trigger the delta sync.
+
+Polling stays the safety net (bounces.polling polls a mailbox whose push is
 live once an hour, and at the normal interval as soon as its watch lapses or fails)."""
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import base64
 import binascii
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,11 +33,12 @@ import google.auth.transport.requests
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from google.oauth2 import id_token
 
 from .exceptions import ProviderError
 from .models import DeliveryChannel
-from .providers import gmail
+from .providers import gmail, graph
 from .providers.http import http_session
 from .tokens import channel_access_token
 
@@ -37,6 +48,7 @@ Kind = DeliveryChannel.Kind
 Status = DeliveryChannel.Status
 
 RENEW_AHEAD = timedelta(days=1)
+GRAPH_SUBSCRIPTION_LIFETIME = timedelta(days=3)
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 
 
@@ -54,14 +66,32 @@ def gmail_push_enabled() -> bool:
     return bool(settings.MAILROOM_GMAIL_PUSH_TOPIC)
 
 
+def graph_push_enabled() -> bool:
+    return bool(settings.MAILROOM_GRAPH_NOTIFICATION_URL)
+
+
+def _push_kinds() -> list[str]:
+    return [
+        kind
+        for kind, enabled in (
+            (Kind.GMAIL, gmail_push_enabled()),
+            (Kind.EXCHANGE_ONLINE, graph_push_enabled()),
+        )
+        if enabled
+    ]
+
+
 def channel_push_start(*, channel: DeliveryChannel, now: datetime | None = None) -> bool:
-    """Start (or renew) push for a connected Gmail mailbox that may read its inbox. False, with
-    the reason on the channel, when Gmail refused: the mailbox is then polled as usual."""
-    if channel.kind != Kind.GMAIL or not gmail_push_enabled():
+    """Start (or renew) push for a connected Gmail or Outlook mailbox that may read its inbox.
+    False, with the reason on the channel, when the provider refused: the mailbox is then
+    polled as usual."""
+    if channel.kind not in _push_kinds():
         return False
     if channel.status != Status.CONNECTED or not channel.can_read_inbox:
         return False
     now = now or timezone.now()
+    if channel.kind == Kind.EXCHANGE_ONLINE:
+        return _graph_subscribe(channel=channel, now=now)
     try:
         _, expires = gmail.watch(
             access_token=channel_access_token(channel=channel),
@@ -79,26 +109,74 @@ def channel_push_start(*, channel: DeliveryChannel, now: datetime | None = None)
     return True
 
 
+def _graph_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
+    expires = now + GRAPH_SUBSCRIPTION_LIFETIME
+    try:
+        token = channel_access_token(channel=channel)
+        if (
+            channel.push_subscription_id
+            and channel.push_expires_at
+            and channel.push_expires_at > now
+        ):
+            subscription_id = channel.push_subscription_id
+            expires = graph.subscription_renew(
+                access_token=token, subscription_id=subscription_id, expires_at=expires
+            )
+            client_state = channel.push_client_state
+        else:
+            client_state = secrets.token_urlsafe(32)
+            subscription_id, expires = graph.subscription_create(
+                access_token=token,
+                notification_url=settings.MAILROOM_GRAPH_NOTIFICATION_URL,
+                lifecycle_url=settings.MAILROOM_GRAPH_LIFECYCLE_URL,
+                client_state=client_state,
+                expires_at=expires,
+            )
+    except ProviderError as exc:
+        logger.warning("Graph subscription for channel %s failed: %s", channel.pk, exc)
+        DeliveryChannel.objects.filter(pk=channel.pk).update(
+            push_error=f"Push could not start: {exc}"[:500], updated_at=now
+        )
+        return False
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        push_subscription_id=subscription_id,
+        push_client_state=client_state,
+        push_expires_at=expires,
+        push_error="",
+        updated_at=now,
+    )
+    channel.push_subscription_id, channel.push_client_state = subscription_id, client_state
+    channel.push_expires_at = expires
+    return True
+
+
 def channel_push_stop(*, channel: DeliveryChannel) -> None:
-    """Stop Gmail's pushes for a mailbox being disconnected (best effort: a watch that is not
-    stopped lapses by itself within 7 days, and pushes for a disconnected mailbox are
+    """Stop the pushes of a mailbox being disconnected (best effort: a watch or subscription
+    left behind lapses by itself within days, and its pushes for a disconnected mailbox are
     ignored)."""
-    if channel.kind != Kind.GMAIL or not channel.push_expires_at:
+    if not channel.push_expires_at:
         return
     try:
-        gmail.stop(access_token=channel_access_token(channel=channel))
+        token = channel_access_token(channel=channel)
+        if channel.kind == Kind.GMAIL:
+            gmail.stop(access_token=token)
+        elif channel.kind == Kind.EXCHANGE_ONLINE and channel.push_subscription_id:
+            graph.subscription_delete(
+                access_token=token, subscription_id=channel.push_subscription_id
+            )
     except ProviderError as exc:
-        logger.info("Gmail stop for channel %s failed (it lapses by itself): %s", channel.pk, exc)
+        logger.info("Push stop for channel %s failed (it lapses by itself): %s", channel.pk, exc)
 
 
 def channels_push_renew_due(*, now: datetime | None = None) -> int:
     """The periodic step: start push for mailboxes that have none and renew watches that end
     within a day. Returns how many are live after it."""
-    if not gmail_push_enabled():
+    kinds = _push_kinds()
+    if not kinds:
         return 0
     now = now or timezone.now()
     due = DeliveryChannel.objects.filter(
-        kind=Kind.GMAIL, status=Status.CONNECTED, can_read_inbox=True
+        kind__in=kinds, status=Status.CONNECTED, can_read_inbox=True
     ).filter(Q(push_expires_at__isnull=True) | Q(push_expires_at__lt=now + RENEW_AHEAD))
     return sum(channel_push_start(channel=channel, now=now) for channel in due.iterator())
 
@@ -160,3 +238,54 @@ def gmail_push_channel(*, push: GmailPush) -> DeliveryChannel | None:
     if channel.gmail_history_id is not None and push.history_id <= channel.gmail_history_id:
         return None
     return channel
+
+
+@dataclass(frozen=True)
+class GraphNotification:
+    channel: DeliveryChannel
+    lifecycle_event: str  # "" for a change notification
+
+
+def graph_notifications_verify(*, body: bytes) -> list[GraphNotification]:
+    """The notifications of a Graph POST whose subscription is a live mailbox's and whose
+    clientState is that mailbox's secret (compared in constant time); others are dropped.
+    Raises PushRejected for a body that is not Graph's notification collection."""
+    try:
+        items = json.loads(body)["value"]
+        assert isinstance(items, list)
+        pairs = [
+            (
+                str(item["subscriptionId"]),
+                str(item.get("clientState") or ""),
+                str(item.get("lifecycleEvent") or ""),
+            )
+            for item in items[:100]
+        ]
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise PushRejected("not a Graph notification collection") from exc
+    channels = {
+        channel.push_subscription_id: channel
+        for channel in DeliveryChannel.objects.filter(
+            kind=Kind.EXCHANGE_ONLINE,
+            status=Status.CONNECTED,
+            push_subscription_id__in={subscription for subscription, _, _ in pairs},
+        ).exclude(push_subscription_id="")
+    }
+    verified: list[GraphNotification] = []
+    for subscription, client_state, lifecycle_event in pairs:
+        channel = channels.get(subscription)
+        if channel is None or not constant_time_compare(client_state, channel.push_client_state):
+            continue
+        verified.append(GraphNotification(channel=channel, lifecycle_event=lifecycle_event))
+    if verified:
+        DeliveryChannel.objects.filter(pk__in={n.channel.pk for n in verified}).update(
+            push_last_event_at=timezone.now()
+        )
+    return verified
+
+
+def graph_subscription_forget(*, channel: DeliveryChannel) -> None:
+    """Graph removed the subscription (lifecycle `subscriptionRemoved`): a new one is needed."""
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        push_subscription_id="", push_expires_at=None, updated_at=timezone.now()
+    )

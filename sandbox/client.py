@@ -320,3 +320,14 @@ class SandboxClient:
     def pubsub(self) -> dict[str, Any]:
         """Subscriptions, watched mailboxes, pushes delivered and failed."""
         return self._call("GET", "/pubsub/subscriptions")
+
+    def graph_subscriptions(self) -> dict[str, Any]:
+        """Graph change-notification subscriptions (no clientState), notifications sent."""
+        return self._call("GET", "/graph/subscriptions")
+
+    def graph_lifecycle(self, email: str, event: str) -> int:
+        """Send a lifecycle event (reauthorizationRequired, subscriptionRemoved, missed) to
+        each of the mailbox's subscriptions; returns how many were sent."""
+        return self._call(
+            "POST", self._mailbox_path("microsoft", email) + "/lifecycle", {"event": event}
+        )["sent"]

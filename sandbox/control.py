@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from . import esp, mime, pubsub
+from . import esp, graph_notifications, mime, pubsub
 from .httpcore import Context, Request, Response, json_response
 from .state import OAUTH_PROVIDERS, Fault, Mailbox, SandboxError, StoredMessage, normalize_scopes
 
@@ -150,6 +150,19 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
                     ]
                 },
             )
+    if rest == "/graph/subscriptions":
+        with store.lock:
+            return json_response(
+                200,
+                {
+                    "subscriptions": [
+                        {k: v for k, v in sub.items() if k != "client_state"}
+                        for sub in store.graph_subscriptions.values()
+                    ],
+                    "sent": store.graph_notifications_sent,
+                    "failures": list(store.graph_notification_failures),
+                },
+            )
     if rest == "/pubsub/subscriptions":
         if method == "POST":
             data = _body(req)
@@ -209,6 +222,9 @@ def _mailbox(ctx: Context, req: Request, mb: Mailbox, tail: str) -> Response:  #
             return json_response(200, {"ok": True})
         with store.lock:
             return json_response(200, mb.summary())
+    if tail == "/lifecycle" and method == "POST":
+        event = str(_body(req)["event"])
+        return json_response(200, {"sent": graph_notifications.lifecycle(ctx, mb, event)})
     if tail == "/grants" and method == "POST":
         # A connected mailbox without clicking through the consent page (benchmarks, seeds).
         if mb.provider not in OAUTH_PROVIDERS:

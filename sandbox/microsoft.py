@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import mime
+from . import graph_notifications, mime
 from .google import client_credentials, deliver_consequences, pkce_ok
 from .httpcore import (
     Context,
@@ -791,6 +791,16 @@ USER = r"(?:me|users/(?P<user>[^/]+))"
 
 def graph(ctx: Context, req: Request, rest: str) -> Response:
     rest = unquote(rest)
+    subscription = re.match(r"^/v1\.0/subscriptions(?:/(?P<id>[^/]+))?$", rest)
+    if subscription:
+        authed = authenticate(ctx, req, "graph.subscriptions", READ_SCOPES)
+        if isinstance(authed, Response):
+            return authed
+        if subscription.group("id") and req.method in ("PATCH", "DELETE"):
+            return graph_notifications.update(ctx, req, authed[0], subscription.group("id"))
+        if not subscription.group("id") and req.method == "POST":
+            return graph_notifications.create(ctx, req, authed[0])
+        return graph_error(405, "MethodNotAllowed", "The sandbox creates, renews and deletes.")
     patterns: list[tuple[str, str, str, set[str] | None]] = [
         ("GET", rf"^/v1\.0/{USER}$", "graph.me", USER_SCOPES | READ_SCOPES | SEND_SCOPES),
         ("POST", rf"^/v1\.0/{USER}/sendMail$", "graph.sendMail", SEND_SCOPES),

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pubsub
+from . import graph_notifications, pubsub
 from .client import SandboxClient
 from .httpcore import Context
 from .smtp import SmtpService
@@ -116,6 +116,11 @@ def start_sandbox(
     for address, password in (ews_users or {}).items():
         store.add_ews_user(address, password)
     ctx = Context(store=store, signer=IdTokenSigner(), auto_consent=auto_consent)
+    store.inbox_listeners.append(
+        lambda mb, message: (
+            graph_notifications.notify(ctx, mb, message) if mb.provider == "microsoft" else None
+        )
+    )
     store.inbox_listeners.append(
         lambda mb, message: (
             pubsub.publish(ctx, mb)

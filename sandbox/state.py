@@ -12,6 +12,7 @@ import bisect
 import collections
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -51,6 +52,9 @@ def normalize_scopes(provider: str, scopes: list[str] | str) -> list[str]:
 
 def _now() -> float:
     return time.time()
+
+
+log = logging.getLogger("sandbox.state")
 
 
 @dataclass
@@ -299,6 +303,10 @@ class Store:
         self.pubsub_delivered = 0
         self.pubsub_failures: list[str] = []
         self.inbox_listeners: list[Any] = []
+        # Graph change-notification subscriptions by id (sandbox/graph_notifications.py).
+        self.graph_subscriptions: dict[str, dict[str, Any]] = {}
+        self.graph_notifications_sent = 0
+        self.graph_notification_failures: list[str] = []
         self.esp_events_sent = 0
         self.esp_event_failures: list[str] = []
         self.ews_auth_failures = 0
@@ -495,7 +503,10 @@ class Store:
             self.mark_dirty()
         if folder == "inbox":
             for listener in list(self.inbox_listeners):
-                listener(mb, message)
+                try:
+                    listener(mb, message)
+                except Exception:  # noqa: BLE001 - a listener never loses the message
+                    log.exception("inbox listener failed for %s", mb.email)
         return message
 
     # --- Exchange on-premises logins ---------------------------------------------------------
@@ -757,6 +768,9 @@ class Store:
             self.rewrite_message_ids = False
             self.esp_webhooks.clear()
             self.pubsub_subscriptions.clear()
+            self.graph_subscriptions.clear()
+            self.graph_notifications_sent = 0
+            self.graph_notification_failures.clear()
             self.pubsub_delivered = 0
             self.pubsub_failures.clear()
             for mb in self.mailboxes.values():

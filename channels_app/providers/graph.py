@@ -3,11 +3,12 @@ connect-time mailbox check; the look-up of a message in Sent Items by its Messag
 
 import base64
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from channels_app.exceptions import (
     MailboxFull,
@@ -140,3 +141,78 @@ def sent_message_id(*, access_token: str, message_id: str) -> str | None:
     except ValueError as exc:
         raise TransientProviderError("Microsoft Graph answered with something not JSON") from exc
     return str(found[0].get("id", "")) if found else None
+
+
+INBOX_RESOURCE = "me/mailFolders('inbox')/messages"
+
+
+def _subscription_call(method: str, path: str, *, access_token: str, json: dict | None = None):
+    url = f"{settings.MAILROOM_GRAPH_URL}/v1.0/subscriptions{path}"
+    try:
+        response = http_session().request(
+            method,
+            url,
+            json=json,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Microsoft Graph could not be reached: {exc}") from exc
+    raise_for_mailbox_state(response)
+    raise_for_provider_status(
+        response, provider="Microsoft Graph", permission=READ_PERMISSION_MISSING
+    )
+    return response
+
+
+def subscription_create(
+    *,
+    access_token: str,
+    notification_url: str,
+    lifecycle_url: str,
+    client_state: str,
+    expires_at: datetime,
+) -> tuple[str, datetime]:
+    """A change-notification subscription on the inbox's new messages (`POST /subscriptions`;
+    Graph validates both URLs before it answers). Returns (its id, when it expires)."""
+    response = _subscription_call(
+        "POST",
+        "",
+        access_token=access_token,
+        json={
+            "changeType": "created",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": INBOX_RESOURCE,
+            "expirationDateTime": expires_at.isoformat().replace("+00:00", "Z"),
+            "clientState": client_state,
+        },
+    )
+    return _subscription_answer(response)
+
+
+def subscription_renew(
+    *, access_token: str, subscription_id: str, expires_at: datetime
+) -> datetime:
+    response = _subscription_call(
+        "PATCH",
+        f"/{subscription_id}",
+        access_token=access_token,
+        json={"expirationDateTime": expires_at.isoformat().replace("+00:00", "Z")},
+    )
+    return _subscription_answer(response)[1]
+
+
+def subscription_delete(*, access_token: str, subscription_id: str) -> None:
+    _subscription_call("DELETE", f"/{subscription_id}", access_token=access_token)
+
+
+def _subscription_answer(response: requests.Response) -> tuple[str, datetime]:
+    try:
+        payload = response.json()
+        expires = parse_datetime(str(payload["expirationDateTime"]))
+        if expires is None:
+            raise ValueError(payload["expirationDateTime"])
+        return str(payload["id"]), expires
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransientProviderError("Graph's subscription answer had no id / expiry") from exc

@@ -273,6 +273,17 @@ MAILROOM_GMAIL_PUSH_SERVICE_ACCOUNT = env(
     "GMAIL_PUSH_SERVICE_ACCOUNT",
     default="gmail-push@mailroom-sandbox.iam.gserviceaccount.com" if SANDBOX_URL else "",
 )
+# Outlook push (channels_app.push): where Graph POSTs change and lifecycle notifications of each
+# connected inbox (Mailroom's /webhooks/graph/notify/ and /webhooks/graph/lifecycle/, public
+# HTTPS in production). Empty: Outlook mailboxes are polled only.
+_LOCAL_WEB = f"http://127.0.0.1:{env('WEB_PORT', default='8000')}"
+MAILROOM_GRAPH_NOTIFICATION_URL = env(
+    "GRAPH_NOTIFICATION_URL", default=f"{_LOCAL_WEB}/webhooks/graph/notify/" if SANDBOX_URL else ""
+)
+MAILROOM_GRAPH_LIFECYCLE_URL = env(
+    "GRAPH_LIFECYCLE_URL",
+    default=MAILROOM_GRAPH_NOTIFICATION_URL.replace("/notify/", "/lifecycle/"),
+)
 # A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = the
 # public CAs (certifi).
 MAILROOM_PROVIDER_CA_BUNDLE = env(
