@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -17,8 +17,8 @@ from .inputs import (
     send_at_problem,
     subject_problem,
 )
-from .models import Prospect, ProspectImport
-from .selectors import prospect_list, template_list
+from .models import Campaign, Prospect, ProspectImport
+from .selectors import campaign_list, prospect_list, template_list
 
 
 class ZonedDateTimeField(forms.DateTimeField):
@@ -249,3 +249,46 @@ class SignatureForm(forms.Form):
         help_text="Plain text, added under a “-- ” line to every email you send from Mailroom "
         "(compose and campaigns; the plug-ins use your mail client's own signature).",
     )
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
+class StepForm(forms.Form):
+    """A campaign step: the template it sends and how long it waits after the previous step
+    (the first step: after enrollment)."""
+
+    template = forms.ModelChoiceField(queryset=None, empty_label="Choose a template…")
+    days = forms.IntegerField(min_value=0, max_value=365, initial=2, label="Wait (days)")
+    hours = forms.IntegerField(min_value=0, max_value=23, initial=0, label="and hours")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = template_list(user=user).order_by("name")
+
+    @classmethod
+    def initial_for(cls, step) -> dict:
+        return {
+            "template": step.template_id,
+            "days": step.delay.days,
+            "hours": step.delay.seconds // 3600,
+        }
+
+    def delay(self) -> timedelta:
+        return timedelta(days=self.cleaned_data["days"], hours=self.cleaned_data["hours"])
+
+
+class ProspectsEnrollForm(forms.Form):
+    """Enroll prospects picked on the prospects list (or everyone the list's filters match)."""
+
+    campaign = forms.ModelChoiceField(queryset=None, empty_label="Choose a campaign…")
+    prospects = forms.ModelMultipleChoiceField(queryset=None, required=False)
+    everyone_matching = forms.BooleanField(required=False)
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = campaign_list(user=user).exclude(
+            status=Campaign.Status.ARCHIVED
+        )
+        self.fields["prospects"].queryset = prospect_list(user=user)

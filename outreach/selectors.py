@@ -145,6 +145,21 @@ def campaign_list(*, user: User) -> QuerySet[Campaign]:
     )
 
 
+def campaign_list_with_counts(*, user: User) -> QuerySet[Campaign]:
+    """The campaigns page: each campaign with its enrollments counted by how they stand."""
+    state = Enrollment.State
+
+    def enrollments(*states):
+        return Count("enrollments", filter=Q(enrollments__state__in=states), distinct=True)
+
+    return campaign_list(user=user).annotate(
+        enrolled_count=Count("enrollments", distinct=True),
+        active_count=enrollments(state.ACTIVE, state.PAUSED),
+        replied_count=enrollments(state.STOPPED_REPLIED),
+        bounced_count=enrollments(state.STOPPED_BOUNCED),
+    )
+
+
 def outbound_email_list(*, user: User, status: str | None = None) -> QuerySet[OutboundEmail]:
     if user.organization_id is None:
         return OutboundEmail.objects.none()

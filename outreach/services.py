@@ -383,6 +383,123 @@ def email_cancel(*, email: OutboundEmail) -> bool:
 # --- campaigns ---------------------------------------------------------------------------------
 
 
+MAX_STEP_DELAY = timedelta(days=365)
+
+
+@transaction.atomic
+def campaign_create(*, user: User, name: str) -> Campaign:
+    """A new campaign, a draft until it has steps and is activated."""
+    campaign = Campaign(organization_id=user.organization_id, owner=user, name=name.strip())
+    campaign.full_clean(exclude=["organization", "owner"])
+    campaign.save()
+    return campaign
+
+
+def _step_check(*, campaign: Campaign, template: EmailTemplate, delay: timedelta) -> None:
+    if template.organization_id != campaign.organization_id:
+        raise PermissionDenied
+    if not timedelta(0) <= delay <= MAX_STEP_DELAY:
+        raise ValidationError({"delay": "A step waits between 0 and 365 days."})
+    problem = merge_problem(template.subject) or merge_problem(template.body_html or template.body)
+    if problem:
+        raise ValidationError(
+            {"template": f"The template “{template.name}” cannot be sent: {problem}"}
+        )
+
+
+@transaction.atomic
+def campaign_step_add(
+    *, campaign: Campaign, template: EmailTemplate, delay: timedelta
+) -> CampaignStep:
+    """A step at the end of the campaign."""
+    _step_check(campaign=campaign, template=template, delay=delay)
+    last = campaign.steps.order_by("-position").values_list("position", flat=True).first() or 0
+    step = CampaignStep(campaign=campaign, position=last + 1, template=template, delay=delay)
+    step.save()
+    return step
+
+
+@transaction.atomic
+def campaign_step_update(
+    *, step: CampaignStep, template: EmailTemplate, delay: timedelta
+) -> CampaignStep:
+    """Change a step's template or wait. Prospects already waiting for this step keep the due
+    time they were given; the new wait applies to those who reach the step from now on."""
+    _step_check(campaign=step.campaign, template=template, delay=delay)
+    step.template, step.delay = template, delay
+    step.save(update_fields=["template", "delay", "updated_at"])
+    return step
+
+
+@transaction.atomic
+def campaign_step_remove(*, step: CampaignStep) -> None:
+    """Remove a step no email was made from yet (raises ValidationError otherwise: its
+    emails and their analytics name it). Prospects waiting for it go on to the following
+    step, or finish when it was the last; the later steps move up."""
+    if step.emails.exists():
+        raise ValidationError(
+            f"Step {step.position} has already sent emails, which its analytics count: change "
+            "its template or wait instead, or pause the campaign."
+        )
+    following = _next_step(step)
+    waiting = Enrollment.objects.filter(next_step=step)
+    now = timezone.now()
+    if following is None:
+        # Only open enrollments point at a next step: they have nothing left to send.
+        waiting.update(
+            state=Enrollment.State.FINISHED,
+            next_step=None,
+            next_due_at=None,
+            updated_at=now,
+        )
+    else:
+        waiting.update(next_step=following, updated_at=now)
+    campaign_id, position = step.campaign_id, step.position
+    step.delete()
+    for later in CampaignStep.objects.filter(
+        campaign_id=campaign_id, position__gt=position
+    ).order_by("position"):
+        CampaignStep.objects.filter(pk=later.pk).update(position=later.position - 1)
+
+
+@transaction.atomic
+def campaign_step_move(*, step: CampaignStep, offset: int) -> bool:
+    """Swap a step with the one before (offset -1) or after (+1). False at either end."""
+    other = CampaignStep.objects.filter(
+        campaign_id=step.campaign_id, position=step.position + offset
+    ).first()
+    if other is None:
+        return False
+    spare = (CampaignStep.objects.filter(campaign_id=step.campaign_id).count() or 0) + 100
+    mine, theirs = step.position, other.position
+    CampaignStep.objects.filter(pk=step.pk).update(position=spare)
+    CampaignStep.objects.filter(pk=other.pk).update(position=mine)
+    CampaignStep.objects.filter(pk=step.pk).update(position=theirs)
+    step.position = theirs
+    return True
+
+
+@transaction.atomic
+def campaign_status_set(*, campaign: Campaign, status: str) -> None:
+    """Activate (from draft or paused) or pause a campaign. Pausing holds its steps, queued
+    ones included; activating sends what came due meanwhile at once."""
+    if status == Campaign.Status.ACTIVE:
+        if not campaign.steps.exists():
+            raise ValidationError("Add a step before activating the campaign.")
+    elif status != Campaign.Status.PAUSED:
+        raise ValidationError("A campaign is activated or paused here.")
+    Campaign.objects.filter(pk=campaign.pk).update(status=status, updated_at=timezone.now())
+    campaign.status = status
+    if status == Campaign.Status.ACTIVE:
+        _campaign_steps_kick()
+        held = OutboundEmail.objects.filter(
+            enrollment__campaign=campaign, status__in=OutboundEmail.PENDING_STATUSES
+        ).values_list("channel_id", flat=True)
+        for channel_id in set(held):
+            if channel_id:
+                channel_queue_kick(channel_id=channel_id)
+
+
 @dataclass(frozen=True)
 class EnrollResult:
     enrolled: int

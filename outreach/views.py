@@ -20,24 +20,28 @@ from suppression.selectors import RecipientSuppressed
 
 from .forms import (
     ApiTokenForm,
+    CampaignForm,
     ComposeForm,
     EnrollForm,
     ProspectForm,
     ProspectImportMappingForm,
     ProspectImportUploadForm,
+    ProspectsEnrollForm,
     SignatureForm,
+    StepForm,
     TemplateForm,
 )
 from .html_body import signature_append
 from .imports import prospect_import_confirm, prospect_import_start
 from .merge import FIELDS, MergeError, merge_values
 from .merge import render as merge_render
-from .models import Enrollment, OutboundEmail, Prospect, ProspectImport
+from .models import Campaign, CampaignStep, Enrollment, OutboundEmail, Prospect, ProspectImport
 from .selectors import (
     OUTBOX_TABS,
     PROSPECT_SORTS,
     api_token_list,
     campaign_list,
+    campaign_list_with_counts,
     email_waiting_reason,
     enrollment_list,
     outbound_email_list,
@@ -53,6 +57,12 @@ from .selectors import (
 from .services import (
     api_token_create,
     api_token_revoke,
+    campaign_create,
+    campaign_status_set,
+    campaign_step_add,
+    campaign_step_move,
+    campaign_step_remove,
+    campaign_step_update,
     email_cancel,
     email_compose,
     email_retry,
@@ -96,6 +106,7 @@ def prospects(request):
             **filters,
             "address_choices": [("", "All addresses"), *Prospect.EmailStatus.choices],
             "export_query": request.GET.urlencode(),
+            "campaigns": campaign_list(user=request.user).exclude(status=Campaign.Status.ARCHIVED),
         },
     )
 
@@ -456,14 +467,31 @@ def profile(request):
 @login_required
 def campaigns(request):
     return render(
-        request, "outreach/campaigns.html", {"campaigns": campaign_list(user=request.user)}
+        request,
+        "outreach/campaigns.html",
+        {"campaigns": campaign_list_with_counts(user=request.user)},
     )
+
+
+@login_required
+def campaign_new(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = campaign_create(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, f"Created “{campaign.name}”: add its steps, then activate it.")
+        return redirect("campaign_detail", pk=campaign.pk)
+    return render(request, "outreach/campaign_new.html", {"form": form})
 
 
 @login_required
 def campaign_detail(request, pk: int):
     campaign = get_object_or_404(campaign_list(user=request.user), pk=pk)
-    steps = campaign.steps.select_related("template").order_by("position")
+    steps = list(campaign.steps.select_related("template").order_by("position"))
+    for step in steps:
+        step.form = StepForm(
+            user=request.user, initial=StepForm.initial_for(step), prefix=f"step{step.pk}"
+        )
+        step.has_emails = step.emails.exists()
     search = request.GET.get("q", "").strip()
     enroll_form = EnrollForm(user=request.user, search=search)
     candidates = enroll_form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign)
@@ -480,6 +508,7 @@ def campaign_detail(request, pk: int):
         {
             "campaign": campaign,
             "steps": steps,
+            "step_form": StepForm(user=request.user, prefix="new"),
             "page": page,
             "search": search,
             "candidates": candidates[:50],
@@ -488,6 +517,138 @@ def campaign_detail(request, pk: int):
             "invalid_count": candidate_count - enrollable_count,
         },
     )
+
+
+def _step_form_apply(request, form, save, done: str) -> None:
+    """Save a step form through `save(template, delay)`, saying what happened either way."""
+    if not form.is_valid():
+        _step_form_errors(request, form)
+        return
+    try:
+        step = save(form.cleaned_data["template"], form.delay())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done.format(position=step.position))
+
+
+def _step_form_errors(request, form) -> None:
+    problems = [
+        f"{form.fields[name].label or name}: {' '.join(errors)}"
+        if name != "__all__"
+        else " ".join(errors)
+        for name, errors in form.errors.items()
+    ]
+    messages.error(request, " ".join(problems))
+
+
+@login_required
+@require_POST
+def campaign_step_add_view(request, pk: int):
+    campaign = get_object_or_404(campaign_list(user=request.user), pk=pk)
+    _step_form_apply(
+        request,
+        StepForm(request.POST, user=request.user, prefix="new"),
+        lambda template, delay: campaign_step_add(
+            campaign=campaign, template=template, delay=delay
+        ),
+        "Added step {position}.",
+    )
+    return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#steps")
+
+
+def _visible_step(request, pk: int) -> CampaignStep:
+    return get_object_or_404(
+        CampaignStep.objects.filter(campaign__in=campaign_list(user=request.user)).select_related(
+            "campaign"
+        ),
+        pk=pk,
+    )
+
+
+@login_required
+@require_POST
+def campaign_step_change(request, pk: int):
+    step = _visible_step(request, pk)
+    action = request.POST.get("action", "save")
+    if action in ("up", "down"):
+        campaign_step_move(step=step, offset=-1 if action == "up" else 1)
+    elif action == "remove":
+        try:
+            campaign_step_remove(step=step)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Removed step {step.position}.")
+    else:
+        _step_form_apply(
+            request,
+            StepForm(request.POST, user=request.user, prefix=f"step{step.pk}"),
+            lambda template, delay: campaign_step_update(step=step, template=template, delay=delay),
+            "Saved step {position}.",
+        )
+    return redirect(reverse("campaign_detail", args=[step.campaign_id]) + "#steps")
+
+
+@login_required
+@require_POST
+def campaign_status(request, pk: int):
+    campaign = get_object_or_404(campaign_list(user=request.user), pk=pk)
+    status = request.POST.get("status", "")
+    try:
+        campaign_status_set(campaign=campaign, status=status)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"“{campaign.name}” is active: its steps go out as they come due."
+            if status == Campaign.Status.ACTIVE
+            else f"Paused “{campaign.name}”: its steps wait, queued ones included.",
+        )
+    return redirect("campaign_detail", pk=campaign.pk)
+
+
+@login_required
+@require_POST
+def prospects_enroll(request):
+    """Enroll the prospects picked on the prospects list, or all its filters match."""
+    filters = _prospect_filters(request.POST)
+    form = ProspectsEnrollForm(request.POST, user=request.user)
+    back = reverse("prospects") + "?" + request.POST.get("back", "")
+    if not form.is_valid():
+        messages.error(request, "Choose a campaign and the prospects to enroll.")
+        return redirect(back)
+    campaign = form.cleaned_data["campaign"]
+    if form.cleaned_data["everyone_matching"]:
+        prospects = list(prospect_list(user=request.user, **filters))
+    else:
+        prospects = list(form.cleaned_data["prospects"])
+    if not prospects:
+        messages.error(request, "Tick the prospects to enroll, or enroll all matching.")
+        return redirect(back)
+    return _enroll(request, campaign, prospects, back, named=True)
+
+
+def _enroll(request, campaign, prospects, back, *, named=False):
+    try:
+        result = enrollments_create(campaign=campaign, prospects=prospects, sender=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    text = f"Enrolled {result.enrolled} prospect{'s' if result.enrolled != 1 else ''}"
+    text += f" in “{campaign.name}”." if named else "."
+    if result.already_enrolled:
+        text += f" {result.already_enrolled} were already in this campaign."
+    if result.invalid_address:
+        text += (
+            f" {result.invalid_address} skipped: their address is invalid or on the "
+            "suppression list."
+        )
+    if campaign.status != Campaign.Status.ACTIVE:
+        text += " The campaign is not active yet: activate it to start sending."
+    messages.success(request, text)
+    return redirect(back)
 
 
 @login_required
@@ -512,18 +673,7 @@ def campaign_enroll(request, pk: int):
     if not prospects:
         messages.error(request, "Pick at least one prospect to enroll.")
         return redirect(back)
-    try:
-        result = enrollments_create(campaign=campaign, prospects=prospects, sender=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(back)
-    text = f"Enrolled {result.enrolled} prospect{'s' if result.enrolled != 1 else ''}."
-    if result.already_enrolled:
-        text += f" {result.already_enrolled} were already in this campaign."
-    if result.invalid_address:
-        text += f" {result.invalid_address} skipped: their address is invalid."
-    messages.success(request, text)
-    return redirect(back)
+    return _enroll(request, campaign, prospects, back)
 
 
 def _visible_enrollment(request, pk: int) -> Enrollment:

@@ -1,5 +1,8 @@
 // Two habits for every form, declared in the template:
-//   data-confirm="Question?"  asks before a destructive action; Cancel leaves everything as it was.
+//   data-confirm="Question?"  asks before a destructive action; Cancel leaves everything as it was
+//                             (on a form, or on one of its submit buttons for that button only).
+//   data-select-all="name"    on a checkbox: ticks or clears every checkbox called `name` in its
+//                             form (a list's "select all").
 //   data-busy="Working…"      a slow form disables its buttons and says what it is doing, so it
 //                             cannot be sent twice (the server still guards against repeats).
 (function () {
@@ -12,7 +15,7 @@
       event.preventDefault();
       return;
     }
-    var question = form.dataset.confirm;
+    var question = (event.submitter && event.submitter.dataset.confirm) || form.dataset.confirm;
     if (question && !window.confirm(question)) {
       event.preventDefault();
       return;
@@ -28,6 +31,13 @@
         if (button.tagName === "BUTTON") button.textContent = form.dataset.busy || "Working…";
       });
     }, 0);
+  });
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || !box.dataset.selectAll || !box.form) return;
+    box.form.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]')
+      .forEach(function (item) { if (!item.disabled) item.checked = box.checked; });
   });
 
   // Back from the next page (the browser's page cache): the form is usable again.
