@@ -519,20 +519,36 @@ def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
 
 
 PUSH_COALESCE_SECONDS = 1
+# A pending push sync is forgotten after this long even if its task was lost (the safety-net
+# poll still comes; a later push queues a new sync).
+PUSH_PENDING_SECONDS = 120
+
+
+def _push_pending_key(channel_id: int) -> str:
+    return f"mailroom:push-sync:{channel_id}"
 
 
 def channel_poll_on_push(*, channel_id: int) -> bool:
-    """A push said the mailbox changed: one sync soon, however many pushes arrive at once (the
-    first of a burst queues it, a second later, so it reads every change of the burst; the
-    rest are absorbed). False when one is already queued."""
+    """A push said the mailbox changed: one sync soon, however many pushes arrive before it
+    starts (the first of a burst queues it a second later; the others find it pending). False
+    when one is already pending."""
     from django.core.cache import cache
 
     from . import tasks
 
-    if not cache.add(f"mailroom:push-sync:{channel_id}", 1, timeout=PUSH_COALESCE_SECONDS + 1):
+    if not cache.add(_push_pending_key(channel_id), 1, timeout=PUSH_PENDING_SECONDS):
         return False
-    tasks.channel_poll.apply_async((channel_id, True), countdown=PUSH_COALESCE_SECONDS)
+    tasks.channel_poll_pushed.apply_async((channel_id,), countdown=PUSH_COALESCE_SECONDS)
     return True
+
+
+def channel_poll_pushed(*, channel_id: int) -> PollReport:
+    """The sync a push asked for. Its pending mark is cleared before it reads, so a push that
+    arrives from here on queues a sync of its own and no change waits for the safety poll."""
+    from django.core.cache import cache
+
+    cache.delete(_push_pending_key(channel_id))
+    return channel_poll(channel_id=channel_id)
 
 
 def channel_poll_request(*, channel: DeliveryChannel) -> bool:

@@ -40,6 +40,21 @@ def channel_poll(channel_id: int, ignore_backoff: bool = False) -> dict:
 
 
 @shared_task(
+    name="bounces.tasks.channel_poll_pushed",
+    bind=True,
+    ignore_result=True,
+    max_retries=5,
+)
+def channel_poll_pushed(self, channel_id: int) -> dict:
+    """The sync a Gmail push or Graph notification asked for. A mailbox another poll holds is
+    tried again shortly: that poll may have read before the change."""
+    report = polling.channel_poll_pushed(channel_id=channel_id)
+    if report.outcome == "busy":
+        raise self.retry(countdown=2)
+    return {"outcome": report.outcome, "api_calls": report.api_calls}
+
+
+@shared_task(
     name="bounces.tasks.channel_protection_check",
     ignore_result=True,
     autoretry_for=(DatabaseError,),

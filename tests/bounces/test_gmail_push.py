@@ -130,14 +130,24 @@ def test_a_bounce_reaches_mailroom_by_push_within_seconds(sandbox, live_server, 
     assert channel.push_last_event_at is not None
 
 
-def test_a_burst_of_pushes_costs_one_sync(sandbox, client, watched):
+def test_a_burst_of_pushes_costs_one_sync(sandbox, client, watched, monkeypatch):
+    import bounces.tasks as tasks
+
+    queued = []
+    monkeypatch.setattr(
+        tasks.channel_poll_pushed, "apply_async", lambda args, **kw: queued.append(args)
+    )
     sandbox.client.reset_calls("google", watched.mailbox_address)
     body = _push_body(watched.mailbox_address, watched.gmail_history_id + 5)
 
     answers = {_post(client, body, _token(sandbox)).status_code for _ in range(20)}
+    assert answers == {204} and len(queued) == 1
+    tasks.channel_poll_pushed.apply(queued[0])
 
-    assert answers == {204}
     assert sandbox.client.calls("google", watched.mailbox_address).get("gmail.history.list") == 1
+    # A push once that sync has started queues a sync of its own: no change waits an hour.
+    _post(client, body, _token(sandbox))
+    assert len(queued) == 2
 
 
 @pytest.mark.parametrize(
