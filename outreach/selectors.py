@@ -181,14 +181,16 @@ def outbound_email_counts(*, user: User) -> dict[str, int]:
     return counts
 
 
-def outbox_page(*, user: User, tab: str | None, sender_id: int | None = None):
+def outbox_page(*, user: User, tab: str | None, sender_id: int | None = None, search: str = ""):
     """The outbox rows for a tab (None: everything), newest first, for the senders `user` may
-    see (optionally one of them)."""
+    see (optionally one of them), optionally searched by recipient or subject."""
     emails = outbound_email_list(user=user)
     if tab in OUTBOX_TABS:
         emails = emails.filter(status__in=OUTBOX_TABS[tab][1])
     if sender_id:
         emails = emails.filter(sender_id=sender_id)
+    if search:
+        emails = emails.filter(Q(to_address__icontains=search) | Q(subject__icontains=search))
     if tab in ("scheduled", "waiting"):
         return emails.order_by("priority", "next_attempt_at", "id")
     return emails.order_by("-created_at", "-id")

@@ -26,7 +26,12 @@ from channels_app.sending.mime import (
 )
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
-from suppression.selectors import suppression_check, suppression_reason_text, suppressions_find
+from suppression.selectors import (
+    RecipientSuppressed,
+    suppression_check,
+    suppression_reason_text,
+    suppressions_find,
+)
 
 from .html_body import html_sanitize, html_to_text, signature_append
 from .inputs import body_problem, subject_problem
@@ -378,6 +383,38 @@ def email_cancel(*, email: OutboundEmail) -> bool:
             status=Status.CANCELLED, waiting_reason="Cancelled.", updated_at=timezone.now()
         )
     )
+
+
+@dataclass(frozen=True)
+class BulkRetryResult:
+    retried: int
+    not_failed: int  # no longer failed (already retried, or never was)
+    refused: dict[str, int]  # reason -> how many emails it kept from going
+
+
+def emails_retry(*, emails: list[OutboundEmail]) -> BulkRetryResult:
+    """Retry send on each of the emails (the outbox's "Retry selected"): the failed ones go
+    back in their channel's queue; the others are counted with why they did not."""
+    retried, not_failed = 0, 0
+    refused: dict[str, int] = {}
+    for email in emails:
+        try:
+            email_retry(email=email)
+        except (NoUsableChannel, RecipientSuppressed) as exc:
+            refused[exc.reason] = refused.get(exc.reason, 0) + 1
+        except ValidationError:
+            not_failed += 1
+        else:
+            retried += 1
+    return BulkRetryResult(retried=retried, not_failed=not_failed, refused=refused)
+
+
+def emails_cancel(*, emails: list[OutboundEmail]) -> int:
+    """Cancel each of the emails still waiting to go (the outbox's "Cancel selected");
+    returns how many were cancelled (the others were already on their way or done)."""
+    return OutboundEmail.objects.filter(
+        pk__in=[email.pk for email in emails], status__in=OutboundEmail.PENDING_STATUSES
+    ).update(status=Status.CANCELLED, waiting_reason="Cancelled.", updated_at=timezone.now())
 
 
 # --- campaigns ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from . import api, views
 
 urlpatterns = [
     path("outbox/", views.outbox, name="outbox"),
+    path("outbox/bulk/", views.outbox_bulk, name="outbox_bulk"),
     path("outbox/<int:pk>/retry/", views.outbox_retry, name="outbox_retry"),
     path("outbox/<int:pk>/cancel/", views.outbox_cancel, name="outbox_cancel"),
     path("compose/", views.compose, name="compose"),

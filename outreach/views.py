@@ -66,6 +66,8 @@ from .services import (
     email_cancel,
     email_compose,
     email_retry,
+    emails_cancel,
+    emails_retry,
     enrollment_pause,
     enrollment_resume,
     enrollments_create,
@@ -784,9 +786,10 @@ def outbox(request):
             .values_list("pk", flat=True)
             .first()
         )
-    page = Paginator(outbox_page(user=request.user, tab=tab, sender_id=sender_id), 50).get_page(
-        request.GET.get("page")
-    )
+    search = request.GET.get("q", "").strip()
+    page = Paginator(
+        outbox_page(user=request.user, tab=tab, sender_id=sender_id, search=search), 50
+    ).get_page(request.GET.get("page"))
     estimates = queue_estimates(emails=list(page.object_list), now=timezone.now())
     for email in page.object_list:
         email.display_reason = email_waiting_reason(email=email) or email.failure_reason
@@ -803,10 +806,50 @@ def outbox(request):
             "notices": outbox_mailbox_notices(user=request.user),
             "senders": senders if request.user.role != request.user.Role.REP else None,
             "sender_id": sender_id,
-            "pending": counts["scheduled"] + counts["waiting"],
+            "search": search,
+            # Rows that change within seconds: the page refreshes itself while there are any.
+            "moving": counts["waiting"] > 0,
             "show_sender": request.user.role != request.user.Role.REP,
         },
     )
+
+
+@login_required
+@require_POST
+def outbox_bulk(request):
+    """Retry or cancel the emails ticked in the outbox."""
+    ids = [int(value) for value in request.POST.getlist("emails") if value.isdigit()]
+    emails = list(outbound_email_list(user=request.user).filter(pk__in=ids))
+    action = request.POST.get("bulk", "")
+    if not emails:
+        messages.error(request, "Tick the emails first.")
+    elif action == "retry":
+        result = emails_retry(emails=emails)
+        if result.retried:
+            messages.success(
+                request,
+                f"Sending {result.retried} email{'s' if result.retried != 1 else ''} again.",
+            )
+        for reason, count in result.refused.items():
+            messages.error(request, f"{count} not retried: {reason}")
+        if result.not_failed:
+            messages.warning(
+                request,
+                f"{result.not_failed} of the ticked emails had not failed: left as they are.",
+            )
+    elif action == "cancel":
+        cancelled = emails_cancel(emails=emails)
+        if cancelled:
+            messages.success(
+                request, f"Cancelled {cancelled} email{'s' if cancelled != 1 else ''}."
+            )
+        if len(emails) > cancelled:
+            messages.warning(
+                request,
+                f"{len(emails) - cancelled} of the ticked emails were not waiting any more "
+                "(already sent, on their way, or done): left as they are.",
+            )
+    return _back_to_outbox(request)
 
 
 def _back_to_outbox(request):
