@@ -10,11 +10,11 @@ from core.timezones import UTC_ZONE, user_zone
 
 from .imports import IMPORT_FIELDS, MAX_FILE_BYTES
 from .inputs import (
+    COMPOSE_TOO_FAR,
     MAX_BODY_CHARS,
     MAX_SUBJECT_CHARS,
-    SEND_AT_TOO_FAR,
     body_problem,
-    send_at_problem,
+    compose_send_at_problem,
     subject_problem,
 )
 from .models import Campaign, Prospect, ProspectImport
@@ -40,7 +40,7 @@ class ZonedDateTimeField(forms.DateTimeField):
                 return super().to_python(value)
             except OverflowError as exc:
                 # Within a day of datetime's end (9999-12-31): no zone conversion fits.
-                raise forms.ValidationError(SEND_AT_TOO_FAR, code="out_of_range") from exc
+                raise forms.ValidationError(COMPOSE_TOO_FAR, code="out_of_range") from exc
             except forms.ValidationError as exc:
                 if exc.code != "ambiguous_timezone":
                     raise
@@ -104,7 +104,7 @@ class ComposeForm(forms.Form):
                 f"{self.zone.key} (it is {local_now:%Y-%m-%d %H:%M} there). Pick a later time, "
                 "or leave it empty to send now."
             )
-        if problem := send_at_problem(send_at):
+        if problem := compose_send_at_problem(send_at):
             raise forms.ValidationError(problem)
         return send_at.astimezone(UTC)
 

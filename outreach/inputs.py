@@ -40,6 +40,22 @@ def body_problem(value: str) -> str:
     return text_problem(value, what="body", limit=MAX_BODY_CHARS)
 
 
+# Compose: a rep scheduling one email means this year, not a date two years out (a typo for
+# 2027 as 2072 is refused rather than kept waiting).
+COMPOSE_HORIZON = timedelta(days=365)
+COMPOSE_TOO_FAR = (
+    "An email can be scheduled at most a year ahead in Compose: pick a time within the next "
+    "12 months."
+)
+
+
+def compose_send_at_problem(send_at: datetime) -> str:
+    """A Compose "Send at" more than a year ahead (an aware datetime)."""
+    if send_at - timezone.now() > COMPOSE_HORIZON:
+        return COMPOSE_TOO_FAR
+    return ""
+
+
 def send_at_problem(send_at: datetime) -> str:
     """A scheduled time too far ahead (an aware datetime)."""
     if send_at - timezone.now() > SEND_AT_HORIZON:

@@ -111,3 +111,14 @@ def test_organization_without_a_known_zone_uses_utc(client, org, sender):
     _schedule(client, sender, "2030-01-15T13:00")
 
     assert OutboundEmail.objects.get().scheduled_at == datetime(2030, 1, 15, 13, 0, tzinfo=UTC)
+
+
+@time_machine.travel(NOON_UTC, tick=False)
+def test_a_send_time_more_than_a_year_ahead_is_refused_at_compose(client, org, sender):
+    _in_zone(org, "UTC")
+    client.force_login(sender)
+    page = _schedule(client, sender, "2031-01-16T12:00").content.decode()
+    assert "at most a year ahead in Compose" in page
+    assert not OutboundEmail.objects.exists()
+    _schedule(client, sender, "2031-01-14T12:00")
+    assert OutboundEmail.objects.get().scheduled_at == datetime(2031, 1, 14, 12, tzinfo=UTC)
