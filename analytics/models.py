@@ -18,6 +18,7 @@ class FeedEvent(TimeStampedModel):
         REMOVAL_REQUESTED = "removal_requested", "Asks to be removed"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         COMPLAINED = "complained", "Spam complaint"
+        DOMAIN_CHECK = "domain_check", "Sending domain changed"
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="feed_events"

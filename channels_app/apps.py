@@ -59,6 +59,15 @@ class ChannelsAppConfig(AppConfig):
                 "watches that end within a day (Gmail's last 7 days).",
             )
         )
+        register(
+            PeriodicTaskSpec(
+                name="Re-check sending domains",
+                task="channels_app.tasks.sending_domains_recheck",
+                every_seconds=6 * 3600,
+                description="SPF, DKIM, DMARC and MX of every connected channel's From domain; "
+                "a change goes to the organization admins' live feed.",
+            )
+        )
         apply_google_endpoints()
         setting_changed.connect(apply_google_endpoints, dispatch_uid="mailroom_google_endpoints")
         social_account_removed.connect(

@@ -218,3 +218,28 @@ class ChannelChoice(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.channel}"
+
+
+class SendingDomainCheck(TimeStampedModel):
+    """The last SPF / DKIM / DMARC / MX check of a From domain, as one provider sends it
+    (channels_app.domain_check). Kept so the settings page never waits on DNS."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="domain_checks"
+    )
+    domain = models.CharField(max_length=255)
+    provider = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=10)
+    lines = models.JSONField(default=list)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["domain", "provider"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain", "provider"], name="domain_check_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.provider or 'SMTP'}): {self.state}"

@@ -9,5 +9,10 @@ urlpatterns = [
     path("choose/", views.choose, name="channel_choose"),
     path("channels/<int:channel_id>/disconnect/", views.disconnect, name="channel_disconnect"),
     path("channels/<int:channel_id>/webhook/", views.esp_webhook_save, name="channel_esp_webhook"),
+    path(
+        "channels/<int:channel_id>/domain-check/",
+        views.domain_check_now,
+        name="channel_domain_check",
+    ),
     path("channels/<int:channel_id>/reconnect/", views.reconnect, name="channel_reconnect"),
 ]

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from .domain_check import channel_domain_check, domain_check_stored, sending_domain
 from .forms import EspWebhookForm, ExchangeOnPremForm, SmtpChannelForm
 from .models import DeliveryChannel
 from .providers.esp import ESPS, WEBHOOK_USERNAME
@@ -57,6 +58,18 @@ def _webhook(request: HttpRequest, channel: DeliveryChannel | None) -> dict | No
     return info
 
 
+def _domain_check(channel: DeliveryChannel | None) -> dict | None:
+    """What the page shows of a channel's From domain: the stored check (never a DNS query
+    while the page renders; "Check now" and the 6-hourly task make them)."""
+    if channel is None or channel.kind == Kind.MSC_LEGACY or not sending_domain(channel):
+        return None
+    return {
+        "channel": channel,
+        "domain": sending_domain(channel),
+        "check": domain_check_stored(channel=channel),
+    }
+
+
 def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
     state = email_settings_for_user(user=request.user)
     own_smtp = state.own.get(Kind.CUSTOM_SMTP)
@@ -93,6 +106,11 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         ),
         "own_smtp_webhook": _webhook(request, own_smtp),
         "team_smtp_webhook": _webhook(request, state.team_smtp) if state.can_manage_team else None,
+        "domain_checks": [
+            info
+            for info in (_domain_check(state.current), _domain_check(state.team_smtp))
+            if info is not None
+        ],
         "open_section": forms.get("open_section", ""),
         "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
     }
@@ -162,6 +180,18 @@ def esp_webhook_save(request: HttpRequest, channel_id: int) -> HttpResponse:
     else:
         messages.error(request, "Choose an email service from the list.")
     return redirect(f"{reverse('email_settings')}#{anchor}")
+
+
+@login_required
+@require_POST
+def domain_check_now(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None:
+        raise Http404
+    check = channel_domain_check(channel=channel)
+    if check is not None:
+        messages.success(request, f"Checked {check.domain}: SPF, DKIM, DMARC and MX below.")
+    return redirect(f"{reverse('email_settings')}#domain-check")
 
 
 @login_required

@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--https-port", type=int, default=8901, help="-1 disables HTTPS")
     parser.add_argument("--smtp-port", type=int, default=2525, help="-1 disables SMTP")
     parser.add_argument(
+        "--dns-port", type=int, default=8953, help="DNS (UDP and TCP) for the demo's domains"
+    )
+    parser.add_argument(
         "--smtp-ssl-port", type=int, default=None, help="implicit-TLS SMTP port (off unless given)"
     )
     parser.add_argument(
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         https_port=None if args.https_port < 0 else args.https_port,
         smtp_port=None if args.smtp_port < 0 else args.smtp_port,
         smtp_ssl_port=args.smtp_ssl_port,
+        dns_port=None if args.dns_port < 0 else args.dns_port,
         state_file=args.state_file,
         cert_dir=args.cert_dir,
         smtp_auth_required=not args.smtp_no_auth,
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if running.smtp_ssl_port:
         print(f"  SMTPS  {running.smtp_host}:{running.smtp_ssl_port}")
     print(f"  EWS    {running.ews_url}  (Exchange on-prem, NTLM)")
+    if running.dns_port:
+        print(f"  DNS    {running.host}:{running.dns_port}  (UDP and TCP: the demo's domains)")
     if args.state_file:
         print(f"  state  {args.state_file}")
     for login, hook in running.store.esp_webhooks.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import graph_notifications, pubsub
 from .client import SandboxClient
+from .dns import DnsService
 from .httpcore import Context
 from .smtp import SmtpService
 from .state import DEFAULT_ROTATION_GRACE_SECONDS, Store
@@ -34,6 +35,12 @@ class RunningSandbox:
     _https: SandboxHTTPServer | None
     _smtp: SmtpService | None
     _threads: list[threading.Thread] = field(default_factory=list)
+    _dns: DnsService | None = None
+
+    @property
+    def dns_port(self) -> int | None:
+        """The DNS server's port (UDP and TCP) for the sending-domain check."""
+        return self._dns.port if self._dns else None
 
     @property
     def http_url(self) -> str:
@@ -66,6 +73,11 @@ class RunningSandbox:
             "MAILROOM_MICROSOFT_AUTHORITY_URL": f"{secure}/microsoft/login",
             "MAILROOM_GRAPH_URL": f"{base}/microsoft/graph",
             "MAILROOM_PROVIDER_CA_BUNDLE": self.ca_file,
+            **(
+                {"MAILROOM_DNS_NAMESERVER": self.host, "MAILROOM_DNS_PORT": self.dns_port}
+                if self.dns_port
+                else {}
+            ),
         }
 
     def stop(self) -> None:
@@ -75,6 +87,8 @@ class RunningSandbox:
                 server.server_close()
         if self._smtp is not None:
             self._smtp.stop()
+        if self._dns is not None:
+            self._dns.stop()
         self.store.stop_autosave()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -95,6 +109,7 @@ def start_sandbox(
     smtp_port: int | None = 0,
     *,
     smtp_ssl_port: int | None = None,
+    dns_port: int | None = 0,
     state_file: str | None = None,
     cert_dir: str | None = None,
     smtp_auth_required: bool = True,
@@ -145,6 +160,10 @@ def start_sandbox(
             auth_required=smtp_auth_required,
         )
         smtp.start()
+    dns_service = None
+    if dns_port is not None:
+        dns_service = DnsService(host, dns_port)
+        dns_service.start()
     threads = [_serve(http, "sandbox-http")]
     if https is not None:
         threads.append(_serve(https, "sandbox-https"))
@@ -163,6 +182,7 @@ def start_sandbox(
         _https=https,
         _smtp=smtp,
         _threads=threads,
+        _dns=dns_service,
     )
     log.info(
         "sandbox started: %s %s smtp %s", running.http_url, running.https_url, running.smtp_port

@@ -284,6 +284,11 @@ MAILROOM_GRAPH_LIFECYCLE_URL = env(
     "GRAPH_LIFECYCLE_URL",
     default=MAILROOM_GRAPH_NOTIFICATION_URL.replace("/notify/", "/lifecycle/"),
 )
+# The sending-domain check's DNS (channels_app.domain_check): a nameserver and port, or empty
+# for the system's resolvers; the sandbox's DNS in `make run` and the tests.
+MAILROOM_DNS_NAMESERVER = env("DNS_NAMESERVER", default="127.0.0.1" if SANDBOX_URL else "")
+MAILROOM_DNS_PORT = env.int("DNS_PORT", default=8953 if SANDBOX_URL else 53)
+MAILROOM_DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=3.0)
 # A CA bundle for the providers' TLS (the sandbox's self-signed certificate); None = the
 # public CAs (certifi).
 MAILROOM_PROVIDER_CA_BUNDLE = env(
