@@ -5,7 +5,7 @@ from bounces.polling import channel_poll_request
 from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
 from core.admin import ScopedModelAdmin
 
-from .models import ChannelChoice, DeliveryChannel
+from .models import ChannelChoice, DeliveryChannel, SendingDomainCheck
 from .services import channel_disconnect
 from .tokens import channel_mark_needs_reconnect
 
@@ -115,3 +115,18 @@ class ChannelChoiceAdmin(ScopedModelAdmin):
     search_fields = ["user__email"]
     list_filter = ["channel__kind"]
     raw_id_fields = ["user", "channel"]
+
+
+@admin.register(SendingDomainCheck)
+class SendingDomainCheckAdmin(ScopedModelAdmin):
+    """The last SPF / DKIM / DMARC / MX check of each From domain (made on Email settings and
+    every 6 hours)."""
+
+    organization_path = "organization"
+    list_display = ["domain", "provider", "state", "checked_at", "organization"]
+    list_filter = ["state", "provider"]
+    search_fields = ["domain"]
+    readonly_fields = ["organization", "domain", "provider", "state", "lines", "checked_at"]
+
+    def has_add_permission(self, request):
+        return False
