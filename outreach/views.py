@@ -16,7 +16,7 @@ from accounts.selectors import user_list_visible
 from channels_app.sending.limits import queue_estimates
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from core.http import param_id
-from suppression.selectors import RecipientSuppressed
+from suppression.selectors import RecipientSuppressed, suppressed_address_q
 
 from .forms import (
     ApiTokenForm,
@@ -499,7 +499,13 @@ def campaign_detail(request, pk: int):
     candidates = enroll_form.fields["prospects"].queryset.exclude(enrollments__campaign=campaign)
     # Prospects with an invalid address are listed (so nobody wonders where they went) but
     # cannot be picked; "Enroll all N" counts only those it will enroll.
-    enrollable_count = candidates.filter(email_status=Prospect.EmailStatus.VALID).count()
+    valid = candidates.filter(email_status=Prospect.EmailStatus.VALID)
+    # Suppressed addresses (unsubscribed, complained, do not contact) would be enrolled and then
+    # skipped at every step: the count says so instead of promising them an email.
+    suppressed_count = valid.filter(
+        suppressed_address_q(organization_id=campaign.organization_id)
+    ).count()
+    enrollable_count = valid.count() - suppressed_count
     candidate_count = candidates.count()
     page = Paginator(enrollment_list(user=request.user, campaign=campaign), 50).get_page(
         request.GET.get("page")
@@ -516,7 +522,8 @@ def campaign_detail(request, pk: int):
             "candidates": candidates[:50],
             "candidate_count": candidate_count,
             "enrollable_count": enrollable_count,
-            "invalid_count": candidate_count - enrollable_count,
+            "invalid_count": candidate_count - enrollable_count - suppressed_count,
+            "suppressed_count": suppressed_count,
         },
     )
 

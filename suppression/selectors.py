@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import User
@@ -73,6 +74,21 @@ def suppressions_find(*, organization_id: int, addresses: Iterable[str]) -> dict
         if entry is not None:
             found[address] = entry
     return found
+
+
+def suppressed_address_q(*, organization_id: int, field: str = "email") -> Q:
+    """Rows whose address `field` is on the organization's suppression list (the address
+    itself or its whole domain): for counting who a bulk action will skip."""
+    live = Suppression.objects.filter(organization_id=organization_id, removed_at__isnull=True)
+    addresses = (
+        live.filter(scope=Suppression.Scope.ADDRESS)
+        .annotate(wanted=Lower(OuterRef(field)))
+        .filter(address=F("wanted"))
+    )
+    q = Q(Exists(addresses))
+    for domain in live.filter(scope=Suppression.Scope.DOMAIN).values_list("address", flat=True):
+        q |= Q(**{f"{field}__iendswith": f"@{domain}"})
+    return q
 
 
 def suppression_find(*, organization_id: int, address: str) -> Suppression | None:

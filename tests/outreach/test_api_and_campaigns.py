@@ -257,3 +257,36 @@ def test_pausing_a_campaign_holds_its_queued_steps_until_it_is_active_again(clie
     assert drain(channel).sent == 1
     step_email.refresh_from_db()
     assert step_email.status == OutboundEmail.Status.SENT
+
+
+def test_enroll_all_does_not_count_suppressed_prospects_and_says_why(client, rep):
+    from suppression.models import Suppression
+    from suppression.services import suppression_add
+
+    campaign = CampaignFactory(owner=rep)
+    CampaignStepFactory(campaign=campaign, position=1, delay=timedelta(days=1))
+    org = rep.organization
+    fresh = [ProspectFactory(organization=org, owner=rep) for _ in range(2)]
+    left = ProspectFactory(organization=org, owner=rep, email="Gone.Away@northwind.test")
+    rival = ProspectFactory(organization=org, owner=rep, email="sam@rival.test")
+    suppression_add(
+        organization_id=org.pk,
+        value="gone.away@northwind.test",
+        reason=Suppression.Reason.UNSUBSCRIBED,
+    )
+    suppression_add(organization_id=org.pk, value="rival.test", reason=Suppression.Reason.MANUAL)
+    client.force_login(rep)
+
+    page = client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+
+    assert "Enroll all 2 not yet enrolled" in page
+    assert "2 not yet enrolled are on the" in page and "will be skipped" in page
+    response = client.post(
+        reverse("campaign_enroll", args=[campaign.pk]), {"everyone_matching": "1"}, follow=True
+    )
+    enrolled = set(
+        Enrollment.objects.filter(campaign=campaign).values_list("prospect_id", flat=True)
+    )
+    assert enrolled == {p.pk for p in fresh}
+    assert left.pk not in enrolled and rival.pk not in enrolled
+    assert response.status_code == 200
