@@ -34,5 +34,6 @@ class SuppressionPolicyForm(forms.ModelForm):
         fields = [
             "soft_bounce_limit",
             "soft_bounce_window_days",
+            "complaint_rate_limit",
             "unsubscribe_header_one_off",
         ]

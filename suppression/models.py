@@ -4,6 +4,8 @@ Every send path reads it twice (when an email is queued, and again just before t
 called); bounce outcomes, unsubscribes and admins write it. An entry is never deleted: a removal
 is recorded (who, when, why), so the list keeps its own history."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -106,6 +108,13 @@ class SuppressionPolicy(TimeStampedModel):
     soft_bounce_window_days = models.PositiveSmallIntegerField(
         default=30, help_text="…within this many days."
     )
+    complaint_rate_limit = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.30"),
+        help_text="Warn when spam complaints over the last 30 days pass this share of the "
+        "emails sent, in percent (Gmail's and Yahoo's bulk-sender limit is 0.3%).",
+    )
     unsubscribe_header_one_off = models.BooleanField(
         default=False,
         help_text="Put the one-click List-Unsubscribe header on one-off emails too "
@@ -116,7 +125,9 @@ class SuppressionPolicy(TimeStampedModel):
         verbose_name_plural = "suppression policies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(soft_bounce_limit__gte=1) & Q(soft_bounce_window_days__gte=1),
+                condition=Q(soft_bounce_limit__gte=1)
+                & Q(soft_bounce_window_days__gte=1)
+                & Q(complaint_rate_limit__gt=0),
                 name="suppression_policy_positive",
             )
         ]

@@ -4,6 +4,8 @@ one indexed query for one address or a whole batch), the admins' page, the polic
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -11,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import User
+from outreach.models import OutboundEmail
 
 from .models import Suppression, SuppressionPolicy
 
@@ -74,6 +77,30 @@ def suppressions_find(*, organization_id: int, addresses: Iterable[str]) -> dict
         if entry is not None:
             found[address] = entry
     return found
+
+
+COMPLAINT_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ComplaintRate:
+    complaints: int
+    sent: int
+    percent: float
+    over_limit: bool
+
+
+def complaint_rate(*, organization_id: int, limit_percent: float) -> ComplaintRate:
+    """Spam complaints (suppressed as complained) over the emails sent in the last 30 days."""
+    since = timezone.now() - timedelta(days=COMPLAINT_WINDOW_DAYS)
+    complaints = Suppression.objects.filter(
+        organization_id=organization_id,
+        reason=Suppression.Reason.COMPLAINED,
+        created_at__gte=since,
+    ).count()
+    sent = OutboundEmail.objects.filter(organization_id=organization_id, sent_at__gte=since).count()
+    percent = 100.0 * complaints / sent if sent else 0.0
+    return ComplaintRate(complaints, sent, percent, bool(sent) and percent > limit_percent)
 
 
 def suppressed_address_q(*, organization_id: int, field: str = "email") -> Q:

@@ -138,6 +138,7 @@ def suppression_policy_update(
         if name not in {
             "soft_bounce_limit",
             "soft_bounce_window_days",
+            "complaint_rate_limit",
             "unsubscribe_header_one_off",
         }:
             raise ValueError(f"not a policy setting: {name}")

@@ -18,6 +18,7 @@ from outreach.models import OutboundEmail
 from .forms import SuppressionAddForm, SuppressionPolicyForm, SuppressionRemoveForm
 from .links import unsubscribe_link_read
 from .selectors import (
+    complaint_rate,
     suppression_find,
     suppression_list,
     suppression_policy,
@@ -71,6 +72,10 @@ def suppressions(request):
             "remove_form": SuppressionRemoveForm(),
             "policy": policy,
             "policy_form": SuppressionPolicyForm(instance=policy),
+            "complaints": complaint_rate(
+                organization_id=user.organization_id,
+                limit_percent=float(policy.complaint_rate_limit),
+            ),
         },
     )
 

@@ -118,6 +118,38 @@ def test_policy_is_shown_and_saved(client, org_admin):
     assert "3 soft bounces in 30 days" in client.get(reverse("suppressions")).content.decode()
     client.post(
         reverse("suppression_policy"),
-        {"soft_bounce_limit": 5, "soft_bounce_window_days": 14},
+        {"soft_bounce_limit": 5, "soft_bounce_window_days": 14, "complaint_rate_limit": "0.10"},
     )
-    assert "5 soft bounces in 14 days" in client.get(reverse("suppressions")).content.decode()
+    page = client.get(reverse("suppressions")).content.decode()
+    assert "5 soft bounces in 14 days" in page
+    assert "your limit 0.10%" in page
+
+
+def test_the_complaint_rate_is_shown_against_the_limit(client, org_admin, rep):
+    from django.utils import timezone
+
+    from outreach.models import OutboundEmail
+    from suppression.models import Suppression
+    from suppression.services import suppression_add
+
+    org = org_admin.organization
+    for n in range(200):
+        OutboundEmail.objects.create(
+            organization=org,
+            sender=rep,
+            to_address=f"p{n}@customer.test",
+            subject="Hi",
+            body="Hello",
+            status=OutboundEmail.Status.SENT,
+            sent_at=timezone.now(),
+        )
+    client.force_login(org_admin)
+    assert "Within the limit" in client.get(reverse("suppressions")).content.decode()
+
+    suppression_add(
+        organization_id=org.pk, value="p1@customer.test", reason=Suppression.Reason.COMPLAINED
+    )
+    page = client.get(reverse("suppressions")).content.decode()
+
+    assert "1 of 200 emails sent (0.50%; your limit 0.30%)" in page
+    assert "Over the limit" in page
