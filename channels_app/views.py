@@ -11,7 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .domain_check import channel_domain_check, domain_check_stored, sending_domain
+from .domain_check import (
+    channel_domain_check,
+    domain_check_stored,
+    expectation_for,
+    sending_domain,
+)
 from .forms import EspWebhookForm, ExchangeOnPremForm, SmtpChannelForm
 from .models import DeliveryChannel
 from .providers.esp import ESPS, WEBHOOK_USERNAME
@@ -70,6 +75,21 @@ def _domain_check(channel: DeliveryChannel | None) -> dict | None:
     }
 
 
+def _domain_checks(channels: list[DeliveryChannel | None]) -> list[dict]:
+    """One entry per channel (the one in use first), each From domain and provider once."""
+    seen, found = set(), []
+    for channel in channels:
+        info = _domain_check(channel)
+        if info is None:
+            continue
+        expectation = expectation_for(info["channel"])
+        key = (info["domain"], expectation.provider if expectation else info["channel"].pk)
+        if key not in seen:
+            seen.add(key)
+            found.append(info)
+    return found
+
+
 def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
     state = email_settings_for_user(user=request.user)
     own_smtp = state.own.get(Kind.CUSTOM_SMTP)
@@ -106,11 +126,9 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         ),
         "own_smtp_webhook": _webhook(request, own_smtp),
         "team_smtp_webhook": _webhook(request, state.team_smtp) if state.can_manage_team else None,
-        "domain_checks": [
-            info
-            for info in (_domain_check(state.current), _domain_check(state.team_smtp))
-            if info is not None
-        ],
+        "domain_checks": _domain_checks(
+            [state.current, *state.own.values(), state.team_smtp if state.can_manage_team else None]
+        ),
         "open_section": forms.get("open_section", ""),
         "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
     }

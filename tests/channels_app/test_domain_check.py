@@ -144,3 +144,17 @@ def test_a_change_between_checks_goes_to_the_admins_feed(sandbox, rep, org_admin
     [event] = FeedEvent.objects.filter(user=org_admin, kind=FeedEvent.Kind.DOMAIN_CHECK)
     assert "acme.test" in event.title and "DKIM ok → fail" in event.title
     assert not FeedEvent.objects.filter(user=rep, kind=FeedEvent.Kind.DOMAIN_CHECK).exists()
+
+
+def test_every_channel_of_the_rep_has_its_domain_on_the_page(sandbox, client, rep):
+    choose(rep, connect(sandbox, owner=rep, kind=Kind.GMAIL))
+    connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE)
+    client.force_login(rep)
+    for channel in DeliveryChannel.objects.filter(owner=rep):
+        client.post(reverse("channel_domain_check", args=[channel.pk]))
+
+    page = client.get(reverse("email_settings")).content.decode()
+
+    assert "Authorises Google Workspace" in page  # the Gmail channel in use
+    assert "Authorises Microsoft 365" in page  # the Outlook one beside it
+    assert "CNAME selector1._domainkey.acme.test" in page
