@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -46,6 +46,15 @@ _HEADINGS: dict[str, set[str]] = {
 }
 
 Kind = ProspectImportIssue.Kind
+UPDATED_FIELDS = tuple(name for name in IMPORT_FIELDS if name != "email")
+_COUNTERS = (
+    "rows_done",
+    "created_count",
+    "updated_count",
+    "skipped_count",
+    "error_count",
+    "flagged_count",
+)
 
 
 def _heading_key(heading: str) -> str:
@@ -201,6 +210,7 @@ class _Chunk:
         self.updated: list[Prospect] = []
         self.issues: list[ProspectImportIssue] = []
         self.skipped = 0
+        self.matched = 0  # existing prospects the file's rows were for
 
     def issue(self, row_number: int, kind: str, email: str, reason: str, cells: list[str]):
         self.issues.append(
@@ -285,10 +295,16 @@ def _chunk_read(
             )
             continue
         if prospect is not None:
+            changed = False
             for field, value in values.items():
-                if value:  # an empty cell never blanks what the prospect already has
+                # An empty cell never blanks what the prospect already has.
+                if value and getattr(prospect, field) != value:
                     setattr(prospect, field, value)
-            chunk.updated.append(prospect)
+                    changed = True
+            chunk.matched += 1
+            if changed:  # written only when it changes (a re-import of the same file is cheap)
+                prospect.updated_at = timezone.now()
+                chunk.updated.append(prospect)
         else:
             prospect = Prospect(
                 organization_id=prospect_import.organization_id,
@@ -345,6 +361,28 @@ def _chunk_save(chunk: _Chunk, rows_by_email: dict[str, tuple[int, list[str]]]) 
     return created
 
 
+def _prospects_update(prospects: list[Prospect]) -> None:
+    """Write the changed prospects' fields: one statement run for every row (executemany).
+    Django's bulk_update builds a CASE per field per row, about 1,000 rows a second here
+    (bench/prospect_import.py); this is the same UPDATE a save would make, without the rest."""
+    if not prospects:
+        return
+    meta = Prospect._meta
+    fields = [meta.get_field(name) for name in (*UPDATED_FIELDS, "updated_at")]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    rows = [
+        [
+            *(field.get_db_prep_save(getattr(p, field.attname), connection) for field in fields),
+            p.pk,
+        ]
+        for p in prospects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def prospect_import_process(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> None:
     """The import task: read the rows after `rows_done`, a chunk per transaction."""
     prospect_import = (
@@ -375,7 +413,8 @@ def prospect_import_process(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> 
         end = min(start + chunk_rows, len(records))
         rows = [(index + 2, records[index]) for index in range(start, end)]
         with transaction.atomic():
-            locked = ProspectImport.objects.select_for_update().get(pk=import_id)
+            # Without the file: it is read once above, not at every chunk.
+            locked = ProspectImport.objects.select_for_update().defer("content").get(pk=import_id)
             if locked.rows_done != start:
                 return  # another run of the task took over
             chunk = _chunk_read(prospect_import, rows, seen)
@@ -385,18 +424,15 @@ def prospect_import_process(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> 
                 if column < len(cells):
                     rows_by_email.setdefault(cells[column].strip().lower(), (row_number, cells))
             created = _chunk_save(chunk, rows_by_email)
-            if chunk.updated:
-                Prospect.objects.bulk_update(
-                    chunk.updated, [*IMPORT_FIELDS.keys() - {"email"}, "updated_at"], batch_size=500
-                )
+            _prospects_update(chunk.updated)
             ProspectImportIssue.objects.bulk_create(chunk.issues, batch_size=500)
             locked.rows_done = end
             locked.created_count += created
-            locked.updated_count += len(chunk.updated)
+            locked.updated_count += chunk.matched
             locked.skipped_count += chunk.skipped
             locked.error_count += sum(1 for issue in chunk.issues if issue.kind == Kind.ERROR)
             locked.flagged_count += sum(1 for issue in chunk.issues if issue.kind == Kind.FLAGGED)
-            locked.save()
+            locked.save(update_fields=[*_COUNTERS, "updated_at"])
         start = end
     now = timezone.now()
     ProspectImport.objects.filter(pk=import_id).update(

@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from channels_app.models import DeliveryChannel
 from core.models import TimeStampedModel
@@ -47,7 +48,11 @@ class Prospect(TimeStampedModel):
                 name="prospect_invalid_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "last_name"], name="prospect_owner_name")]
+        indexes = [
+            models.Index(fields=["owner", "last_name"], name="prospect_owner_name"),
+            # The CSV import matches known addresses whatever their case, a chunk at a time.
+            models.Index(F("organization"), Lower("email"), name="prospect_org_email_lower"),
+        ]
 
     def __str__(self) -> str:
         return self.email
