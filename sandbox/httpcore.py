@@ -135,8 +135,8 @@ CONSENT_PAGE = """<!doctype html>
 <div class="sandbox">Mailroom sandbox: no real account is used</div>
 <h1><span class="brand">{brand}</span></h1>
 <p>The application <strong>{client_id}</strong> wants to access your account:</p>
-<ul>{scopes}</ul>
 <form method="post" action="{action}">
+<ul>{scopes}</ul>
 {hidden}
 <label for="email">Mailbox email address</label>
 <input type="email" id="email" name="sandbox_email" value="{email}" required>
