@@ -443,7 +443,7 @@ def _with_status(
 def _from_plain_text(
     message: Message, regions: list[str], excluded: set[str], family: str | None
 ) -> list[FailedRecipient]:
-    region = "\n".join(regions)
+    region = plaintext.unwrap_gateway_addresses("\n".join(regions))
 
     inline_fields = dsn.fields_from_text(region) if _INLINE_DSN_FIELD.search(region) else []
     if inline_fields:
@@ -455,7 +455,9 @@ def _from_plain_text(
         if saw_success:
             return []
 
-    pairs = plaintext.extract_recipients(region, excluded=excluded)
+    pairs = plaintext.extract_recipients(region, excluded=excluded) or _screen_name_recipients(
+        message, region
+    )
     failed_header = header_text(message, "X-Failed-Recipients")
     listed = list(dict.fromkeys(plaintext.addresses_in(failed_header)))
     if listed:
@@ -472,6 +474,16 @@ def _from_plain_text(
             diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
         recipients.append(_recipient(address, diagnostic, None, action, region, family=family))
     return recipients
+
+
+def _screen_name_recipients(message: Message, region: str) -> list[tuple[str, str]]:
+    """Members named without a domain (AOL's own notices name screen names): each at the
+    domain of the mail system that wrote the notice."""
+    names = plaintext.screen_names(region)
+    notice_domain = (first_address(header_text(message, "From")) or "").rpartition("@")[2]
+    if not names or not notice_domain:
+        return []
+    return [(f"{name}@{notice_domain}", "") for name in names[: plaintext.MAX_RECIPIENTS]]
 
 
 def _from_ses_notification(text: str) -> list[FailedRecipient]:

@@ -86,6 +86,43 @@ _TRANSPORT_HEADERS = frozenset(
     }
 )
 _ADDRESS_IN_TEXT = re.compile(ADDRESS)
+
+# Gateways that wrap an SMTP address in their own addressing. Exchange 5.5 and other X.400
+# MTAs write the O/R address with the SMTP one as a domain-defined attribute
+# ("c=US;a= ;p=Org;o=Site;dda:SMTP=a@b;", or with "/" separators); Exchange's IMCEA
+# encapsulation writes "IMCEASMTP-a+40b+2Ecom@host" (RFC 1891 xtext: "+XX" is a hex byte).
+_X400_WRAPPED = re.compile(
+    r"['\"]?(?:/?[A-Za-z]{1,5}=[^;/'\"\n]{0,64}[;/])*dda[:.]smtp="
+    r"([A-Za-z0-9!#$%&*+=?^_`{|}~.-]{1,128}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24})[;/]?['\"]?",
+    re.IGNORECASE,
+)
+_IMCEA_WRAPPED = re.compile(r"IMCEASMTP-([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200})@[\w.-]+")
+_XTEXT_BYTE = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+# LMail's report format, which L-Soft's LSMTP and LISTSERV write (and read): one block per
+# recipient, "Error-For:" then "Error-Code:" / "Error-Text:" lines, closed by "Error-End:".
+_ERROR_FOR = re.compile(rf"^\s*Error-For:\s*<?({ADDRESS})>?", re.IGNORECASE)
+_ERROR_TEXT = re.compile(r"^\s*(?:Error-Text|Error-Code|Alias):\s*(.*)$", re.IGNORECASE)
+# Ipswitch IMail (SMTP32) writes what happened first, then the address: "Unknown user: a@b",
+# "Delivery failed 4 attempts: a@b". The phrase must name a failure (a "To: a@b" is not one).
+_PHRASE_THEN_ADDRESS = re.compile(
+    rf"^\s*(?P<phrase>[A-Za-z][A-Za-z0-9 '(),./-]{{2,80}}?)\s*:\s*<?(?P<address>{ADDRESS})>?\s*\.?$"
+)
+_FAILURE_PHRASE = re.compile(
+    r"\b(?:unknown|invalid|fail\w*|exceed\w*|reject\w*|refused|denied|error|unable|not|no such"
+    r"|undeliverable|full|over quota|bad)\b",
+    re.IGNORECASE,
+)
+# An alias the recipient was reached through. Sendmail lists the alias' target with
+# "(expanded from: <alias>)": the alias is the address that was mailed. Exim lists a
+# forward's target with "(generated from <parent>)", the target being the address that
+# failed, unless it hides the target as "an undisclosed address": then only the parent is known.
+_EXPANDED_FROM = re.compile(rf"\(\s*expanded from:\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
+_GENERATED_FROM = re.compile(rf"\(\s*generated from\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
+_UNDISCLOSED = re.compile(r"^\s*an undisclosed address\s*$", re.IGNORECASE)
+# A list of bare screen names (AOL names its members without a domain) after its heading.
+_LIST_HEADING = re.compile(r"following (?:recipients?|address(?:es)?|users?)\b.*:\s*$", re.I)
+_SCREEN_NAME = re.compile(r"^[ \t]+([A-Za-z][A-Za-z0-9._-]{1,31})\s*$")
 MAX_RECIPIENTS = 50
 MAX_LINE_CHARS = 2000
 _MAX_DIAGNOSTIC_LINES = 12
@@ -113,6 +150,34 @@ def _starts_header_block(lines: list[str], index: int) -> bool:
     return header_lines >= 2
 
 
+def unwrap_gateway_addresses(text: str) -> str:
+    """`text` with X.400- and IMCEA-wrapped SMTP addresses written as the plain address."""
+    lowered = text.lower()
+    if "smtp=" in lowered:
+        text = _X400_WRAPPED.sub(lambda found: found.group(1), text)
+    if "imceasmtp-" in lowered:
+        text = _IMCEA_WRAPPED.sub(
+            lambda found: _XTEXT_BYTE.sub(lambda byte: chr(int(byte.group(1), 16)), found.group(1)),
+            text,
+        )
+    return text
+
+
+def screen_names(region: str) -> list[str]:
+    """Bare names listed, indented, under a "the following recipients ...:" heading."""
+    names: list[str] = []
+    lines = region.split("\n")
+    for index, line in enumerate(lines):
+        if not _LIST_HEADING.search(line[:MAX_LINE_CHARS]):
+            continue
+        for following in lines[index + 1 : index + 1 + MAX_RECIPIENTS]:
+            found = _SCREEN_NAME.match(following)
+            if not found:
+                break
+            names.append(found.group(1).lower())
+    return names
+
+
 def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, str]]:
     """(address, diagnostic) pairs in order of appearance, one per address.
 
@@ -126,10 +191,36 @@ def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, st
 
 def _recipients_in(region: str) -> list[tuple[str, str]]:
     found: dict[str, list[str]] = {}
+    aliases: dict[str, str] = {}  # an alias' target -> the alias (Sendmail's expansions)
     lines = [line[:MAX_LINE_CHARS] for line in region.split("\n")]
     index = 0
     while index < len(lines) and len(found) < MAX_RECIPIENTS:
         line = lines[index]
+        error_for = _ERROR_FOR.match(line)
+        if error_for:
+            said = []
+            for following in lines[index + 1 : index + 1 + _MAX_DIAGNOSTIC_LINES]:
+                text = _ERROR_TEXT.match(following)
+                if not text:
+                    break
+                said.append(text.group(1).strip())
+            found.setdefault(error_for.group(1).lower(), []).append(" ".join(said))
+            index += 1
+            continue
+        if _UNDISCLOSED.match(line) and index + 1 < len(lines):
+            parent = _GENERATED_FROM.search(lines[index + 1])
+            if parent:
+                diagnostic, index = _diagnostic_after(lines, index + 1, "")
+                found.setdefault(parent.group(1).lower(), []).append(diagnostic)
+                continue
+        phrase_first = _PHRASE_THEN_ADDRESS.match(line)
+        if phrase_first and _FAILURE_PHRASE.search(phrase_first.group("phrase")):
+            diagnostic, index = _diagnostic_after(lines, index, "")
+            phrase = phrase_first.group("phrase")
+            found.setdefault(phrase_first.group("address").lower(), []).append(
+                f"{phrase} {diagnostic}".strip()
+            )
+            continue
         transcript = _TRANSCRIPT_RCPT.match(line)
         if transcript:
             address = transcript.group(1).lower()
@@ -150,12 +241,21 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
                 # "name@host <real@host>: ...": the bracketed one is the address used.
                 address = bracketed.group(1).lower()
             diagnostic, index = _diagnostic_after(lines, index, matched.group("rest"))
+            parent = _EXPANDED_FROM.search(diagnostic[:400])
+            if parent:
+                # "a@b (expanded from: <alias@b>)": the alias is the address that was mailed;
+                # the transcript's lines about a@b are about it too.
+                aliases[address] = parent.group(1).lower()
+                address = aliases[address]
+                diagnostic = (diagnostic[: parent.start()] + diagnostic[parent.end() :]).strip()
             found.setdefault(address, []).append(diagnostic)
             continue
         for pattern in _SENTENCE_RECIPIENTS:
             for sentence in pattern.finditer(line):
                 found.setdefault(sentence.group(1).lower(), [])
         index += 1
+    for target, alias in aliases.items():
+        found.setdefault(alias, []).extend(found.pop(target, []))
     return [(address, " ".join(part for part in parts if part)) for address, parts in found.items()]
 
 

@@ -116,6 +116,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"too much mail data",
         r"mailbox ?full",
         r"over quota",
+        # Ipswitch IMail's "mailbox exceeds allowed size".
+        r"mail ?box exceeds (?:the )?(?:allowed|maximum) size",
         r"full mailbox",
     ),
     _rule("virusdetected", r"virus", r"infected", r"malware"),
@@ -261,9 +263,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"domain is not reachable",
         r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     ),
+    # A member refusing this sender (AOL's "not accepting mail from <sender>"): the address
+    # works, the recipient filters.
+    _rule("filtered", r"not accepting (?:e-?)?mail from"),
     _rule(
         "notaccept",
-        r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail",
+        r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail(?! from)",
         r"null mx",
         r"domain (?:does not|doesn't) (?:receive|accept) mail",
     ),
@@ -289,6 +294,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"address couldn't be found",
         r"check if (?:the )?address is correct",
         r"invalid recipient",
+        r"invalid (?:final )?(?:delivery )?user ?id",
         r"(?:user|recipient|mailbox|address|account|addressee|e-?mail address|destination)"
         r"(?: name)? (?:does(?: not|n't) exist|not (?:found|exist|known|listed|valid)"
         r"|is not (?:recognized|valid|known))",
@@ -309,6 +315,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mailbox .{0,40} (?:does not exist|not found)",
         r"addressee unknown",
         r"unrouteable",
+        # Wordings that name the address itself, whoever writes them: a local delivery's
+        # own verdict (LMail/LSMTP "No such local user"), webmail providers' and appliances'.
+        r"no such local (?:user|mailbox)",
+        r"unknown e-?mail address",
+        r"no mail ?box (?:is )?available for this user",
+        r"not an? (?:active|existing) (?:e-?mail )?(?:address|account|mailbox)",
+        r"\bbad_recipient\b",
     ),
     _rule(
         GENERIC_UNKNOWN_USER,
@@ -350,6 +363,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"have been unable to deliver",
         r"(?:been|was|is) in the queue too long|queue too long",
         r"envelope expired",
+        # Ipswitch IMail's "Delivery failed 4 attempts"; demon's POP mail left uncollected.
+        r"delivery failed \d+ attempts",
+        r"not (?:been )?collected (?:after|within|for) \d+ days",
         r"all hosts have been failing",
         r"did not accept our requests? to connect",
         r"aborted after",

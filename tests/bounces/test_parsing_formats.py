@@ -1,0 +1,394 @@
+"""One synthetic notice per MTA format the parser reads by rule, each written from how that MTA
+builds its notices (its templates, its source, its documentation), never from a collected
+sample. Names, hosts and addresses are invented; what is kept is each format's structure and
+fixed sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from bounces.parsing import parse_bounce
+
+REP = "rep@acme.example"
+
+
+def returned_copy(to: str, *, subject: str = "Quick question") -> str:
+    return (
+        "Received: from mail.acme.example by mx.acme.example; Mon, 3 Mar 2025 10:00:00 +0000\n"
+        "Message-ID: <mr.1f2e3d@acme.example>\n"
+        f"From: Rep <{REP}>\n"
+        f"To: {to}\n"
+        f"Subject: {subject}\n"
+        "\n"
+        "Hello, are you free on Thursday?\n"
+    )
+
+
+def plain_notice(*, sender: str, subject: str, body: str, headers: str = "") -> bytes:
+    return (
+        f"From: {sender}\n"
+        f"To: {REP}\n"
+        f"Subject: {subject}\n"
+        "Date: Mon, 3 Mar 2025 10:05:00 +0000\n"
+        "MIME-Version: 1.0\n"
+        f"{headers}"
+        "Content-Type: text/plain; charset=us-ascii\n"
+        "\n"
+        f"{body}"
+    ).encode()
+
+
+def only(report):
+    assert report is not None, "not read as a bounce"
+    assert len(report.recipients) == 1, report.recipients
+    return report.recipients[0]
+
+
+# -- Ipswitch IMail (SMTP32): "<what happened>: <address>" lines, then "Original message follows."
+
+
+def imail(line: str) -> bytes:
+    return plain_notice(
+        sender="Postmaster <postmaster@mail.imail-site.example>",
+        subject="Undeliverable Mail",
+        headers="X-Mailer: <SMTP32 v8.22>\n",
+        body=f"{line}\n\n\nOriginal message follows.\n\n"
+        + returned_copy("dana@imail-site.example"),
+    )
+
+
+def test_imail_unknown_user():
+    failed = only(parse_bounce(imail("Unknown user: dana@imail-site.example")))
+    assert failed.address == "dana@imail-site.example"
+    assert (failed.reason, failed.hard, failed.status) == ("user_unknown", True, None)
+
+
+def test_imail_invalid_final_delivery_userid():
+    failed = only(parse_bounce(imail("Invalid final delivery userid: dana@imail-site.example")))
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@imail-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+def test_imail_delivery_failed_after_attempts_is_expired():
+    failed = only(parse_bounce(imail("Delivery failed 4 attempts: dana@imail-site.example")))
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@imail-site.example",
+        "expired",
+        False,
+    )
+
+
+def test_imail_mailbox_exceeds_allowed_size_is_full():
+    failed = only(parse_bounce(imail("User mailbox exceeds allowed size: dana@imail-site.example")))
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@imail-site.example",
+        "mailbox_full",
+        False,
+    )
+
+
+# -- AOL's own "Mail Delivery Problem": names the member by screen name only.
+
+
+def test_aol_screen_name_is_an_aol_address():
+    report = parse_bounce(
+        plain_notice(
+            sender="Mail Delivery Subsystem <MAILER-DAEMON@aol.com>",
+            subject="Mail Delivery Problem",
+            body=(
+                "Your mail to the following recipients could not be delivered because they are "
+                f"not accepting mail from {REP}:\n"
+                "\tdanasmith77\n\n"
+                "----- Original message follows -----\n\n" + returned_copy("danasmith77@aol.com")
+            ),
+        )
+    )
+    failed = only(report)
+    assert failed.address == "danasmith77@aol.com"
+    assert failed.hard is False  # the member refuses this sender: the address works
+
+
+# -- Sendmail returns without a delivery-status part: the text and the transcript say it all.
+
+SENDMAIL_TEXT = """The original message was received at Mon, 3 Mar 2025 10:00:00 +0000
+from mail.acme.example [192.0.2.10]
+
+   ----- The following addresses had permanent fatal errors -----
+{recipient}
+    (reason: {reason}){expanded}
+
+   ----- Transcript of session follows -----
+... while talking to mx.far-away.example.:
+>>> {command}
+<<< {reason}
+554 5.0.0 Service unavailable
+
+   ----- Original message follows -----
+
+"""
+
+
+def sendmail(recipient: str, reason: str, *, command: str = "DATA", expanded: str = "") -> bytes:
+    return plain_notice(
+        sender="Mail Delivery Subsystem <MAILER-DAEMON@mx.acme.example>",
+        subject="Returned mail: see transcript for details",
+        body=SENDMAIL_TEXT.format(
+            recipient=recipient,
+            reason=reason,
+            command=command,
+            expanded=f"\n    (expanded from: {expanded})" if expanded else "",
+        )
+        + returned_copy(expanded or recipient),
+    )
+
+
+def test_sendmail_text_only_over_quota():
+    failed = only(parse_bounce(sendmail("<dana@far-away.example>", "552 5.2.2 Over quota")))
+    assert failed.address == "dana@far-away.example"
+    assert (failed.status, failed.reason, failed.hard) == ("5.2.2", "mailbox_full", False)
+
+
+def test_sendmail_alias_expansion_names_the_address_that_was_mailed():
+    report = parse_bounce(
+        sendmail(
+            "<dana.smith@backend.far-away.example>",
+            "550 5.1.1 <dana.smith@backend.far-away.example>... User unknown",
+            command="RCPT To:<dana.smith@backend.far-away.example>",
+            expanded="<sales@far-away.example>",
+        )
+    )
+    failed = only(report)
+    assert failed.address == "sales@far-away.example"
+    assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
+
+
+# -- Exim: "an undisclosed address (generated from ...)" hides the alias' target.
+
+
+def test_exim_undisclosed_address_is_the_one_it_was_generated_from():
+    report = parse_bounce(
+        plain_notice(
+            sender="Mail Delivery System <Mailer-Daemon@mx.exim-site.example>",
+            subject="Mail delivery failed: returning message to sender",
+            body=(
+                "This message was created automatically by mail delivery software.\n\n"
+                "A message that you sent could not be delivered to one or more of its\n"
+                "recipients. This is a permanent error. The following address(es) failed:\n\n"
+                "  an undisclosed address\n"
+                "    (generated from info@exim-site.example)\n"
+                "    SMTP error from remote mail server after RCPT TO:<x9@inner.example>:\n"
+                "    550 5.1.1 <x9@inner.example>: Recipient address rejected: User unknown\n\n"
+                "------ This is a copy of the message, including all the headers. ------\n\n"
+                + returned_copy("info@exim-site.example")
+            ),
+        )
+    )
+    failed = only(report)
+    assert failed.address == "info@exim-site.example"
+    assert (failed.reason, failed.hard) == ("user_unknown", True)
+
+
+# -- qmail: "<address>:" then one line from the remote or local delivery, "(#5.x.y)".
+
+
+def qmail(address: str, said: str) -> bytes:
+    return plain_notice(
+        sender="MAILER-DAEMON@mail.qmail-site.example",
+        subject="failure notice",
+        body=(
+            "Hi. This is the qmail-send program at mail.qmail-site.example.\n"
+            "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+            f"<{address}>:\n{said}\n\n"
+            "--- Below this line is a copy of the message.\n\n" + returned_copy(address)
+        ),
+    )
+
+
+def test_qmail_not_a_valid_user_one_liner():
+    failed = only(parse_bounce(qmail("dana@qmail-site.example", "That's not a valid user here.")))
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@qmail-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+def test_qmail_no_mailbox_by_that_name():
+    failed = only(
+        parse_bounce(
+            qmail("dana@qmail-site.example", "Sorry, no mailbox here by that name. (#5.1.1)")
+        )
+    )
+    assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
+
+
+def test_qmail_host_that_does_not_exist():
+    failed = only(
+        parse_bounce(
+            qmail(
+                "dana@no-such-host.example",
+                "Sorry, I couldn't find any host by that name. (#4.1.2)",
+            )
+        )
+    )
+    assert failed.reason == "host_unknown"
+
+
+# -- Exchange 5.5: recipients in X.400 form, the SMTP address inside "dda:SMTP=".
+
+
+def test_exchange55_x400_wrapped_address():
+    report = parse_bounce(
+        plain_notice(
+            sender="System Administrator <postmaster@corp.exchange-site.example>",
+            subject="Undeliverable: Quick question",
+            headers="X-Mailer: Internet Mail Service (5.5.2653.19)\n",
+            body=(
+                "Your message did not reach some or all of the intended recipients.\n\n"
+                "      Subject:\tQuick question\n"
+                "      Sent:\t3/3/25 10:00 AM\n\n"
+                "The following recipient(s) could not be reached:\n\n"
+                "      'c=US;a= ;p=Corp;o=Exchange;dda:SMTP=dana@exchange-site.example;' "
+                "on 3/3/25 10:01 AM\n"
+                "            The recipient name is not recognized\n"
+                "\tThe MTS-ID of the original message is: c=US;a= ;p=Corp;l=SRV1-250303100"
+                "0Z-12\n"
+                "            MSEXCH:IMS:Corp:Exchange:SRV1 0 (000C05A6) Unknown Recipient\n"
+            ),
+        )
+    )
+    failed = only(report)
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@exchange-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+# -- LSMTP (L-Soft): the LMail-style "Error-For:" block LISTSERV reads by itself.
+
+
+def test_lsmtp_error_for_block():
+    report = parse_bounce(
+        plain_notice(
+            sender="L-Soft list server (1.8e) <LISTSERV@lists.lsoft-site.example>",
+            subject="Undelivered mail",
+            headers='X-Report-Type: Nondelivery; boundary="> Error description:"\n',
+            body=(
+                "An error was detected while processing the enclosed message. A list of the\n"
+                "affected recipients follows. This list is in a special format that allows\n"
+                "software to automatically take action on incorrect addresses.\n\n"
+                "--> Error description:\n"
+                "Error-For:  dana@lsoft-site.example\n"
+                "Error-Code: 3\n"
+                "Error-Text: No such local user.\n\n"
+                "Error-End:  One error reported.\n\n"
+                "------------------------- Rejected message (5 lines) ---------------------\n"
+                + returned_copy("dana@lsoft-site.example")
+            ),
+        )
+    )
+    failed = only(report)
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@lsoft-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+# -- MailEnable: "Recipient: [SMTP:<address>]" and "Reason:" lines.
+
+
+def test_mailenable_recipient_and_reason_lines():
+    report = parse_bounce(
+        plain_notice(
+            sender="POSTMASTER@mail.mailenable-site.example",
+            subject="Message Delivery Failure",
+            body=(
+                "MailEnable: Message could not be delivered to some recipients.\n\n"
+                "The following recipient(s) could not be reached:\n\n"
+                "\tRecipient: [SMTP:dana@mailenable-site.example]\n"
+                "\tReason: The requested mailbox does not exist on this server.\n\n"
+                "Message headers follow:\n\n" + returned_copy("dana@mailenable-site.example")
+            ),
+        )
+    )
+    failed = only(report)
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@mailenable-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+# -- Yahoo's HTML-only notice: the address and the remote reply, in <br>-separated HTML.
+
+
+def test_yahoo_html_only_notice():
+    html = (
+        "<html><body>Sorry, we were unable to deliver your message to the following address."
+        "<br><br>&lt;dana@far-away.example&gt;:<br>Remote host said: 550 5.1.1 "
+        "&lt;dana@far-away.example&gt;... User unknown [RCPT_TO]<br><br>"
+        "--- Below this line is a copy of the message.</body></html>"
+    )
+    raw = (
+        "From: MAILER-DAEMON@yahoo.example\n"
+        f"To: {REP}\n"
+        "Subject: Failure Notice\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: text/html; charset=utf-8\n\n" + html
+    ).encode()
+    failed = only(parse_bounce(raw))
+    assert (failed.address, failed.status, failed.reason, failed.hard) == (
+        "dana@far-away.example",
+        "5.1.1",
+        "user_unknown",
+        True,
+    )
+
+
+# -- demon.net's POP mailboxes: mail left uncollected is deleted after 30 days.
+
+
+def test_demon_not_collected_after_thirty_days_is_expired():
+    report = parse_bounce(
+        plain_notice(
+            sender="Mail Delivery System <postmaster@demon.example>",
+            subject="Returned mail: not collected",
+            body=(
+                "This message was undeliverable due to the following reason:\n\n"
+                "The message to dana@dana-home.demon.example was not collected after 30 days\n"
+                "and has been deleted from the mailbox.\n\n"
+                "Original message follows.\n\n" + returned_copy("dana@dana-home.demon.example")
+            ),
+        )
+    )
+    failed = only(report)
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@dana-home.demon.example",
+        "expired",
+        False,
+    )
+
+
+# -- Wordings that name the address itself, from many vendors: hard in any format.
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "No mail box available for this user.",
+        "This is not an active address.",
+        "550 BAD_RECIPIENT",
+        "Unknown E-Mail Address",
+        "This user doesn't have a qmail-site.example account",
+        "No such local user.",
+    ],
+)
+def test_unknown_address_wordings_are_hard(said):
+    failed = only(parse_bounce(qmail("dana@qmail-site.example", said)))
+    assert (failed.reason, failed.hard) == ("user_unknown", True)
