@@ -193,6 +193,11 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         bounce_body = bool(_BOUNCE_BODY.search(collected.report_text[:4000]))
         if not (daemon_sender or bounce_subject or bounce_body):
             return None
+        report_only = "\n".join(collected.region_of(text) for text in collected.texts)
+        if not daemon_sender and _is_bulk_mail(message, report_only):
+            # A newsletter or report about bounces ("4 bounced this week", 550 5.1.1 lines):
+            # mail systems never send their notices as list mail.
+            return None
         family = "text"
         recipients = _from_plain_text(
             message, [collected.region_of(text) for text in collected.texts], excluded, mta
@@ -240,6 +245,19 @@ def reason_of_reply(diagnostic: str, status: str | None) -> str:
     refusal at send time, a bounce recorded before reasons were): its words, then its code."""
     reading = reasons.classify(" ".join((diagnostic or "").split())[:MAX_DIAGNOSTIC_CHARS], status)
     return vocabulary.from_internal(reading[0])
+
+
+_UNSUBSCRIBE = re.compile(r"\bunsubscribe\b", re.IGNORECASE)
+
+
+def _is_bulk_mail(message: Message, text: str) -> bool:
+    """List mail by its headers, or an unsubscribe link in its own text (not the returned
+    copy's: Mailroom's campaign emails carry one)."""
+    if header_text(message, "List-Unsubscribe") or header_text(message, "List-Id"):
+        return True
+    if header_text(message, "Precedence").strip().lower() in ("bulk", "list"):
+        return True
+    return bool(_UNSUBSCRIBE.search(text[-3000:]))
 
 
 def _opensmtpd_reading(recipients: list[FailedRecipient], text: str) -> list[FailedRecipient]:

@@ -120,7 +120,15 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mail ?box exceeds (?:the )?(?:allowed|maximum) size",
         r"full mailbox",
     ),
-    _rule("virusdetected", r"virus", r"infected", r"malware"),
+    # Not the antivirus footers relays append after a notice ("checked by ... Antivirus",
+    # "virus signature database", "scanned for viruses"): only a verdict on this message.
+    _rule(
+        "virusdetected",
+        r"(?<!anti)(?<!anti-)(?<!for )virus(?:es)?"
+        r"(?! signature| scan| definition|-free| database| protection| checked)",
+        r"infected",
+        r"malware",
+    ),
     _rule(
         "authfailure",
         r"dmarc",

@@ -1,0 +1,163 @@
+"""Messages that look like bounces and are not, and bounces whose extra parts must not mislead:
+built by hand from each kind's structure (a person's reply, a newsletter, a challenge/response
+system, an antivirus footer, a DSN inside multipart/mixed)."""
+
+from __future__ import annotations
+
+from bounces.parsing import parse_bounce
+
+REP = "rep@acme.example"
+
+
+def message(*, sender: str, subject: str, body: str, content_type: str = "text/plain") -> bytes:
+    return (
+        f"From: {sender}\nTo: {REP}\nSubject: {subject}\nMIME-Version: 1.0\n"
+        f"Content-Type: {content_type}\n\n{body}"
+    ).encode()
+
+
+def test_a_person_replying_with_a_quoted_ndr_is_not_a_bounce():
+    body = (
+        "Hi, my colleague's address changed, this is what I got:\n\n"
+        "> Delivery has failed to these recipients or groups:\n"
+        "> old.name@prospect.example\n"
+        "> 550 5.1.1 User unknown\n\n"
+        "Use new.name@prospect.example instead. Cheers, Dana\n"
+    )
+    raw = message(sender="Dana <dana@prospect.example>", subject="Re: Quick question", body=body)
+    assert parse_bounce(raw) is None
+
+
+def test_a_newsletter_about_bounces_is_not_a_bounce():
+    body = (
+        "Deliverability weekly\n\n"
+        "4 bounced this week. Typical replies look like:\n"
+        "  bob@example.org: 550 5.1.1 The email account that you tried to reach does not exist\n"
+        "  eve@example.org: 552 5.2.2 Mailbox full\n\n"
+        "Read how to keep your list clean on our blog. Unsubscribe: https://news.example/u\n"
+    )
+    raw = message(
+        sender="Deliverability Weekly <news@deliverability.example>",
+        subject="Why emails bounce, and what 550 5.1.1 means",
+        body=body,
+    )
+    assert parse_bounce(raw) is None
+
+
+def test_a_challenge_response_request_built_as_a_report_is_not_a_bounce():
+    raw = message(
+        sender="Dana via Boxbe <notifications@boxbe.example>",
+        subject="Request to join Dana's Guest List",
+        content_type='multipart/report; report-type=delivery-status; boundary="b"',
+        body=(
+            "--b\nContent-Type: text/plain\n\n"
+            "Your message to dana@prospect.example was waitlisted: Sender not pre-approved.\n"
+            "Click the link below to be added to Dana's Guest List.\n"
+            "--b\nContent-Type: message/delivery-status\n\n"
+            "Reporting-MTA: dns; boxbe.example\n\n"
+            "Final-Recipient: rfc822; dana@prospect.example\n"
+            "Action: delivered\nStatus: 2.0.0\n"
+            "--b--\n"
+        ),
+    )
+    assert parse_bounce(raw) is None
+
+
+def test_a_virus_warning_to_the_sender_is_not_a_bounce():
+    raw = message(
+        sender="Antivirus Gateway <av-gateway@prospect.example>",
+        subject="Virus warning: a message you sent was quarantined",
+        body="The attachment of your message to dana@prospect.example contained a virus "
+        "(Eicar-Test-Signature) and was removed. The message itself was delivered.\n",
+    )
+    assert parse_bounce(raw) is None
+
+
+def dsn_in(container: str, *, recipient_field: str, footer: str = "") -> bytes:
+    return message(
+        sender="Microsoft Outlook <postmaster@prospect.example>",
+        subject="Undeliverable: Quick question",
+        content_type=f'{container}; boundary="b"',
+        body=(
+            "--b\nContent-Type: text/plain\n\n"
+            "Delivery has failed to these recipients or groups:\n\n"
+            "dana@prospect.example\n"
+            "The email address you entered couldn't be found.\n"
+            f"{footer}"
+            "--b\nContent-Type: message/delivery-status\n\n"
+            "Reporting-MTA: dns;mail.prospect.example\n\n"
+            f"Final-Recipient: {recipient_field}\n"
+            "Action: failed\nStatus: 5.1.1\n"
+            "--b--\n"
+        ),
+    )
+
+
+def test_an_antivirus_footer_after_an_exchange_ndr_does_not_make_it_a_virus():
+    footer = (
+        "\n__________ Information from ESET NOD32 Antivirus, version of virus signature "
+        "database 4242 (20250303) __________\n\nThe message was checked by ESET NOD32 "
+        "Antivirus.\n"
+    )
+    report = parse_bounce(
+        dsn_in(
+            "multipart/report; report-type=delivery-status",
+            recipient_field="rfc822;dana@prospect.example",
+            footer=footer,
+        )
+    )
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
+
+
+def test_a_delivery_status_inside_multipart_mixed_is_a_dsn():
+    report = parse_bounce(dsn_in("multipart/mixed", recipient_field="rfc822;dana@prospect.example"))
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.address, failed.status, failed.hard) == ("dana@prospect.example", "5.1.1", True)
+
+
+def test_a_malformed_final_recipient_does_not_drop_the_report():
+    report = parse_bounce(
+        dsn_in(
+            "multipart/report; report-type=delivery-status",
+            recipient_field="rfc822;dana@#prospect.example",
+        )
+    )
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.address, failed.status) == ("dana@prospect.example", "5.1.1")
+
+
+def test_the_returned_copys_sender_is_never_the_failed_recipient():
+    raw = message(
+        sender="MAILER-DAEMON@mx.prospect.example",
+        subject="Undelivered Mail Returned to Sender",
+        body=(
+            "I'm sorry to have to inform you that your message could not be delivered.\n\n"
+            "<bounces+4242@mailer.acme.example>: the return path of the message\n"
+            "<dana@prospect.example>: host mx.prospect.example said: 550 5.1.1 User unknown "
+            "(in reply to RCPT TO command)\n"
+        ),
+    ).replace(b"To: rep@acme.example", b"To: bounces+4242@mailer.acme.example")
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [failed.address for failed in report.recipients] == ["dana@prospect.example"]
+
+
+def test_a_bounce_returning_a_campaign_email_with_its_unsubscribe_link_is_a_bounce():
+    raw = message(
+        sender="Mail Administrator <mailadmin@prospect.example>",
+        subject="Returned mail: User unknown",
+        body=(
+            "Your message could not be delivered to the following recipient:\n\n"
+            "<dana@prospect.example>: 550 5.1.1 User unknown (in reply to RCPT TO command)\n\n"
+            "--- Below this line is a copy of the message.\n\n"
+            "Message-ID: <mr.77@acme.example>\nFrom: rep@acme.example\nTo: dana@prospect.example\n"
+            "Subject: Quick question\n\nHello Dana.\nUnsubscribe: https://acme.example/u/x\n"
+        ),
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [failed.address for failed in report.recipients] == ["dana@prospect.example"]
