@@ -196,6 +196,23 @@ def outbox_page(*, user: User, tab: str | None, sender_id: int | None = None, se
     return emails.order_by("-created_at", "-id")
 
 
+@dataclass(frozen=True)
+class ChannelFailures:
+    channel: DeliveryChannel
+    count: int
+
+
+def outbox_failed_by_channel(*, user: User, sender_id: int | None = None) -> list[ChannelFailures]:
+    """Failed emails per channel, for "Retry all N failed on …" once a channel is fixed."""
+    emails = outbound_email_list(user=user).filter(status=Status.FAILED, channel__isnull=False)
+    if sender_id:
+        emails = emails.filter(sender_id=sender_id)
+    rows = emails.order_by().values("channel_id").annotate(n=Count("id"))
+    counts = {row["channel_id"]: row["n"] for row in rows}
+    channels = DeliveryChannel.objects.filter(pk__in=counts).order_by("kind", "pk")
+    return [ChannelFailures(channel=channel, count=counts[channel.pk]) for channel in channels]
+
+
 def outbox_tab_counts(*, user: User, sender_id: int | None = None) -> dict[str, int]:
     emails = outbound_email_list(user=user)
     if sender_id:
@@ -207,6 +224,7 @@ def outbox_tab_counts(*, user: User, sender_id: int | None = None) -> dict[str, 
         for tab, (_, statuses) in OUTBOX_TABS.items()
     }
     counts["all"] = sum(by_status.values())
+    counts["throttled"] = by_status.get(Status.THROTTLED, 0)
     return counts
 
 

@@ -45,6 +45,7 @@ from .selectors import (
     email_waiting_reason,
     enrollment_list,
     outbound_email_list,
+    outbox_failed_by_channel,
     outbox_mailbox_notices,
     outbox_page,
     outbox_tab_counts,
@@ -81,6 +82,8 @@ from .services import (
     template_update,
     user_signature_update,
 )
+
+Status = OutboundEmail.Status
 
 
 def _prospect_filters(params) -> dict[str, str]:
@@ -814,6 +817,9 @@ def outbox(request):
             "senders": senders if request.user.role != request.user.Role.REP else None,
             "sender_id": sender_id,
             "search": search,
+            "failed_by_channel": outbox_failed_by_channel(user=request.user, sender_id=sender_id)
+            if tab in (None, "failed")
+            else [],
             # Rows that change within seconds: the page refreshes itself while there are any.
             "moving": counts["waiting"] > 0,
             "show_sender": request.user.role != request.user.Role.REP,
@@ -825,9 +831,20 @@ def outbox(request):
 @require_POST
 def outbox_bulk(request):
     """Retry or cancel the emails ticked in the outbox."""
-    ids = [int(value) for value in request.POST.getlist("emails") if value.isdigit()]
-    emails = list(outbound_email_list(user=request.user).filter(pk__in=ids))
-    action = request.POST.get("bulk", "")
+    action, _, channel_id = request.POST.get("bulk", "").partition(":")
+    visible = outbound_email_list(user=request.user)
+    if sender_id := param_id(request.POST, "sender"):
+        visible = visible.filter(sender_id=sender_id)  # the sender filter the page showed
+    if action == "retry_channel" and channel_id.isdigit():
+        # "Retry all N failed on …": every failed email of that channel the user may see.
+        emails = list(visible.filter(status=Status.FAILED, channel_id=int(channel_id)))
+        action = "retry"
+    elif action == "cancel_throttled":
+        emails = list(visible.filter(status=Status.THROTTLED))
+        action = "cancel"
+    else:
+        ids = [int(value) for value in request.POST.getlist("emails") if value.isdigit()]
+        emails = list(visible.filter(pk__in=ids))
     if not emails:
         messages.error(request, "Tick the emails first.")
     elif action == "retry":

@@ -102,3 +102,41 @@ def test_the_page_refreshes_itself_only_while_mail_is_on_its_way(client, rep):
     )
     page = client.get(reverse("outbox"), {"tab": "sent"}).content.decode()
     assert 'data-moving="1"' in page and "Updating by itself" in page
+
+
+def test_retry_all_failed_on_a_channel_once_it_is_fixed(client, rep):
+    fixed = DeliveryChannelFactory(owner=rep, mailbox_address="rep@acme.test")
+    other = DeliveryChannelFactory(
+        owner=rep, kind="custom_smtp", mailbox_address="", host="smtp.other.test"
+    )
+    on_fixed = [_failed(rep, channel=fixed) for _ in range(2)]
+    on_other = _failed(rep, channel=other)
+    client.force_login(rep)
+    page = client.get(reverse("outbox"), {"tab": "failed"}).content.decode()
+    assert f'value="retry_channel:{fixed.pk}"' in page
+    assert "Retry all 2 failed on Gmail (rep@acme.test)" in page
+    assert "Retry all 1 failed on Custom SMTP (smtp.other.test)" in page
+    answer = client.post(
+        reverse("outbox_bulk"), {"bulk": f"retry_channel:{fixed.pk}", "next": "/outbox/"}
+    )
+    assert answer.status_code == 302
+    statuses = [OutboundEmail.objects.get(pk=e.pk).status for e in [*on_fixed, on_other]]
+    assert statuses == [Status.QUEUED, Status.QUEUED, Status.FAILED]
+
+
+def test_cancel_all_throttled_keeps_to_the_sender_shown(client, manager, rep):
+    def throttled(sender):
+        return OutboundEmailFactory(
+            sender=sender, status=Status.THROTTLED, sent_at=None, next_attempt_at=timezone.now()
+        )
+
+    reps = [throttled(rep) for _ in range(2)]
+    managers = throttled(manager)
+    client.force_login(manager)
+    page = client.get(reverse("outbox"), {"tab": "waiting", "sender": rep.pk}).content.decode()
+    assert "Cancel all 2 throttled" in page
+    client.post(
+        reverse("outbox_bulk"), {"bulk": "cancel_throttled", "sender": rep.pk, "next": "/outbox/"}
+    )
+    assert [OutboundEmail.objects.get(pk=e.pk).status for e in reps] == [Status.CANCELLED] * 2
+    assert OutboundEmail.objects.get(pk=managers.pk).status == Status.THROTTLED
