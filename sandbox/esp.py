@@ -21,14 +21,12 @@ import json
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from email.parser import BytesHeaderParser
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .httpcore import Context, Request, Response, html_response
+from .httpcore import Context, Request, Response, deliver_with_retries, html_response
 from .rules import RecipientRule, rule_for
 from .state import Store
 
@@ -184,26 +182,14 @@ def _post(store: Store, hook: dict[str, str], payload: Any) -> None:
         url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
     else:
         url = hook["url"]
-    body = json.dumps(payload).encode()
-    last_error = ""
-    for wait in (0.0, *RETRY_WAITS):
-        time.sleep(wait)
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                if 200 <= response.status < 300:
-                    with store.lock:
-                        store.esp_events_sent += 1
-                    return
-                last_error = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last_error = f"HTTP {exc.code}"
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                break  # refused for good (wrong credentials, unknown URL): no retry
-        except OSError as exc:
-            last_error = str(exc)
+    error = deliver_with_retries(
+        url, json.dumps(payload).encode(), headers=headers, waits=RETRY_WAITS
+    )
     with store.lock:
-        store.esp_event_failures.append(f"{hook['url'].split('@')[-1]}: {last_error}")
+        if error:
+            store.esp_event_failures.append(f"{hook['url'].split('@')[-1]}: {error}")
+        else:
+            store.esp_events_sent += 1
 
 
 def report(store: Store, *, username: str, raw: bytes, recipients: list[str]) -> None:

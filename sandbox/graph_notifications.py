@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from .httpcore import Context, Request, Response, json_response
+from .httpcore import Context, Request, Response, deliver_with_retries, json_response
 from .state import Mailbox, StoredMessage
 
 MAX_MINUTES = 10080
@@ -157,28 +157,17 @@ def update(ctx: Context, req: Request, mb: Mailbox, subscription_id: str) -> Res
 
 
 def _post(ctx: Context, url: str, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    last = ""
-    for wait in (0.0, *RETRY_WAITS):
-        time.sleep(wait)
-        request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                if 200 <= response.status < 300:
-                    with ctx.store.lock:
-                        ctx.store.graph_notifications_sent += 1
-                    return
-                last = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-            if exc.code in (400, 401, 403, 404):
-                break
-        except OSError as exc:
-            last = str(exc)
+    error = deliver_with_retries(
+        url,
+        json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        waits=RETRY_WAITS,
+    )
     with ctx.store.lock:
-        ctx.store.graph_notification_failures.append(f"{url}: {last}")
+        if error:
+            ctx.store.graph_notification_failures.append(f"{url}: {error}")
+        else:
+            ctx.store.graph_notifications_sent += 1
 
 
 def _live(ctx: Context, mb: Mailbox) -> list[dict[str, Any]]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import json
+import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -212,3 +216,38 @@ def error_page(status: int, title: str, detail: str) -> Response:
         f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(detail)}</p>",
     )
+
+
+def deliver_with_retries(
+    url: str,
+    body: bytes,
+    *,
+    headers: dict[str, str] | Callable[[], dict[str, str]],
+    waits: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
+    give_up_on_4xx: bool = True,
+) -> str:
+    """POST `body` the way the providers deliver webhooks: again after each wait in `waits`
+    while it fails ('' when it got a 2xx, else the last error). A 4xx other than 408 / 429 is
+    final when `give_up_on_4xx` (wrong credentials or URL). `headers` may be a function, called
+    per try (a signed token that must be fresh)."""
+    last = ""
+    for wait in (0.0, *waits):
+        time.sleep(wait)
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers=headers() if callable(headers) else headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                if 200 <= response.status < 300:
+                    return ""
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+            if give_up_on_4xx and 400 <= exc.code < 500 and exc.code not in (408, 429):
+                break
+        except OSError as exc:
+            last = str(exc) or exc.__class__.__name__
+    return last

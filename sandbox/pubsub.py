@@ -16,11 +16,9 @@ import json
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
-from .httpcore import Context, jwt_encode
+from .httpcore import Context, deliver_with_retries, jwt_encode
 from .state import Mailbox
 
 WATCH_SECONDS = 7 * 24 * 3600  # Gmail's watch expires after 7 days
@@ -80,29 +78,22 @@ def publish(ctx: Context, mb: Mailbox) -> None:
 
 
 def _push(ctx: Context, subscription: dict[str, str], body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    last = ""
-    for wait in (0.0, *RETRY_WAITS):
-        time.sleep(wait)
+    def headers() -> dict[str, str]:
+        # A fresh OIDC token for each try, as Pub/Sub signs each delivery.
         token = oidc_token(
             ctx, audience=subscription["audience"], service_account=subscription["service_account"]
         )
-        request = urllib.request.Request(
-            subscription["endpoint"],
-            data=payload,
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                if response.status in (200, 201, 202, 204, 102):
-                    with ctx.store.lock:
-                        ctx.store.pubsub_delivered += 1
-                    return
-                last = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-        except OSError as exc:
-            last = str(exc)
+        return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+    error = deliver_with_retries(
+        subscription["endpoint"],
+        json.dumps(body).encode(),
+        headers=headers,
+        waits=RETRY_WAITS,
+        give_up_on_4xx=False,  # Pub/Sub retries every non-2xx until the message expires
+    )
     with ctx.store.lock:
-        ctx.store.pubsub_failures.append(f"{subscription['endpoint']}: {last}")
+        if error:
+            ctx.store.pubsub_failures.append(f"{subscription['endpoint']}: {error}")
+        else:
+            ctx.store.pubsub_delivered += 1

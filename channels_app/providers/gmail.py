@@ -71,22 +71,33 @@ def send(*, access_token: str, raw_message: bytes) -> str:
         return ""
 
 
+def _call(method: str, path: str, *, access_token: str, **kwargs) -> requests.Response:
+    """One Gmail API call on the token's mailbox (`path` after users/me), its errors in the
+    project's own exception types."""
+    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me{path}"
+    try:
+        response = http_session().request(
+            method,
+            url,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=DEFAULT_TIMEOUT,
+            **kwargs,
+        )
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
+    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    return response
+
+
 def sent_message_id(*, access_token: str, message_id: str) -> str | None:
     """Gmail's id of the message with this Message-ID in the mailbox's sent mail
     (`messages.list`, `q=rfc822msgid:… in:sent`), or None when there is none. Needs read
     access (gmail.readonly: gmail.metadata refuses `q`)."""
     bare = message_id.strip().strip("<>")
-    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/messages"
-    try:
-        response = http_session().get(
-            url,
-            params={"q": f"rfc822msgid:{bare} in:sent", "maxResults": "1"},
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=DEFAULT_TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
-    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    response = _call(
+        "GET", "/messages", access_token=access_token,
+        params={"q": f"rfc822msgid:{bare} in:sent", "maxResults": "1"},
+    )  # fmt: skip
     try:
         found = response.json().get("messages") or []
     except ValueError as exc:
@@ -97,17 +108,10 @@ def sent_message_id(*, access_token: str, message_id: str) -> str | None:
 def watch(*, access_token: str, topic: str) -> tuple[int, datetime]:
     """`users.watch`: Gmail pushes the INBOX's changes to Pub/Sub `topic` until the returned
     expiry (7 days; renew daily). Returns (the mailbox's historyId now, when the watch ends)."""
-    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/watch"
-    try:
-        response = http_session().post(
-            url,
-            json={"topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "include"},
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=DEFAULT_TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
-    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    response = _call(
+        "POST", "/watch", access_token=access_token,
+        json={"topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "include"},
+    )  # fmt: skip
     try:
         payload = response.json()
         expires = datetime.fromtimestamp(int(payload["expiration"]) / 1000, tz=UTC)
@@ -118,11 +122,4 @@ def watch(*, access_token: str, topic: str) -> tuple[int, datetime]:
 
 def stop(*, access_token: str) -> None:
     """`users.stop`: no more push notifications for this mailbox."""
-    url = f"{settings.MAILROOM_GMAIL_API_URL}/gmail/v1/users/me/stop"
-    try:
-        response = http_session().post(
-            url, headers={"Authorization": f"Bearer {access_token}"}, timeout=DEFAULT_TIMEOUT
-        )
-    except requests.RequestException as exc:
-        raise TransientProviderError(f"Gmail could not be reached: {exc}") from exc
-    raise_for_provider_status(response, provider="Gmail", permission=READ_PERMISSION_MISSING)
+    _call("POST", "/stop", access_token=access_token)

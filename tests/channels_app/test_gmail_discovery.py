@@ -17,10 +17,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from bounces.polling import channel_poll
 from channels_app.models import DeliveryChannel
 from channels_app.providers.http import ProviderSession
+from channels_app.push import channel_push_start, channel_push_stop
 from outreach.services import email_enqueue
 from tests.bounces.poll_helpers import connect
 from tests.outreach.send_helpers import choose, drain
@@ -121,6 +123,14 @@ def test_every_gmail_request_mailroom_makes_is_in_the_discovery_document(
     channel_poll(channel_id=channel.pk, ignore_backoff=True)  # incremental history
     sandbox.client.expire_history("google", channel.mailbox_address)
     channel_poll(channel_id=channel.pk, ignore_backoff=True)  # 404: the bounded re-scan
+    topic = "projects/mailroom-test/topics/gmail-push"
+    sandbox.client.pubsub_subscribe(
+        topic, endpoint="http://127.0.0.1:9/push", service_account="push@mailroom-test.test"
+    )
+    with override_settings(MAILROOM_GMAIL_PUSH_TOPIC=topic):
+        assert channel_push_start(channel=channel)  # users.watch
+        channel.refresh_from_db()
+        channel_push_stop(channel=channel)  # users.stop
 
     gmail_calls = [c for c in recorded if c[1].startswith(settings.MAILROOM_GMAIL_API_URL)]
     problems = [_check(document, entries, *call) for call in gmail_calls]
@@ -138,6 +148,8 @@ def test_every_gmail_request_mailroom_makes_is_in_the_discovery_document(
         "gmail.users.history.list",
         "gmail.users.messages.list",
         "gmail.users.messages.get",
+        "gmail.users.watch",
+        "gmail.users.stop",
     } <= used
 
 
