@@ -41,7 +41,8 @@ AUTO_REPLY = "auto_reply"
 REPLY_CANDIDATE = "reply_candidate"
 OTHER = "other"
 
-# Out-of-office subjects: EN, DE, FR, ES, IT, NL, PT (and the Outlook/Gmail defaults).
+# Out-of-office subjects: EN, DE, FR, ES, IT, NL, PT, JA, KO, ZH (and the Outlook/Gmail
+# defaults).
 _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:"
     r"auto(?:matic|matische|matique|mática|matica|mático|matico)?[ -]?(?:reply|response|"
@@ -54,6 +55,9 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"|fuori (?:ufficio|sede)|assente|assenza|in ferie|risposta automatica"
     r"|afwezig|niet aanwezig|buiten kantoor|met vakantie|automatisch antwoord"
     r"|fora do escrit[óo]rio|ausência|de f[ée]rias|resposta autom[áa]tica"
+    r"|自動返信|自動応答|不在(?:のお知らせ|通知)?|休暇"
+    r"|자동\s?(?:회신|응답|답장)|부재\s?중"
+    r"|自动回复|自動回覆|自動回复|自动答复|不在办公室|不在辦公室|休假"
     r")",
     re.IGNORECASE,
 )
@@ -67,7 +71,10 @@ _AUTO_REPLY_BODY = re.compile(
     r"|de retour le|estoy (?:fuera|ausente|de vacaciones)|fuera de la oficina|estar[ée] de vuelta"
     r"|sono (?:attualmente )?(?:assente|fuori ufficio|in ferie)|fuori ufficio|rientrer[òo]"
     r"|ik ben (?:afwezig|niet aanwezig|met vakantie)|buiten kantoor|weer aanwezig"
-    r"|estou (?:ausente|de f[ée]rias|fora do escrit[óo]rio)|fora do escrit[óo]rio|retorno em",
+    r"|estou (?:ausente|de f[ée]rias|fora do escrit[óo]rio)|fora do escrit[óo]rio|retorno em"
+    r"|不在にして(?:おります|います)|休暇(?:を|中)|外出して(?:おります|います)"
+    r"|부재\s?중입니다|휴가\s?중입니다|사무실에\s?없습니다"
+    r"|(?:目前|现在|現在)?不在(?:办公室|辦公室)|(?:正在|目前)休假|休假中",
     re.IGNORECASE,
 )
 # A person asking not to be emailed again, in the parser's languages (EN, DE, FR, ES, PT, IT,

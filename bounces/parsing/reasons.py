@@ -118,6 +118,17 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"over quota",
         # Ipswitch IMail's "mailbox exceeds allowed size".
         r"mail ?box exceeds (?:the )?(?:allowed|maximum) size",
+        # DE, FR, ES, PT, IT, NL, JA, KO, ZH.
+        r"postfach (?:ist )?(?:voll|überfüllt)|speicherplatz.{0,30}(?:voll|erschöpft)"
+        r"|quota (?:überschritten|dépassé|excedida|superata)",
+        r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?(?:est )?pleine",
+        r"buz[óo]n (?:de correo )?(?:est[áa] )?lleno|cuota (?:excedida|superada)",
+        r"caixa (?:postal |de correio |de entrada )?(?:est[áa] )?cheia|cota excedida",
+        r"casella (?:di posta |postale )?(?:[èe] )?piena",
+        r"(?:mailbox|postvak|postbus) (?:is )?(?:vol|overvol)\b",
+        r"メールボックスがいっぱい|メールボックスの容量|容量(?:超過|を超え)",
+        r"메일함이 (?:가득|꽉)|(?:메일함|사서함) 용량 초과|용량을 초과",
+        r"(?:邮箱|郵箱|信箱|邮件箱)(?:已满|已滿|容量不足|空间不足)|容量已满",
         r"full mailbox",
     ),
     # Not the antivirus footers relays append after a notice ("checked by ... Antivirus",
@@ -269,6 +280,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"recipient domain (?:not found|does not exist)",
         r"dns (?:error|lookup failed).{0,40}(?:not found|nxdomain|does not exist)",
         r"domain is not reachable",
+        r"domain (?:existiert nicht|nicht gefunden)|domäne (?:existiert nicht|unbekannt)",
+        r"domaine(?: \S+)? (?:n'existe pas|n’existe pas|inconnu|introuvable)",
+        r"dominio(?: \S+)? (?:no existe|desconocido|non esiste|inesistente|sconosciuto)",
+        r"dom[íi]nio(?: \S+)? (?:n[ãa]o existe|desconhecido|inexistente)",
+        r"domein(?: \S+)? bestaat niet|onbekend domein",
+        r"ドメインが(?:存在しません|見つかりません)|존재하지 않는 도메인|도메인을 찾을 수 없"
+        r"|域名不存在|網域不存在|域名无法解析",
         r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     ),
     # A member refusing this sender (AOL's "not accepting mail from <sender>"): the address
@@ -330,6 +348,26 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"no mail ?box (?:is )?available for this user",
         r"not an? (?:active|existing) (?:e-?mail )?(?:address|account|mailbox)",
         r"\bbad_recipient\b",
+        # DE, FR, ES, PT, IT, NL, JA, KO, ZH: the recipient, user or address is unknown or
+        # does not exist (a domain that does not exist is read above).
+        r"(?:empfänger|benutzer|postfach|adresse|konto)(?:adresse)? (?:ist )?"
+        r"(?:unbekannt|existiert nicht|nicht vorhanden)|unbekannte[rn]? (?:empfänger|benutzer)",
+        r"(?:destinataire|utilisateur|adresse|bo[îi]te|compte|correspondant)[^.\n]{0,40}"
+        r"n['’]existe pas|(?:destinataire|utilisateur|adresse) (?:inconnue?|invalide)",
+        r"(?:usuario|destinatario|buz[óo]n|cuenta|direcci[óo]n)(?: de correo)? (?:no existe"
+        r"|desconocid[oa]|inexistente)",
+        r"(?:usu[áa]rio|utilizador|destinat[áa]rio|conta|endere[çc]o)(?: de e-?mail)? "
+        r"(?:n[ãa]o existe|desconhecid[oa]|inexistente)",
+        r"(?:utente|destinatario|casella|indirizzo)(?: di posta)? (?:non esiste|sconosciut[oa]"
+        r"|inesistente)",
+        r"(?:gebruiker|ontvanger|adres|mailbox|postvak) (?:bestaat niet|is onbekend|onbekend)"
+        r"|onbekende (?:gebruiker|ontvanger)",
+        r"(?:ユーザ|ユーザー|宛先|アカウント|メールアドレス)(?:は|が)?(?:存在しません|見つかりません)"
+        r"|宛先不明",
+        r"(?:사용자|수신자|계정|주소|받는 사람)(?:가|이|를|을)? (?:존재하지 않|없습니다|찾을 수 없)"
+        r"|존재하지 않는 (?:사용자|계정|주소)",
+        r"(?:用户|用戶|收件人|帐号|帳號|账户|帳戶|地址|邮箱|郵箱)(?:名)?(?:不存在|无效|無效)"
+        r"|查无此人|查無此人",
     ),
     _rule(
         GENERIC_UNKNOWN_USER,

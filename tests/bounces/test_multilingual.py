@@ -1,0 +1,120 @@
+"""The parser's languages (EN, DE, FR, ES, PT, IT, NL, JA, KO, ZH): a bounce's reason read
+from each language's wording, and out-of-office replies told from replies in each."""
+
+from __future__ import annotations
+
+import pytest
+
+from bounces.classify import classify_message
+from bounces.parsing import parse_bounce
+
+UNKNOWN = {
+    "en": "The recipient address does not exist.",
+    "de": "Der Empfänger ist unbekannt.",
+    "fr": "L'adresse du destinataire n'existe pas.",
+    "es": "El usuario no existe en este servidor.",
+    "pt": "O endereço de e-mail não existe.",
+    "it": "L'indirizzo di posta non esiste.",
+    "nl": "De ontvanger bestaat niet.",
+    "ja": "指定されたユーザーは存在しません。",
+    "ko": "수신자를 찾을 수 없습니다.",
+    "zh": "收件人不存在。",
+}
+FULL = {
+    "en": "The mailbox is full.",
+    "de": "Das Postfach ist voll.",
+    "fr": "La boîte aux lettres est pleine.",
+    "es": "El buzón está lleno.",
+    "pt": "A caixa postal está cheia.",
+    "it": "La casella di posta è piena.",
+    "nl": "Het postvak is vol.",
+    "ja": "メールボックスがいっぱいです。",
+    "ko": "메일함이 가득 찼습니다.",
+    "zh": "对方邮箱已满。",
+}
+NO_DOMAIN = {
+    "en": "The domain far-away.example does not exist.",
+    "de": "Die Domain existiert nicht.",
+    "fr": "Le domaine far-away.example n'existe pas.",
+    "es": "El dominio far-away.example no existe.",
+    "pt": "O domínio far-away.example não existe.",
+    "it": "Il dominio far-away.example non esiste.",
+    "nl": "Het domein far-away.example bestaat niet.",
+    "ja": "ドメインが見つかりません。",
+    "ko": "도메인을 찾을 수 없습니다.",
+    "zh": "域名不存在。",
+}
+
+
+def notice(said: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.far-away.example\nTo: rep@acme.example\n"
+        "Subject: Delivery failure\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        f"<dana@far-away.example>:\n{said}\n"
+    ).encode()
+
+
+def reading(said: str) -> tuple[str, bool]:
+    report = parse_bounce(notice(said))
+    assert report is not None
+    [failed] = report.recipients
+    assert failed.address == "dana@far-away.example"
+    return failed.reason, failed.hard
+
+
+@pytest.mark.parametrize("language", UNKNOWN)
+def test_unknown_recipient_in_each_language(language):
+    assert reading(UNKNOWN[language]) == ("user_unknown", True)
+
+
+@pytest.mark.parametrize("language", FULL)
+def test_full_mailbox_in_each_language(language):
+    assert reading(FULL[language]) == ("mailbox_full", False)
+
+
+@pytest.mark.parametrize("language", NO_DOMAIN)
+def test_domain_that_does_not_exist_in_each_language(language):
+    assert reading(NO_DOMAIN[language])[0] == "host_unknown"
+
+
+OUT_OF_OFFICE = {
+    "en": ("Out of Office: Quick question", "I am out of the office until Monday."),
+    "de": ("Abwesenheitsnotiz: Kurze Frage", "Ich bin bis Montag nicht im Büro."),
+    "fr": ("Absence du bureau : Question", "Je suis actuellement absente du bureau."),
+    "es": ("Fuera de la oficina: Pregunta", "Estoy fuera de la oficina hasta el lunes."),
+    "pt": ("Ausência temporária: Pergunta", "Estou de férias até segunda-feira."),
+    "it": ("Fuori ufficio: Domanda", "Sono fuori ufficio fino a lunedì."),
+    "nl": ("Afwezig: Korte vraag", "Ik ben afwezig tot maandag."),
+    "ja": ("不在のお知らせ: ご質問", "月曜日まで不在にしております。"),
+    "ko": ("부재중: 문의", "월요일까지 휴가 중입니다."),
+    "zh": ("自动回复: 问题", "我目前不在办公室，周一回来。"),
+}
+
+
+def reply(subject: str, body: str) -> bytes:
+    return (
+        f"From: Dana <dana@prospect.example>\nTo: rep@acme.example\nSubject: {subject}\n"
+        "In-Reply-To: <abc@acme.example>\nMIME-Version: 1.0\n"
+        f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("language", OUT_OF_OFFICE)
+def test_out_of_office_in_each_language_by_its_subject(language):
+    subject, _ = OUT_OF_OFFICE[language]
+    assert classify_message(reply(subject, "Thanks.")).kind == "auto_reply"
+
+
+@pytest.mark.parametrize("language", OUT_OF_OFFICE)
+def test_out_of_office_in_each_language_by_its_body(language):
+    _, body = OUT_OF_OFFICE[language]
+    assert classify_message(reply("Re: Quick question", body)).kind == "auto_reply"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Sounds good, let's talk on Tuesday.", "来週の火曜日に話しましょう。", "好的，周二聊。"],
+)
+def test_a_person_answering_is_not_an_auto_reply(body):
+    assert classify_message(reply("Re: Quick question", body)).kind == "reply_candidate"
