@@ -5,12 +5,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Lower, StrIndex, Substr
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_list_visible, user_scope_q
 from channels_app.models import DeliveryChannel
+from suppression.models import Suppression
 
 from .models import (
     ApiToken,
@@ -45,6 +47,23 @@ PROSPECT_SORTS = {
 }
 
 
+# The prospects list's address filter beyond valid / invalid: on the suppression list.
+SUPPRESSED = "suppressed"
+
+
+def _suppression_of(email) -> QuerySet[Suppression]:
+    """The active suppression entries blocking `email` (an outer reference): its address, or
+    its whole domain, in the prospect's organization."""
+    address = Lower(email)
+    domain = Substr(address, StrIndex(address, Value("@")) + 1)
+    return Suppression.objects.filter(
+        Q(scope=Suppression.Scope.ADDRESS, address=address)
+        | Q(scope=Suppression.Scope.DOMAIN, address=domain),
+        organization_id=OuterRef("organization_id"),
+        removed_at__isnull=True,
+    )
+
+
 def prospect_list(
     *, user: User, search: str = "", address: str = "", sort: str = ""
 ) -> QuerySet[Prospect]:
@@ -61,8 +80,11 @@ def prospect_list(
             | Q(last_name__icontains=search)
             | Q(company__icontains=search)
         )
+    prospects = prospects.annotate(is_suppressed=Exists(_suppression_of(OuterRef("email"))))
     if address in Prospect.EmailStatus.values:
         prospects = prospects.filter(email_status=address)
+    elif address == SUPPRESSED:
+        prospects = prospects.filter(is_suppressed=True)
     if sort.lstrip("-") in PROSPECT_SORTS:
         fields = PROSPECT_SORTS[sort.lstrip("-")]
         prospects = prospects.order_by(

@@ -39,6 +39,7 @@ from .models import Campaign, CampaignStep, Enrollment, OutboundEmail, Prospect,
 from .selectors import (
     OUTBOX_TABS,
     PROSPECT_SORTS,
+    SUPPRESSED,
     api_token_list,
     campaign_list,
     campaign_list_with_counts,
@@ -93,7 +94,7 @@ def _prospect_filters(params) -> dict[str, str]:
     sort = params.get("sort", "")
     return {
         "search": params.get("q", "").strip(),
-        "address": address if address in Prospect.EmailStatus.values else "",
+        "address": address if address in (*Prospect.EmailStatus.values, SUPPRESSED) else "",
         "sort": sort if sort.lstrip("-") in PROSPECT_SORTS else "",
     }
 
@@ -109,7 +110,11 @@ def prospects(request):
         {
             "page": page,
             **filters,
-            "address_choices": [("", "All addresses"), *Prospect.EmailStatus.choices],
+            "address_choices": [
+                ("", "All addresses"),
+                *Prospect.EmailStatus.choices,
+                (SUPPRESSED, "On the suppression list"),
+            ],
             "export_query": request.GET.urlencode(),
             "campaigns": campaign_list(user=request.user).exclude(status=Campaign.Status.ARCHIVED),
         },

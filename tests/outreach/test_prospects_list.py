@@ -77,3 +77,17 @@ def test_the_outbox_pager_keeps_the_tab(client, rep):
     page = client.get(reverse("outbox"), {"tab": "sent"}).content.decode()
     next_link = re.search(r'href="(\?[^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
     assert "tab=sent" in next_link and "page=2" in next_link
+
+
+def test_filter_by_suppressed_address_or_domain(client, rep):
+    from suppression.services import suppression_add
+
+    by_address = ProspectFactory(organization=rep.organization, owner=rep, email="Ann@Acme.test")
+    by_domain = ProspectFactory(organization=rep.organization, owner=rep, email="bo@rival.test")
+    ProspectFactory(organization=rep.organization, owner=rep, email="cy@free.test")
+    suppression_add(organization_id=rep.organization_id, value="ann@acme.test", reason="manual")
+    suppression_add(organization_id=rep.organization_id, value="rival.test", reason="manual")
+    client.force_login(rep)
+    page = client.get(reverse("prospects"), {"address": "suppressed", "sort": "email"}).content
+    assert _emails_on(page.decode()) == [by_address.email, by_domain.email]
+    assert page.decode().count(">suppressed</span>") == 2
