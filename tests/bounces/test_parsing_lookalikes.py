@@ -5,6 +5,7 @@ system, an antivirus footer, a DSN inside multipart/mixed)."""
 from __future__ import annotations
 
 from bounces.parsing import parse_bounce
+from tests.bounces.test_parsing import dsn
 
 REP = "rep@acme.example"
 
@@ -161,3 +162,25 @@ def test_a_bounce_returning_a_campaign_email_with_its_unsubscribe_link_is_a_boun
     report = parse_bounce(raw)
     assert report is not None
     assert [failed.address for failed in report.recipients] == ["dana@prospect.example"]
+
+
+def test_a_5_1_1_whose_server_says_the_message_was_too_large_is_not_a_bad_address():
+    report = parse_bounce(
+        dsn(status="5.1.1", diagnostic="smtp; 552 5.1.1 Message size exceeds fixed maximum size")
+    )
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.reason, failed.hard) == ("message_too_large", False)
+
+
+def test_a_relays_user_unknown_is_not_believed_when_the_remote_server_says_spf():
+    report = parse_bounce(
+        dsn(
+            status="5.1.1",
+            diagnostic="smtp; 550 5.1.1 User unknown; remote server said: "
+            "550 5.7.1 SPF check failed for 192.0.2.1",
+        )
+    )
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.reason, failed.hard) == ("authentication_failed", False)
