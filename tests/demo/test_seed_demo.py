@@ -78,3 +78,12 @@ def test_demo_rep2_fixes_the_smtp_password_and_retries_the_failed_emails(db, san
                .values_list("status", flat=True)) == {"sent"}  # fmt: skip
     received = {m["rcpt_tos"][0] for m in sandbox.client.smtp_messages()}
     assert {e.to_address for e in failed} <= received
+
+
+def test_demo_bounces_carry_their_reason_in_words(db):
+    from bounces.models import Bounce
+
+    call_command("seed_demo", verbosity=0)
+
+    reasons = set(Bounce.objects.values_list("reason", flat=True))
+    assert "user_unknown" in reasons and "" not in reasons

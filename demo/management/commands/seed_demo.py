@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Organization, Team, User
 from analytics.models import FeedEvent
 from bounces.models import Bounce
+from bounces.parsing import reason_of_reply
 from channels_app.models import ChannelChoice, DeliveryChannel
 from core.admin import organization_admins_group
 from outreach.models import (
@@ -382,6 +383,7 @@ def seed(rng: random.Random) -> dict[str, int]:
                 recipient=email.to_address,
                 status_code=code,
                 diagnostic=text,
+                reason=reason_of_reply(text, code),
                 is_hard=hard,
                 reporting_mta="mx.demo.test",
                 occurred_at=email.bounced_at,
