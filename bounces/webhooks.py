@@ -28,6 +28,7 @@ from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from channels_app.providers.esp import METADATA_KEY
+from channels_app.providers.smtp import enhanced_status
 from outreach.effects import address_unsubscribe, enrollments_stop_for_prospect
 from outreach.models import Enrollment, OutboundEmail, Prospect
 from suppression.models import Suppression
@@ -45,7 +46,6 @@ Kind = EspEvent.Kind
 # anymail's normalized event types that Mailroom acts on (the same words as EspEvent.Kind).
 TRACKED = frozenset(Kind.values)
 
-_ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _REPLY_CODE = re.compile(r"^\s*([245]\d\d)\b")
 
 # anymail's reject_reason -> the vocabulary, when the ESP's words say nothing we can read.
@@ -113,14 +113,22 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _esp_words(event: Any) -> str:
+    """The ESP's own words when anymail normalized none: SendGrid's `dropped` events carry
+    their cause ("Bounced Address", "Spam Reporting Address", …) only in `reason` / `type`."""
+    raw = event.esp_event if isinstance(event.esp_event, dict) else {}
+    return str(event.description or raw.get("reason") or raw.get("type") or "")
+
+
 def _normalize(event: Any) -> NormalizedEvent:
     kind = str(event.event_type)
     reject = str(event.reject_reason or "")
-    # An ESP that drops mail to an address on its own unsubscribe or complaint list reports a
+    description = _esp_words(event)
+    # An ESP that drops mail to an address on its own unsubscribe or spam-report list reports a
     # rejection; for Mailroom the address asked to hear no more.
     if kind == Kind.REJECTED and reject == "unsubscribed":
         kind = Kind.UNSUBSCRIBED
-    elif kind == Kind.REJECTED and reject == "spam" and "complain" in str(event.description or ""):
+    elif kind == Kind.REJECTED and "spam report" in description.lower():
         kind = Kind.COMPLAINED
     when = event.timestamp
     if when is not None and timezone.is_naive(when):
@@ -133,7 +141,7 @@ def _normalize(event: Any) -> NormalizedEvent:
         message_id=str(event.message_id or "")[:998],
         reject_reason=reject,
         mta_response=str(event.mta_response or "")[:4000],
-        description=str(event.description or "")[:1000],
+        description=description[:1000],
         metadata={str(k): str(v)[:500] for k, v in list(metadata.items())[:20]},
     )
 
@@ -250,9 +258,9 @@ def _apply(*, event: EspEvent, normalized: NormalizedEvent) -> None:
 
 
 def _status(text: str) -> str | None:
-    found = _ENHANCED.search(text)
+    found = enhanced_status(text)
     if found:
-        return found.group(1)
+        return found
     return vocabulary.status_from_reply((_REPLY_CODE.match(text) or [None, None])[1])
 
 

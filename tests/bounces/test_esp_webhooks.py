@@ -367,3 +367,21 @@ def test_a_rep_cannot_set_or_see_the_team_webhook(client, sandbox, org_admin, re
     assert response.status_code in (403, 404)
     channel.refresh_from_db()
     assert channel.esp == "sendgrid"
+
+
+def test_sendgrid_dropping_a_spam_reporting_address_is_a_complaint(
+    client, sendgrid_channel, sent_email
+):
+    # SendGrid's `dropped` event names its cause only in `reason`: this address reported spam.
+    event = {
+        **_sendgrid_bounce(sent_email, event_id="drop-1")[0],
+        "event": "dropped",
+        "reason": "Spam Reporting Address",
+    }
+
+    response = _post(client, sendgrid_channel, [event], **_basic(sendgrid_channel))
+
+    assert response.status_code == 200
+    entry = Suppression.objects.get(address=sent_email.to_address, removed_at__isnull=True)
+    assert entry.reason == Suppression.Reason.COMPLAINED
+    assert not Bounce.objects.exists()
