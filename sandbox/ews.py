@@ -25,9 +25,26 @@ SOAP 1.1 and HTTP the real server speaks:
 FindItem on Sent Items or the Inbox, restricted (if at all) to one InternetMessageId: sent mail
 is searchable by Message-ID.
 
-Not implemented: Autodiscover, Kerberos (a SPNEGO token is refused), GetItem and the rest of
-EWS (they answer ErrorInvalidOperation), drafts (SaveOnly), attachments as EWS objects
-(they travel inside MimeContent).
+Reading, the way a client tracks a folder (Microsoft's SyncFolderItems and GetItem reference):
+- ``SyncFolderItems`` on the Inbox or Sent Items: without a ``SyncState`` every item of the
+  folder, else the items that arrived since that state, oldest first, at most
+  ``MaxChangesReturned`` (1..512) per answer, each a ``t:Create`` holding a ``t:Message`` with
+  the ``ItemId`` and the properties the ``ItemShape`` asked for (IdOnly plus
+  ``AdditionalProperties``; Default adds a summary set), in the schema's order;
+  ``IncludesLastItemInRange`` false while more wait. The ``SyncState`` is an opaque base64 blob
+  bound to the mailbox, the folder and the mailbox's sync epoch: a state the server no longer
+  knows (``expire_delta`` on the mailbox bumps the epoch) or a garbled one answers
+  ``ErrorInvalidSyncStateData`` with an empty ``SyncState``, as documented.
+- ``GetItem`` by ``ItemId``: the same properties, and ``item:MimeContent`` (or
+  ``IncludeMimeContent``) as base64 with its ``CharacterSet``; an unknown id is
+  ``ErrorItemNotFound`` and a malformed one ``ErrorInvalidIdMalformed``, per item.
+- Nothing is ever changed by reading; a write a reader should never make (UpdateItem,
+  MoveItem, DeleteItem, MarkAsJunk, ...) is recorded in the mailbox's ``mutation_attempts``.
+
+Not implemented: Autodiscover, Kerberos (a SPNEGO token is refused), the rest of EWS (it
+answers ErrorInvalidOperation), drafts (SaveOnly), attachments as EWS objects (they travel
+inside MimeContent), Update / Delete / ReadFlagChange sync changes (the sandbox's folders only
+grow and Mailroom marks nothing read).
 """
 
 from __future__ import annotations
@@ -36,6 +53,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import struct
+import time
 import xml.etree.ElementTree as ET
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -44,7 +63,7 @@ from xml.sax.saxutils import escape
 from . import mime, ntlm
 from .google import deliver_consequences
 from .httpcore import Context, Request, Response
-from .state import EwsUser, Fault, Mailbox
+from .state import EwsUser, Fault, Mailbox, StoredMessage
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 M_NS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -103,6 +122,8 @@ MESSAGES = {
     "ErrorInvalidIdMalformed": "Id is malformed.",
     "ErrorInvalidOperation": "This operation isn't supported by the Mailroom sandbox.",
     "ErrorInternalServerError": "An internal server error occurred. The operation failed.",
+    "ErrorInvalidSyncStateData": "Synchronization state data is corrupt or otherwise invalid.",
+    "ErrorFolderNotFound": "The specified folder could not be found in the store.",
 }
 UNAUTHORIZED_PAGE = (
     b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN">\r\n<html><head>'
@@ -318,15 +339,19 @@ def _folder_by_id(mb: Mailbox, folder_id: str) -> str | None:
     return None
 
 
+def _folder_item_ids(mb: Mailbox, name: str) -> list[str]:
+    """The folder's items, oldest first (call under the store's lock)."""
+    if name == "inbox":
+        return list(mb.inbox_ids)
+    if name == "sentitems":
+        return [i for i in mb.sent_ids if "SentItems" in mb.messages[i].labels]
+    return []
+
+
 def _folder_xml(ctx: Context, mb: Mailbox, name: str) -> str:
     display, folder_class = FOLDERS[name]
     with ctx.store.lock:
-        if name == "inbox":
-            ids = list(mb.inbox_ids)
-        elif name == "sentitems":
-            ids = [i for i in mb.sent_ids if "SentItems" in mb.messages[i].labels]
-        else:
-            ids = []
+        ids = _folder_item_ids(mb, name)
         unread = sum(1 for i in ids if "UNREAD" in mb.messages[i].labels)
     parent = "root" if name in ("root", "msgfolderroot") else "msgfolderroot"
     class_xml = f"<t:FolderClass>{folder_class}</t:FolderClass>" if folder_class else ""
@@ -533,10 +558,7 @@ def find_item(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
             answers.append(_error("FindItem", "ErrorFolderNotFound"))
             continue
         with ctx.store.lock:
-            if name == "inbox":
-                ids = list(mb.inbox_ids)
-            else:
-                ids = [i for i in mb.sent_ids if "SentItems" in mb.messages[i].labels]
+            ids = _folder_item_ids(mb, name)
             found = [
                 mb.messages[i]
                 for i in reversed(ids)
@@ -558,11 +580,256 @@ def find_item(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
     return _response("FindItem", answers)
 
 
+# --- reading: SyncFolderItems, GetItem ------------------------------------------------------
+MAX_SYNC_CHANGES = 512
+_SYNC_STATE_TAG = b"MRsync1"
+_SYNC_STATE_KEY = b"mailroom-sandbox-ews-sync-state"
+# What BaseShape Default returns for a message besides its ItemId (a summary, as Exchange's).
+DEFAULT_FIELDS = (
+    "item:ItemClass",
+    "item:Subject",
+    "item:DateTimeReceived",
+    "item:Size",
+    "item:HasAttachments",
+    "message:From",
+    "message:InternetMessageId",
+    "message:IsRead",
+)
+# Mutations a mailbox reader must never make: recorded, then refused as unsupported.
+MUTATIONS = {
+    "UpdateItem",
+    "MoveItem",
+    "CopyItem",
+    "DeleteItem",
+    "SendItem",
+    "MarkAsJunk",
+    "MarkAllItemsAsRead",
+    "EmptyFolder",
+    "ArchiveItem",
+    "UpdateFolder",
+    "DeleteFolder",
+}
+
+
+def _sync_state(mb: Mailbox, folder: str, seq: int) -> str:
+    """An opaque state for "everything up to change `seq`" of this mailbox's folder."""
+    body = _SYNC_STATE_TAG + struct.pack(">Q", seq)
+    tag = hmac.new(
+        _SYNC_STATE_KEY, f"{mb.email}/{folder}/{mb.delta_epoch}".encode() + body, hashlib.sha256
+    ).digest()[:16]
+    return base64.b64encode(body + tag).decode()
+
+
+def _sync_state_seq(mb: Mailbox, folder: str, state: str) -> int | None:
+    """The change number a state stands for; None when it is not one of this folder's states
+    in the mailbox's current epoch (garbled, truncated, another folder's, or expired)."""
+    try:
+        blob = base64.b64decode(state.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(blob) != len(_SYNC_STATE_TAG) + 8 + 16 or not blob.startswith(_SYNC_STATE_TAG):
+        return None
+    (seq,) = struct.unpack(">Q", blob[len(_SYNC_STATE_TAG) : len(_SYNC_STATE_TAG) + 8])
+    return seq if hmac.compare_digest(_sync_state(mb, folder, seq), state.strip()) else None
+
+
+def _shape(body: ET.Element) -> tuple[set[str], bool]:
+    """(the FieldURIs an ItemShape asks for, whether it asks for the MIME content)."""
+    shape = body.find(f"{{{M_NS}}}ItemShape")
+    if shape is None:
+        return set(), False
+    base = _text(shape, f"{{{T_NS}}}BaseShape")
+    fields = set(DEFAULT_FIELDS) if base in ("Default", "AllProperties") else set()
+    for uri in shape.iterfind(f"{{{T_NS}}}AdditionalProperties/{{{T_NS}}}FieldURI"):
+        fields.add(uri.get("FieldURI", ""))
+    with_mime = _text(shape, f"{{{T_NS}}}IncludeMimeContent").lower() == "true"
+    return fields, with_mime or "item:MimeContent" in fields
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _item_class(message: StoredMessage) -> str:
+    """Exchange's message class, read from what the message is."""
+    headers = message.headers
+    content_type = mime.header(headers, "Content-Type").lower()
+    if "x-ms-exchange-message-is-ndr" in {name.lower() for name, _ in headers} or (
+        "multipart/report" in content_type and "delivery-status" in content_type
+    ):
+        return "REPORT.IPM.Note.NDR"
+    if mime.header(headers, "X-Autoreply") or mime.header(headers, "Auto-Submitted").lower() == (
+        "auto-replied"
+    ):
+        return "IPM.Note.Rules.OofTemplate.Microsoft"
+    return "IPM.Note"
+
+
+def _mailbox_element(tag: str, value: str) -> str:
+    name, address = parseaddr(value)
+    if not address:
+        return ""
+    return (
+        f"<t:{tag}><t:Mailbox><t:Name>{escape(name or address)}</t:Name>"
+        f"<t:EmailAddress>{escape(address)}</t:EmailAddress>"
+        f"<t:RoutingType>SMTP</t:RoutingType><t:MailboxType>OneOff</t:MailboxType>"
+        f"</t:Mailbox></t:{tag}>"
+    )
+
+
+def _message_xml(mb: Mailbox, message: StoredMessage, fields: set[str], with_mime: bool) -> str:
+    """One t:Message with the asked-for properties the sandbox knows, in the order of the
+    types schema's ItemType then MessageType sequence (a client may rely on it)."""
+    headers = message.headers
+    parts = []
+    if with_mime:
+        content = base64.b64encode(message.raw).decode()
+        parts.append(f'<t:MimeContent CharacterSet="UTF-8">{content}</t:MimeContent>')
+    parts.append(f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>')
+    if "item:ParentFolderId" in fields:
+        folder = "inbox" if message.folder == "inbox" else "sentitems"
+        parts.append(f'<t:ParentFolderId Id="{_folder_id(mb, folder)}" ChangeKey="AQAAAA=="/>')
+    if "item:ItemClass" in fields:
+        parts.append(f"<t:ItemClass>{_item_class(message)}</t:ItemClass>")
+    if "item:Subject" in fields:
+        parts.append(f"<t:Subject>{escape(mime.decoded_header(headers, 'Subject'))}</t:Subject>")
+    if "item:DateTimeReceived" in fields:
+        parts.append(f"<t:DateTimeReceived>{_when(message.internal_date)}</t:DateTimeReceived>")
+    if "item:Size" in fields:
+        parts.append(f"<t:Size>{len(message.raw)}</t:Size>")
+    in_reply_to = mime.header(headers, "In-Reply-To")
+    if "item:InReplyTo" in fields and in_reply_to:
+        parts.append(f"<t:InReplyTo>{escape(in_reply_to)}</t:InReplyTo>")
+    if "item:DateTimeSent" in fields:
+        parts.append(f"<t:DateTimeSent>{_when(message.internal_date)}</t:DateTimeSent>")
+    if "item:DateTimeCreated" in fields:
+        parts.append(f"<t:DateTimeCreated>{_when(message.internal_date)}</t:DateTimeCreated>")
+    if "item:HasAttachments" in fields:
+        has = "multipart/mixed" in mime.header(headers, "Content-Type").lower()
+        parts.append(f"<t:HasAttachments>{'true' if has else 'false'}</t:HasAttachments>")
+    sender = mime.decoded_header(headers, "Sender") or mime.decoded_header(headers, "From")
+    if "message:Sender" in fields:
+        parts.append(_mailbox_element("Sender", sender))
+    if "message:From" in fields:
+        parts.append(_mailbox_element("From", mime.decoded_header(headers, "From")))
+    if "message:InternetMessageId" in fields and message.message_id:
+        parts.append(f"<t:InternetMessageId>{escape(message.message_id)}</t:InternetMessageId>")
+    if "message:IsRead" in fields:
+        parts.append(f"<t:IsRead>{'false' if 'UNREAD' in message.labels else 'true'}</t:IsRead>")
+    references = mime.header(headers, "References")
+    if "message:References" in fields and references:
+        parts.append(f"<t:References>{escape(references)}</t:References>")
+    return f"<t:Message>{''.join(parts)}</t:Message>"
+
+
+def _sync_folder(ctx: Context, user: EwsUser, body: ET.Element) -> tuple[Mailbox | None, str]:
+    """(mailbox, folder name) of the SyncFolderId, or (None, error code)."""
+    target = body.find(f"{{{M_NS}}}SyncFolderId")
+    element = next(iter(target), None) if target is not None else None
+    if element is None:
+        return None, "ErrorSchemaValidation"
+    mb, problem = _target_mailbox(ctx, user, element)
+    if mb is None:
+        return None, problem
+    if _local(element.tag) == "DistinguishedFolderId":
+        name = element.get("Id", "")
+        return (mb, name) if name in FOLDERS else (None, "ErrorFolderNotFound")
+    found = _folder_by_id(mb, element.get("Id", ""))
+    return (mb, found) if found else (None, "ErrorInvalidIdMalformed")
+
+
+def _sync_error(code: str) -> str:
+    return _error(
+        "SyncFolderItems",
+        code,
+        inner="<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>",
+    )
+
+
+def sync_folder_items(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    mb, folder = _sync_folder(ctx, user, body)
+    if mb is None:
+        if folder == "ErrorSchemaValidation":
+            return soap_fault(folder, "The request failed schema validation.")
+        return _response("SyncFolderItems", [_sync_error(folder)])
+    try:
+        limit = int(_text(body, f"{{{M_NS}}}MaxChangesReturned") or "0")
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SYNC_CHANGES:
+        return soap_fault(
+            "ErrorSchemaValidation",
+            "The request failed schema validation: MaxChangesReturned must be 1 to 512.",
+        )
+    state = _text(body, f"{{{M_NS}}}SyncState")
+    after = 0
+    if state:
+        known = _sync_state_seq(mb, folder, state)
+        if known is None:
+            return _response("SyncFolderItems", [_sync_error("ErrorInvalidSyncStateData")])
+        after = known
+    ignored = {
+        element.get("Id", "") for element in body.iterfind(f"{{{M_NS}}}Ignore/{{{T_NS}}}ItemId")
+    }
+    fields, _ = _shape(body)
+    with ctx.store.lock:
+        newer = [mb.messages[i] for i in _folder_item_ids(mb, folder) if mb.messages[i].seq > after]
+        current = mb.seq
+    page, rest = newer[:limit], newer[limit:]
+    upto = page[-1].seq if rest else max(current, after)
+    changes = "".join(
+        f"<t:Create>{_message_xml(mb, message, fields, with_mime=False)}</t:Create>"
+        for message in page
+        if message.id not in ignored
+    )
+    inner = (
+        f"<m:SyncState>{_sync_state(mb, folder, upto)}</m:SyncState>"
+        f"<m:IncludesLastItemInRange>{'false' if rest else 'true'}</m:IncludesLastItemInRange>"
+        f"<m:Changes>{changes}</m:Changes>"
+    )
+    return _response("SyncFolderItems", [_success("SyncFolderItems", inner)])
+
+
+def get_item(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    ids = body.find(f"{{{M_NS}}}ItemIds")
+    elements = list(ids) if ids is not None else []
+    if not elements:
+        return soap_fault("ErrorSchemaValidation", "The request failed schema validation.")
+    fields, with_mime = _shape(body)
+    mb = ctx.store.mailbox("exchange", user.email)
+    answers = []
+    for element in elements:
+        item_id = element.get("Id", "")
+        with ctx.store.lock:
+            message = mb.messages.get(item_id)
+        if message is None:
+            code = "ErrorItemNotFound" if item_id.startswith("AAMk") else "ErrorInvalidIdMalformed"
+            answers.append(_error("GetItem", code, inner="<m:Items/>"))
+            continue
+        answers.append(
+            _success(
+                "GetItem", f"<m:Items>{_message_xml(mb, message, fields, with_mime)}</m:Items>"
+            )
+        )
+    return _response("GetItem", answers)
+
+
+def _mutation_refused(ctx: Context, user: EwsUser, operation: str) -> Response:
+    mb = ctx.store.mailbox("exchange", user.email)
+    with ctx.store.lock:
+        mb.mutation_attempts.append(
+            {"method": "POST", "path": f"ews/{operation}", "at": time.time()}
+        )
+    return _response(operation, [_error(operation, "ErrorInvalidOperation")])
+
+
 OPERATIONS = {
     "GetFolder": get_folder,
     "ConvertId": convert_id,
     "CreateItem": create_item,
     "FindItem": find_item,
+    "SyncFolderItems": sync_folder_items,
+    "GetItem": get_item,
 }
 
 
@@ -603,6 +870,8 @@ def ews(ctx: Context, req: Request) -> Response:
     fault = ctx.store.take_fault(mb, "api", endpoint)
     if fault:
         return _fault_answer(fault, operation)
+    if operation in MUTATIONS:
+        return _mutation_refused(ctx, user, operation)
     handler = OPERATIONS.get(operation)
     if handler is None:
         return _response(operation, [_error(operation, "ErrorInvalidOperation")])
