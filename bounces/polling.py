@@ -1,4 +1,5 @@
-"""Polling one Gmail or Exchange Online inbox for bounces and replies.
+"""Polling one inbox for bounces and replies: Gmail, Exchange Online, or the IMAP folder of
+an SMTP channel with a mailbox.
 
 How a poll stays dependable (README, "Bounce and reply tracking"):
 - One poll per mailbox at a time: an atomic claim sets `poll_lease_until`; a poll that dies
@@ -15,7 +16,8 @@ How a poll stays dependable (README, "Bounce and reply tracking"):
 - Incremental and cheap: every inbox walks its changes from its stored cursor through the same
   verbs (channels_app.providers.inbox, chosen by channels_app.providers.facade): Gmail
   history.list from `gmail_history_id` (compared as numbers), Graph delta from
-  `graph_delta_link`. An idle mailbox costs one API call. Headers come first
+  `graph_delta_link`, IMAP UIDs after `imap_cursor` ("UIDVALIDITY:UID"). An idle mailbox
+  costs one API call (IMAP: LOGIN, EXAMINE, LOGOUT). Headers come first
   (Gmail format=metadata, Graph `$select` in the delta itself) and raw MIME is fetched only for
   messages the pre-filter says may be a bounce or a reply.
 - An expired cursor (Gmail 404, Graph 410 / syncStateNotFound) recovers by itself with a
@@ -135,8 +137,10 @@ def _claim_sql(*, ignore_backoff: bool) -> str:
         )
         _CLAIM_SQL[key] = (
             f"UPDATE {table} SET {quote('poll_lease_until')} = %(lease)s "
-            f"WHERE {quote('id')} = %(id)s AND {quote('kind')} IN (%(gmail)s, %(graph)s) "
-            f"AND {quote('status')} = %(connected)s AND {quote('can_read_inbox')} = %(readable)s "
+            f"WHERE {quote('id')} = %(id)s AND {quote('status')} = %(connected)s "
+            f"AND (({quote('kind')} IN (%(gmail)s, %(graph)s) "
+            f"AND {quote('can_read_inbox')} = %(readable)s) "
+            f"OR ({quote('kind')} = %(smtp)s AND {quote('imap_host')} <> '')) "
             f"AND ({quote('poll_lease_until')} IS NULL OR {quote('poll_lease_until')} < %(now)s)"
             f"{backoff} "
             f"RETURNING {columns}, EXISTS (SELECT 1 FROM {messages} AS m "
@@ -161,6 +165,7 @@ def _claim(
         "now": field.get_db_prep_save(now, connection),
         "gmail": Kind.GMAIL.value,
         "graph": Kind.EXCHANGE_ONLINE.value,
+        "smtp": Kind.CUSTOM_SMTP.value,
         "connected": Status.CONNECTED.value,
         "readable": True,
     }
@@ -249,8 +254,18 @@ def _mailbox_poll(*, channel_id: int, ignore_backoff: bool = False) -> PollRepor
         raise
     else:
         _finish_ok(poll, cursor)
+    finally:
+        _close_inboxes(poll.clients)
     poll.report.api_calls = poll.api_calls
     return poll.report
+
+
+def _close_inboxes(boxes: Iterable[Inbox | None]) -> None:
+    """Log out of what holds a connection (IMAP); the HTTP inboxes have nothing to close."""
+    for box in boxes:
+        close = getattr(box, "close", None)
+        if close is not None:
+            close()
 
 
 def _with_token_retry(poll: _Poll):
@@ -458,7 +473,8 @@ def _auth_failure(poll: _Poll, error: AccessTokenExpired) -> None:
 
 
 def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
-    """Mailboxes to poll this cycle: connected Gmail / Exchange Online, not backing off, not
+    """Mailboxes to poll this cycle: connected Gmail / Exchange Online with read access and
+    SMTP channels with IMAP (DeliveryChannel.polled_q), not backing off, not
     held by a live poll. One whose push notifications are live only once per safety interval;
     one whose push lapsed or failed at every cycle, by itself."""
     now = now or timezone.now()
@@ -466,9 +482,7 @@ def channel_ids_due(*, now: datetime | None = None) -> Iterable[int]:
         last_polled_at__gt=now - bounce_settings().push_safety_poll
     )
     return (
-        DeliveryChannel.objects.filter(
-            kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED, can_read_inbox=True
-        )
+        DeliveryChannel.objects.filter(DeliveryChannel.polled_q(), status=Status.CONNECTED)
         .exclude(push_live_recently_polled)
         .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
         .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
@@ -509,9 +523,9 @@ SYNC_OVERDUE_AFTER = timedelta(hours=1)
 def channel_sync_overdue_q(*, now: datetime | None = None) -> Q:
     """Connected polled mailboxes whose last successful poll is older than an hour."""
     cutoff = (now or timezone.now()) - SYNC_OVERDUE_AFTER
-    return Q(
-        kind__in=DeliveryChannel.POLLED_KINDS, status=Status.CONNECTED, can_read_inbox=True
-    ) & (Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, created_at__lt=cutoff))
+    return (DeliveryChannel.polled_q() & Q(status=Status.CONNECTED)) & (
+        Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, created_at__lt=cutoff)
+    )
 
 
 def channel_sync_overdue_count(*, now: datetime | None = None) -> int:
@@ -593,14 +607,17 @@ def inbox_messages_reprocess(*, message_ids: Iterable[int]) -> ReprocessReport:
 
         return fetch
 
-    for message_id, channel_id in pending:
-        processed = inbox_message_process(
-            inbox_message_id=message_id, fetch=fetch_from(channel_id), force=True
-        )
-        if processed is not None:
-            report.processed += 1
-        else:
-            report.still_failing += 1
+    try:
+        for message_id, channel_id in pending:
+            processed = inbox_message_process(
+                inbox_message_id=message_id, fetch=fetch_from(channel_id), force=True
+            )
+            if processed is not None:
+                report.processed += 1
+            else:
+                report.still_failing += 1
+    finally:
+        _close_inboxes(boxes.values())
     return report
 
 

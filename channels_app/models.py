@@ -131,6 +131,17 @@ class DeliveryChannel(TimeStampedModel):
     esp_webhook_secret = EncryptedTextField(blank=True, default="")
     esp_last_event_at = models.DateTimeField(null=True, blank=True)
 
+    # SMTP with a mailbox: its IMAP inbox, polled read-only for bounces and replies
+    # (channels_app.providers.imap). Empty host: no IMAP. The cursor is "UIDVALIDITY:UID",
+    # the last UID seen in that UIDVALIDITY of the folder.
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(null=True, blank=True)
+    imap_security = models.CharField(max_length=16, choices=Security.choices, blank=True)
+    imap_username = models.CharField(max_length=255, blank=True)
+    imap_password = EncryptedTextField(blank=True, default="")
+    imap_folder = models.CharField(max_length=255, blank=True, default="INBOX")
+    imap_cursor = models.CharField(max_length=64, blank=True)
+
     class Meta:
         ordering = ["organization", "kind", "mailbox_address"]
         constraints = [
@@ -183,9 +194,25 @@ class DeliveryChannel(TimeStampedModel):
         label = self.mailbox_address or self.host or self.get_kind_display()
         return f"{self.get_kind_display()}: {label}"
 
+    @classmethod
+    def polled_q(cls) -> Q:
+        """Channels whose inbox the poller reads: Gmail / Exchange Online with read access,
+        and SMTP channels with an IMAP inbox."""
+        return Q(kind__in=cls.POLLED_KINDS, can_read_inbox=True) | (
+            Q(kind=cls.Kind.CUSTOM_SMTP) & ~Q(imap_host="")
+        )
+
+    @property
+    def is_polled(self) -> bool:
+        return (self.kind in self.POLLED_KINDS and self.can_read_inbox) or self.has_imap
+
     @property
     def supports_bounce_tracking(self) -> bool:
-        return (self.kind in self.POLLED_KINDS and self.can_read_inbox) or self.has_esp_webhook
+        return self.is_polled or self.has_esp_webhook
+
+    @property
+    def has_imap(self) -> bool:
+        return self.kind == self.Kind.CUSTOM_SMTP and bool(self.imap_host)
 
     @property
     def lacks_read_access(self) -> bool:

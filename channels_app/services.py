@@ -48,6 +48,7 @@ def _retire(channel: DeliveryChannel) -> None:
     channel.access_token = ""
     channel.refresh_token = ""
     channel.password = ""
+    channel.imap_password = ""
     channel.token_expires_at = None
     channel.push_expires_at = None
     channel.push_client_state = ""
@@ -57,6 +58,7 @@ def _retire(channel: DeliveryChannel) -> None:
             "access_token",
             "refresh_token",
             "password",
+            "imap_password",
             "token_expires_at",
             "push_expires_at",
             "push_client_state",

@@ -6,8 +6,8 @@ with that Message-ID is in its sent mail (None where the provider cannot be aske
 `inbox(channel=…)` opens the channel's inbox for polling (None where the kind has no bounce
 tracking yet). Each kind's wiring — which token, which server, how a
 refused token is retried — lives in its `Provider` below; the protocol clients stay in their
-own modules (gmail, graph, gmail_inbox, graph_inbox, ews, smtp). Adding a provider is its client
-module, a `Provider` when its wiring is new, and one line in `_PROVIDERS`.
+own modules (gmail, graph, gmail_inbox, graph_inbox, imap_inbox, ews, smtp). Adding a provider
+is its client module, a `Provider` when its wiring is new, and one line in `_PROVIDERS`.
 
 This module sits above channels_app.tokens (it asks for access tokens); the clients sit below
 it and know nothing of channels."""
@@ -28,9 +28,10 @@ from channels_app.exceptions import (
 from channels_app.models import DeliveryChannel
 from channels_app.tokens import channel_access_token
 
-from . import ews, gmail, graph, smtp
+from . import ews, gmail, graph, imap, smtp
 from .gmail_inbox import GmailInbox
 from .graph_inbox import GraphInbox
+from .imap_inbox import ImapInbox
 from .inbox import Inbox
 
 Kind = DeliveryChannel.Kind
@@ -125,8 +126,28 @@ def smtp_server(channel: DeliveryChannel) -> smtp.SmtpServer | None:
     )
 
 
+def imap_server(channel: DeliveryChannel) -> imap.ImapServer | None:
+    """The IMAP inbox of an SMTP channel with a mailbox, None when it has none."""
+    if not channel.has_imap:
+        return None
+    security = channel.imap_security or DeliveryChannel.Security.SSL
+    return imap.ImapServer(
+        host=channel.imap_host,
+        port=channel.imap_port or imap.DEFAULT_PORTS[security],
+        security=security,
+        username=channel.imap_username,
+        password=channel.imap_password,
+        folder=channel.imap_folder or "INBOX",
+    )
+
+
 class SmtpRelay(Provider):
-    """Custom SMTP (a rep's or the team's) and the platform's legacy relay."""
+    """Custom SMTP (a rep's or the team's) and the platform's legacy relay. A custom SMTP
+    channel with IMAP settings has an inbox: its IMAP folder."""
+
+    def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox | None:
+        server = imap_server(channel)
+        return ImapInbox(server=server) if server is not None else None
 
     def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
         server = smtp_server(channel)

@@ -30,25 +30,9 @@ from .http import (
     http_session,
     raise_for_provider_status,
 )
-from .inbox import InboxCandidate, InboxHeaders, InboxPage
+from .inbox import PREFILTER_HEADERS, InboxCandidate, InboxHeaders, InboxPage
 
 PROVIDER = "Gmail"
-# The headers the poller's pre-filter and correlation look at: enough to tell a possible bounce
-# or reply from ordinary mail without downloading the message.
-METADATA_HEADERS = (
-    "From",
-    "Subject",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "Content-Type",
-    "Auto-Submitted",
-    "Return-Path",
-    "X-Failed-Recipients",
-    "X-Autoreply",
-    "X-Autorespond",
-    "Precedence",
-)
 HISTORY_PAGE_SIZE = 500
 LIST_PAGE_SIZE = 500
 
@@ -189,7 +173,7 @@ class GmailInbox:
 
     def headers(self, *, message_id: str) -> InboxHeaders:
         params: list[tuple[str, str]] = [("format", "metadata")]
-        params.extend(("metadataHeaders", name) for name in METADATA_HEADERS)
+        params.extend(("metadataHeaders", name) for name in PREFILTER_HEADERS)
         payload = self._get(f"/messages/{message_id}", params)
         headers: dict[str, str] = {}
         for header in (payload.get("payload") or {}).get("headers") or []:

@@ -1,5 +1,5 @@
 """The verbs every polled inbox speaks, whatever its provider (Gmail history, Graph delta;
-IMAP and EWS later), so the poller has one loop for all of them.
+IMAP, EWS), so the poller has one loop for all of them.
 
 An inbox walks its changes since a cursor as a series of pages. The poller stores each page's
 candidates, then stores the page's `cursor` when it has one (a resumable point: Graph's
@@ -13,6 +13,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+# The headers the poller's pre-filter and correlation look at: enough to tell a possible bounce
+# or reply from ordinary mail without downloading the message (Gmail's format=metadata, IMAP's
+# BODY.PEEK[HEADER.FIELDS …]).
+PREFILTER_HEADERS = (
+    "From",
+    "Subject",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Content-Type",
+    "Auto-Submitted",
+    "Return-Path",
+    "X-Failed-Recipients",
+    "X-Autoreply",
+    "X-Autorespond",
+    "Precedence",
+)
 
 
 @dataclass(frozen=True)
