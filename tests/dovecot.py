@@ -4,9 +4,9 @@ something a real server would refuse.
 
 Its own configuration in a temporary folder: a non-privileged port on 127.0.0.1 (plain with
 STARTTLS) and one with implicit TLS, the sandbox's self-signed certificate, any login with the
-password PASSWORD (a static passdb), and Maildir mailboxes in the same folder. `deliver` drops a message into a
-mailbox's Maildir `new/` the way an MTA does; `rebuild` deletes a mailbox's UID list and index
-so Dovecot gives the folder a new UIDVALIDITY."""
+password PASSWORD (a static passdb), and Maildir mailboxes in the same folder. `deliver` drops
+a message into a mailbox's Maildir `new/` the way an MTA does; `rebuild` renumbers a mailbox
+under a new UIDVALIDITY."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ class Dovecot:
         )
 
     def _own(self, path: Path) -> None:
-        for folder, dirs, files in os.walk(path):
+        for folder, _dirs, files in os.walk(path):
             os.chown(folder, self.uid, self.gid)
             for name in files:
                 os.chown(os.path.join(folder, name), self.uid, self.gid)

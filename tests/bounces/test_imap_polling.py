@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from analytics.models import FeedEvent
 from bounces.models import Bounce, InboxMessage
-from bounces.polling import channel_poll, channel_ids_due
+from bounces.polling import channel_ids_due, channel_poll
 from channels_app.models import DeliveryChannel
 from outreach.models import OutboundEmail
 from tests.bounces.poll_helpers import dsn_for
