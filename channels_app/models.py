@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -233,6 +235,43 @@ class DeliveryChannel(TimeStampedModel):
     @property
     def is_usable(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+    @property
+    def state(self) -> "ChannelState":
+        """What the channel's card says it is, honestly: green "Connected" only while nothing
+        stops it sending. A connected channel whose server refused its mail (a refused login,
+        a full mailbox) keeps `last_error` until it sends again or gets new credentials."""
+        if self.status == self.Status.DISCONNECTED:
+            return ChannelState("disconnected", "Disconnected", "")
+        if self.status == self.Status.NEEDS_RECONNECT:
+            return ChannelState("needs_reconnect", "Needs reconnect", "bad")
+        if self.last_error:
+            return ChannelState("refused", "Not sending: the server refused", "bad")
+        if self.sending_paused_until and self.sending_paused_until > timezone.now():
+            return ChannelState("paused", "Paused by the provider", "warn")
+        if self.campaigns_paused_at:
+            return ChannelState("campaigns_held", "Connected · campaign sends held back", "warn")
+        return ChannelState("connected", "Connected", "ok")
+
+    @property
+    def short_label(self) -> str:
+        """The channel as the switching question names it ("Sending moves from Gmail to …")."""
+        if self.kind == self.Kind.GMAIL:
+            return f"Gmail ({self.mailbox_address})" if self.mailbox_address else "Gmail"
+        if self.kind == self.Kind.EXCHANGE_ONLINE:
+            return f"Outlook ({self.mailbox_address})" if self.mailbox_address else "Outlook"
+        if self.kind == self.Kind.CUSTOM_SMTP:
+            name = "the team SMTP" if self.is_team_default else "your SMTP server"
+            return f"{name} ({self.host})" if self.host else name
+        if self.kind == self.Kind.EXCHANGE_ONPREM:
+            return f"Exchange On-Prem ({self.mailbox_address})"
+        return self.get_kind_display()
+
+
+class ChannelState(NamedTuple):
+    key: str
+    label: str
+    tone: str  # the pill's class: ok, warn, bad, or plain
 
 
 class ChannelChoice(TimeStampedModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from .models import DeliveryChannel
+from .providers.microsoft_errors import error_and_support_code
 from .selectors import channel_banner_rows
 
 Kind = DeliveryChannel.Kind
@@ -23,11 +24,13 @@ def channel_banners(request) -> dict:
         if row["owner_id"] == user.pk and row["status"] == Status.NEEDS_RECONNECT:
             label = CONNECT_LABEL.get(row["kind"]) or Kind(row["kind"]).label
             address = f" ({row['mailbox_address']})" if row["mailbox_address"] else ""
+            words, support_code = error_and_support_code(row["last_error"])
             banners.append(
                 {
                     "level": "error",
                     "text": f"{label}{address} needs reconnecting: sending from it is paused "
-                    "and your email is waiting. " + (row["last_error"] or ""),
+                    "and your email is waiting. " + words,
+                    "support_code": support_code,
                     "action_url": reverse("channel_reconnect", args=[row["id"]]),
                     "action_label": "Reconnect",
                 }
@@ -36,11 +39,13 @@ def channel_banners(request) -> dict:
         row for row in rows if row["owner_id"] is None and row["status"] == Status.NEEDS_RECONNECT
     ]
     if team_smtp_down and user.is_org_admin:
+        words, support_code = error_and_support_code(team_smtp_down[0]["last_error"])
         banners.append(
             {
                 "level": "error",
                 "text": "The team SMTP server refused Mailroom's login: "
-                + (team_smtp_down[0]["last_error"] or "update its credentials."),
+                + (words or "update its credentials."),
+                "support_code": support_code,
                 "action_url": reverse("email_settings") + "#team-smtp",
                 "action_label": "Update team SMTP",
             }

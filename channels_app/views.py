@@ -22,7 +22,7 @@ from .models import DeliveryChannel
 from .providers.esp import ESPS, WEBHOOK_USERNAME
 from .providers.ews_auth import EwsLoginFailed
 from .providers.smtp_auth import SmtpLoginFailed
-from .selectors import channel_get_visible, email_settings_for_user
+from .selectors import channel_for_user, channel_get_visible, email_settings_for_user
 from .services import (
     channel_choose,
     channel_choose_legacy,
@@ -90,6 +90,48 @@ def _domain_checks(channels: list[DeliveryChannel | None]) -> list[dict]:
     return found
 
 
+def _moves_question(current: DeliveryChannel, target: str, *, action: str = "") -> str:
+    lead = f"{action} " if action else ""
+    return (
+        f"{lead}Sending moves from {current.short_label} to {target}: your new email and the "
+        "email still waiting go out through it."
+    )
+
+
+def _switch_questions(state) -> dict:
+    """What each connect, save or "use" button asks first when another channel is in use:
+    doing it moves the user's sending, so the question says from where to where. Keyed by
+    card, plus (channel, question) pairs for "Choose your channel"; no question, no dialog."""
+    current = state.current
+    choices = [c for c in state.usable if c.kind != Kind.MSC_LEGACY]
+    if current is None:
+        return {"choose": [(channel, "") for channel in choices]}
+    questions = {
+        "google": _moves_question(current, "Gmail", action="Connect Gmail?"),
+        "microsoft": _moves_question(current, "Outlook", action="Connect Outlook?"),
+        "own_smtp": _moves_question(current, "your SMTP server", action="Save?"),
+        "onprem": _moves_question(current, "Exchange On-Prem", action="Save?"),
+        "legacy": _moves_question(current, "the legacy servers"),
+    }
+    for kind, key in (
+        (Kind.GMAIL, "google"),
+        (Kind.EXCHANGE_ONLINE, "microsoft"),
+        (Kind.CUSTOM_SMTP, "own_smtp"),
+        (Kind.EXCHANGE_ONPREM, "onprem"),
+        (Kind.MSC_LEGACY, "legacy"),
+    ):
+        channel = state.legacy if kind == Kind.MSC_LEGACY else state.own.get(kind)
+        if channel is not None and channel.pk == current.pk:
+            questions[key] = ""
+        elif channel is not None and kind in DeliveryChannel.POLLED_KINDS:
+            questions[key] = _moves_question(current, channel.short_label, action="Reconnect?")
+    questions["choose"] = [
+        (channel, "" if channel.pk == current.pk else _moves_question(current, channel.short_label))
+        for channel in choices
+    ]
+    return questions
+
+
 def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
     state = email_settings_for_user(user=request.user)
     own_smtp = state.own.get(Kind.CUSTOM_SMTP)
@@ -129,6 +171,7 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         "domain_checks": _domain_checks(
             [state.current, *state.own.values(), state.team_smtp if state.can_manage_team else None]
         ),
+        "switch": _switch_questions(state),
         "open_section": forms.get("open_section", ""),
         "legacy_relay_configured": bool(settings.MAILROOM_LEGACY_SMTP_HOST),
     }
@@ -278,4 +321,10 @@ def reconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
             Kind.EXCHANGE_ONPREM: "onprem",
         }.get(channel.kind, "")
         return redirect(f"{reverse('email_settings')}#{anchor}")
-    return render(request, "channels_app/reconnect.html", {"channel": channel})
+    current = channel_for_user(user=request.user)
+    question = ""
+    if current is not None and current.pk != channel.pk:
+        question = _moves_question(current, channel.short_label, action="Reconnect?")
+    return render(
+        request, "channels_app/reconnect.html", {"channel": channel, "question": question}
+    )

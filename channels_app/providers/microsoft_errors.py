@@ -40,3 +40,23 @@ def microsoft_error_words(description: str) -> tuple[str, str]:
     if match is None or sentence is None:
         return first_line, ""
     return sentence, f"Microsoft code AADSTS{match.group(1)}"
+
+
+_SMALL_PRINT = re.compile(r"\s*\((Microsoft code AADSTS\d{5,7})\)\s*$")
+_RAW = re.compile(r"AADSTS\d{5,7}:")
+
+
+def error_and_support_code(text: str) -> tuple[str, str]:
+    """(the words, the code for support) of a channel error as a page shows it: the trailing
+    "(Microsoft code AADSTS50173)" Mailroom wrote goes to small print, and Entra's raw text in
+    an error stored before errors were put in words ("AADSTS50173: The provided grant…",
+    trace ids and all) becomes the same sentence and code."""
+    text = (text or "").strip()
+    found = _SMALL_PRINT.search(text)
+    if found:
+        return text[: found.start()].rstrip(), found.group(1)
+    raw = _RAW.search(text)
+    if raw is None:
+        return text, ""
+    words, small_print = microsoft_error_words(text[raw.start() :])
+    return f"{text[: raw.start()]}{words}".strip(), small_print

@@ -1,6 +1,7 @@
 // Two habits for every form, declared in the template:
 //   data-confirm="Question?"  asks before a destructive action; Cancel leaves everything as it was
-//                             (on a form, or on one of its submit buttons for that button only).
+//                             (on a form, on one of its submit buttons for that button only, or
+//                             on a radio button, asked when it is the one chosen).
 //   data-select-all="name"    on a checkbox: ticks or clears every checkbox called `name` in its
 //                             form (a list's "select all").
 //   data-busy="Working…"      a slow form disables its buttons and says what it is doing, so it
@@ -15,7 +16,10 @@
       event.preventDefault();
       return;
     }
-    var question = (event.submitter && event.submitter.dataset.confirm) || form.dataset.confirm;
+    // A choice that changes something says so on its radio button (data-confirm on the input).
+    var chosen = form.querySelector("input[type=radio][data-confirm]:checked");
+    var question = (event.submitter && event.submitter.dataset.confirm) ||
+      (chosen && chosen.dataset.confirm) || form.dataset.confirm;
     if (question && !window.confirm(question)) {
       event.preventDefault();
       return;

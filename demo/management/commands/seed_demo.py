@@ -19,6 +19,7 @@ from analytics.models import FeedEvent
 from bounces.models import Bounce
 from bounces.parsing import reason_of_reply
 from channels_app.models import ChannelChoice, DeliveryChannel
+from channels_app.providers.smtp import AUTH_FAILED_REASON
 from core.admin import organization_admins_group
 from outreach.models import (
     Campaign,
@@ -326,6 +327,9 @@ def seed(rng: random.Random) -> dict[str, int]:
     # rep2 sends through their own SMTP server (the sandbox's, in `make run`) whose password
     # was changed at the server after it was saved: their last three emails failed with the
     # server's 535, so the demo shows the fix — new password in Email settings, Retry send.
+    # The channel keeps the refusal, as the send pipeline leaves it, so Email settings says
+    # "Not sending" beside it rather than a green "Connected".
+    refused = AUTH_FAILED_REASON
     rep2_smtp = DeliveryChannel.objects.create(
         organization=acme,
         owner=rep2,
@@ -337,6 +341,7 @@ def seed(rng: random.Random) -> dict[str, int]:
         username=settings.MAILROOM_LEGACY_SMTP_USERNAME or "mailroom",
         password="the-old-password",  # noqa: S106 - the demo's outdated credential
         status=DeliveryChannel.Status.CONNECTED,
+        last_error=refused,
         connected_at=now - timedelta(days=HISTORY_DAYS),
     )
     ChannelChoice.objects.create(user=rep2, channel=rep2_smtp)
@@ -358,8 +363,7 @@ def seed(rng: random.Random) -> dict[str, int]:
                 message_id=f"<seed-failed-{i}.acme@mailroom.demo>",
                 queued_at=now - timedelta(hours=5 + i, seconds=5),
                 failed_at=now - timedelta(hours=5 + i),
-                failure_reason="Authentication unsuccessful — update your SMTP credentials, "
-                "then Retry send",
+                failure_reason=refused,
             )
         )
     OutboundEmail.objects.bulk_create(emails, batch_size=500)
