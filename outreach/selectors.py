@@ -42,7 +42,7 @@ PROSPECT_SORTS = {
     "name": ("last_name", "first_name"),
     "email": ("email",),
     "company": ("company",),
-    "owner": ("owner__email",),
+    "owner": ("owner__first_name", "owner__last_name", "owner__email"),
     "address": ("email_status",),
 }
 
@@ -64,15 +64,30 @@ def _suppression_of(email) -> QuerySet[Suppression]:
     )
 
 
-def prospect_list(
-    *, user: User, search: str = "", address: str = "", sort: str = ""
-) -> QuerySet[Prospect]:
-    """The prospects `user` may see and edit, optionally searched, filtered by address state
-    (valid / invalid) and sorted by a PROSPECT_SORTS key ("-" first: the other way). The
-    prospects page, its CSV export and enrollment all read it."""
-    prospects = Prospect.objects.filter(organization_id=user.organization_id).filter(
+def _prospects_in_scope(*, user: User) -> QuerySet[Prospect]:
+    return Prospect.objects.filter(organization_id=user.organization_id).filter(
         user_scope_q(user=user, field="owner")
     )
+
+
+def prospect_list(
+    *,
+    user: User,
+    search: str = "",
+    address: str = "",
+    sort: str = "",
+    owner_id: int | None = None,
+    company: str = "",
+) -> QuerySet[Prospect]:
+    """The prospects `user` may see and edit, optionally searched, filtered by address state
+    (valid / invalid / suppressed), owner and company (the whole name, any case), and sorted
+    by a PROSPECT_SORTS key ("-" first: the other way). The prospects page, its CSV export
+    and enrollment all read it."""
+    prospects = _prospects_in_scope(user=user)
+    if owner_id is not None:
+        prospects = prospects.filter(owner_id=owner_id)
+    if company:
+        prospects = prospects.filter(company__iexact=company)
     if search:
         prospects = prospects.filter(
             Q(email__icontains=search)
@@ -91,6 +106,18 @@ def prospect_list(
             *(f"-{f}" if sort.startswith("-") else f for f in fields), "pk"
         )
     return prospects.select_related("owner")
+
+
+def prospect_companies(*, user: User, limit: int = 500) -> list[str]:
+    """The companies of the prospects `user` may see, A to Z (the company filter's list)."""
+    names = (
+        _prospects_in_scope(user=user)
+        .exclude(company="")
+        .order_by("company")
+        .values_list("company", flat=True)
+        .distinct()
+    )
+    return list(names[:limit])
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from .selectors import (
     outbox_mailbox_notices,
     outbox_page,
     outbox_tab_counts,
+    prospect_companies,
     prospect_delete_effects,
     prospect_import_list,
     prospect_list,
@@ -87,15 +88,18 @@ from .services import (
 Status = OutboundEmail.Status
 
 
-def _prospect_filters(params) -> dict[str, str]:
-    """The prospects list's search, address filter and sort, as the page and its export read
-    them (anything unknown ignored)."""
+def _prospect_filters(params) -> dict:
+    """The prospects list's search, filters (address, owner, company) and sort, as the page,
+    its export and "Enroll all N matching" read them (anything unknown ignored; an owner
+    outside the user's scope matches nobody, the list being scoped first)."""
     address = params.get("address", "")
     sort = params.get("sort", "")
     return {
         "search": params.get("q", "").strip(),
         "address": address if address in (*Prospect.EmailStatus.values, SUPPRESSED) else "",
         "sort": sort if sort.lstrip("-") in PROSPECT_SORTS else "",
+        "owner_id": param_id(params, "owner"),
+        "company": params.get("company", "").strip()[:200],
     }
 
 
@@ -104,12 +108,16 @@ def prospects(request):
     filters = _prospect_filters(request.GET)
     listing = prospect_list(user=request.user, **filters)
     page = Paginator(listing, 50).get_page(request.GET.get("page"))
+    owners = user_list_visible(user=request.user).order_by("first_name", "last_name", "email")
     return render(
         request,
         "outreach/prospects.html",
         {
             "page": page,
             **filters,
+            "filtered": any(filters[k] for k in ("search", "address", "owner_id", "company")),
+            "owners": None if request.user.is_rep else owners,
+            "companies": prospect_companies(user=request.user),
             "address_choices": [
                 ("", "All addresses"),
                 *Prospect.EmailStatus.choices,

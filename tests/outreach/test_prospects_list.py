@@ -7,7 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from outreach.models import Prospect
-from tests.factories import OutboundEmailFactory, ProspectFactory
+from tests.factories import (
+    CampaignStepFactory,
+    OutboundEmailFactory,
+    ProspectFactory,
+    UserFactory,
+)
 
 
 def _emails_on(page: str) -> list[str]:
@@ -91,3 +96,51 @@ def test_filter_by_suppressed_address_or_domain(client, rep):
     page = client.get(reverse("prospects"), {"address": "suppressed", "sort": "email"}).content
     assert _emails_on(page.decode()) == [by_address.email, by_domain.email]
     assert page.decode().count(">suppressed</span>") == 2
+
+
+def test_a_manager_filters_prospects_by_owner(client, manager, rep):
+    rep2 = UserFactory(organization=rep.organization, team=rep.team, email="rep2@acme.test")
+    mine = ProspectFactory(organization=rep.organization, owner=rep, email="mine@example.test")
+    theirs = ProspectFactory(organization=rep.organization, owner=rep2, email="theirs@x.test")
+    client.force_login(manager)
+
+    page = client.get(reverse("prospects"), {"owner": rep2.pk}).content.decode()
+    assert theirs.email in page and mine.email not in page
+    assert f'<option value="{rep2.pk}" selected>' in page
+    assert client.get(reverse("prospects"), {"owner": "x"}).status_code == 400
+
+
+def test_an_owner_outside_the_scope_matches_nobody(client, rep, other_org_user):
+    ProspectFactory(
+        organization=other_org_user.organization, owner=other_org_user, email="far@x.test"
+    )
+    client.force_login(rep)
+    page = client.get(reverse("prospects"), {"owner": other_org_user.pk}).content.decode()
+    assert "far@x.test" not in page and "No prospects match" in page
+
+
+def test_filter_by_company_any_case_with_the_companies_offered(client, rep):
+    ProspectFactory(organization=rep.organization, owner=rep, email="a@x.test", company="Initech")
+    ProspectFactory(organization=rep.organization, owner=rep, email="b@x.test", company="Globex")
+    client.force_login(rep)
+
+    page = client.get(reverse("prospects"), {"company": "initech"}).content.decode()
+    assert _emails_on(page) == ["a@x.test"]
+    assert '<option value="Globex">' in page and '<option value="Initech">' in page
+
+
+def test_export_and_enroll_all_keep_the_owner_and_company(client, rep):
+    ProspectFactory(organization=rep.organization, owner=rep, email="a@x.test", company="Initech")
+    ProspectFactory(organization=rep.organization, owner=rep, email="b@x.test", company="Globex")
+    campaign = CampaignStepFactory(campaign__owner=rep).campaign
+    client.force_login(rep)
+
+    export = client.get(reverse("prospects_export"), {"company": "Initech"})
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("a@x.test")
+
+    client.post(
+        reverse("prospects_enroll"),
+        {"campaign": campaign.pk, "everyone_matching": "1", "company": "Initech", "owner": ""},
+    )
+    assert list(campaign.enrollments.values_list("prospect__email", flat=True)) == ["a@x.test"]
