@@ -57,8 +57,37 @@ def _refuse_problem(value: str, check) -> str:
     return value
 
 
+RECIPIENT_MATCHES = 10
+
+
+def recipient_label(prospect: Prospect) -> str:
+    """How Compose's "To" shows a picked prospect (and how it knows the pick still stands)."""
+    name = prospect.full_name.strip()
+    return f"{name} <{prospect.email}>" if name else prospect.email
+
+
 class ComposeForm(forms.Form):
-    prospect = forms.ModelChoiceField(queryset=None, empty_label="Choose a prospect…")
+    # "To" is a search over the rep's prospects (name, company or address): the page's script
+    # offers matches as you type and puts the pick's id in `prospect`; without the script the
+    # server does the same lookup when the form is sent (one match is taken, several listed).
+    to = forms.CharField(
+        required=False,
+        label="To",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "autocomplete": "off",
+                "placeholder": "Name, company or address",
+                "role": "combobox",
+                "aria-autocomplete": "list",
+                "aria-expanded": "false",
+                "aria-controls": "recipient-matches",
+            }
+        ),
+    )
+    prospect = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+    # One of the matches the server listed (the page without its script).
+    pick = forms.ModelChoiceField(queryset=None, required=False, widget=forms.RadioSelect)
     template = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="No template (write it here)"
     )
@@ -76,13 +105,62 @@ class ComposeForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.matches: list[Prospect] = []
         self.fields["prospect"].queryset = prospect_list(user=user)
+        self.fields["pick"].queryset = self.fields["prospect"].queryset
         self.fields["template"].queryset = template_list(user=user)
         self.zone = user_zone(user)
         send_at = self.fields["send_at"]
         send_at.zone = self.zone
         send_at.label = f"Send at ({self.zone.key})"
         send_at.help_text = f"In {self.zone.key} time. Leave empty to send now."
+
+    def recipient_search(self, query: str) -> list[Prospect]:
+        """The prospects "To" finds for `query`: an exact address first, else up to
+        RECIPIENT_MATCHES by name, company or address (kept in `matches` for the page)."""
+        query = query.strip()
+        if not query:
+            return []
+        prospects = prospect_list(user=self.user)
+        exact = list(prospects.filter(email__iexact=query)[:1])
+        found = exact or list(
+            prospect_list(user=self.user, search=query, sort="name")[: RECIPIENT_MATCHES + 1]
+        )
+        self.matches = found[:RECIPIENT_MATCHES]
+        return found
+
+    def clean(self):
+        cleaned = super().clean()
+        if "prospect" in self.errors or "pick" in self.errors:
+            return cleaned
+        prospect, query = cleaned.get("prospect"), cleaned.get("to", "").strip()
+        if prospect is not None and query and query != recipient_label(prospect):
+            prospect = None  # the rep typed something else since the pick
+        prospect = cleaned.get("pick") or prospect
+        if prospect is None:
+            found = self.recipient_search(query)
+            if len(found) == 1:
+                prospect = found[0]
+                self.matches = []
+            elif not query:
+                self.add_error("to", "Type a prospect's name, company or address.")
+            elif not found:
+                self.add_error("to", f"No prospect of yours matches “{query}”.")
+            else:
+                more = "more than " if len(found) > RECIPIENT_MATCHES else ""
+                self.add_error(
+                    "to", f"{more}{len(self.matches)} prospects match “{query}”: pick one."
+                )
+        cleaned["prospect"] = prospect
+        if prospect is not None:
+            # The page shows the pick from now on, as the script would have.
+            cleaned["to"] = recipient_label(prospect)
+            self.data = self.data.copy()
+            self.data[self.add_prefix("to")] = cleaned["to"]
+            self.data[self.add_prefix("prospect")] = str(prospect.pk)
+            self.data.pop(self.add_prefix("pick"), None)
+        return cleaned
 
     def clean_subject(self):
         return _refuse_problem(self.cleaned_data["subject"], subject_problem)

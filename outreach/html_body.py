@@ -87,6 +87,16 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+_TYPED_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]{0,9})\b[^<>]{0,200}>")
+
+
+def tags_in_text(text: str) -> str:
+    """The first HTML tag in a plain-text body ("<b>"), or "" when there is none. Compose
+    sends a typed body as text/plain only, so a tag in it reaches the reader as typed."""
+    found = _TYPED_TAG.search(text or "")
+    return found.group(0)[:40] if found else ""
+
+
 def signature_append(*, body: str, body_html: str, signature: str) -> tuple[str, str]:
     """The body (and HTML body, if any) with the sender's signature under the usual "-- " line."""
     signature = signature.strip()

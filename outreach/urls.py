@@ -8,6 +8,7 @@ urlpatterns = [
     path("outbox/<int:pk>/retry/", views.outbox_retry, name="outbox_retry"),
     path("outbox/<int:pk>/cancel/", views.outbox_cancel, name="outbox_cancel"),
     path("compose/", views.compose, name="compose"),
+    path("compose/recipients/", views.compose_recipients, name="compose_recipients"),
     path("prospects/", views.prospects, name="prospects"),
     path("prospects/new/", views.prospect_new, name="prospect_new"),
     path("prospects/export.csv", views.prospects_export, name="prospects_export"),

@@ -19,6 +19,7 @@ from core.http import param_id
 from suppression.selectors import RecipientSuppressed, suppressed_address_q
 
 from .forms import (
+    RECIPIENT_MATCHES,
     ApiTokenForm,
     CampaignForm,
     ComposeForm,
@@ -30,8 +31,9 @@ from .forms import (
     SignatureForm,
     StepForm,
     TemplateForm,
+    recipient_label,
 )
-from .html_body import signature_append
+from .html_body import signature_append, tags_in_text
 from .imports import prospect_import_confirm, prospect_import_start
 from .merge import FIELDS, MergeError, merge_values
 from .merge import render as merge_render
@@ -731,12 +733,15 @@ def compose(request):
             param_id(request.GET, "prospect"),
         )
         template = template_list(user=user).filter(pk=template_id or 0).first()
-        initial = {"prospect": prospect_id, "template": template}
+        prospect = prospect_list(user=user).filter(pk=prospect_id or 0).first()
+        initial = {"template": template}
+        if prospect is not None:
+            initial |= {"prospect": prospect.pk, "to": recipient_label(prospect)}
         if template is not None:
             initial |= {"subject": template.subject, "body": template.body}
     form = ComposeForm(data, user=user, initial=initial)
     action = request.POST.get("action", "")
-    preview = None
+    preview, typed_tags = None, ""
     channel, channel_problem = None, ""
     try:
         channel = email_channel_resolve(sender=user, source=OutboundEmail.Source.WEB)
@@ -749,6 +754,9 @@ def compose(request):
             values["subject"], values["body"] = template.subject, template.body
         form = ComposeForm(values, user=user)
         form.errors.clear()
+    elif data is not None and action == "find":
+        form.errors.clear()
+        form.recipient_search(data.get("to", ""))
     elif data is not None and form.is_valid():
         cleaned = form.cleaned_data
         try:
@@ -776,6 +784,11 @@ def compose(request):
                 body=cleaned["body"],
                 values=merge_values(prospect=cleaned["prospect"], sender=user),
             )
+            template = cleaned["template"]
+            sends_html = (
+                template is not None and template.body_html and (cleaned["body"] == template.body)
+            )
+            typed_tags = "" if sends_html else tags_in_text(cleaned["body"])
         except MergeError as exc:
             form.add_error("body", exc.message)
         except NoUsableChannel as exc:
@@ -788,10 +801,36 @@ def compose(request):
         {
             "form": form,
             "preview": preview,
+            "typed_tags": typed_tags,
             "fields": FIELDS,
             "channel": channel,
             "channel_problem": channel_problem,
+            "template_contents": {
+                str(t.pk): {"subject": t.subject, "body": t.body, "name": t.name}
+                for t in form.fields["template"].queryset
+            },
         },
+    )
+
+
+@login_required
+def compose_recipients(request):
+    """Compose's "To" as you type: up to ten of the user's prospects by name, company or
+    address (the same lookup the form makes without the script)."""
+    form = ComposeForm(user=request.user)
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": p.pk,
+                    "label": recipient_label(p),
+                    "company": p.company,
+                    "invalid": p.email_status == Prospect.EmailStatus.INVALID,
+                    "suppressed": p.is_suppressed,
+                }
+                for p in form.recipient_search(request.GET.get("q", "")[:200])[:RECIPIENT_MATCHES]
+            ]
+        }
     )
 
 
