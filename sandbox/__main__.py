@@ -38,6 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="EMAIL:PASSWORD",
         help="an Exchange on-prem (EWS) mailbox and its password (repeatable)",
     )
+    parser.add_argument("--imap-port", type=int, default=1143, help="IMAP (STARTTLS); -1 disables")
+    parser.add_argument(
+        "--imap-ssl-port", type=int, default=None, help="implicit-TLS IMAP port (off unless given)"
+    )
+    parser.add_argument(
+        "--imap-user",
+        action="append",
+        default=[],
+        metavar="LOGIN:PASSWORD",
+        help="an SMTP login with an IMAP mailbox: bounces of its mail land there (repeatable)",
+    )
     parser.add_argument("--smtp-no-auth", action="store_true", help="accept MAIL FROM without AUTH")
     parser.add_argument("--state-file", default=None, help="JSON file that survives restarts")
     parser.add_argument(
@@ -77,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     users = dict(item.split(":", 1) for item in args.smtp_user)
     ews_users = dict(item.split(":", 1) for item in args.ews_user)
+    imap_users = dict(item.rsplit(":", 1) for item in args.imap_user)
     running = start_sandbox(
         host=args.host,
         http_port=args.http_port,
@@ -89,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         smtp_auth_required=not args.smtp_no_auth,
         smtp_users=users,
         ews_users=ews_users,
+        imap_port=None if args.imap_port < 0 else args.imap_port,
+        imap_ssl_port=args.imap_ssl_port,
+        imap_users=imap_users,
         auto_consent=args.auto_consent,
         rotation_grace_seconds=args.rotation_grace,
         verbose=args.verbose,
@@ -107,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     if running.smtp_ssl_port:
         print(f"  SMTPS  {running.smtp_host}:{running.smtp_ssl_port}")
     print(f"  EWS    {running.ews_url}  (Exchange on-prem, NTLM)")
+    if running.imap_port:
+        print(f"  IMAP   {running.host}:{running.imap_port}  (STARTTLS, IDLE)")
+    if running.imap_ssl_port:
+        print(f"  IMAPS  {running.host}:{running.imap_ssl_port}")
+    for login in sorted(running.store.imap.by_login):
+        print(f"  IMAP   mailbox of SMTP login {login} (bounces of its mail land there)")
     if running.dns_port:
         print(f"  DNS    {running.host}:{running.dns_port}  (UDP and TCP: the demo's domains)")
     if args.state_file:

@@ -331,3 +331,23 @@ class SandboxClient:
         return self._call(
             "POST", self._mailbox_path("microsoft", email) + "/lifecycle", {"event": event}
         )["sent"]
+
+    # --- IMAP mailboxes (sandbox/imap.py) ----------------------------------------------------
+    def imap_add_user(self, login: str, password: str) -> dict[str, Any]:
+        """An SMTP login with an IMAP mailbox: bounces of the mail it submits land there."""
+        return self._call("POST", "/imap/users", {"login": login, "password": password})
+
+    def imap_mailbox(self, login: str) -> dict[str, Any]:
+        return self._call("GET", f"/imap/mailboxes/{quote(login, safe='')}")
+
+    def imap_deliver(self, login: str, raw: bytes) -> int:
+        path = f"/imap/mailboxes/{quote(login, safe='')}/messages"
+        return self._call("POST", path, {"raw": base64.b64encode(raw).decode()})["uid"]
+
+    def imap_rebuild(self, login: str) -> int:
+        path = f"/imap/mailboxes/{quote(login, safe='')}/rebuild"
+        return self._call("POST", path, {})["uidvalidity"]
+
+    def imap_fault(self, login: str, command: str, count: int = 1) -> dict[str, Any]:
+        path = f"/imap/mailboxes/{quote(login, safe='')}/faults"
+        return self._call("POST", path, {"command": command, "count": count})

@@ -185,6 +185,8 @@ def _dispatch(ctx: Context, req: Request, rest: str) -> Response:  # noqa: C901 
             )
     if rest.startswith("/smtp"):
         return _smtp(ctx, req, rest[len("/smtp") :])
+    if rest.startswith("/imap"):
+        return _imap(ctx, req, rest[len("/imap") :])
     if rest == "/exchange/users":
         if method == "POST":
             data = _body(req)
@@ -358,3 +360,37 @@ def _smtp(ctx: Context, req: Request, tail: str) -> Response:
             store.smtp_users[str(data["username"])] = str(data["password"])
         return json_response(200, {"users": sorted(store.smtp_users)})
     raise SandboxError(404, f"no smtp control endpoint {tail!r}")
+
+
+def _imap(ctx: Context, req: Request, tail: str) -> Response:
+    """IMAP mailboxes: POST /users {login, password} (also an SMTP login); under
+    /mailboxes/<login>: GET (UIDs, flags, writes attempted), POST /messages {raw: base64}
+    (delivered as from the internet), POST /rebuild (a new UIDVALIDITY, messages renumbered),
+    POST /faults {command, count} (the next COUNT such commands answer NO; "FETCH BODY[]" only
+    fetches of a whole message)."""
+    store = ctx.store
+    if tail == "/users" and req.method == "POST":
+        data = _body(req)
+        login, password = str(data["login"]), str(data["password"])
+        with store.lock:
+            store.smtp_users[login] = password
+        return json_response(200, store.imap.ensure(login, password).summary())
+    match = re.fullmatch(r"/mailboxes/([^/]+)(/[a-z]+)?", tail)
+    if match is None:
+        raise SandboxError(404, f"no imap control endpoint {tail!r}")
+    login, action = unquote(match.group(1)), match.group(2) or ""
+    box = store.imap.get(login)
+    if box is None:
+        raise SandboxError(404, f"no IMAP mailbox for {login!r}")
+    if action == "/messages" and req.method == "POST":
+        data = _body(req)
+        uid = store.imap.deliver(login, base64.b64decode(data["raw"]))
+        return json_response(200, {"uid": uid})
+    if action == "/rebuild" and req.method == "POST":
+        return json_response(200, {"uidvalidity": store.imap.rebuild(login)})
+    if action == "/faults" and req.method == "POST":
+        data = _body(req)
+        with store.lock:
+            box.faults[str(data["command"]).upper()] = int(data.get("count", 1))
+    with store.lock:
+        return json_response(200, box.summary())

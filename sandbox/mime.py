@@ -274,6 +274,47 @@ def exchange_ndr(sender: str, original: bytes, failed: list[tuple[str, Recipient
     )
 
 
+def postfix_dsn(
+    sender: str, original: bytes, failed: list[tuple[str, RecipientRule]], *, reporting: str
+) -> bytes:
+    """A Postfix "Undelivered Mail Returned to Sender" report, as an SMTP provider's MTA
+    sends it back to the submitting account when the remote server refused the mail."""
+    now = formatdate(localtime=False)
+    fields = [f"Reporting-MTA: dns; {reporting}", f"Arrival-Date: {now}"]
+    human = [
+        f"This is the mail system at host {reporting}.\n\n"
+        "I'm sorry to have to inform you that your message could not\n"
+        "be delivered to one or more recipients. It's attached below.\n\n"
+        "                   The mail system"
+    ]
+    for address, rule in failed:
+        domain = address.rpartition("@")[2]
+        reply = rule.smtp_reply.format(addr=address)
+        human.append(
+            f"<{address}>: host mx.{domain}[192.0.2.25] said: {reply} (in reply to RCPT TO command)"
+        )
+        fields += [
+            "",
+            f"Final-Recipient: rfc822; {address}",
+            f"Original-Recipient: rfc822;{address}",
+            "Action: failed",
+            f"Status: {rule.status}",
+            f"Remote-MTA: dns; mx.{domain}",
+            f"Diagnostic-Code: smtp; {reply}",
+        ]
+    return _report(
+        from_header=f"MAILER-DAEMON@{reporting} (Mail Delivery System)",
+        to=sender,
+        subject="Undelivered Mail Returned to Sender",
+        human_text="\n\n".join(human),
+        status_fields="\n".join(fields),
+        original=original,
+        return_full_message=True,
+        extra_headers={"Auto-Submitted": "auto-replied"},
+        message_id_domain=reporting,
+    )
+
+
 def human_reply(sender: str, responder: str, original: bytes, *, provider: str) -> bytes:
     headers = parse_headers(original)
     original_id = header(headers, "Message-ID")

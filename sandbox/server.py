@@ -12,6 +12,7 @@ from . import graph_notifications, pubsub
 from .client import SandboxClient
 from .dns import DnsService
 from .httpcore import Context
+from .imap import ImapService
 from .smtp import SmtpService
 from .state import DEFAULT_ROTATION_GRACE_SECONDS, Store
 from .tls import IdTokenSigner, TlsMaterial, generate_self_signed
@@ -36,6 +37,17 @@ class RunningSandbox:
     _smtp: SmtpService | None
     _threads: list[threading.Thread] = field(default_factory=list)
     _dns: DnsService | None = None
+    _imap: ImapService | None = None
+
+    @property
+    def imap_port(self) -> int | None:
+        """The IMAP server's port (STARTTLS offered), for SMTP logins with a mailbox."""
+        return self._imap.port if self._imap else None
+
+    @property
+    def imap_ssl_port(self) -> int | None:
+        """The implicit-TLS IMAP port, when one was asked for."""
+        return self._imap.ssl_port if self._imap else None
 
     @property
     def dns_port(self) -> int | None:
@@ -89,6 +101,8 @@ class RunningSandbox:
             self._smtp.stop()
         if self._dns is not None:
             self._dns.stop()
+        if self._imap is not None:
+            self._imap.stop()
         self.store.stop_autosave()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -110,6 +124,9 @@ def start_sandbox(
     *,
     smtp_ssl_port: int | None = None,
     dns_port: int | None = 0,
+    imap_port: int | None = 0,
+    imap_ssl_port: int | None = 0,
+    imap_users: dict[str, str] | None = None,
     state_file: str | None = None,
     cert_dir: str | None = None,
     smtp_auth_required: bool = True,
@@ -121,7 +138,8 @@ def start_sandbox(
 ) -> RunningSandbox:
     """Start everything in daemon threads; port 0 picks a free port; None disables that server.
     ``cert_dir`` receives ca.pem / key.pem (a temporary directory when not given).
-    ``ews_users`` maps Exchange on-prem mailbox addresses to their passwords."""
+    ``ews_users`` maps Exchange on-prem mailbox addresses to their passwords; ``imap_users``
+    SMTP logins that have an IMAP mailbox (sandbox/imap.py) to their password."""
     tls: TlsMaterial = generate_self_signed(cert_dir)
     ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_context.load_cert_chain(tls.cert_file, tls.key_file)
@@ -130,6 +148,9 @@ def start_sandbox(
         store.smtp_users.update(smtp_users)
     for address, password in (ews_users or {}).items():
         store.add_ews_user(address, password)
+    for login, password in (imap_users or {}).items():
+        store.smtp_users[login] = password
+        store.imap.ensure(login, password)
     ctx = Context(store=store, signer=IdTokenSigner(), auto_consent=auto_consent)
     store.inbox_listeners.append(
         lambda mb, message: (
@@ -160,6 +181,12 @@ def start_sandbox(
             auth_required=smtp_auth_required,
         )
         smtp.start()
+    imap_service = None
+    if imap_port is not None:
+        imap_service = ImapService(
+            store.imap, host=host, port=imap_port, ssl_port=imap_ssl_port, tls_context=ssl_context
+        )
+        imap_service.start()
     dns_service = None
     if dns_port is not None:
         dns_service = DnsService(host, dns_port)
@@ -183,6 +210,7 @@ def start_sandbox(
         _smtp=smtp,
         _threads=threads,
         _dns=dns_service,
+        _imap=imap_service,
     )
     log.info(
         "sandbox started: %s %s smtp %s", running.http_url, running.https_url, running.smtp_port

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from . import esp
+from . import esp, imap
 from .rules import rule_for
 from .state import Store
 
@@ -43,8 +43,10 @@ class RecordingHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if esp.webhook_for(self.store, _login(session)) is not None:
-            # An ESP's relay takes every recipient and reports what happened by webhook.
+        login = _login(session)
+        if esp.webhook_for(self.store, login) is not None or self.store.imap.get(login):
+            # An ESP's relay takes every recipient and reports what happened by webhook; an
+            # account with a mailbox gets the remote servers' bounces in its IMAP INBOX.
             envelope.rcpt_tos.append(address)
             return "250 2.1.5 Ok"
         rule = rule_for(address)
@@ -70,6 +72,7 @@ class RecordingHandler:
             str(session.peer[0]) if session.peer else "",
         )
         esp.report(self.store, username=login, raw=raw, recipients=list(envelope.rcpt_tos))
+        imap.relay_outcomes(self.store, login=login, raw=raw, recipients=list(envelope.rcpt_tos))
         return f"250 2.0.0 Ok: queued as {record_id:08X}"
 
 

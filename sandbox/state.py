@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import mime
+from .imap import ImapMailboxes
 
 Provider = Literal["google", "microsoft", "exchange"]
 # "exchange" is an Exchange 2016 on-premises server reached through EWS (sandbox/ews.py).
@@ -310,6 +311,8 @@ class Store:
         self.esp_events_sent = 0
         self.esp_event_failures: list[str] = []
         self.ews_auth_failures = 0
+        # The IMAP mailboxes behind SMTP logins (sandbox/imap.py), by login.
+        self.imap = ImapMailboxes(self.lock)
         self._dirty = False
         self._stop = threading.Event()
         self._saver: threading.Thread | None = None
@@ -778,6 +781,7 @@ class Store:
             self.esp_events_sent = 0
             self.esp_event_failures.clear()
             self.ews_auth_failures = 0
+            self.imap.clear()
             self.mark_dirty()
 
 

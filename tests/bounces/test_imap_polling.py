@@ -24,7 +24,29 @@ from tests.factories import OutboundEmailFactory, ProspectFactory
 Kind = DeliveryChannel.Kind
 
 
-@pytest.fixture(params=["dovecot"])
+class SandboxImap:
+    """The sandbox's IMAP server, driven like the Dovecot fixture."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.host, self.port = sandbox.host, sandbox.imap_port
+
+    def add_user(self, address: str, password: str) -> None:
+        self.sandbox.client.imap_add_user(address, password)
+
+    def deliver(self, address: str, raw: bytes) -> None:
+        self.sandbox.client.imap_deliver(address, raw)
+
+    def rebuild(self, address: str) -> None:
+        self.sandbox.client.imap_rebuild(address)
+
+
+@pytest.fixture
+def sandbox_imap(sandbox):
+    return SandboxImap(sandbox)
+
+
+@pytest.fixture(params=["dovecot", "sandbox_imap"])
 def peer(request):
     """An IMAP server holding mailboxes: Dovecot, or the sandbox's."""
     return request.getfixturevalue(request.param)
@@ -193,3 +215,33 @@ def test_dovecot_over_tls(dovecot, org, rep, security):  # noqa: F811 - the fixt
 
     assert report.outcome == "ok", report.detail
     assert Bounce.objects.get().outbound_email == email
+
+
+def test_a_message_that_cannot_be_fetched_holds_the_cursor_back(sandbox, org, rep):
+    imap_server = SandboxImap(sandbox)
+    mailbox = f"bounces.{uuid.uuid4().hex[:8]}@acme.test"
+    imap_server.add_user(mailbox, PASSWORD)
+    channel = team_smtp(org, peer=imap_server, mailbox=mailbox)
+    first = sent_email(channel, rep)
+    imap_server.deliver(mailbox, bounce_of(first, mailbox=mailbox))
+    poll(channel)
+    validity = channel.imap_cursor.split(":")[0]
+    later = [sent_email(channel, rep, to=f"p{i}@globex.test") for i in range(2)]
+    for email in later:
+        imap_server.deliver(mailbox, bounce_of(email, mailbox=mailbox))
+    sandbox.client.imap_fault(mailbox, "FETCH BODY[]")
+
+    stopped = poll(channel)
+
+    assert stopped.outcome == "backoff"
+    assert "could not be read for now" in channel.last_poll_result
+    assert channel.imap_cursor == f"{validity}:1"  # not past the message it could not read
+    assert Bounce.objects.count() == 1
+
+    report = channel_poll(channel_id=channel.pk, ignore_backoff=True)
+    channel.refresh_from_db()
+
+    assert report.outcome == "ok", report.detail
+    assert channel.imap_cursor == f"{validity}:3"
+    assert Bounce.objects.count() == 3
+    assert sandbox.client.imap_mailbox(mailbox)["mutation_attempts"] == []
