@@ -8,11 +8,12 @@ never another app's services."""
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
+from bounces.models import Bounce
 
 from .models import FeedEvent
 
@@ -104,6 +105,27 @@ class FeedPage:
     more: bool
 
 
+# The feed's filter by type: what a rep looks for, each a few event kinds.
+FEED_TYPES = {
+    "bounces": ("Bounces", (FeedEvent.Kind.BOUNCED,)),
+    "replies": ("Replies", (FeedEvent.Kind.REPLIED, FeedEvent.Kind.REMOVAL_REQUESTED)),
+    "failures": ("Failed sends", (FeedEvent.Kind.FAILED,)),
+    "mailboxes": (
+        "Mailboxes and throttling",
+        (
+            FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT,
+            FeedEvent.Kind.MAILBOX_PAUSED,
+            FeedEvent.Kind.THROTTLED,
+            FeedEvent.Kind.DOMAIN_CHECK,
+        ),
+    ),
+    "unsubscribes": (
+        "Unsubscribes and complaints",
+        (FeedEvent.Kind.UNSUBSCRIBED, FeedEvent.Kind.COMPLAINED),
+    ),
+}
+
+
 def feed_event_list(
     *,
     user: User,
@@ -111,6 +133,7 @@ def feed_event_list(
     after_id: int | None = None,
     before_id: int | None = None,
     limit: int = FEED_PAGE_SIZE,
+    kind_filter: str = "",
 ) -> list[FeedEvent]:
     """Newest first (by when it happened, then id), at most `limit` events, in one query.
 
@@ -122,8 +145,10 @@ def feed_event_list(
 
     Each event carries what its row shows besides its own columns, read in the same query
     as plain values rather than as related model instances (building a User and an
-    OutboundEmail per row cost more than the row's markup): `prospect_id` (or None), and in
-    the team scope `sender_name` (full name, else email)."""
+    OutboundEmail per row cost more than the row's markup): `prospect_id` and `prospect_name`,
+    `template_id` and `template_name` (or None), `diagnostic` (a bounce's full server text),
+    and in the team scope `sender_name` (full name, else email). `kind_filter` is a FEED_TYPES
+    key (anything else: every kind)."""
     if user.organization_id is None:
         return []
     events = FeedEvent.objects.filter(organization_id=user.organization_id)
@@ -139,7 +164,21 @@ def feed_event_list(
         events = events.filter(created_at__lte=anchor).filter(
             Q(created_at__lt=anchor) | Q(id__lt=before_id)
         )
-    extra = {"prospect_id": F("outbound_email__prospect_id")}
+    if kind_filter in FEED_TYPES:
+        events = events.filter(kind__in=FEED_TYPES[kind_filter][1])
+    extra = {
+        "prospect_id": F("outbound_email__prospect_id"),
+        "prospect_first_name": F("outbound_email__prospect__first_name"),
+        "prospect_last_name": F("outbound_email__prospect__last_name"),
+        "to_address": F("outbound_email__to_address"),
+        "template_id": F("outbound_email__template_id"),
+        "template_name": F("outbound_email__template__name"),
+        "diagnostic": Subquery(
+            Bounce.objects.filter(outbound_email_id=OuterRef("outbound_email_id"))
+            .order_by("-id")
+            .values("diagnostic")[:1]
+        ),
+    }
     if members is not None:
         extra |= {
             "sender_first_name": F("user__first_name"),
@@ -153,6 +192,9 @@ def feed_event_list(
     else:
         rows = list(events.order_by("-created_at", "-id")[:limit])
     for row in rows:
+        row.prospect_name = (
+            f"{row.prospect_first_name} {row.prospect_last_name}".strip() or row.to_address
+        )
         row.sender_name = (
             f"{row.sender_first_name} {row.sender_last_name}".strip() or row.sender_email
             if members is not None
@@ -168,10 +210,16 @@ def feed_event_page(
     after_id: int | None = None,
     before_id: int | None = None,
     size: int = FEED_PAGE_SIZE,
+    kind_filter: str = "",
 ) -> FeedPage:
     """feed_event_list() and whether more events lie beyond: one row more is read, not counted."""
     rows = feed_event_list(
-        user=user, scope=scope, after_id=after_id, before_id=before_id, limit=size + 1
+        user=user,
+        scope=scope,
+        after_id=after_id,
+        before_id=before_id,
+        limit=size + 1,
+        kind_filter=kind_filter,
     )
     if len(rows) <= size:
         return FeedPage(rows, more=False)

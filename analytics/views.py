@@ -1,4 +1,5 @@
 from html import escape
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +16,7 @@ from core.timefmt import relative_time
 
 from . import charts
 from .feed import (
+    FEED_TYPES,
     feed_event_is_own,
     feed_event_mark_all_read,
     feed_event_mark_read,
@@ -242,6 +244,12 @@ def _feed_scope(request: HttpRequest) -> str:
     return "team" if scope == "team" and feed_has_team_view(user=request.user) else "mine"
 
 
+def _feed_type(request: HttpRequest) -> str:
+    """The feed's filter by type (a FEED_TYPES key), "" for every event."""
+    kind = request.GET.get("type", "")
+    return kind if kind in FEED_TYPES else ""
+
+
 FEED_KIND_LABELS = dict(FeedEvent.Kind.choices)
 FEED_KIND_PILLS = {
     FeedEvent.Kind.BOUNCED: "bad",
@@ -268,6 +276,7 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
     through html.escape (what Django's autoescaping does)."""
     read_before, read_after = _url_pattern("feed_read")
     prospect_before, prospect_after = _url_pattern("prospect_detail")
+    template_before, template_after = _url_pattern("template_detail")
     confirm_before, confirm_after = _url_pattern("removal_confirm")
     reconnect = escape(reverse("email_settings"))
     team = scope == "team"
@@ -280,8 +289,21 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
         created = e.created_at
         meta = f" · {escape(e.sender_name)}" if team else ""
         if e.prospect_id:
-            meta += f' · <a href="{prospect_before}{e.prospect_id}{prospect_after}">prospect</a>'
+            meta += (
+                f' · <a href="{prospect_before}{e.prospect_id}{prospect_after}">'
+                f"{escape(e.prospect_name or 'the prospect')}</a>"
+            )
+        if e.template_id:
+            meta += (
+                f' · template <a href="{template_before}{e.template_id}{template_after}">'
+                f"{escape(e.template_name)}</a>"
+            )
         detail = f'<div class="feed-detail">{escape(e.detail)}</div>' if e.detail else ""
+        if e.diagnostic and e.kind == FeedEvent.Kind.BOUNCED:
+            detail += (
+                '<details class="feed-diagnostic"><summary>What the server said</summary>'
+                f"<pre>{escape(e.diagnostic)}</pre></details>"
+            )
         reconnect_html = (
             f'<a class="button primary" href="{reconnect}">Reconnect</a>'
             if own and e.kind == FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT
@@ -339,12 +361,14 @@ def _event_id(request: HttpRequest, name: str) -> int | None:
 def feed(request):
     """The feed's newest events, live; with ?before=<id>, the page of older events after that
     one (history, not live: "Show older" without JavaScript)."""
-    scope = _feed_scope(request)
+    scope, kind_filter = _feed_scope(request), _feed_type(request)
     try:
         before = _event_id(request, "before")
     except ValueError:
         before = None
-    page = feed_event_page(user=request.user, scope=scope, before_id=before)
+    page = feed_event_page(
+        user=request.user, scope=scope, before_id=before, kind_filter=kind_filter
+    )
     events = page.events
     return render(
         request,
@@ -355,6 +379,11 @@ def feed(request):
                 events, user=request.user, scope=scope, csrf_value=get_token(request)
             ),
             "scope": scope,
+            "type": kind_filter,
+            "types": [(key, label) for key, (label, _kinds) in FEED_TYPES.items()],
+            "filter_query": urlencode(
+                {k: v for k, v in (("scope", scope), ("type", kind_filter)) if v != "mine" and v}
+            ),
             "team_view": feed_has_team_view(user=request.user),
             "history": before is not None,
             "last_id": max((e.id for e in events), default=0),
@@ -376,13 +405,15 @@ def feed_events(request):
     id, whether more newer events wait (the page asks again at once) and the unread count.
     ?before=<id>: "Show older" — the next page of older events (keyset paging, one query),
     the id to continue from and whether there are more."""
-    scope = _feed_scope(request)
+    scope, kind_filter = _feed_scope(request), _feed_type(request)
     try:
         before = _event_id(request, "before")
     except ValueError:
         return JsonResponse({"error": "before must be the id of a feed event."}, status=400)
     if before is not None:
-        page = feed_event_page(user=request.user, scope=scope, before_id=before)
+        page = feed_event_page(
+            user=request.user, scope=scope, before_id=before, kind_filter=kind_filter
+        )
         return JsonResponse(
             {
                 "count": len(page.events),
@@ -397,7 +428,7 @@ def feed_events(request):
         after = _event_id(request, "after") or 0
     except ValueError:
         after = 0
-    page = feed_event_page(user=request.user, scope=scope, after_id=after)
+    page = feed_event_page(user=request.user, scope=scope, after_id=after, kind_filter=kind_filter)
     return JsonResponse(
         {
             "last_id": max((e.id for e in page.events), default=after),

@@ -133,6 +133,7 @@ class Classification:
     from_address: str | None = None
     subject: str = ""
     asks_removal: bool = False  # a reply whose own words ask not to be emailed again
+    opening: str = ""  # a reply's own words above the quote (the feed's snippet)
 
 
 def classify_message(raw: bytes) -> Classification:
@@ -175,7 +176,10 @@ def _classify(raw: bytes) -> Classification:
         if header_text(message, "Precedence").lower() in _BULK_PRECEDENCE:
             return Classification(kind=OTHER, **identity)
         return Classification(
-            kind=REPLY_CANDIDATE, asks_removal=asks_removal(message, subject), **identity
+            kind=REPLY_CANDIDATE,
+            asks_removal=asks_removal(message, subject),
+            opening=reply_opening(message),
+            **identity,
         )
     return Classification(kind=OTHER, **identity)
 
@@ -246,15 +250,19 @@ def _body_says_out_of_office(message: Message) -> bool:
     return False
 
 
+def reply_opening(message: Message) -> str:
+    """A reply's own words, above the quote of what it answers (its first plain-text part; at
+    most 600 characters, on one line)."""
+    for part, kind in iter_parts(message):
+        if kind == "text/plain" and not content_param(part, "name"):
+            return " ".join(_opening_text(decoded_text(part)).split())
+    return ""
+
+
 def asks_removal(message: Message, subject: str = "") -> bool:
     """Whether a person's reply asks to be removed ("unsubscribe", "remove me", "bitte
     entfernen", "配信停止", …): the subject, or the reply's own words above the quote."""
-    if _REMOVAL_REQUEST.search(subject):
-        return True
-    for part, kind in iter_parts(message):
-        if kind == "text/plain" and not content_param(part, "name"):
-            return bool(_REMOVAL_REQUEST.search(_opening_text(decoded_text(part))))
-    return False
+    return bool(_REMOVAL_REQUEST.search(subject) or _REMOVAL_REQUEST.search(reply_opening(message)))
 
 
 def _opening_text(text: str) -> str:

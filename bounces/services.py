@@ -56,13 +56,23 @@ def bounce_summary(*, status: str | None, diagnostic: str, reason: str = "") -> 
 
 
 def bounce_headline(
-    *, recipient: str, status: str | None, diagnostic: str, reason: str = ""
+    *, recipient: str, status: str | None, diagnostic: str, reason: str = "", name: str = ""
 ) -> str:
-    """'Email to ana@acme.com bounced: Address does not exist — 550 5.1.1 user unknown'."""
-    summary = bounce_summary(status=status, diagnostic=diagnostic, reason=reason)
-    return (
-        f"Email to {recipient} bounced: {summary}" if summary else f"Email to {recipient} bounced"
-    )
+    """One line a person reads at a glance: 'Email to Ana Lima bounced: Address does not exist
+    (5.1.1)' — who (the prospect's name, else the address), the reason in words and its code.
+    Without a known reason, the first line of the server's words stands in, cut short; the
+    whole diagnostic stays on the bounce, where the feed shows it behind a click."""
+    who = name.strip() or recipient
+    words = vocabulary.label(reason) if reason and reason != "unknown" else ""
+    if not words:
+        first_line = next(
+            (line.strip() for line in _DIAGNOSTIC_TYPE.sub("", diagnostic or "").splitlines()),
+            "",
+        )
+        words = first_line if len(first_line) <= 100 else first_line[:99].rstrip() + "…"
+    if status and status not in words:
+        words = f"{words} ({status})" if words else status
+    return f"Email to {who} bounced: {words}" if words else f"Email to {who} bounced"
 
 
 def bounce_record_send_rejection(
@@ -154,6 +164,7 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
             status=bounce.status_code,
             diagnostic=bounce.diagnostic,
             reason=bounce.reason,
+            name=prospect.full_name if prospect is not None else "",
         )
         detail = f"{'Hard' if bounce.is_hard else 'Soft'} bounce of “{email.subject}”."
         if prospect is not None and prospect.email_status == Prospect.EmailStatus.INVALID:
@@ -424,6 +435,7 @@ def _classify_and_apply(*, message: InboxMessage) -> None:
                 inbox_message=message,
                 occurred_at=occurred_at,
                 asks_removal=classification.asks_removal,
+                opening=classification.opening,
             )
         else:
             message.kind = InboxMessage.Kind.OTHER
@@ -520,6 +532,7 @@ def reply_record(
     inbox_message: InboxMessage,
     occurred_at: datetime,
     asks_removal: bool = False,
+    opening: str = "",
 ) -> None:
     """A prospect answered: the email shows replied, the prospect's enrollment in that campaign
     stops, and the sender hears about it. A reply seen twice counts once. A reply asking to be
@@ -535,13 +548,20 @@ def reply_record(
                 state=Enrollment.State.STOPPED_REPLIED,
                 campaign_id=campaign_id,
             )
-        who = inbox_message.from_address or email.to_address
+        prospect = email.prospect if email.prospect_id else None
+        who = (
+            prospect.full_name
+            if prospect is not None
+            else inbox_message.from_address or email.to_address
+        )
         reply_id = inbox_message.internet_message_id or inbox_message.provider_message_id
+        snippet = opening if len(opening) <= 200 else opening[:199].rstrip() + "…"
+        stopped = "Their campaign is stopped." if campaign_id is not None else ""
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.REPLIED,
             title=f"{who} replied to “{email.subject}”"[:500],
-            detail="Their campaign is stopped." if campaign_id is not None else "",
+            detail=" ".join(part for part in (f"“{snippet}”" if snippet else "", stopped) if part),
             outbound_email=email,
             channel=email.channel,
             dedupe_key=f"replied:{email.pk}:{reply_id}",

@@ -57,7 +57,7 @@ def test_bounce_polled_from_the_sandbox_inbox_appears_without_reload(
     assert report.outcome == "ok" and report.messages_processed == 1
 
     row = page.locator("#feed-events li.feed-event").first
-    expect(row).to_contain_text("Email to ana@acme-prospect.test bounced", timeout=WITHIN_5_SECONDS)
+    expect(row).to_contain_text(f"Email to {prospect.full_name} bounced", timeout=WITHIN_5_SECONDS)
     expect(row).to_contain_text("5.1.1")
     expect(page.locator("#feed-unread")).to_have_text("1")
     assert page.evaluate("window.stillTheSamePage") is True

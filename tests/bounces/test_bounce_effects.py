@@ -63,9 +63,7 @@ def test_send_rejection_bounces_email_invalidates_prospect_and_stops_enrollments
     assert bounce.recipient == "ana@acme.com"
     event = FeedEvent.objects.get(user=rep)
     assert event.kind == FeedEvent.Kind.BOUNCED
-    assert event.title == (
-        "Email to ana@acme.com bounced: Address does not exist — 550 5.1.1 user unknown"
-    )
+    assert event.title == f"Email to {prospect.full_name} bounced: Address does not exist (5.1.1)"
 
 
 def test_same_rejection_reported_twice_counts_once(rep, channel):
@@ -139,8 +137,27 @@ def test_headline_reads_like_a_sentence():
     )
     assert (
         bounce_headline(recipient="a@b.test", status="5.2.2", diagnostic="", reason="mailbox_full")
-        == "Email to a@b.test bounced: Mailbox full — 5.2.2"
+        == "Email to a@b.test bounced: Mailbox full (5.2.2)"
     )
+
+
+def test_a_headline_names_the_prospect_on_one_line_whatever_the_server_wrote():
+    diagnostic = (
+        "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please\n"
+        "550-5.1.1 try double-checking the recipient's email address for typos or\n"
+        "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser"
+    )
+    headline = bounce_headline(
+        recipient="ana@acme.com",
+        status="5.1.1",
+        diagnostic=diagnostic,
+        reason="user_unknown",
+        name="Ana Lima",
+    )
+    assert headline == "Email to Ana Lima bounced: Address does not exist (5.1.1)"
+    unknown = bounce_headline(recipient="ana@acme.com", status="5.0.0", diagnostic=diagnostic)
+    assert "\n" not in unknown and len(unknown) < 160
+    assert unknown.startswith("Email to ana@acme.com bounced: 550-5.1.1 The email account")
 
 
 def test_high_hard_bounce_rate_pauses_campaigns_and_tells_rep_and_manager(

@@ -47,7 +47,8 @@ def test_unknown_address_is_said_in_words_on_every_page(client, sandbox, rep, ki
         bounces_page
     )
     feed = client.get(reverse("feed")).content.decode()
-    assert "bounced: Address does not exist — " in feed
+    assert f"bounced: Address does not exist ({bounce.status_code})" in feed
+    assert "What the server said" in feed
     outbox = client.get(reverse("outbox") + "?tab=bounced").content.decode()
     assert "Hard bounce: Address does not exist — " in outbox
     assert bounce.status_code in outbox

@@ -131,3 +131,21 @@ def test_mailbox_not_synced_for_over_an_hour_is_flagged(client, rep, scene):
     client.force_login(rep)
     page = client.get(reverse("bounces"), {"tab": "mailboxes"}).content.decode()
     assert "Sync overdue" in page and "Gmail is unavailable (503)" in page
+
+
+def test_the_bounces_page_names_the_prospect_and_the_sender(client, rep):
+    from tests.factories import ProspectFactory
+
+    rep.first_name, rep.last_name = "Riley", "Park"
+    rep.save()
+    channel = DeliveryChannelFactory(owner=rep)
+    prospect = ProspectFactory(
+        organization=rep.organization, owner=rep, first_name="Ana", last_name="Lima"
+    )
+    email = OutboundEmailFactory(sender=rep, prospect=prospect, channel=channel)
+    _bounce(channel=channel, email=email, recipient=prospect.email)
+    client.force_login(rep)
+    page = client.get(reverse("bounces")).content.decode()
+    assert f'<a href="/prospects/{prospect.pk}/">Ana Lima</a>' in page
+    assert f'<div class="small muted">{prospect.email}</div>' in page
+    assert '<td class="small">Riley Park</td>' in page

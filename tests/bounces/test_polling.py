@@ -90,7 +90,7 @@ def test_hard_bounce_end_to_end(sandbox, rep, enrolled, kind):
     assert prospect.email_status == Prospect.EmailStatus.INVALID
     assert enrollment.state == other.state == Enrollment.State.STOPPED_BOUNCED
     event = FeedEvent.objects.get(user=rep, kind=FeedEvent.Kind.BOUNCED)
-    assert event.title.startswith("Email to bounce.ana@acme-prospect.test bounced: ")
+    assert event.title.startswith(f"Email to {prospect.full_name} bounced: ")
     assert bounce.status_code in event.title
     # Read-only: the poller never tried to change anything in the mailbox.
     assert sandbox.client.mutation_attempts(PROVIDER[kind], channel.mailbox_address) == []
@@ -265,7 +265,12 @@ def test_reply_stops_the_campaign_and_shows_in_the_feed(sandbox, rep, enrolled):
     assert enrollment.state == Enrollment.State.STOPPED_REPLIED
     assert other.state == Enrollment.State.PAUSED  # other campaigns go on
     assert prospect.email_status == Prospect.EmailStatus.VALID
-    assert FeedEvent.objects.filter(user=rep, kind=FeedEvent.Kind.REPLIED).count() == 1
+    event = FeedEvent.objects.get(user=rep, kind=FeedEvent.Kind.REPLIED)
+    assert event.title.startswith(f"{prospect.full_name} replied to")
+    # What they wrote, without the quote of Mailroom's email under it.
+    assert event.detail == (
+        "“Thanks for reaching out - happy to talk next week. Reply Bea” Their campaign is stopped."
+    )
     assert not Bounce.objects.exists()
 
 

@@ -18,6 +18,7 @@ from accounts.models import Organization, Team, User
 from analytics.models import FeedEvent
 from bounces.models import Bounce
 from bounces.parsing import reason_of_reply
+from bounces.services import bounce_headline
 from channels_app.models import ChannelChoice, DeliveryChannel
 from channels_app.providers.smtp import AUTH_FAILED_REASON
 from core.admin import organization_admins_group
@@ -128,6 +129,15 @@ BOUNCE_REASONS = [
     ),
     ("5.2.2", "552 5.2.2 The email account that you tried to reach is over quota", False),
     ("5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering", False),
+]
+
+
+# What the demo's prospects wrote back (the feed shows a reply's own words).
+REPLY_OPENINGS = [
+    "Thanks for reaching out. Can you send pricing for a team of 12?",
+    "Interesting timing, we are reviewing tools this quarter. Tuesday at 10 works.",
+    "Not the right person, please talk to our RevOps lead instead.",
+    "We renewed with another vendor last month, maybe next year.",
 ]
 
 
@@ -403,8 +413,14 @@ def seed(rng: random.Random) -> dict[str, int]:
                 organization=acme,
                 user=email.sender,
                 kind=FeedEvent.Kind.BOUNCED,
-                title=f"Email to {email.to_address} bounced: {code}",
-                detail=text,
+                title=bounce_headline(
+                    recipient=email.to_address,
+                    status=code,
+                    diagnostic=text,
+                    reason=bounce_rows[-1].reason,
+                    name=email.prospect.full_name,
+                ),
+                detail=f"{'Hard' if hard else 'Soft'} bounce of “{email.subject}”.",
                 outbound_email=email,
                 dedupe_key=f"seed-bounce-{email.pk}",
                 read_at=email.bounced_at if email.bounced_at < now - timedelta(days=2) else None,
@@ -420,6 +436,7 @@ def seed(rng: random.Random) -> dict[str, int]:
                     user=email.sender,
                     kind=FeedEvent.Kind.REPLIED,
                     title=f"{email.prospect.full_name} replied to “{email.subject}”",
+                    detail=f"“{REPLY_OPENINGS[email.pk % len(REPLY_OPENINGS)]}”",
                     outbound_email=email,
                     dedupe_key=f"seed-reply-{email.pk}",
                     read_at=email.replied_at
