@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.utils import timezone
 
 from bounces.polling import channel_poll_request
 from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
@@ -8,6 +10,32 @@ from core.admin import ScopedModelAdmin
 from .models import ChannelChoice, DeliveryChannel, SendingDomainCheck
 from .services import channel_disconnect
 from .tokens import channel_mark_needs_reconnect
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    """The channels the admin index says need attention (accounts.admin_home)."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("reconnect", "Needs reconnect"),
+            ("refused", "Server refuses its mail"),
+            ("paused", "Paused (provider limit or mailbox protection)"),
+        ]
+
+    def queryset(self, request, queryset):
+        live = queryset.exclude(status=DeliveryChannel.Status.DISCONNECTED)
+        if self.value() == "reconnect":
+            return queryset.filter(status=DeliveryChannel.Status.NEEDS_RECONNECT)
+        if self.value() == "refused":
+            return live.filter(status=DeliveryChannel.Status.CONNECTED).exclude(last_error="")
+        if self.value() == "paused":
+            return live.filter(
+                Q(sending_paused_until__gt=timezone.now()) | Q(campaigns_paused_at__isnull=False)
+            )
+        return queryset
 
 
 @admin.register(DeliveryChannel)
@@ -24,7 +52,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "last_polled_at",
         "last_error",
     ]
-    list_filter = ["kind", "status", "is_team_default", "organization"]
+    list_filter = [AttentionFilter, "kind", "status", "is_team_default", "organization"]
     search_fields = ["mailbox_address", "host", "owner__email", "organization__name"]
     raw_id_fields = ["owner"]
     # Secrets are never displayed: the encrypted fields are left out of the form entirely.

@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from core.admin import ScopedModelAdmin, ScopedTabularInline
 
@@ -13,7 +13,7 @@ from .models import (
     ProspectImport,
     ProspectImportIssue,
 )
-from .services import api_token_revoke
+from .services import api_token_revoke, emails_retry
 
 
 @admin.register(Prospect)
@@ -96,6 +96,19 @@ class OutboundEmailAdmin(ScopedModelAdmin):
     raw_id_fields = ["sender", "prospect", "template", "campaign_step", "enrollment", "channel"]
     date_hierarchy = "created_at"
     readonly_fields = ["message_id", "created_at", "updated_at"]
+    actions = ["retry_send"]
+
+    @admin.action(description="Retry send (failed emails go back in their channel's queue)")
+    def retry_send(self, request, queryset):
+        result = emails_retry(emails=list(queryset.order_by("pk")))
+        refused = "; ".join(f"{n} not retried: {reason}" for reason, n in result.refused.items())
+        self.message_user(
+            request,
+            f"{result.retried} email(s) queued again."
+            + (f" {result.not_failed} were not failed." if result.not_failed else "")
+            + (f" {refused}" if refused else ""),
+            messages.WARNING if result.refused else messages.SUCCESS,
+        )
 
 
 @admin.register(ApiToken)
