@@ -136,6 +136,8 @@ MAILROOM_ENCRYPTION_KEYS = env.list("MAILROOM_ENCRYPTION_KEY", default=[DEMO_ENC
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, made to stop at once on SIGTERM (config/broker.py)
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = Path(env("MAILROOM_BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
