@@ -2,6 +2,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
 
+from core.addresses import validate_header_name
 from core.models import TimeStampedModel
 
 
@@ -94,6 +95,13 @@ class User(AbstractUser):
 
     username = None
     email = models.EmailField("email address", unique=True)
+    # Names go into the From line of every email the user sends: no line breaks or controls.
+    first_name = models.CharField(
+        "first name", max_length=150, blank=True, validators=[validate_header_name]
+    )
+    last_name = models.CharField(
+        "last name", max_length=150, blank=True, validators=[validate_header_name]
+    )
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )

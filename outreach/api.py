@@ -7,14 +7,13 @@ from datetime import datetime
 from functools import wraps
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.core.validators import validate_email
 from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.sending.mime import NON_ASCII_LOCAL_PART, address_needs_smtputf8
 from channels_app.sending.resolution import NoUsableChannel
+from core.addresses import address_problem
 from core.http import MAX_ID
 from suppression.selectors import RecipientSuppressed
 
@@ -22,7 +21,7 @@ from .inputs import MAX_BODY_CHARS, body_problem, send_at_problem, subject_probl
 from .merge import MergeError, merge_values, render
 from .models import OutboundEmail
 from .selectors import email_waiting_reason, outbound_email_list, prospect_list, template_list
-from .services import api_token_authenticate, email_enqueue
+from .services import api_token_authenticate, email_enqueue, sender_name_problem
 
 API_SOURCES = {
     "gmail_plugin": OutboundEmail.Source.GMAIL_PLUGIN,
@@ -172,13 +171,12 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         )
     errors: dict[str, str] = {}
     to = str(payload.get("to", "")).strip()
-    if address_needs_smtputf8(to):
-        errors["to"] = NON_ASCII_LOCAL_PART.format(address=to)
-    else:
-        try:
-            validate_email(to)
-        except ValidationError:
-            errors["to"] = "A valid recipient address is required."
+    if not to:
+        errors["to"] = "A valid recipient address is required."
+    elif problem := address_problem(to):
+        errors["to"] = problem
+    if problem := sender_name_problem(user):
+        errors["sender"] = problem
     source = API_SOURCES.get(str(payload.get("source", "api")))
     if source is None:
         errors["source"] = f"One of: {', '.join(API_SOURCES)}."

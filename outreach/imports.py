@@ -11,14 +11,13 @@ import io
 from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
-from channels_app.sending.mime import NON_ASCII_LOCAL_PART, address_needs_smtputf8
+from core.addresses import address_problem
 from suppression.selectors import suppression_reason_text, suppressions_find
 
 from .models import Prospect, ProspectImport, ProspectImportIssue
@@ -186,12 +185,8 @@ def _row_problem(email: str, values: dict[str, str], limits: dict[str, int]) -> 
         return "No email address in this row."
     if len(email) > limits["email"]:
         return f"The email address is longer than {limits['email']} characters."
-    try:
-        validate_email(email)
-    except ValidationError:
-        return f"“{email[:100]}” is not an email address."
-    if address_needs_smtputf8(email):
-        return NON_ASCII_LOCAL_PART.format(address=email)
+    if problem := address_problem(email):
+        return problem
     for field, value in values.items():
         if len(value) > limits[field]:
             return (

@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from channels_app.models import DeliveryChannel
+from core.addresses import validate_header_name, validate_sendable_address
 from core.models import TimeStampedModel
 
 
@@ -25,9 +26,9 @@ class Prospect(TimeStampedModel):
         related_name="prospects",
         help_text="The rep who works this prospect.",
     )
-    email = models.EmailField(max_length=254)
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, validators=[validate_sendable_address])
+    first_name = models.CharField(max_length=100, blank=True, validators=[validate_header_name])
+    last_name = models.CharField(max_length=100, blank=True, validators=[validate_header_name])
     company = models.CharField(max_length=200, blank=True)
     title = models.CharField(max_length=200, blank=True)
     email_status = models.CharField(

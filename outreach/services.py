@@ -19,13 +19,10 @@ from accounts.models import User
 from accounts.selectors import user_list_visible
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
-from channels_app.sending.mime import (
-    NON_ASCII_LOCAL_PART,
-    address_needs_smtputf8,
-    message_id_new,
-)
+from channels_app.sending.mime import message_id_new
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
 from channels_app.sending.services import channel_queue_kick, channel_queue_schedule
+from core.addresses import address_problem, name_problem
 from suppression.selectors import (
     RecipientSuppressed,
     suppression_check,
@@ -58,8 +55,8 @@ def _prospect_save(prospect: Prospect, *, user: User) -> Prospect:
     if prospect.owner_id and not user_list_visible(user=user).filter(pk=prospect.owner_id).exists():
         raise ValidationError({"owner": "Pick an owner from your team."})
     prospect.email = prospect.email.strip()
-    if address_needs_smtputf8(prospect.email):
-        raise ValidationError({"email": NON_ASCII_LOCAL_PART.format(address=prospect.email)})
+    if problem := address_problem(prospect.email):
+        raise ValidationError({"email": problem})
     taken = Prospect.objects.filter(
         organization_id=prospect.organization_id, email__iexact=prospect.email
     ).exclude(pk=prospect.pk)
@@ -229,6 +226,13 @@ def _wake(email: OutboundEmail) -> None:
 
 
 @transaction.atomic
+def sender_name_problem(sender: User) -> str:
+    """The sender's name goes into the From line: a line break or control character in it
+    (typed before names were checked) is refused with where to fix it."""
+    problem = name_problem(sender.display_name, what=f"name of {sender.email}")
+    return f"{problem} Fix it in the user's profile (Django admin, Users)." if problem else ""
+
+
 def email_enqueue(
     *,
     sender: User,
@@ -278,8 +282,10 @@ def email_enqueue(
         next_attempt_at=scheduled_at if scheduled else now,
         idempotency_key=idempotency_key,
     )
-    if address_needs_smtputf8(to_address):
-        raise ValidationError({"to_address": NON_ASCII_LOCAL_PART.format(address=to_address)})
+    if problem := address_problem(to_address):
+        raise ValidationError({"to_address": problem})
+    if problem := sender_name_problem(sender):
+        raise ValidationError({"sender": problem})
     # Field validation only: uniqueness and constraints are the database's job (one insert,
     # not a query per constraint).
     email.full_clean(
@@ -562,7 +568,9 @@ def enrollments_create(
     valid = [
         p
         for p in prospects
-        if p.email_status == Prospect.EmailStatus.VALID and p.email.lower() not in suppressed
+        if p.email_status == Prospect.EmailStatus.VALID
+        and p.email.lower() not in suppressed
+        and not address_problem(p.email)
     ]
     existing = set(
         Enrollment.objects.filter(campaign=campaign, prospect__in=valid).values_list(
@@ -687,9 +695,24 @@ def _campaign_email(enrollment: Enrollment, now: datetime) -> OutboundEmail:
     )
 
 
-def _campaign_step_skip(enrollment: Enrollment, *, now: datetime, reason: str) -> None:
-    """The prospect is on the suppression list: the step is not sent, the outbox shows it
-    cancelled with the reason, and the enrollment stops there."""
+def _prospect_mark_unsendable(prospect: Prospect, *, reason: str, now: datetime) -> None:
+    Prospect.objects.filter(pk=prospect.pk).update(
+        email_status=Prospect.EmailStatus.INVALID,
+        invalid_reason=reason[:500],
+        invalidated_at=now,
+        updated_at=now,
+    )
+
+
+def _campaign_step_skip(
+    enrollment: Enrollment,
+    *,
+    now: datetime,
+    reason: str,
+    state: str = Enrollment.State.STOPPED_SUPPRESSED,
+) -> None:
+    """The prospect is on the suppression list (or its address cannot be sent to): the step is
+    not sent, the outbox shows it cancelled with the reason, and the enrollment stops there."""
     exists = OutboundEmail.objects.filter(
         enrollment=enrollment, campaign_step=enrollment.next_step
     ).exists()
@@ -700,7 +723,7 @@ def _campaign_step_skip(enrollment: Enrollment, *, now: datetime, reason: str) -
         email.waiting_reason = ""
         email.failure_reason = f"Not sent: {reason}"[:1000]
         email.save()
-    enrollment.state = Enrollment.State.STOPPED_SUPPRESSED
+    enrollment.state = state
     enrollment.next_step, enrollment.next_due_at, enrollment.stopped_at = None, None, now
     enrollment.save(update_fields=["state", "next_step", "next_due_at", "stopped_at", "updated_at"])
 
@@ -769,6 +792,17 @@ def campaign_steps_enqueue_due(*, now: datetime | None = None, limit: int = 500)
                 enrollment.save(
                     update_fields=["state", "next_step", "next_due_at", "stopped_at", "updated_at"]
                 )
+                continue
+            if problem := address_problem(enrollment.prospect.email):
+                # Stored before addresses were checked: the step is not sent, the outbox and
+                # the prospect say why, and this enrollment stops.
+                _prospect_mark_unsendable(enrollment.prospect, reason=problem, now=now)
+                _campaign_step_skip(
+                    enrollment, now=now, reason=problem, state=Enrollment.State.STOPPED_BOUNCED
+                )
+                continue
+            if problem := sender_name_problem(enrollment.sender):
+                _campaign_step_hold(enrollment, reason=problem)
                 continue
             exists = OutboundEmail.objects.filter(enrollment=enrollment, campaign_step=step)
             if not exists.exists():

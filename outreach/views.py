@@ -795,6 +795,10 @@ def compose(request):
             channel_problem = exc.reason
         except RecipientSuppressed as exc:
             form.add_error("prospect", f"Not sent: {exc.reason}")
+        except ValidationError as exc:
+            # The prospect's stored address, or the sender's own name, cannot go on the wire.
+            for field, errors in exc.message_dict.items():
+                form.add_error("prospect" if field == "to_address" else None, errors)
     return render(
         request,
         "outreach/compose.html",

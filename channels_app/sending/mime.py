@@ -21,8 +21,7 @@ from email.policy import compat32
 from email.utils import format_datetime
 from functools import lru_cache
 
-import idna
-
+from core.addresses import control_character, domain_ascii
 from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
 
@@ -74,28 +73,22 @@ def address_wire(address: str) -> str:
     local, at, domain = address.strip().rpartition("@")
     if not at or not local or not domain:
         raise AddressNotDeliverable(f"{address!r} is not an email address (local@domain).")
-    if domain.isascii():
-        return f"{local}@{domain}"
-    try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
+    control = control_character(address)
+    if control:
         raise AddressNotDeliverable(
-            f"The domain of {address} is not a valid internationalized domain name ({exc})."
-        ) from exc
-    return f"{local}@{ascii_domain}"
+            f"The address {address!r} contains a control character ({control}), which no mail "
+            "server accepts."
+        )
+    try:
+        return f"{local}@{domain_ascii(domain)}"
+    except ValueError as exc:
+        raise AddressNotDeliverable(f"The domain of {address}: {exc}") from exc
 
 
 def address_needs_smtputf8(address: str) -> bool:
     """True when the part before the @ is not ASCII: only a server offering SMTPUTF8 takes it
     (the domain alone never needs it, IDNA makes it ASCII)."""
     return not address.rpartition("@")[0].isascii()
-
-
-NON_ASCII_LOCAL_PART = (
-    "{address} has non-ASCII characters before the @, which only mail servers offering "
-    "SMTPUTF8 accept; Mailroom refuses it rather than lose the email on the way. Ask the "
-    "recipient for an ASCII address (most such mailboxes have one)."
-)
 
 
 def _encoded_words(text: str) -> list[str]:

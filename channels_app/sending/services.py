@@ -51,6 +51,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
 from channels_app.providers.esp import esp_metadata_header
 from channels_app.tokens import channel_mark_needs_reconnect
+from core.addresses import NON_ASCII_LOCAL_PART
 from core.db import fast_commits
 from outreach.email_token import email_header_token
 from outreach.models import OutboundEmail
@@ -68,7 +69,6 @@ from .limits import (
 )
 from .limits import channel_backoff as _channel_backoff
 from .mime import (
-    NON_ASCII_LOCAL_PART,
     AddressNotDeliverable,
     address_needs_smtputf8,
     address_wire,
@@ -765,15 +765,31 @@ def _send_batch(
                 result.next_run_at = stop.until
             keep_going = False
             break
-        except Exception:
-            # A bug or a database hiccup with one email must not strand the rest of the batch.
+        except Exception as exc:
+            # A bug or a database hiccup with one email must not strand the rest of the batch,
+            # and an email that keeps failing this way fails alone, with the reason, once it
+            # reaches the attempt cap (its Retry button sends it again after a fix).
             logger.exception("email %s: unexpected error while sending", email.pk)
-            until = timezone.now() + timedelta(seconds=_backoff_seconds(email.attempts, None))
+            now = timezone.now()
+            if email.attempts >= MAX_ATTEMPTS:
+                result.failed += 1
+                _fail(
+                    email,
+                    channel=channel,
+                    reason=(
+                        f"Gave up after {email.attempts} tries: Mailroom could not build or hand "
+                        f"over this email ({type(exc).__name__}). Its other mail is not held up; "
+                        "tell your admin, then Retry send."
+                    ),
+                    now=now,
+                )
+                continue
+            until = now + timedelta(seconds=_backoff_seconds(email.attempts, None))
             _release(
                 [email],
                 status=Status.QUEUED,
                 until=until,
-                reason="Mailroom hit an internal error and will try again.",
+                reason=f"Try {email.attempts} hit an internal error; next at {when_text(until)}.",
                 refund=False,
             )
     if throttled and unused_slots:
