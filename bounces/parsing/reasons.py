@@ -174,6 +174,17 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"bulk (?:e-?mail|mail)",
         r"content filter",
         r"classified as (?:spam|junk)",
+        # DE, FR, ES, PT, IT, NL, JA, KO, ZH: "judged unsolicited / junk" in each language
+        # ("Spam" itself is the same word in most of them).
+        r"unerwünschte (?:e-?mail|nachricht|werbung)|werbe-?e-?mail",
+        r"pourriel|courrier ind[ée]sirable|message ind[ée]sirable",
+        r"correo (?:no deseado|basura)|mensaje no deseado",
+        r"lixo eletr[ôo]nico|mensagem (?:indesejada|n[ãa]o solicitada)",
+        r"posta indesiderata|messaggio indesiderato",
+        r"ongewenste (?:e-?mail|berichten?|post)",
+        r"迷惑メール|スパム",
+        r"스팸|광고성 (?:메일|정보)",
+        r"垃圾邮件|垃圾郵件|广告邮件",
     ),
     _rule(
         "policyviolation",
@@ -234,6 +245,19 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:size|length) limit exceeded",
         r"exceeds (?:the )?(?:maximum|max) (?:message )?size",
         r"message too large",
+        # DE, FR, ES, PT, IT, NL, JA, KO, ZH: "the message is too big / exceeds the size limit".
+        r"nachricht (?:ist )?zu gro(?:ß|ss)",
+        r"(?:überschreitet|übersteigt) die (?:maximale |zulässige )?(?:nachrichten)?größe",
+        r"message (?:est )?trop (?:volumineux|gros|grand)",
+        r"d[ée]passe la taille (?:maximale|autoris[ée]e)",
+        r"mensaje (?:es )?demasiado grande|(?:excede|supera) el tama[ñn]o m[áa]ximo",
+        r"mensagem (?:[ée] )?(?:muito grande|grande demais)",
+        r"(?:excede|ultrapassa) o tamanho m[áa]ximo",
+        r"messaggio (?:[èe] )?troppo grande|supera la dimensione massima",
+        r"bericht is te groot|overschrijdt de maximale (?:bericht)?grootte",
+        r"メッセージ(?:の)?サイズが(?:大きすぎ|上限を超え)|サイズ制限を超え",
+        r"메시지(?:의|가)? ?크기가 (?:너무 큽|제한을 초과)|크기 제한을 초과",
+        r"邮件(?:大小)?(?:过大|太大|超过(?:了)?(?:最大|大小)?限制)|郵件(?:過大|太大)",
     ),
     _rule(
         "exceedlimit",

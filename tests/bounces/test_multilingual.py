@@ -45,6 +45,31 @@ NO_DOMAIN = {
     "zh": "域名不存在。",
 }
 
+SPAM = {
+    "en": "The message was rejected as unsolicited bulk email.",
+    "de": "Die Nachricht wurde als unerwünschte E-Mail abgelehnt.",
+    "fr": "Message refusé : considéré comme courrier indésirable.",
+    "es": "Mensaje rechazado por ser correo no deseado.",
+    "pt": "Mensagem recusada: classificada como lixo eletrônico.",
+    "it": "Messaggio rifiutato come posta indesiderata.",
+    "nl": "Bericht geweigerd als ongewenste e-mail.",
+    "ja": "迷惑メールと判定されたため受信を拒否しました。",
+    "ko": "스팸으로 분류되어 수신이 거부되었습니다.",
+    "zh": "邮件被判定为垃圾邮件，已被拒收。",
+}
+TOO_LARGE = {
+    "en": "The message is too large for this mailbox.",
+    "de": "Die Nachricht ist zu groß.",
+    "fr": "Le message est trop volumineux.",
+    "es": "El mensaje es demasiado grande.",
+    "pt": "A mensagem é muito grande.",
+    "it": "Il messaggio è troppo grande.",
+    "nl": "Het bericht is te groot.",
+    "ja": "メッセージのサイズが大きすぎます。",
+    "ko": "메시지 크기가 너무 큽니다.",
+    "zh": "邮件大小超过限制。",
+}
+
 
 def notice(said: str) -> bytes:
     return (
@@ -118,3 +143,13 @@ def test_out_of_office_in_each_language_by_its_body(language):
 )
 def test_a_person_answering_is_not_an_auto_reply(body):
     assert classify_message(reply("Re: Quick question", body)).kind == "reply_candidate"
+
+
+@pytest.mark.parametrize("language", SPAM)
+def test_refused_as_spam_in_each_language(language):
+    assert reading(SPAM[language]) == ("spam", False)
+
+
+@pytest.mark.parametrize("language", TOO_LARGE)
+def test_message_too_large_in_each_language(language):
+    assert reading(TOO_LARGE[language]) == ("message_too_large", False)
