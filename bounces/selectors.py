@@ -64,15 +64,21 @@ def bounce_list(
 
 
 def polled_channel_list(*, user: User) -> QuerySet[DeliveryChannel]:
-    """The Gmail / Exchange Online mailboxes `user` may see, with their polling health."""
+    """The Gmail / Exchange Online mailboxes and the SMTP channels with an IMAP inbox `user`
+    may see (the team SMTP's: admins), with their polling health."""
     if not user.is_authenticated or user.organization_id is None:
         return DeliveryChannel.objects.none()
+    scope = user_scope_q(user=user, field="owner")
+    if user.is_org_admin:
+        scope |= Q(owner__isnull=True)
+    imap = Q(kind=DeliveryChannel.Kind.CUSTOM_SMTP) & ~Q(imap_host="")
     return (
         DeliveryChannel.objects.filter(
-            organization_id=user.organization_id, kind__in=DeliveryChannel.POLLED_KINDS
+            Q(kind__in=DeliveryChannel.POLLED_KINDS) | imap,
+            organization_id=user.organization_id,
         )
         .exclude(status=DeliveryChannel.Status.DISCONNECTED)
-        .filter(user_scope_q(user=user, field="owner"))
+        .filter(scope)
         .select_related("owner")
         .order_by("owner__email", "kind")
     )

@@ -71,7 +71,9 @@ def channel_poll_now(request, pk: int):
         raise Http404
     if channel_poll_request(channel=channel):
         messages.success(
-            request, f"Checking {channel.mailbox_address} for bounces now; refresh in a moment."
+            request,
+            f"Checking {channel.mailbox_address or channel.imap_username} for bounces now; "
+            "refresh in a moment.",
         )
     else:
         messages.warning(request, f"{channel} is not connected: reconnect it first.")

@@ -60,6 +60,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "access_token",
         "refresh_token",
         "password",
+        "imap_password",
         "esp_webhook_secret",
         "push_client_state",
     ]
@@ -73,6 +74,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "push_error",
         "gmail_history_id",
         "graph_delta_link",
+        "imap_cursor",
         "last_polled_at",
         "last_poll_result",
         "poll_lease_until",
@@ -91,6 +93,8 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
     def tracking(self, obj: DeliveryChannel) -> str:
         if obj.has_esp_webhook:
             return f"{obj.get_esp_display()} webhook"
+        if obj.has_imap:
+            return "IMAP IDLE" if obj.push_active else "IMAP polling"
         if obj.kind not in DeliveryChannel.POLLED_KINDS:
             return "—"
         return "push" if obj.push_active else "polling"

@@ -1,6 +1,7 @@
 from django import forms
 
 from .models import DeliveryChannel
+from .providers.imap import DEFAULT_PORTS
 from .selectors import SERVER_CHANGED_TYPE_AGAIN, ews_server, smtp_server
 
 # Gmail and Exchange Online are connected with "Connect" (OAuth), never with SMTP credentials.
@@ -122,3 +123,73 @@ class EspWebhookForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text="Mailgun only: the HTTP webhook signing key Mailgun shows you.",
     )
+
+
+class ImapSettingsForm(forms.Form):
+    """The IMAP inbox of an SMTP channel: where its bounces and replies arrive."""
+
+    imap_host = forms.CharField(
+        label="IMAP server", max_length=255, help_text="e.g. imap.example.com"
+    )
+    imap_port = forms.IntegerField(
+        label="Port",
+        min_value=1,
+        max_value=65535,
+        required=False,
+        help_text="Empty: 993 for SSL/TLS, 143 otherwise.",
+    )
+    imap_security = forms.ChoiceField(
+        label="Security",
+        choices=DeliveryChannel.Security.choices,
+        initial=DeliveryChannel.Security.SSL,
+    )
+    imap_username = forms.CharField(
+        label="Username", max_length=255, required=False, help_text="Empty: the SMTP username."
+    )
+    imap_password = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=False,
+    )
+    imap_folder = forms.CharField(
+        label="Folder",
+        max_length=255,
+        initial="INBOX",
+        help_text="Where bounces arrive; INBOX unless your server files them elsewhere.",
+    )
+
+    def __init__(self, *args, saved: DeliveryChannel | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved = saved if saved is not None and saved.has_imap and saved.imap_password else None
+        if self.saved is not None:
+            self.fields[
+                "imap_password"
+            ].help_text = (
+                "Leave empty to keep the saved password (same server, port and security only)."
+            )
+
+    def clean_imap_host(self) -> str:
+        return self.cleaned_data["imap_host"].strip().lower()
+
+    def clean_imap_folder(self) -> str:
+        folder = self.cleaned_data["imap_folder"].strip() or "INBOX"
+        if not folder.isascii() or any(ord(c) < 32 for c in folder):
+            raise forms.ValidationError(
+                "Type the folder's name as the server lists it, in plain ASCII (e.g. INBOX)."
+            )
+        return folder
+
+    def clean(self):
+        cleaned = super().clean()
+        if "imap_security" in cleaned and not cleaned.get("imap_port"):
+            cleaned["imap_port"] = DEFAULT_PORTS[cleaned["imap_security"]]
+        if cleaned.get("imap_password") or "imap_host" not in cleaned:
+            return cleaned
+        if self.saved is None:
+            self.add_error("imap_password", "Enter the password of this mailbox.")
+        elif smtp_server(
+            cleaned["imap_host"], cleaned.get("imap_port"), cleaned.get("imap_security", "")
+        ) != smtp_server(self.saved.imap_host, self.saved.imap_port, self.saved.imap_security):
+            self.add_error("imap_password", SERVER_CHANGED_TYPE_AGAIN)
+        return cleaned

@@ -19,7 +19,7 @@ from accounts.models import User
 
 from .exceptions import MailboxNotOnline, ProviderError
 from .models import ChannelChoice, DeliveryChannel
-from .providers import ews_auth, google_oauth, graph, smtp_auth
+from .providers import ews_auth, google_oauth, graph, imap, smtp_auth
 from .providers.esp import ESPS
 from .push import channel_push_stop
 from .selectors import SERVER_CHANGED_TYPE_AGAIN, channel_may_send_for, ews_server, smtp_server
@@ -392,6 +392,109 @@ def channel_exchange_onprem_save(
     return channel
 
 
+def _require_smtp_channel_manager(*, user: User, channel: DeliveryChannel) -> None:
+    """A team SMTP is its organization's admins' to change; a rep's own SMTP is theirs."""
+    if channel.owner_id is None:
+        _require_same_org_admin(user)
+        if channel.organization_id != user.organization_id:
+            raise PermissionDenied
+    elif channel.owner_id != user.pk:
+        raise PermissionDenied
+
+
+def channel_imap_set(
+    *,
+    user: User,
+    channel: DeliveryChannel,
+    imap_host: str,
+    imap_port: int | None,
+    imap_security: str,
+    imap_username: str,
+    imap_password: str,
+    imap_folder: str = "INBOX",
+) -> DeliveryChannel:
+    """ "Sign in and save" the IMAP inbox of an SMTP channel: log in and EXAMINE the folder
+    first, save only when that works (raises imap.ImapFailed saying why). An empty password
+    keeps the saved one, only for the same server, port and security; an empty username is
+    the SMTP one. A new server, login or folder starts the inbox's cursor afresh."""
+    if channel.kind != Kind.CUSTOM_SMTP or channel.status == Status.DISCONNECTED:
+        raise ValidationError("Only a connected SMTP channel can have an IMAP inbox.")
+    _require_smtp_channel_manager(user=user, channel=channel)
+    host = imap_host.strip().lower()
+    port = imap_port or imap.DEFAULT_PORTS.get(imap_security, 993)
+    username = imap_username.strip() or channel.username
+    if not imap_password:
+        if not (channel.has_imap and channel.imap_password) or smtp_server(
+            host, port, imap_security
+        ) != smtp_server(channel.imap_host, channel.imap_port, channel.imap_security):
+            raise imap.ImapFailed(SERVER_CHANGED_TYPE_AGAIN)
+        imap_password = channel.imap_password
+    folder = imap_folder.strip() or "INBOX"
+    imap.authenticate(
+        imap.ImapServer(
+            host=host,
+            port=port,
+            security=imap_security,
+            username=username,
+            password=imap_password,
+            folder=folder,
+        )
+    )
+    same_inbox = (channel.imap_host, channel.imap_port, channel.imap_username) == (
+        host,
+        port,
+        username,
+    ) and channel.imap_folder == folder
+    with transaction.atomic():
+        channel.imap_host = host
+        channel.imap_port = port
+        channel.imap_security = imap_security
+        channel.imap_username = username
+        channel.imap_password = imap_password
+        channel.imap_folder = folder
+        fields = [
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "imap_password",
+            "imap_folder",
+            "updated_at",
+        ]
+        if not same_inbox:
+            channel.imap_cursor = ""
+            channel.last_poll_result = ""
+            channel.poll_failures = 0
+            channel.poll_backoff_until = None
+            fields += ["imap_cursor", "last_poll_result", "poll_failures", "poll_backoff_until"]
+        channel.save(update_fields=fields)
+    return channel
+
+
+def channel_imap_off(*, user: User, channel: DeliveryChannel) -> DeliveryChannel:
+    """Stop reading the SMTP channel's IMAP inbox; its password is wiped."""
+    if channel.kind != Kind.CUSTOM_SMTP:
+        raise ValidationError("Only an SMTP channel has an IMAP inbox.")
+    _require_smtp_channel_manager(user=user, channel=channel)
+    channel.imap_host = channel.imap_username = channel.imap_password = channel.imap_cursor = ""
+    channel.imap_port = None
+    channel.imap_security = ""
+    channel.imap_folder = "INBOX"
+    channel.save(
+        update_fields=[
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "imap_password",
+            "imap_folder",
+            "imap_cursor",
+            "updated_at",
+        ]
+    )
+    return channel
+
+
 def channel_esp_webhook_set(
     *, user: User, channel: DeliveryChannel, esp: str, signing_key: str = ""
 ) -> DeliveryChannel:
@@ -401,12 +504,7 @@ def channel_esp_webhook_set(
     turns the webhook off."""
     if channel.kind != Kind.CUSTOM_SMTP or channel.status == Status.DISCONNECTED:
         raise ValidationError("Only a connected SMTP channel can report bounces by webhook.")
-    if channel.owner_id is None:
-        _require_same_org_admin(user)
-        if channel.organization_id != user.organization_id:
-            raise PermissionDenied
-    elif channel.owner_id != user.pk:
-        raise PermissionDenied
+    _require_smtp_channel_manager(user=user, channel=channel)
     if esp and esp not in DeliveryChannel.Esp.values:
         raise ValidationError(f"Unknown email service: {esp}.")
     if not esp:

@@ -9,6 +9,8 @@ urlpatterns = [
     path("choose/", views.choose, name="channel_choose"),
     path("channels/<int:channel_id>/disconnect/", views.disconnect, name="channel_disconnect"),
     path("channels/<int:channel_id>/webhook/", views.esp_webhook_save, name="channel_esp_webhook"),
+    path("channels/<int:channel_id>/imap/", views.imap_save, name="channel_imap_save"),
+    path("channels/<int:channel_id>/imap/off/", views.imap_off, name="channel_imap_off"),
     path(
         "channels/<int:channel_id>/domain-check/",
         views.domain_check_now,

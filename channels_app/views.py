@@ -11,16 +11,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from bounces.polling import channel_poll_request
+
 from .domain_check import (
     channel_domain_check,
     domain_check_stored,
     expectation_for,
     sending_domain,
 )
-from .forms import EspWebhookForm, ExchangeOnPremForm, SmtpChannelForm
+from .forms import EspWebhookForm, ExchangeOnPremForm, ImapSettingsForm, SmtpChannelForm
 from .models import DeliveryChannel
 from .providers.esp import ESPS, WEBHOOK_USERNAME
 from .providers.ews_auth import EwsLoginFailed
+from .providers.imap import ImapFailed
 from .providers.smtp_auth import SmtpLoginFailed
 from .selectors import channel_for_user, channel_get_visible, email_settings_for_user
 from .services import (
@@ -29,6 +32,8 @@ from .services import (
     channel_disconnect,
     channel_esp_webhook_set,
     channel_exchange_onprem_save,
+    channel_imap_off,
+    channel_imap_set,
     channel_smtp_save,
 )
 
@@ -61,6 +66,24 @@ def _webhook(request: HttpRequest, channel: DeliveryChannel | None) -> dict | No
             url = f"{scheme}://{WEBHOOK_USERNAME}:{channel.esp_webhook_secret}@{rest}"
         info.update(url=url, esp=esp, label=channel.get_esp_display())
     return info
+
+
+def _imap(channel: DeliveryChannel | None, form: ImapSettingsForm | None = None) -> dict | None:
+    """What the SMTP card shows of its IMAP inbox: the state of its checks and the form."""
+    if channel is None:
+        return None
+    if form is None or form.prefix != f"imap{channel.pk}":
+        initial = {"imap_folder": "INBOX", "imap_security": DeliveryChannel.Security.SSL}
+        if channel.has_imap:
+            initial = {
+                "imap_host": channel.imap_host,
+                "imap_port": channel.imap_port,
+                "imap_security": channel.imap_security,
+                "imap_username": channel.imap_username,
+                "imap_folder": channel.imap_folder,
+            }
+        form = ImapSettingsForm(initial=initial, saved=channel, prefix=f"imap{channel.pk}")
+    return {"channel": channel, "form": form}
 
 
 def _domain_check(channel: DeliveryChannel | None) -> dict | None:
@@ -168,6 +191,10 @@ def _page(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         ),
         "own_smtp_webhook": _webhook(request, own_smtp),
         "team_smtp_webhook": _webhook(request, state.team_smtp) if state.can_manage_team else None,
+        "own_smtp_imap": _imap(own_smtp, forms.get("imap_form")),
+        "team_smtp_imap": _imap(state.team_smtp, forms.get("imap_form"))
+        if state.can_manage_team
+        else None,
         "domain_checks": _domain_checks(
             [state.current, *state.own.values(), state.team_smtp if state.can_manage_team else None]
         ),
@@ -240,6 +267,45 @@ def esp_webhook_save(request: HttpRequest, channel_id: int) -> HttpResponse:
                 messages.success(request, "Bounce webhook turned off.")
     else:
         messages.error(request, "Choose an email service from the list.")
+    return redirect(f"{reverse('email_settings')}#{anchor}")
+
+
+@login_required
+@require_POST
+def imap_save(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """ "Sign in and save" an SMTP channel's IMAP inbox, then check it at once."""
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None or channel.kind != Kind.CUSTOM_SMTP:
+        raise Http404
+    section = "team-smtp" if channel.owner_id is None else "own-smtp"
+    form = ImapSettingsForm(request.POST, saved=channel, prefix=f"imap{channel.pk}")
+    if form.is_valid():
+        try:
+            channel = channel_imap_set(user=request.user, channel=channel, **form.cleaned_data)
+        except ImapFailed as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            channel_poll_request(channel=channel)
+            messages.success(
+                request,
+                f"Signed in to {channel.imap_host} and opened {channel.imap_folder}: Mailroom now "
+                "reads it for bounces and replies (read-only; nothing is marked read).",
+            )
+            return redirect(f"{reverse('email_settings')}#{section}")
+    return _page(request, status=400, open_section=f"{section}-imap", imap_form=form)
+
+
+@login_required
+@require_POST
+def imap_off(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = channel_get_visible(user=request.user, channel_id=channel_id)
+    if channel is None or channel.kind != Kind.CUSTOM_SMTP:
+        raise Http404
+    channel_imap_off(user=request.user, channel=channel)
+    messages.success(request, "Mailroom no longer reads this SMTP channel's IMAP inbox.")
+    anchor = "team-smtp" if channel.owner_id is None else "own-smtp"
     return redirect(f"{reverse('email_settings')}#{anchor}")
 
 

@@ -140,6 +140,9 @@ REPLY_OPENINGS = [
     "We renewed with another vendor last month, maybe next year.",
 ]
 
+TEAM_SMTP_LOGIN = "sales@acme.test"
+SANDBOX_IMAP_PORT = 1143  # the sandbox's IMAP server in `make run` (Procfile)
+
 
 class Command(BaseCommand):
     help = "Load the demo organizations, users and 30 days of history (idempotent)."
@@ -355,6 +358,29 @@ def seed(rng: random.Random) -> dict[str, int]:
         connected_at=now - timedelta(days=HISTORY_DAYS),
     )
     ChannelChoice.objects.create(user=rep2, channel=rep2_smtp)
+    # Acme's team SMTP: the sandbox's SMTP account sales@acme.test, whose own mailbox (the
+    # sandbox's IMAP server, Procfile's --imap-user) receives the bounces of what it sends;
+    # Mailroom reads that inbox for them (README, "Bounce and reply tracking": IMAP).
+    smtp_host = settings.MAILROOM_LEGACY_SMTP_HOST or "127.0.0.1"
+    DeliveryChannel.objects.create(
+        organization=acme,
+        kind=DeliveryChannel.Kind.CUSTOM_SMTP,
+        is_team_default=True,
+        display_name="Team SMTP",
+        host=smtp_host,
+        port=settings.MAILROOM_LEGACY_SMTP_PORT,
+        security=DeliveryChannel.Security.NONE,
+        username=TEAM_SMTP_LOGIN,
+        password="sandbox",  # noqa: S106 - the sandbox account's
+        from_domain="acme.test",
+        imap_host=smtp_host,
+        imap_port=SANDBOX_IMAP_PORT,
+        imap_security=DeliveryChannel.Security.STARTTLS,
+        imap_username=TEAM_SMTP_LOGIN,
+        imap_password="sandbox",  # noqa: S106 - the sandbox account's
+        status=DeliveryChannel.Status.CONNECTED,
+        connected_at=now - timedelta(days=HISTORY_DAYS),
+    )
     rep2_prospects = [p for p in history_prospects if p.owner_id == rep2.pk]
     for i in range(3):
         prospect = rep2_prospects[i]
