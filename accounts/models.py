@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,12 @@ class Organization(TimeStampedModel):
     )
     timezone = models.CharField(
         max_length=64, default="UTC", help_text="Analytics days and date ranges use this zone."
+    )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text="The default language of its people's pages; blank: each browser's language.",
     )
 
     class Meta:
@@ -109,6 +116,12 @@ class User(AbstractUser):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text="The language of this user's pages; blank: the organization's default.",
+    )
     signature = models.TextField(
         blank=True,
         max_length=2000,

@@ -1,9 +1,13 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
+from core.languages import language_supported
 from core.models import WorkerHeartbeat
 from outreach.selectors import outbound_email_counts
 
@@ -30,3 +34,33 @@ def home(request):
             last_seen_at__gte=alive_since
         ).exists()
     return render(request, template, context)
+
+
+@require_POST
+def language_set(request):
+    """The navigation's language switcher: a signed-in user's choice is kept on their profile
+    (every device, and the emails Mailroom writes to them); before signing in, in a cookie.
+    "" goes back to the organization's default (or the browser's language)."""
+    language = request.POST.get("language", "")
+    if language and not language_supported(language):
+        language = ""
+    if request.user.is_authenticated:
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = redirect(target)
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response

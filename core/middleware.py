@@ -1,7 +1,9 @@
 from django.core.exceptions import BadRequest
 from django.http import JsonResponse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 
+from .languages import request_language
 from .timezones import user_zone
 
 
@@ -22,6 +24,27 @@ class OrganizationTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """Activates the request's language (core.languages: the user's choice, the organization's
+    default, the browser's) for every page, form and message. Goes after
+    AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = request_language(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", language)
+        return response
 
 
 class RefuseNulInQueryMiddleware:

@@ -1,0 +1,99 @@
+"""Korean and English (issue 17): the Korean catalogue is complete and current, and each person
+reads pages in their own language — their choice, else their organization's, else their
+browser's."""
+
+import gettext
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+PO = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+# The same as the Makefile's `messages` target.
+IGNORE = ["--ignore=.venv", "--ignore=var", "--ignore=tests", "--ignore=bench"]
+COPY_IGNORE = shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "node_modules", "tests")
+
+
+def _gettext(*args: str, cwd: Path) -> str:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_every_string_has_a_korean_translation_none_fuzzy(tmp_path):
+    """makemessages on a copy of the project: no new, untranslated or fuzzy entry appears."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT, copy, ignore=COPY_IGNORE, symlinks=True)
+    _gettext(
+        sys.executable, "manage.py", "makemessages", "-l", "ko", "--no-obsolete",
+        "--no-location", *IGNORE, cwd=copy,
+    )  # fmt: skip
+    fresh = copy / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+    untranslated = _gettext("msgattrib", "--untranslated", "--no-wrap", str(fresh), cwd=copy)
+    fuzzy = _gettext("msgattrib", "--only-fuzzy", "--no-wrap", str(fresh), cwd=copy)
+    assert "msgid" not in untranslated, f"untranslated Korean entries:\n{untranslated[:3000]}"
+    assert "msgid" not in fuzzy, f"fuzzy Korean entries:\n{fuzzy[:3000]}"
+
+
+def test_the_committed_catalogue_is_compiled(tmp_path):
+    compiled = tmp_path / "django.mo"
+    _gettext("msgfmt", "--check", "-o", str(compiled), str(PO), cwd=tmp_path)
+    with compiled.open("rb") as fresh, MO.open("rb") as committed:
+        assert (
+            gettext.GNUTranslations(fresh)._catalog == gettext.GNUTranslations(committed)._catalog
+        ), "locale/ko is not compiled: run `make messages`"
+
+
+@pytest.fixture
+def korean_rep(org, team):
+    return UserFactory(organization=org, team=team, role="rep", language="ko")
+
+
+def test_a_korean_rep_and_an_english_manager_of_one_organization(client, korean_rep, manager):
+    client.force_login(korean_rep)
+    page = client.get(reverse("home")).content.decode()
+    assert 'lang="ko"' in page and "발송함" in page and "라이브 피드" in page
+    client.force_login(manager)
+    page = client.get(reverse("home")).content.decode()
+    assert 'lang="en"' in page and "Outbox" in page and "발송함" not in page
+
+
+def test_the_organizations_default_then_the_browsers_language(client, rep, org):
+    client.force_login(rep)
+    assert "Outbox" in client.get(reverse("home")).content.decode()
+    assert (
+        "발송함"
+        in client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9").content.decode()
+    )
+    org.language = "ko"
+    org.save()
+    page = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "발송함" in page  # the organization's default beats the browser
+    rep.language = "en"
+    rep.save()
+    assert "Outbox" in client.get(reverse("home")).content.decode()  # the user's own choice
+
+
+def test_the_switcher_keeps_the_choice_on_the_profile_and_returns_to_the_page(client, rep):
+    client.force_login(rep)
+    answer = client.post(reverse("language_set"), {"language": "ko", "next": "/outbox/"})
+    assert answer.status_code == 302 and answer["Location"] == "/outbox/"
+    rep.refresh_from_db()
+    assert rep.language == "ko"
+    assert "발송함" in client.get(reverse("home")).content.decode()
+    answer = client.post(reverse("language_set"), {"language": "xx", "next": "https://evil.test/"})
+    assert answer["Location"] == "/"  # no open redirect, and an unknown language resets
+    rep.refresh_from_db()
+    assert rep.language == ""
+
+
+def test_before_signing_in_the_switcher_uses_a_cookie(client):
+    client.post(reverse("language_set"), {"language": "ko", "next": reverse("account_login")})
+    page = client.get(reverse("account_login")).content.decode()
+    assert 'lang="ko"' in page
