@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.addresses import validate_header_name
 from core.models import TimeStampedModel
@@ -96,9 +97,9 @@ class User(AbstractUser):
     """A Mailroom user; logs in with their email address."""
 
     class Role(models.TextChoices):
-        REP = "rep", "Sales rep"
-        MANAGER = "manager", "Sales manager"
-        ADMIN = "admin", "Admin"
+        REP = "rep", _("Sales rep")
+        MANAGER = "manager", _("Sales manager")
+        ADMIN = "admin", _("Admin")
 
     username = None
     email = models.EmailField("email address", unique=True)
