@@ -6,12 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import Organization
 from analytics.feed import feed_event_mark_read, feed_event_record
 from analytics.models import FeedEvent
 from bounces.models import InboxMessage
+from core.languages import recipient_language
 from outreach.effects import address_unsubscribe
 from outreach.models import OutboundEmail
 
@@ -129,6 +132,12 @@ def unsubscribe(request, token: str):
     link = unsubscribe_link_read(token=token)
     if link is None:
         return render(request, "suppression/unsubscribe.html", {"state": "invalid"}, status=400)
+    organization = Organization.objects.filter(pk=link.organization_id).first()
+    with translation.override(recipient_language(request, organization=organization)):
+        return _unsubscribe(request, link, token)
+
+
+def _unsubscribe(request, link, token: str):
     context = {"address": link.address, "token": token}
     org = link.organization_id
     if suppression_find(organization_id=org, address=link.address) is not None:

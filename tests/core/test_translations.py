@@ -97,3 +97,29 @@ def test_before_signing_in_the_switcher_uses_a_cookie(client):
     client.post(reverse("language_set"), {"language": "ko", "next": reverse("account_login")})
     page = client.get(reverse("account_login")).content.decode()
     assert 'lang="ko"' in page
+
+
+def test_the_unsubscribe_page_speaks_the_recipients_language_else_the_organizations(
+    client, rep, org
+):
+    from suppression.links import unsubscribe_url
+
+    path = unsubscribe_url(organization_id=org.pk, address="ana@prospect.test").split("://", 1)[1]
+    path = path[path.index("/") :]
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5").content.decode()
+    assert "수신을 거부하시겠습니까?" in page and 'lang="ko"' in page
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="fr-FR").content.decode()
+    assert "Unsubscribe ana@prospect.test?" in page  # neither language asked: English
+    org.language = "ko"
+    org.save()
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="fr-FR").content.decode()
+    assert "수신을 거부하시겠습니까?" in page  # the sending organization's default
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "Unsubscribe ana@prospect.test?" in page  # the recipient's own language first
+
+
+def test_a_missing_page_in_korean(client, korean_rep):
+    client.force_login(korean_rep)
+    answer = client.get("/no-such-page/")
+    assert answer.status_code == 404
+    assert "페이지를 찾을 수 없습니다" in answer.content.decode()
