@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
+import select
 import socket
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .addresses import AddressRefused, resolve_checked
@@ -214,3 +218,77 @@ def authenticate(server: ImapServer) -> Examined:
     connection, examined = open_folder(server)
     close(connection)
     return examined
+
+
+def offers_idle(connection: imaplib.IMAP4) -> bool:
+    return "IDLE" in connection.capabilities
+
+
+_EXISTS = re.compile(rb"^\* \d+ EXISTS\b", re.I)
+_IDLE_TAG = b"MRIDLE"
+
+
+class IdleLine:
+    """IDLE (RFC 2177) on a connection imaplib opened: imaplib (before 3.14) has no IDLE, and
+    its buffered reader cannot wait with a timeout and go on, so the session reads the socket
+    itself. Use it only after the last imaplib command has completed."""
+
+    def __init__(self, connection: imaplib.IMAP4):
+        self.connection = connection
+        self.sock = connection.sock
+        self.buffer = b""
+
+    def _line(self, *, until: float, stop: Callable[[], bool]) -> bytes | None:
+        """The next line from the server, or None at `until` (a monotonic time) or `stop()`."""
+        while b"\r\n" not in self.buffer:
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+            if not pending:
+                wait = min(1.0, until - time.monotonic())
+                if wait <= 0 or stop():
+                    return None
+                readable, _, _ = select.select([self.sock], [], [], wait)
+                if not readable:
+                    continue
+            try:
+                data = self.sock.recv(65536)
+            except ssl.SSLWantReadError:
+                continue
+            if not data:
+                raise ImapFailed("The IMAP server closed the connection", transient=True)
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def wait(self, *, seconds: float, stop: Callable[[], bool]) -> bool:
+        """IDLE until the server says a message arrived (`* N EXISTS`, True), `seconds` pass
+        or `stop()` says so (False); the IDLE is ended with DONE either way."""
+        self.sock.sendall(_IDLE_TAG + b" IDLE\r\n")
+        answer_by = time.monotonic() + TIMEOUT_SECONDS
+        line = self._line(until=answer_by, stop=lambda: False)
+        while line is not None and line.startswith(b"* ") and not line.startswith(b"* BYE"):
+            line = self._line(until=answer_by, stop=lambda: False)  # untagged news first
+        if line is None or not line.startswith(b"+"):
+            raise ImapFailed(
+                "The IMAP server refused IDLE"
+                + (f": {line.decode('utf-8', 'replace')}" if line else ""),
+                transient=True,
+            )
+        until = time.monotonic() + seconds
+        arrived = False
+        while not arrived:
+            line = self._line(until=until, stop=stop)
+            if line is None:
+                break
+            if line.startswith(b"* BYE"):
+                raise ImapFailed("The IMAP server ended the session", transient=True)
+            arrived = bool(_EXISTS.match(line))
+        self.sock.sendall(b"DONE\r\n")
+        answer_by = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            line = self._line(until=answer_by, stop=lambda: False)
+            if line is None:
+                raise ImapFailed("The IMAP server did not end IDLE", transient=True)
+            if _EXISTS.match(line):
+                arrived = True
+            if line.startswith(_IDLE_TAG + b" "):
+                return arrived

@@ -18,45 +18,10 @@ from bounces.polling import channel_ids_due, channel_poll
 from channels_app.models import DeliveryChannel
 from outreach.models import OutboundEmail
 from tests.bounces.poll_helpers import dsn_for
-from tests.dovecot import PASSWORD, dovecot  # noqa: F401 - the fixture
+from tests.dovecot import PASSWORD
 from tests.factories import OutboundEmailFactory, ProspectFactory
 
 Kind = DeliveryChannel.Kind
-
-
-class SandboxImap:
-    """The sandbox's IMAP server, driven like the Dovecot fixture."""
-
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.host, self.port = sandbox.host, sandbox.imap_port
-
-    def add_user(self, address: str, password: str) -> None:
-        self.sandbox.client.imap_add_user(address, password)
-
-    def deliver(self, address: str, raw: bytes) -> None:
-        self.sandbox.client.imap_deliver(address, raw)
-
-    def rebuild(self, address: str) -> None:
-        self.sandbox.client.imap_rebuild(address)
-
-
-@pytest.fixture
-def sandbox_imap(sandbox):
-    return SandboxImap(sandbox)
-
-
-@pytest.fixture(params=["dovecot", "sandbox_imap"])
-def peer(request):
-    """An IMAP server holding mailboxes: Dovecot, or the sandbox's."""
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def mailbox(peer):
-    address = f"bounces.{uuid.uuid4().hex[:8]}@acme.test"
-    peer.add_user(address, PASSWORD)
-    return address
 
 
 def team_smtp(org, *, peer, mailbox, security="none", port=None) -> DeliveryChannel:
@@ -217,8 +182,8 @@ def test_dovecot_over_tls(dovecot, org, rep, security):  # noqa: F811 - the fixt
     assert Bounce.objects.get().outbound_email == email
 
 
-def test_a_message_that_cannot_be_fetched_holds_the_cursor_back(sandbox, org, rep):
-    imap_server = SandboxImap(sandbox)
+def test_a_message_that_cannot_be_fetched_holds_the_cursor_back(sandbox, sandbox_imap, org, rep):
+    imap_server = sandbox_imap
     mailbox = f"bounces.{uuid.uuid4().hex[:8]}@acme.test"
     imap_server.add_user(mailbox, PASSWORD)
     channel = team_smtp(org, peer=imap_server, mailbox=mailbox)

@@ -1,0 +1,54 @@
+"""IMAP IDLE: a holder thread sits in IDLE on an SMTP channel's inbox, and a bounce that
+arrives is recorded within seconds by the ordinary poll it triggers; while IDLE is held the
+channel is polled only as the safety net. Against Dovecot and the sandbox's server alike."""
+
+import time
+
+import pytest
+
+from bounces.idle import MailboxIdler
+from bounces.models import Bounce
+from bounces.polling import channel_ids_due, channel_poll
+from channels_app.models import DeliveryChannel
+from channels_app.providers import facade as providers
+from tests.bounces.test_imap_polling import bounce_of, sent_email, team_smtp
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _until(condition, *, within: float = 30.0):
+    """Wait for something another thread does (not a timing assertion: a generous bound)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_bounce_arriving_during_idle_is_recorded_without_a_poll_cycle(
+    peer,
+    mailbox,
+    org,
+    rep,  # noqa: F811
+):
+    channel = team_smtp(org, peer=peer, mailbox=mailbox)
+    channel_poll(channel_id=channel.pk)  # the first sync: the cursor is set
+    idler = MailboxIdler(channel.pk, providers.imap_server(channel)).start()
+    try:
+        assert _until(lambda: DeliveryChannel.objects.get(pk=channel.pk).push_active)
+        channel.refresh_from_db()
+        assert channel.pk not in list(channel_ids_due())  # polled only as the safety net
+        email = sent_email(channel, rep)
+
+        peer.deliver(mailbox, bounce_of(email, mailbox=mailbox))
+
+        assert _until(lambda: Bounce.objects.filter(outbound_email=email).exists())
+        assert idler.events >= 1
+        channel.refresh_from_db()
+        assert channel.push_last_event_at is not None
+    finally:
+        idler.stop()
+    channel.refresh_from_db()
+    assert not channel.push_active  # back on the polling cycle at once
+    assert channel.pk in list(channel_ids_due())
