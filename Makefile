@@ -36,6 +36,8 @@ run: venv
 	@echo "    admin@acme.test     Acme's organization admin (Django admin at /admin/: Acme's rows only)"
 	@echo "    operator@mailroom.test  the platform operator (superuser: every organization in /admin/)"
 	@echo "    rep@legacy.test     a rep of a legacy organization"
+	@echo "    rep@hanbit.test     a rep of 한빛 세일즈, who reads Mailroom in Korean"
+	@echo "    manager@hanbit.test its manager, who has chosen English"
 	@echo "  Sandbox (fake Google, Microsoft, SMTP): http://127.0.0.1:8900/_sandbox/"
 	@echo "  Stop with Ctrl-C."
 	@echo

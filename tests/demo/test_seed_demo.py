@@ -87,3 +87,33 @@ def test_demo_bounces_carry_their_reason_in_words(db):
 
     reasons = set(Bounce.objects.values_list("reason", flat=True))
     assert "user_unknown" in reasons and "" not in reasons
+
+
+def test_the_korean_organization_shows_both_languages(db, client, sandbox):
+    """한빛 세일즈 defaults to Korean: its rep reads Korean pages (prospects with Korean names,
+    templates with Korean merge-field text), its manager has chosen English."""
+    call_command("seed_demo", verbosity=0)
+    hanbit = Organization.objects.get(slug="hanbit")
+    assert hanbit.language == "ko" and hanbit.timezone == "Asia/Seoul"
+    rep = User.objects.get(email="rep@hanbit.test")
+    client.force_login(rep)
+    home = client.get("/").content.decode()
+    assert "안녕하세요, 지민님" in home and "발송함" in home
+    prospects = client.get("/prospects/").content.decode()
+    assert "한빛전자" in prospects
+    template = EmailTemplate.objects.filter(organization=hanbit).first()
+    assert "{{ first_name }}님" in template.body
+    client.force_login(User.objects.get(email="manager@hanbit.test"))
+    assert "Outbox" in client.get("/").content.decode()
+
+
+def test_an_older_demo_database_gains_the_korean_organization(db):
+    import random
+
+    from demo.management.commands.seed_demo import seed
+
+    seed(random.Random(1))  # a demo database from before the Korean organization existed
+    assert not Organization.objects.filter(slug="hanbit").exists()
+    call_command("seed_demo", verbosity=0)
+    assert User.objects.filter(email="rep@hanbit.test").exists()
+    assert OutboundEmail.objects.filter(organization__slug="hanbit").exists()

@@ -32,6 +32,8 @@ from outreach.models import (
 )
 from suppression.models import Suppression
 
+from ... import korean
+
 DEMO_PASSWORD = "mailroom"  # noqa: S105 - the documented demo login
 HISTORY_DAYS = 30
 FIRST_NAMES = [
@@ -148,6 +150,16 @@ class Command(BaseCommand):
     help = "Load the demo organizations, users and 30 days of history (idempotent)."
 
     def handle(self, *args, **options):
+        if not Organization.objects.filter(slug=korean.SLUG).exists():
+            # Its own check, so a demo database from before it existed gains it too.
+            with transaction.atomic():
+                emails = korean.seed_korean(
+                    random.Random(20261203),
+                    now=timezone.now(),
+                    password=DEMO_PASSWORD,
+                    smtp_login=TEAM_SMTP_LOGIN,
+                )
+            self.stdout.write(f"Seeded the Korean organization 한빛 세일즈: {emails} emails")
         if Organization.objects.filter(slug="acme").exists():
             self.stdout.write("Demo data already present: nothing to do.")
             return
