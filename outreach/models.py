@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from channels_app.models import DeliveryChannel
 from core.addresses import validate_header_name, validate_sendable_address
@@ -12,8 +13,8 @@ from core.models import TimeStampedModel
 
 class Prospect(TimeStampedModel):
     class EmailStatus(models.TextChoices):
-        VALID = "valid", "Valid"
-        INVALID = "invalid", "Invalid"
+        VALID = "valid", _("Valid")
+        INVALID = "invalid", _("Invalid")
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="prospects"
@@ -95,10 +96,10 @@ class EmailTemplate(TimeStampedModel):
 
 class Campaign(TimeStampedModel):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ARCHIVED = "archived", _("Archived")
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="campaigns"
@@ -137,13 +138,13 @@ class CampaignStep(TimeStampedModel):
 
 class Enrollment(TimeStampedModel):
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        FINISHED = "finished", "Finished"
-        STOPPED_BOUNCED = "stopped_bounced", "Stopped: bounced"
-        STOPPED_REPLIED = "stopped_replied", "Stopped: replied"
-        STOPPED_SUPPRESSED = "stopped_suppressed", "Stopped: suppressed"
-        STOPPED_UNSUBSCRIBED = "stopped_unsubscribed", "Stopped: unsubscribed"
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        FINISHED = "finished", _("Finished")
+        STOPPED_BOUNCED = "stopped_bounced", _("Stopped: bounced")
+        STOPPED_REPLIED = "stopped_replied", _("Stopped: replied")
+        STOPPED_SUPPRESSED = "stopped_suppressed", _("Stopped: suppressed")
+        STOPPED_UNSUBSCRIBED = "stopped_unsubscribed", _("Stopped: unsubscribed")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
     prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="enrollments")
@@ -183,15 +184,15 @@ class Enrollment(TimeStampedModel):
 
 class OutboundEmail(TimeStampedModel):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        QUEUED = "queued", "Queued"
-        THROTTLED = "throttled", "Throttled"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        BOUNCED = "bounced", "Bounced"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUED = "queued", _("Queued")
+        THROTTLED = "throttled", _("Throttled")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        BOUNCED = "bounced", _("Bounced")
+        CANCELLED = "cancelled", _("Cancelled")
 
     # Statuses the send pipeline may still pick up; `next_attempt_at` says from when.
     PENDING_STATUSES = (Status.SCHEDULED, Status.QUEUED, Status.THROTTLED)
@@ -201,10 +202,10 @@ class OutboundEmail(TimeStampedModel):
         CAMPAIGN = 10, "Campaign step"
 
     class Source(models.TextChoices):
-        WEB = "web", "Web"
-        GMAIL_PLUGIN = "gmail_plugin", "Gmail plug-in"
-        OUTLOOK_PLUGIN = "outlook_plugin", "Outlook plug-in"
-        API = "api", "API"
+        WEB = "web", _("Web")
+        GMAIL_PLUGIN = "gmail_plugin", _("Gmail plug-in")
+        OUTLOOK_PLUGIN = "outlook_plugin", _("Outlook plug-in")
+        API = "api", _("API")
 
     # Indexes: every row is rewritten twice on the send path (claimed, sent) and each index
     # costs a write each time, so a foreign key whose column leads a composite index below
@@ -409,15 +410,15 @@ class ProspectImport(TimeStampedModel):
     wanted to point out kept as a ProspectImportIssue."""
 
     class Status(models.TextChoices):
-        MAPPING = "mapping", "Waiting for the columns to be matched"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Importing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        MAPPING = "mapping", _("Waiting for the columns to be matched")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     class OnDuplicate(models.TextChoices):
-        UPDATE = "update", "Update the existing prospect with the file's values"
-        SKIP = "skip", "Skip the row and leave the existing prospect as it is"
+        UPDATE = "update", _("Update the existing prospect with the file's values")
+        SKIP = "skip", _("Skip the row and leave the existing prospect as it is")
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="prospect_imports"
@@ -474,9 +475,9 @@ class ProspectImportIssue(models.Model):
     with something to know (flagged: on the suppression list, marked invalid)."""
 
     class Kind(models.TextChoices):
-        ERROR = "error", "Not imported"
-        SKIPPED = "skipped", "Skipped"
-        FLAGGED = "flagged", "Imported, flagged"
+        ERROR = "error", _("Not imported")
+        SKIPPED = "skipped", _("Skipped")
+        FLAGGED = "flagged", _("Imported, flagged")
 
     prospect_import = models.ForeignKey(
         ProspectImport, on_delete=models.CASCADE, related_name="issues"
