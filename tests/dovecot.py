@@ -10,6 +10,7 @@ under a new UIDVALIDITY."""
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -149,10 +150,11 @@ service imap-login {{
 """
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
+@contextlib.contextmanager
+def running_dovecot() -> Iterator[Dovecot]:
+    """A Dovecot of its own until the block ends (the fixture below; bench/imap_poll.py)."""
     if not os.path.exists(DOVECOT):
-        pytest.fail("Dovecot is not installed: apt-get install dovecot-imapd (.ci/run does)")
+        raise RuntimeError("Dovecot is not installed: apt-get install dovecot-imapd (.ci/run does)")
     # Dovecot's login processes refuse to run as root, and so do mail processes with uid 0:
     # as root, everything but the master runs as nobody (the folder is theirs).
     login_user = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
@@ -177,19 +179,19 @@ def dovecot() -> Iterator[Dovecot]:
     server.process = subprocess.Popen(  # noqa: S603 - our own binary and config
         [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection((server.host, server.port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"* OK"):
-                    break
-        except OSError:
-            pass
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            output = server.process.stdout.read().decode(errors="replace")  # type: ignore[union-attr]
-            pytest.fail(f"Dovecot did not start: {output}\n{server.log()}")
-        time.sleep(0.1)
     try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((server.host, server.port), timeout=1) as sock:
+                    if sock.recv(100).startswith(b"* OK"):
+                        break
+            except OSError:
+                pass
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                output = server.process.stdout.read().decode(errors="replace")  # type: ignore[union-attr]
+                raise RuntimeError(f"Dovecot did not start: {output}\n{server.log()}")
+            time.sleep(0.1)
         yield server
     finally:
         server.process.terminate()
@@ -198,3 +200,12 @@ def dovecot() -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             server.process.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    try:
+        with running_dovecot() as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
