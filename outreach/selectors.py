@@ -230,6 +230,22 @@ def outbound_email_counts(*, user: User) -> dict[str, int]:
     return counts
 
 
+def campaign_steps_due_count(*, user: User, sender_id: int | None = None) -> int:
+    """Campaign steps of the senders `user` may see that are due but whose emails the next
+    campaign run (seconds away) has not written yet: the outbox is about to gain them."""
+    if user.organization_id is None:
+        return 0
+    due = Enrollment.objects.filter(
+        campaign__organization_id=user.organization_id,
+        campaign__status=Campaign.Status.ACTIVE,
+        state=Enrollment.State.ACTIVE,
+        next_due_at__lte=timezone.now(),
+    ).filter(user_scope_q(user=user, field="sender"))
+    if sender_id:
+        due = due.filter(sender_id=sender_id)
+    return due.count()
+
+
 def outbox_page(*, user: User, tab: str | None, sender_id: int | None = None, search: str = ""):
     """The outbox rows for a tab (None: everything), newest first, for the senders `user` may
     see (optionally one of them), optionally searched by recipient or subject."""

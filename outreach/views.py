@@ -45,6 +45,7 @@ from .selectors import (
     api_token_list,
     campaign_list,
     campaign_list_with_counts,
+    campaign_steps_due_count,
     email_waiting_reason,
     enrollment_list,
     outbound_email_list,
@@ -861,6 +862,7 @@ def outbox(request):
         email.display_reason = email_waiting_reason(email=email) or email.failure_reason
         email.estimate = estimates.get(email.id)
     counts = outbox_tab_counts(user=request.user, sender_id=sender_id)
+    steps_due = campaign_steps_due_count(user=request.user, sender_id=sender_id)
     return render(
         request,
         "outreach/outbox.html",
@@ -877,7 +879,9 @@ def outbox(request):
             if tab in (None, "failed")
             else [],
             # Rows that change within seconds: the page refreshes itself while there are any.
-            "moving": counts["waiting"] > 0,
+            # (and while campaign steps are due whose emails the next campaign run writes).
+            "moving": counts["waiting"] > 0 or steps_due > 0,
+            "steps_due": steps_due,
             "show_sender": request.user.role != request.user.Role.REP,
         },
     )

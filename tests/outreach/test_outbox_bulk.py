@@ -1,12 +1,22 @@
 """The outbox acts on many emails at once (retry or cancel the ticked ones), searches by
 recipient or subject, and says when it refreshes itself."""
 
+from datetime import timedelta
+
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach.models import OutboundEmail
+from outreach.models import Enrollment, OutboundEmail
+from outreach.services import campaign_steps_enqueue_due
 from suppression.services import suppression_add
-from tests.factories import DeliveryChannelFactory, OutboundEmailFactory, UserFactory
+from tests.factories import (
+    CampaignFactory,
+    CampaignStepFactory,
+    DeliveryChannelFactory,
+    EnrollmentFactory,
+    OutboundEmailFactory,
+    UserFactory,
+)
 
 Status = OutboundEmail.Status
 
@@ -140,3 +150,41 @@ def test_cancel_all_throttled_keeps_to_the_sender_shown(client, manager, rep):
     )
     assert [OutboundEmail.objects.get(pk=e.pk).status for e in reps] == [Status.CANCELLED] * 2
     assert OutboundEmail.objects.get(pk=managers.pk).status == Status.THROTTLED
+
+
+def test_the_page_keeps_refreshing_while_campaign_steps_are_due_but_not_yet_queued(client, rep):
+    """Right after "Enrolled N" the step emails are written by the next campaign run, seconds
+    later: the outbox says so and refreshes itself until they appear, instead of showing
+    nothing and staying still."""
+    client.force_login(rep)
+    step = CampaignStepFactory(campaign=CampaignFactory(owner=rep), delay=timedelta(0))
+    for _ in range(2):
+        EnrollmentFactory(
+            campaign=step.campaign,
+            sender=rep,
+            state=Enrollment.State.ACTIVE,
+            next_step=step,
+            next_due_at=timezone.now(),
+        )
+    later = EnrollmentFactory(
+        campaign=step.campaign,
+        sender=rep,
+        state=Enrollment.State.ACTIVE,
+        next_step=step,
+        next_due_at=timezone.now() + timedelta(days=3),
+    )
+    page = client.get(reverse("outbox")).content.decode()
+    assert 'data-moving="1"' in page
+    assert "2 campaign emails are due: they appear here in a moment." in page
+
+    # Another rep's due steps are not this rep's outbox's business.
+    client.force_login(UserFactory(organization=rep.organization, team=rep.team))
+    assert 'data-moving=""' in client.get(reverse("outbox")).content.decode()
+
+    client.force_login(rep)
+    campaign_steps_enqueue_due()
+    page = client.get(reverse("outbox")).content.decode()
+    assert OutboundEmail.objects.filter(enrollment__campaign=step.campaign).count() == 2
+    assert "campaign emails are due" not in page and "campaign email is due" not in page
+    later.refresh_from_db()
+    assert later.next_due_at > timezone.now()  # not due: never counted
