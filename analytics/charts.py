@@ -2,10 +2,10 @@
 carries a <title> a browser shows on hover."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from .selectors import DayPoint, Figures
@@ -47,6 +47,19 @@ def _day_label(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
+PHONE_WIDTH = 380
+
+
+def responsive(draw: Callable[..., SafeString], *args) -> SafeString:
+    """The chart drawn twice: for a desktop and for a phone, where a desktop drawing shrunk to
+    fit would print its labels a third of their size. CSS shows the one that fits the screen."""
+    return format_html(
+        '<div class="chart-wide">{}</div><div class="chart-narrow">{}</div>',
+        draw(*args),
+        draw(*args, width=PHONE_WIDTH),
+    )
+
+
 def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> SafeString:
     """Bars: emails sent per day (the bounced part in red). Line: bounce rate per day, read on
     the right-hand axis."""
@@ -74,7 +87,7 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
             f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" fill="{RATE}">'
             f"{_format_percent(round(rate_step * tick, 6))}</text>"
         )
-    label_every = max(1, math.ceil(count / 12))
+    label_every = max(1, math.ceil(count / max(3, width // 92)))  # about 12 across a desktop
     line: list[str] = []
     for index, point in enumerate(points):
         figures = point.figures
@@ -124,7 +137,7 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
 
 def rate_comparison(rows: Sequence[tuple[str, Figures]], *, width: int = 1100) -> SafeString:
     """Horizontal bars comparing bounce rate and reply rate of a few templates (or reps)."""
-    row_h, label_w, top = 34, 300, 26
+    row_h, label_w, top = 34, min(300, round(width * 0.36)), 26
     height = top + row_h * max(len(rows), 1) + 8
     plot_w = width - label_w - 90
     top_rate = max(
@@ -142,7 +155,8 @@ def rate_comparison(rows: Sequence[tuple[str, Figures]], *, width: int = 1100) -
     ]
     for index, (label, figures) in enumerate(rows):
         y = top + row_h * index
-        short = label if len(label) <= 42 else label[:41] + "…"
+        most_chars = label_w // 7
+        short = label if len(label) <= most_chars else label[: most_chars - 1] + "…"
         tip = escape(
             f"{label}: {figures.sent:,} sent, bounce rate {_percent(figures.bounce_rate)}, "
             f"reply rate {_percent(figures.reply_rate)}"

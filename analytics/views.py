@@ -114,7 +114,7 @@ def dashboard(request):
             "suppression": suppression_figures(
                 user=request.user, flt=flt, delivered=total.delivered
             ),
-            "chart": charts.sends_and_bounce_rate(series),
+            "chart": charts.responsive(charts.sends_and_bounce_rate, series),
             "tab": "dashboard",
         },
     )
@@ -142,7 +142,9 @@ def templates(request):
             "page": page,
             "sort": sort,
             "total": totals(rows),
-            "comparison": charts.rate_comparison([(r.name, r.figures) for r in most_sent])
+            "comparison": charts.responsive(
+                charts.rate_comparison, [(r.name, r.figures) for r in most_sent]
+            )
             if most_sent
             else None,
             "tab": "templates",
@@ -168,7 +170,7 @@ def template_detail(request, pk: int):
             "suppression": suppression_figures(
                 user=request.user, flt=flt, delivered=total.delivered, template_id=pk
             ),
-            "chart": charts.sends_and_bounce_rate(series),
+            "chart": charts.responsive(charts.sends_and_bounce_rate, series),
             "tab": "templates",
         },
     )
@@ -228,7 +230,7 @@ def campaign_detail(request, pk: int):
                 campaign_step__campaign_id=pk,
             ),
             "enrollments": campaign_enrollments(user=request.user, flt=flt, campaign=campaign),
-            "chart": charts.sends_and_bounce_rate(series),
+            "chart": charts.responsive(charts.sends_and_bounce_rate, series),
             "tab": "campaigns",
         },
     )

@@ -14,6 +14,7 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = {
+    "home": "/",
     "outbox": "/outbox/",
     "compose": "/compose/",
     "prospects": "/prospects/",
@@ -24,9 +25,26 @@ PAGES = {
     "campaigns": "/campaigns/",
     "campaign-new": "/campaigns/new/",
     "dashboard": "/analytics/",
+    "analytics-templates": "/analytics/templates/",
+    "analytics-campaigns": "/analytics/campaigns/",
     "feed": "/feed/",
+    "bounces": "/bounces/",
     "settings": "/settings/email/",
+    "profile": "/settings/profile/",
+    "api-tokens": "/settings/api-tokens/",
+    "not-found": "/no-such-page/",
 }
+# Pages reached from a list: the first link on the list page whose path matches.
+FIRST_OF = {
+    "template-detail": ("/templates/", r"^/templates/\d+/$"),
+    "campaign-detail": ("/campaigns/", r"^/campaigns/\d+/$"),
+    "prospect-detail": ("/prospects/", r"^/prospects/\d+/$"),
+}
+FIRST_LINK = """pattern => {
+  const link = [...document.querySelectorAll("main a[href]")]
+    .find(a => new RegExp(pattern).test(a.getAttribute("href")));
+  return link ? link.getAttribute("href") : null;
+}"""
 
 
 def main() -> None:
@@ -35,7 +53,7 @@ def main() -> None:
     parser.add_argument("--out", default="var/screenshots")
     parser.add_argument("--user", default="rep@acme.test")
     parser.add_argument("--password", default="mailroom")
-    parser.add_argument("--widths", default="1280,390")
+    parser.add_argument("--widths", default="1400,390")
     parser.add_argument("--only", default="", help="comma-separated page names (default: all)")
     parser.add_argument("--extra", default="", help="more pages: name=/path/,name2=/path2/")
     args = parser.parse_args()
@@ -53,16 +71,23 @@ def main() -> None:
             page.goto(args.url + "/accounts/login/")
             page.fill("input[name=login]", args.user)
             page.fill("input[name=password]", args.password)
-            page.click("button[type=submit]")
+            page.press("input[name=password]", "Enter")  # the login form's own submit
             page.wait_for_load_state()
             folder = Path(args.out) / str(width)
             folder.mkdir(parents=True, exist_ok=True)
-            for name, path in pages.items():
+            found = {}
+            for name, (listing, selector) in FIRST_OF.items():
+                if args.only and name not in args.only.split(","):
+                    continue
+                page.goto(args.url + listing)
+                if href := page.evaluate(FIRST_LINK, selector):
+                    found[name] = href
+            for name, path in {**pages, **found}.items():
                 page.goto(args.url + path)
                 scroll_width = page.evaluate("document.documentElement.scrollWidth")
                 page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
                 flag = "" if scroll_width <= width else "  <- scrolls sideways"
-                print(f"{width:>5}px  {name:<18} scrollWidth {scroll_width}{flag}")
+                print(f"{width:>5}px  {name:<20} scrollWidth {scroll_width}{flag}")
             context.close()
         browser.close()
 

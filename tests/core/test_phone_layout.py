@@ -42,3 +42,20 @@ def test_main_pages_fit_a_390_px_phone(live_server, page, request, user_fixture,
         page.goto(f"{live_server.url}{path}")
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
     assert widths == dict.fromkeys(PAGES, 390)
+
+
+def test_a_chart_is_redrawn_for_a_phone_with_labels_at_full_size(live_server, page, rep):
+    """A desktop chart shrunk to 390 px would print its labels a third of their size: the phone
+    gets the chart drawn for its width, the desktop the wide one."""
+    OutboundEmailFactory(sender=rep, status=OutboundEmail.Status.SENT, sent_at=timezone.now())
+    sign_in(page, live_server, rep)
+    for width, shown in ((1280, ".chart-wide"), (390, ".chart-narrow")):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(f"{live_server.url}/analytics/")
+        chart = page.locator(f"{shown} svg.chart")
+        assert chart.is_visible()
+        hidden = ".chart-narrow" if shown == ".chart-wide" else ".chart-wide"
+        assert not page.locator(f"{hidden} svg.chart").is_visible()
+        # A day label's rendered height: about the page's small text, never a speck.
+        label_px = chart.locator("text").last.evaluate("t => t.getBoundingClientRect().height")
+        assert label_px >= 9, (width, label_px)
