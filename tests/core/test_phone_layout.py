@@ -59,3 +59,21 @@ def test_a_chart_is_redrawn_for_a_phone_with_labels_at_full_size(live_server, pa
         # A day label's rendered height: about the page's small text, never a speck.
         label_px = chart.locator("text").last.evaluate("t => t.getBoundingClientRect().height")
         assert label_px >= 9, (width, label_px)
+
+
+def test_feed_events_take_the_phone_width_for_their_words(live_server, page, rep):
+    from analytics.feed import feed_event_record
+    from analytics.models import FeedEvent
+
+    feed_event_record(
+        user=rep,
+        kind=FeedEvent.Kind.BOUNCED,
+        title="Email to Ana Lima bounced: Address does not exist (5.1.1)",
+        detail="Hard bounce of “Quick idea for Northwind”.",
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, rep)
+    page.goto(f"{live_server.url}/feed/")
+    body = page.locator(".feed-event .feed-body").first
+    # The words get the row to themselves (kind and Mark read above), not a third of it.
+    assert body.evaluate("b => b.getBoundingClientRect().width") >= 300
