@@ -308,7 +308,12 @@ class _Session(socketserver.StreamRequestHandler):
             self.stop_idle()
 
     def capabilities(self) -> str:
-        caps = ["IMAP4rev1", "IDLE", "LITERAL+", "AUTH=PLAIN"]
+        caps = [
+            "IMAP4rev1",
+            *(["IDLE"] if self.server.offer_idle else []),
+            "LITERAL+",
+            "AUTH=PLAIN",
+        ]
         if not self.tls and self.server.tls_context is not None:
             caps.append("STARTTLS")
         return " ".join(caps)
@@ -338,7 +343,7 @@ class _Session(socketserver.StreamRequestHandler):
             raise _Bad("Log in first")
         elif name in ("SELECT", "EXAMINE"):
             self.select(tag, self.arguments(rest), readonly=name == "EXAMINE")
-        elif name == "IDLE":
+        elif name == "IDLE" and self.server.offer_idle:
             self.idle(tag)
         elif name in MUTATIONS or (
             name == "UID"
@@ -638,10 +643,13 @@ class ImapServer(socketserver.ThreadingTCPServer):
         *,
         tls_context: ssl.SSLContext | None,
         implicit_tls: bool,
+        offer_idle: bool = True,
     ) -> None:
         self.mailboxes = mailboxes
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
+        # Off: a server like the many that do not offer IDLE (neither announced nor accepted).
+        self.offer_idle = offer_idle
         super().__init__(address, _Session)
 
 
@@ -654,6 +662,7 @@ class ImapService:
     port: int = 0
     ssl_port: int | None = None
     tls_context: ssl.SSLContext | None = None
+    offer_idle: bool = True
     _servers: list[ImapServer] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -663,6 +672,7 @@ class ImapService:
             self.mailboxes,
             tls_context=self.tls_context,
             implicit_tls=False,
+            offer_idle=self.offer_idle,
         )
         self.port = plain.server_address[1]
         self._servers.append(plain)
@@ -672,6 +682,7 @@ class ImapService:
                 self.mailboxes,
                 tls_context=self.tls_context,
                 implicit_tls=True,
+                offer_idle=self.offer_idle,
             )
             self.ssl_port = secure.server_address[1]
             self._servers.append(secure)

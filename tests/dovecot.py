@@ -112,7 +112,7 @@ class Dovecot:
         return log.read_text(errors="replace") if log.exists() else ""
 
 
-def _config(server: Dovecot, *, login_user: str, key_file: str) -> str:
+def _config(server: Dovecot, *, login_user: str, key_file: str, extra: str = "") -> str:
     root = server.root
     return f"""
 base_dir = {root}/run
@@ -147,12 +147,14 @@ service imap-login {{
     port = {server.ssl_port}
   }}
 }}
+{extra}
 """
 
 
 @contextlib.contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
-    """A Dovecot of its own until the block ends (the fixture below; bench/imap_poll.py)."""
+def running_dovecot(*, extra_config: str = "") -> Iterator[Dovecot]:
+    """A Dovecot of its own until the block ends (the fixture below; bench/imap_poll.py);
+    `extra_config`: more dovecot.conf settings (say, a CAPABILITY without IDLE)."""
     if not os.path.exists(DOVECOT):
         raise RuntimeError("Dovecot is not installed: apt-get install dovecot-imapd (.ci/run does)")
     # Dovecot's login processes refuse to run as root, and so do mail processes with uid 0:
@@ -175,7 +177,9 @@ def running_dovecot() -> Iterator[Dovecot]:
     )
     server._own(root / "mail")
     config = root / "dovecot.conf"
-    config.write_text(_config(server, login_user=login_user, key_file=tls.key_file))
+    config.write_text(
+        _config(server, login_user=login_user, key_file=tls.key_file, extra=extra_config)
+    )
     server.process = subprocess.Popen(  # noqa: S603 - our own binary and config
         [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -3,15 +3,17 @@ arrives is recorded within seconds by the ordinary poll it triggers; while IDLE 
 channel is polled only as the safety net. Against Dovecot and the sandbox's server alike."""
 
 import time
+import uuid
 
 import pytest
 
-from bounces.idle import MailboxIdler
+from bounces.idle import NO_IDLE, MailboxIdler
 from bounces.models import Bounce
 from bounces.polling import channel_ids_due, channel_poll
 from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
 from tests.bounces.test_imap_polling import bounce_of, sent_email, team_smtp
+from tests.dovecot import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,3 +54,52 @@ def test_a_bounce_arriving_during_idle_is_recorded_without_a_poll_cycle(
     channel.refresh_from_db()
     assert not channel.push_active  # back on the polling cycle at once
     assert channel.pk in list(channel_ids_due())
+
+
+# What Dovecot announces by default, less IDLE: a real server configured as many are.
+DOVECOT_WITHOUT_IDLE = (
+    "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ AUTH=PLAIN"
+)
+
+
+@pytest.fixture(params=["dovecot", "sandbox_imap"])
+def peer_without_idle(request, sandbox):
+    """An IMAP server that does not offer IDLE: Dovecot told not to, or the sandbox's server
+    started without it on the sandbox's mailboxes."""
+    from sandbox.imap import ImapService
+    from tests.bounces.conftest import SandboxImap
+    from tests.dovecot import running_dovecot
+
+    if request.param == "dovecot":
+        with running_dovecot(extra_config=DOVECOT_WITHOUT_IDLE) as server:
+            yield server
+        return
+    service = ImapService(sandbox.store.imap, offer_idle=False)
+    service.start()
+    peer = SandboxImap(sandbox)
+    peer.port = service.port
+    try:
+        yield peer
+    finally:
+        service.stop()
+
+
+def test_a_server_without_idle_keeps_the_channel_on_the_polling_cycle(peer_without_idle, org, rep):
+    peer = peer_without_idle
+    mailbox = f"bounces.{uuid.uuid4().hex[:8]}@acme.test"
+    peer.add_user(mailbox, PASSWORD)
+    channel = team_smtp(org, peer=peer, mailbox=mailbox)
+    channel_poll(channel_id=channel.pk)
+    idler = MailboxIdler(channel.pk, providers.imap_server(channel)).start()
+    try:
+        assert _until(lambda: DeliveryChannel.objects.get(pk=channel.pk).push_error == NO_IDLE)
+        channel.refresh_from_db()
+        assert not channel.push_active
+        assert channel.pk in list(channel_ids_due())  # the ordinary 5-minute cycle
+        email = sent_email(channel, rep)
+        peer.deliver(mailbox, bounce_of(email, mailbox=mailbox))
+        channel_poll(channel_id=channel.pk)  # the cycle's poll finds it
+        assert Bounce.objects.filter(outbound_email=email).exists()
+        assert idler.events == 0
+    finally:
+        idler.stop()
