@@ -130,6 +130,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"메일함이 (?:가득|꽉)|(?:메일함|사서함) 용량 초과|용량을 초과",
         r"(?:邮箱|郵箱|信箱|邮件箱)(?:已满|已滿|容量不足|空间不足)|容量已满",
         r"full mailbox",
+        r"(?:почтовый )?ящик[^.\n]{0,30}переполнен|превышен[аоы]? (?:квота|лимит|размер ящика)",
+        r"skrzynka (?:odbiorcza |pocztowa )?(?:jest )?(?:pełna|przepełniona)"
+        r"|przekroczon[oay] (?:limit|przydział|pojemność)",
+        r"posta kutusu (?:dolu|doldu)|kota aşıldı",
     ),
     # Not the antivirus footers relays append after a notice ("checked by ... Antivirus",
     # "virus signature database", "scanned for viruses"): only a verdict on this message.
@@ -311,6 +315,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"domein(?: \S+)? bestaat niet|onbekend domein",
         r"ドメインが(?:存在しません|見つかりません)|존재하지 않는 도메인|도메인을 찾을 수 없"
         r"|域名不存在|網域不存在|域名无法解析",
+        r"домен(?: \S+)? не (?:существует|найден)|неизвестный домен",
+        r"domena(?: \S+)? nie istnieje|nieznana domena",
+        r"alan adı(?: \S+)? (?:mevcut değil|bulunamadı)",
         r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     ),
     # A member refusing this sender (AOL's "not accepting mail from <sender>"): the address
@@ -392,6 +399,14 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"|존재하지 않는 (?:사용자|계정|주소)",
         r"(?:用户|用戶|收件人|帐号|帳號|账户|帳戶|地址|邮箱|郵箱)(?:名)?(?:不存在|无效|無效)"
         r"|查无此人|查無此人",
+        # RU, PL, TR: the same sentences.
+        r"пользовател[ья] не (?:найден|существует)|нет такого (?:пользователя|адресата|ящика)"
+        r"|(?:почтовый ящик|адрес|адресат|получатель|аккаунт|учетная запись)[^.\n]{0,30}"
+        r"не (?:существует|найден)|неизвестн(?:ый|ого) (?:пользовател|получател|адрес)",
+        r"(?:użytkownik|odbiorca|adres|konto|skrzynka)[^.\n]{0,30}nie istnieje"
+        r"|nieznany (?:użytkownik|odbiorca|adres)",
+        r"(?:kullanıcı|alıcı|adres|hesap)[^.\n]{0,30}(?:mevcut değil|bulunamadı)"
+        r"|böyle bir kullanıcı yok",
     ),
     _rule(
         GENERIC_UNKNOWN_USER,

@@ -1,5 +1,5 @@
-"""The parser's languages (EN, DE, FR, ES, PT, IT, NL, JA, KO, ZH): a bounce's reason read
-from each language's wording, and out-of-office replies told from replies in each."""
+"""The parser's languages (EN, DE, FR, ES, PT, IT, NL, JA, KO, ZH; reasons also in RU, PL,
+TR): a bounce's reason read from each language's wording, and out-of-office replies told from replies in each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ UNKNOWN = {
     "ja": "指定されたユーザーは存在しません。",
     "ko": "수신자를 찾을 수 없습니다.",
     "zh": "收件人不存在。",
+    "ru": "Пользователь не найден.",
+    "pl": "Adres odbiorcy nie istnieje.",
+    "tr": "Alıcı adresi bulunamadı.",
 }
 FULL = {
     "en": "The mailbox is full.",
@@ -31,6 +34,9 @@ FULL = {
     "ja": "メールボックスがいっぱいです。",
     "ko": "메일함이 가득 찼습니다.",
     "zh": "对方邮箱已满。",
+    "ru": "Почтовый ящик получателя переполнен.",
+    "pl": "Skrzynka odbiorcza jest pełna.",
+    "tr": "Posta kutusu dolu.",
 }
 NO_DOMAIN = {
     "en": "The domain far-away.example does not exist.",
@@ -43,6 +49,9 @@ NO_DOMAIN = {
     "ja": "ドメインが見つかりません。",
     "ko": "도메인을 찾을 수 없습니다.",
     "zh": "域名不存在。",
+    "ru": "Домен far-away.example не существует.",
+    "pl": "Domena far-away.example nie istnieje.",
+    "tr": "Alan adı far-away.example bulunamadı.",
 }
 
 SPAM = {
