@@ -1,5 +1,6 @@
 """The parser's languages (EN, DE, FR, ES, PT, IT, NL, JA, KO, ZH; reasons also in RU, PL,
-TR): a bounce's reason read from each language's wording, and out-of-office replies told from replies in each."""
+TR): a bounce's reason read from each language's wording, and out-of-office replies told
+from replies in each."""
 
 from __future__ import annotations
 
