@@ -16,6 +16,7 @@ from .httpcore import (
     Request,
     Response,
     add_query,
+    consent_language,
     consent_page,
     error_page,
     granted_scopes,
@@ -157,13 +158,14 @@ def authorize(ctx: Context, req: Request) -> Response:
     email_address = params.get("sandbox_email") or params.get("login_hint") or ""
     if not decision:
         return consent_page(
-            brand="Sign in with Google",
+            brand="google",
             color="#1a73e8",
             action=req.path,
             params=params,
             email=email_address or "rep@example.test",
             scopes=scopes,
             optional=optional_scopes(scopes),
+            language=consent_language(req, params),
         )
     state = {"state": params["state"]} if params.get("state") else {}
     if decision != "allow":

@@ -117,7 +117,7 @@ def now_rfc3339() -> str:
 
 
 CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
  body {{ font-family: system-ui, sans-serif; background: #f3f4f6; margin: 0; }}
  main {{ max-width: 460px; margin: 48px auto; background: #fff; padding: 28px 32px;
@@ -136,19 +136,19 @@ CONSENT_PAGE = """<!doctype html>
  button.allow {{ background: {color}; color: #fff; border-color: {color}; }}
 </style></head>
 <body><main>
-<div class="sandbox">Mailroom sandbox: no real account is used</div>
+<div class="sandbox">{t_sandbox}</div>
 <h1><span class="brand">{brand}</span></h1>
-<p>The application <strong>{client_id}</strong> wants to access your account:</p>
+<p>{t_wants}</p>
 <form method="post" action="{action}">
 <ul>{scopes}</ul>
 {hidden}
-<label for="email">Mailbox email address</label>
+<label for="email">{t_email}</label>
 <input type="email" id="email" name="sandbox_email" value="{email}" required>
-<label for="name">Display name (optional)</label>
+<label for="name">{t_name}</label>
 <input type="text" id="name" name="sandbox_name" value="">
 <div class="buttons">
- <button type="submit" name="sandbox_decision" value="deny" formnovalidate>Deny</button>
- <button type="submit" class="allow" name="sandbox_decision" value="allow">Allow</button>
+ <button type="submit" name="sandbox_decision" value="deny" formnovalidate>{t_deny}</button>
+ <button type="submit" class="allow" name="sandbox_decision" value="allow">{t_allow}</button>
 </div>
 </form>
 </main></body></html>
@@ -156,6 +156,53 @@ CONSENT_PAGE = """<!doctype html>
 
 
 SCOPE_CHOICES_SHOWN = "sandbox_scope_choices"
+
+# The consent page in the languages Mailroom speaks, chosen as Google and Microsoft choose
+# theirs: the language the request names (Google's `hl`, OpenID Connect's `ui_locales`), else
+# the browser's Accept-Language, else English.
+CONSENT_TEXT = {
+    "en": {
+        "sandbox": "Mailroom sandbox: no real account is used",
+        "wants": "The application <strong>{client_id}</strong> wants to access your account:",
+        "email": "Mailbox email address",
+        "name": "Display name (optional)",
+        "deny": "Deny",
+        "allow": "Allow",
+        "title": "{brand} - sign in",
+        "google": "Sign in with Google",
+        "microsoft": "Microsoft - Permissions requested",
+    },
+    "ko": {
+        "sandbox": "Mailroom 샌드박스: 실제 계정은 사용되지 않습니다",
+        "wants": "<strong>{client_id}</strong> 앱에서 계정에 액세스하려고 합니다:",
+        "email": "메일함 이메일 주소",
+        "name": "표시 이름(선택 사항)",
+        "deny": "거부",
+        "allow": "허용",
+        "title": "{brand} - 로그인",
+        "google": "Google 계정으로 로그인",
+        "microsoft": "Microsoft - 요청된 권한",
+    },
+}
+
+
+def consent_language(req: Request, params: dict[str, str]) -> str:
+    """The first of `hl`, `ui_locales` (space-separated) and Accept-Language (by q) that the
+    page speaks."""
+    named = [params.get("hl", ""), *params.get("ui_locales", "").split()]
+    ranked = []
+    for item in req.header("accept-language").split(","):
+        tag, _, quality = item.strip().partition(";q=")
+        try:
+            ranked.append((float(quality or 1), tag.strip()))
+        except ValueError:
+            continue
+    tags = named + [tag for _, tag in sorted(ranked, key=lambda pair: -pair[0])]
+    for tag in tags:
+        base = tag.lower().split("-")[0]
+        if base in CONSENT_TEXT:
+            return base
+    return "en"
 
 
 def consent_page(
@@ -167,9 +214,13 @@ def consent_page(
     email: str,
     scopes: list[str],
     optional: set[str],
+    language: str = "en",
 ) -> Response:
     """The consent page. Scopes in `optional` get a ticked checkbox the user may untick, as on
-    Google's granular consent page; the others (sign-in basics) are always granted."""
+    Google's granular consent page; the others (sign-in basics) are always granted. `brand`
+    is "google" or "microsoft", named in `language`."""
+    words = CONSENT_TEXT.get(language, CONSENT_TEXT["en"])
+    brand = words.get(brand, brand)
     hidden = "\n".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in params.items()
@@ -187,10 +238,16 @@ def consent_page(
         else:
             items.append(f"<li>{text}</li>")
     body = CONSENT_PAGE.format(
-        title=f"{brand} - sign in",
+        lang=language,
+        title=html.escape(words["title"].format(brand=brand)),
         brand=html.escape(brand),
         color=color,
-        client_id=html.escape(params.get("client_id", "")),
+        t_sandbox=words["sandbox"],
+        t_wants=words["wants"].format(client_id=html.escape(params.get("client_id", ""))),
+        t_email=words["email"],
+        t_name=words["name"],
+        t_deny=words["deny"],
+        t_allow=words["allow"],
         scopes="".join(items) or "<li>(none)</li>",
         action=html.escape(action),
         hidden=hidden,

@@ -21,6 +21,7 @@ from .httpcore import (
     Request,
     Response,
     add_query,
+    consent_language,
     consent_page,
     error_page,
     granted_scopes,
@@ -232,13 +233,14 @@ def authorize(ctx: Context, req: Request, tenant: str) -> Response:
     email_address = params.get("sandbox_email") or params.get("login_hint") or ""
     if not decision:
         return consent_page(
-            brand="Microsoft - Permissions requested",
+            brand="microsoft",
             color="#0067b8",
             action=req.path,
             params=params,
             email=email_address or "rep@contoso.test",
             scopes=scopes,
             optional=optional_scopes(scopes),
+            language=consent_language(req, params),
         )
     state = {"state": params["state"]} if params.get("state") else {}
     if decision != "allow":

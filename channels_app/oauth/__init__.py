@@ -10,11 +10,15 @@ what works. Each provider here is allauth's own, registered under the same id th
 `parse_token` also reads `scope` (RFC 6749 5.1: when the response leaves it out, the grant is
 what was asked for, and the adapter takes the scopes it asked for). Microsoft's access
 tokens are not read for their `scp` claim: Microsoft documents them as opaque to clients,
-and its v2 token response always carries `scope`."""
+and its v2 token response always carries `scope`.
+
+Each provider also asks for its sign-in and consent pages in the person's language (Mailroom's
+active language for the request): Google's `hl`, OpenID Connect's `ui_locales` for Microsoft."""
 
 from __future__ import annotations
 
 from allauth.socialaccount.models import SocialToken
+from django.utils.translation import get_language
 
 
 class GrantedScopesMixin:
@@ -26,3 +30,16 @@ class GrantedScopesMixin:
         # None: the response named none, so the grant is what was asked for.
         token.granted_scopes = scope.split() if isinstance(scope, str) else None
         return token
+
+
+class PageLanguageMixin:
+    """For an allauth OAuth2Provider: the authorization URL names the page language in
+    `language_parameter`, unless the link already does."""
+
+    language_parameter = "hl"
+
+    def get_auth_params_from_request(self, request, action) -> dict:
+        params = super().get_auth_params_from_request(request, action)  # type: ignore[misc]
+        if language := get_language():
+            params.setdefault(self.language_parameter, language)
+        return params

@@ -54,3 +54,19 @@ def test_unticking_read_access_in_the_browser_connects_for_sending_only(
     channel = DeliveryChannel.objects.get(owner=rep, kind=Kind.GMAIL)
     assert not channel.can_read_inbox
     assert "bounce tracking needs read access" in page.inner_text("body")
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_the_consent_page_speaks_the_reps_language(sandbox, live_server, page, rep, provider):
+    """A rep who reads Mailroom in Korean gets Google's and Microsoft's pages in Korean too:
+    the authorization link names the language (`hl`, `ui_locales`), whatever the browser says."""
+    rep.language = "ko"
+    rep.save(update_fields=["language"])
+    sign_in(page, live_server, rep)
+    page.goto("/settings/email/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(f'form[action*="/accounts/{provider}/login/"] button[type=submit]').first.click()
+    page.wait_for_selector("button.allow")
+    assert page.inner_text("button.allow") == "허용"
+    assert page.get_attribute("html", "lang") == "ko"
+    assert ("hl=ko" if provider == "google" else "ui_locales=ko") in page.url

@@ -233,3 +233,24 @@ def test_discovery_documents_point_at_the_sandbox(sandbox_server):
         f"{sandbox_server.https_url}/microsoft/login/common/oauth2/v2.0/token"
     )
     assert set(GRAPH_SCOPES[:3]) <= set(doc["scopes_supported"])
+
+
+def test_consent_page_language_follows_hl_then_accept_language(sandbox_server):
+    base = sandbox_server.http_url
+    url = f"{base}/google/accounts/o/oauth2/v2/auth"
+    params = {
+        "client_id": "mailroom-test",
+        "redirect_uri": "http://127.0.0.1/callback",
+        "response_type": "code",
+        "scope": "openid email",
+    }
+    english = requests.get(url, params=params, timeout=10).text
+    assert ">Allow</button>" in english and '<html lang="en">' in english
+    korean = requests.get(
+        url, params=params, headers={"Accept-Language": "fr;q=0.9, ko-KR;q=0.8"}, timeout=10
+    ).text
+    assert ">허용</button>" in korean and "Google 계정으로 로그인" in korean
+    named = requests.get(
+        url, params={**params, "hl": "en"}, headers={"Accept-Language": "ko"}, timeout=10
+    ).text
+    assert ">Allow</button>" in named  # the language the request names wins
