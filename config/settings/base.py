@@ -149,6 +149,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        "unreadable_folder": str(_broker_dir / "unreadable"),
         "store_processed": False,
     }
     for _folder in ("queue", "processed", "control"):
