@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Bounce latency: from the moment a bounce lands in a sandbox inbox (or the ESP decides it) to
 the moment its event is in the rep's live feed, per channel kind — Gmail with push, Outlook with
-push, an SMTP channel behind a SendGrid-style webhook — against polling only; and the provider
+push, an SMTP channel behind a SendGrid-style webhook, an SMTP channel whose mailbox is read by
+IMAP with IDLE held — against polling only; and the provider
 API calls an idle mailbox costs per day with push and with polling only.
 
     .venv/bin/python bench/bounce_latency.py            # 20 bounces per kind
@@ -177,6 +178,68 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             time.sleep(0.02)
         raise SystemExit(f"no feed event for {address} within 60 s")
 
+    from bounces.idle import MailboxIdler
+    from channels_app.providers import facade as providers
+    from outreach.models import OutboundEmail
+    from tests.bounces.poll_helpers import dsn_for
+    from tests.factories import OutboundEmailFactory, ProspectFactory
+
+    settings.MAILROOM_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.1/32"]
+
+    def imap_channel():
+        """A team member's SMTP channel whose mailbox is the sandbox's IMAP server, with
+        `manage.py imap_idle`'s holder in IDLE on it."""
+        owner = rep("imap")
+        address = f"bounces.{uuid.uuid4().hex[:8]}@bench.test"
+        sandbox.client.imap_add_user(address, "imap-secret")
+        channel = DeliveryChannel.objects.create(
+            organization=org,
+            owner=owner,
+            kind=DeliveryChannel.Kind.CUSTOM_SMTP,
+            host=sandbox.smtp_host,
+            port=sandbox.smtp_port,
+            imap_host=sandbox.host,
+            imap_port=sandbox.imap_port,
+            imap_security="none",
+            imap_username=address,
+            imap_password="imap-secret",  # noqa: S106 - the sandbox mailbox's login
+        )
+        channel_poll(channel_id=channel.pk)
+        idler = MailboxIdler(channel.pk, providers.imap_server(channel)).start()
+        while not DeliveryChannel.objects.get(pk=channel.pk).push_active:
+            time.sleep(0.05)
+        return owner, channel, idler
+
+    def imap_latency(owner, channel) -> float:
+        """An SMTP server accepts at once and bounces later, into the sender's mailbox: the
+        bounce is put in the IMAP inbox (t0) and waited for in the feed."""
+        email = OutboundEmailFactory(
+            sender=owner,
+            prospect=ProspectFactory(
+                organization=org, owner=owner, email=f"gone.{uuid.uuid4().hex[:8]}@northwind.test"
+            ),
+            channel=channel,
+            channel_kind=DeliveryChannel.Kind.CUSTOM_SMTP,
+            message_id=f"<mr.{uuid.uuid4().hex}@bench.test>",
+            status=OutboundEmail.Status.SENT,
+        )
+        raw = dsn_for(
+            mailbox=channel.imap_username,
+            recipient=email.to_address,
+            returned_headers=f"Message-ID: {email.message_id}\r\nTo: {email.to_address}\r\n",
+        )
+        t0 = time.time()
+        sandbox.store.imap.deliver(channel.imap_username, raw)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            event = FeedEvent.objects.filter(
+                outbound_email_id=email.pk, kind=FeedEvent.Kind.BOUNCED
+            ).first()
+            if event is not None:
+                return event.created_at.timestamp() - t0
+            time.sleep(0.02)
+        raise SystemExit("no feed event for the IMAP bounce within 60 s")
+
     results: dict[str, list[float]] = {}
     gmail_owner, gmail = mailbox(kind_gmail)
     assert channel_push_start(channel=gmail), "Gmail watch failed"
@@ -189,6 +252,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
         ("SMTP via SendGrid webhook", smtp_owner, smtp, esp_t0),
     ):
         results[label] = [bounce_latency(owner, channel, t0_of) for _ in range(args.bounces)]
+    imap_owner, imap, idler = imap_channel()
+    results["SMTP with IMAP inbox, IDLE"] = [
+        imap_latency(imap_owner, imap) for _ in range(args.bounces)
+    ]
+    idler.stop()
+    imap.status = DeliveryChannel.Status.DISCONNECTED
+    imap.save(update_fields=["status"])
 
     # Polling only: the wait for the next 5-minute poll, plus one poll that finds the bounce.
     poll_owner, polled = mailbox(kind_gmail)
