@@ -281,6 +281,10 @@ def _bounce(
     # With no status to read, an ESP's own "invalid address" / hard-bounce verdict is the
     # permanent answer.
     permanent = status.startswith("5") if status else normalized.reject_reason == "invalid"
+    if normalized.kind == Kind.REJECTED and normalized.reject_reason == "bounced" and not status:
+        # The ESP refused to send at all (SendGrid's "dropped: Bounced Address"): the address
+        # is on its list of addresses that bounced for good, and every send to it is dropped.
+        reason, permanent = "user_unknown", True
     bounce = Bounce.objects.create(
         organization_id=event.channel.organization_id,
         channel_id=event.channel_id,

@@ -385,3 +385,23 @@ def test_sendgrid_dropping_a_spam_reporting_address_is_a_complaint(
     entry = Suppression.objects.get(address=sent_email.to_address, removed_at__isnull=True)
     assert entry.reason == Suppression.Reason.COMPLAINED
     assert not Bounce.objects.exists()
+
+
+def test_sendgrid_dropping_an_address_that_bounced_before_is_a_hard_bounce(
+    client, sendgrid_channel, sent_email
+):
+    # SendGrid drops every send to an address on its bounce list ("Bounced Address"): that
+    # address will never be reached through it, so it is a hard bounce like any other.
+    event = {
+        **_sendgrid_bounce(sent_email, event_id="drop-2")[0],
+        "event": "dropped",
+        "reason": "Bounced Address",
+    }
+    del event["status"], event["type"]
+
+    response = _post(client, sendgrid_channel, [event], **_basic(sendgrid_channel))
+
+    assert response.status_code == 200
+    bounce = Bounce.objects.get(outbound_email=sent_email)
+    assert bounce.is_hard and bounce.reason == "user_unknown"
+    assert bounce.diagnostic == "Bounced Address"
