@@ -5,17 +5,158 @@ Every app that has something to tell a user writes here, so this module sits low
 dependency order (README, "Architecture"): it imports only models and accounts' selectors,
 never another app's services."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
 from bounces.models import Bounce
 
 from .models import FeedEvent
+
+# --- Texts -----------------------------------------------------------------------------------
+# An event's words are stored in English (title, detail: what the admin, a search and an older
+# event show) and, since issue 17, also as the message they were written from: a key of
+# FEED_TEXTS and its arguments for the title, and a list of them for the detail (joined by a
+# space). The feed renders the message in the reader's language at display time, so a Korean
+# rep and an English manager read the same event each in their own; an event with no message,
+# or a key this version does not know, shows its stored text.
+
+FeedText = tuple[str, dict[str, Any]]
+
+# What the texts quote (a subject, an address, the server's or a provider's words) stays as
+# written; an argument named here is itself an English label and is translated when shown.
+TRANSLATED_ARGUMENTS = ("reason", "channel_kind")
+
+FEED_TEXTS = {
+    "verbatim": "%(text)s",
+    "quote": gettext_lazy("“%(text)s”"),
+    "bounced": gettext_lazy("Email to %(who)s bounced"),
+    "bounced.said": gettext_lazy("Email to %(who)s bounced: %(said)s"),
+    "bounced.reason": gettext_lazy("Email to %(who)s bounced: %(reason)s (%(status)s)"),
+    "bounced.reason_only": gettext_lazy("Email to %(who)s bounced: %(reason)s"),
+    "bounced.hard": gettext_lazy("Hard bounce of “%(subject)s”."),
+    "bounced.soft": gettext_lazy("Soft bounce of “%(subject)s”."),
+    "bounced.invalid": gettext_lazy("The address is marked invalid and its campaigns are stopped."),
+    "replied": gettext_lazy("%(who)s replied to “%(subject)s”"),
+    "replied.stopped": gettext_lazy("Their campaign is stopped."),
+    "removal_requested": gettext_lazy(
+        "%(who)s asks to be removed: confirm to stop emailing %(address)s"
+    ),
+    "removal_requested.detail": gettext_lazy(
+        "Their reply reads like an unsubscribe request. Confirm puts the address on the "
+        "suppression list and stops all its campaigns."
+    ),
+    "unsubscribed": gettext_lazy("%(address)s unsubscribed"),
+    "unsubscribed.link": gettext_lazy(
+        "From “%(subject)s”. The address is on the suppression list and its campaigns are stopped."
+    ),
+    "unsubscribed.esp": gettext_lazy(
+        "Reported by %(esp)s for “%(subject)s”. Their campaigns are stopped and Mailroom will "
+        "not email them again."
+    ),
+    "complained": gettext_lazy("%(address)s marked “%(subject)s” as spam"),
+    "complained.detail": gettext_lazy(
+        "Their campaigns are stopped and Mailroom will not email them again. Many complaints "
+        "hurt the whole team's delivery."
+    ),
+    "failed": gettext_lazy("Email to %(address)s failed: %(reason_text)s"),
+    "campaign_hold": gettext_lazy("Campaign “%(campaign)s” paused for %(address)s"),
+    "campaign_hold.detail": gettext_lazy(
+        "The template “%(template)s” cannot be sent: %(reason_text)s Fix the template, then "
+        "resume the enrollment."
+    ),
+    "mailbox_paused.protection": gettext_lazy(
+        "Campaigns paused for %(mailbox)s: %(share)s of emails hard-bounced"
+    ),
+    "mailbox_paused.quota": gettext_lazy("Sending from %(mailbox)s paused until %(until)s"),
+    "mailbox_paused.quota_detail": gettext_lazy(
+        "%(reason_text)s Mail waits and goes out by itself when the pause ends."
+    ),
+    "throttled": gettext_lazy(
+        "Sending from %(mailbox)s is throttled: the next send window opens at %(opens)s"
+    ),
+    "throttled.detail": gettext_lazy(
+        "%(reason_text)s. Mail waits and goes out by itself; nothing is dropped."
+    ),
+    "needs_reconnect": gettext_lazy("%(channel_kind)s (%(label)s) needs reconnecting"),
+    "needs_reconnect.detail": gettext_lazy(
+        "%(error)s\nSending from it is paused; nothing is lost. Reconnect: %(url)s"
+    ),
+    "domain_check": gettext_lazy("Sending domain %(domain)s changed: %(changes)s"),
+}
+
+
+def feed_text(key: str, **arguments: Any) -> FeedText:
+    if key not in FEED_TEXTS:
+        raise KeyError(f"No feed text {key!r}")
+    return key, arguments
+
+
+def _render(text: Sequence) -> str:
+    key, arguments = text
+    shown = {
+        name: gettext(value) if name in TRANSLATED_ARGUMENTS and value else value
+        for name, value in arguments.items()
+    }
+    return str(FEED_TEXTS[key]) % shown
+
+
+def feed_texts_render(*, title: Sequence, detail: Sequence[Sequence] = ()) -> tuple[str, str]:
+    """The title and detail in the active language."""
+    return _render(title), " ".join(_render(part) for part in detail)
+
+
+def feed_texts_english(*, title: FeedText, detail: Sequence[FeedText] = ()) -> tuple[str, str]:
+    """What an event stores: its words in English, whatever language the writer's request
+    was in (a webhook or an unsubscribe page may run in Korean)."""
+    with translation.override("en"):
+        return feed_texts_render(title=title, detail=detail)
+
+
+def feed_message(*, title: FeedText, detail: Sequence[FeedText] = ()) -> dict[str, Any]:
+    """The event's `message` column: its texts, labels among the arguments in English."""
+
+    def stored(text: FeedText) -> list:
+        key, arguments = text
+        return [key, {name: _plain(value) for name, value in arguments.items()}]
+
+    with translation.override("en"):
+        return {"title": stored(title), "detail": [stored(part) for part in detail]}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Promise) else value
+
+
+def feed_event_unsaved(
+    *, title: FeedText, detail: Sequence[FeedText] = (), **fields: Any
+) -> FeedEvent:
+    """An event whose words are texts, not saved (history written with bulk_create)."""
+    english_title, english_detail = feed_texts_english(title=title, detail=detail)
+    return FeedEvent(
+        title=english_title[:500],
+        detail=english_detail,
+        message=feed_message(title=title, detail=detail),
+        **fields,
+    )
+
+
+def feed_event_words(event: FeedEvent) -> tuple[str, str]:
+    """The event's title and detail in the active language, else as stored."""
+    message = event.message or {}
+    try:
+        return feed_texts_render(title=message["title"], detail=message.get("detail", ()))
+    except (KeyError, TypeError, ValueError):
+        return event.title, event.detail
+
 
 # --- Writes ----------------------------------------------------------------------------------
 
@@ -24,20 +165,30 @@ def feed_event_record(
     *,
     user: User,
     kind: str,
-    title: str,
-    detail: str = "",
+    title: str | FeedText,
+    detail: str | Sequence[FeedText] = "",
     outbound_email=None,
     channel=None,
     dedupe_key: str = "",
 ) -> FeedEvent | None:
     """Add an event to `user`'s live feed. With a dedupe_key, the same event is recorded once
-    (a bounce seen twice); returns None when it already existed."""
+    (a bounce seen twice); returns None when it already existed.
+
+    The title and detail are texts (feed_text(), shown in each reader's language), or plain
+    words shown as they are to everyone."""
+    message: dict[str, Any] = {}
+    if not isinstance(title, str):
+        texts = [] if isinstance(detail, str) else list(detail)
+        message = feed_message(title=title, detail=texts)
+        title, detail = feed_texts_english(title=title, detail=texts)
+    assert isinstance(detail, str)
     event = FeedEvent(
         organization_id=user.organization_id,
         user=user,
         kind=kind,
         title=title[:500],
         detail=detail,
+        message=message,
         outbound_email=outbound_email,
         channel=channel,
         dedupe_key=dedupe_key[:255],
@@ -79,6 +230,7 @@ FEED_EVENT_FIELDS = (
     "kind",
     "title",
     "detail",
+    "message",
     "created_at",
     "read_at",
     "user",
@@ -107,11 +259,14 @@ class FeedPage:
 
 # The feed's filter by type: what a rep looks for, each a few event kinds.
 FEED_TYPES = {
-    "bounces": ("Bounces", (FeedEvent.Kind.BOUNCED,)),
-    "replies": ("Replies", (FeedEvent.Kind.REPLIED, FeedEvent.Kind.REMOVAL_REQUESTED)),
-    "failures": ("Failed sends", (FeedEvent.Kind.FAILED,)),
+    "bounces": (gettext_lazy("Bounces"), (FeedEvent.Kind.BOUNCED,)),
+    "replies": (
+        gettext_lazy("Replies"),
+        (FeedEvent.Kind.REPLIED, FeedEvent.Kind.REMOVAL_REQUESTED),
+    ),
+    "failures": (gettext_lazy("Failed sends"), (FeedEvent.Kind.FAILED,)),
     "mailboxes": (
-        "Mailboxes and throttling",
+        gettext_lazy("Mailboxes and throttling"),
         (
             FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT,
             FeedEvent.Kind.MAILBOX_PAUSED,
@@ -120,7 +275,7 @@ FEED_TYPES = {
         ),
     ),
     "unsubscribes": (
-        "Unsubscribes and complaints",
+        gettext_lazy("Unsubscribes and complaints"),
         (FeedEvent.Kind.UNSUBSCRIBED, FeedEvent.Kind.COMPLAINED),
     ),
 }

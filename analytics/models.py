@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
@@ -9,16 +10,16 @@ class FeedEvent(TimeStampedModel):
     """One entry of a user's live feed."""
 
     class Kind(models.TextChoices):
-        BOUNCED = "bounced", "Bounced"
-        REPLIED = "replied", "Replied"
-        FAILED = "failed", "Failed"
-        THROTTLED = "throttled", "Throttled"
-        CHANNEL_NEEDS_RECONNECT = "channel_needs_reconnect", "Channel needs reconnect"
-        MAILBOX_PAUSED = "mailbox_paused", "Mailbox paused"
-        REMOVAL_REQUESTED = "removal_requested", "Asks to be removed"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        COMPLAINED = "complained", "Spam complaint"
-        DOMAIN_CHECK = "domain_check", "Sending domain changed"
+        BOUNCED = "bounced", _("Bounced")
+        REPLIED = "replied", _("Replied")
+        FAILED = "failed", _("Failed")
+        THROTTLED = "throttled", _("Throttled")
+        CHANNEL_NEEDS_RECONNECT = "channel_needs_reconnect", _("Channel needs reconnect")
+        MAILBOX_PAUSED = "mailbox_paused", _("Mailbox paused")
+        REMOVAL_REQUESTED = "removal_requested", _("Asks to be removed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        COMPLAINED = "complained", _("Spam complaint")
+        DOMAIN_CHECK = "domain_check", _("Sending domain changed")
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="feed_events"
@@ -29,6 +30,12 @@ class FeedEvent(TimeStampedModel):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     title = models.CharField(max_length=500)
     detail = models.TextField(blank=True)
+    message = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the title and detail were written from (analytics.feed.FEED_TEXTS), "
+        "so the feed shows them in each reader's language.",
+    )
     outbound_email = models.ForeignKey(
         "outreach.OutboundEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,6 +22,7 @@ from .feed import (
     feed_event_mark_all_read,
     feed_event_mark_read,
     feed_event_page,
+    feed_event_words,
     feed_has_team_view,
     feed_unread_count,
 )
@@ -284,6 +286,15 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
     team = scope == "team"
     scope_html, csrf_html = escape(scope), escape(csrf_value)
     current_zone = timezone.get_current_timezone()
+    words = {
+        "prospect": escape(gettext("the prospect")),
+        "template": escape(gettext("template")),
+        "said": escape(gettext("What the server said")),
+        "reconnect": escape(gettext("Reconnect")),
+        "confirm": escape(gettext("Confirm: stop emailing them")),
+        "read": escape(gettext("Mark read")),
+    }
+    kind_labels = {kind: escape(str(label)) for kind, label in FEED_KIND_LABELS.items()}
     rows = []
     for e in events:
         own = e.user_id == user.id
@@ -293,21 +304,23 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
         if e.prospect_id:
             meta += (
                 f' · <a href="{prospect_before}{e.prospect_id}{prospect_after}">'
-                f"{escape(e.prospect_name or 'the prospect')}</a>"
+                f"{escape(e.prospect_name) if e.prospect_name else words['prospect']}</a>"
             )
         if e.template_id:
             meta += (
-                f' · template <a href="{template_before}{e.template_id}{template_after}">'
+                f" · {words['template']} "
+                f'<a href="{template_before}{e.template_id}{template_after}">'
                 f"{escape(e.template_name)}</a>"
             )
-        detail = f'<div class="feed-detail">{escape(e.detail)}</div>' if e.detail else ""
+        title, detail_words = feed_event_words(e)
+        detail = f'<div class="feed-detail">{escape(detail_words)}</div>' if detail_words else ""
         if e.diagnostic and e.kind == FeedEvent.Kind.BOUNCED:
             detail += (
-                '<details class="feed-diagnostic"><summary>What the server said</summary>'
+                f'<details class="feed-diagnostic"><summary>{words["said"]}</summary>'
                 f"<pre>{escape(e.diagnostic)}</pre></details>"
             )
         reconnect_html = (
-            f'<a class="button primary" href="{reconnect}">Reconnect</a>'
+            f'<a class="button primary" href="{reconnect}">{words["reconnect"]}</a>'
             if own and e.kind == FeedEvent.Kind.CHANNEL_NEEDS_RECONNECT
             else ""
         )
@@ -316,13 +329,13 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
                 f'<form method="post" action="{confirm_before}{e.id}{confirm_after}" '
                 f'class="inline"><input type="hidden" name="csrfmiddlewaretoken" '
                 f'value="{csrf_html}"><button class="button primary" type="submit">'
-                f"Confirm: stop emailing them</button></form>"
+                f"{words['confirm']}</button></form>"
             )
         read_html = (
             f'<form method="post" action="{read_before}{e.id}{read_after}" '
             f'class="inline feed-read"><input type="hidden" name="csrfmiddlewaretoken" '
             f'value="{csrf_html}"><input type="hidden" name="scope" value="{scope_html}">'
-            f'<button type="submit">Mark read</button></form>'
+            f'<button type="submit">{words["read"]}</button></form>'
             if own and not e.read_at
             else ""
         )
@@ -330,9 +343,9 @@ def _feed_rows(events: list[FeedEvent], *, user, scope: str, csrf_value: str) ->
             f'<li class="feed-event kind-{kind}{"" if e.read_at else " unread"}" '
             f'data-id="{e.id}">\n'
             f'  <span class="pill {FEED_KIND_PILLS.get(e.kind, "warn")}">'
-            f"{escape(FEED_KIND_LABELS.get(e.kind, e.kind))}</span>\n"
+            f"{kind_labels.get(e.kind, kind)}</span>\n"
             f'  <div class="feed-body">\n'
-            f'    <div class="feed-title">{escape(e.title)}</div>\n'
+            f'    <div class="feed-title">{escape(title)}</div>\n'
             f"    {detail}\n"
             f'    <div class="muted small"><time datetime="{created.isoformat()}" '
             f'title="{timezone.localtime(created, current_zone):%Y-%m-%d %H:%M}">'

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_with_team_managers
-from analytics.feed import feed_event_record
+from analytics.feed import FeedText, feed_event_record, feed_text, feed_texts_english
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from channels_app.sending.notices import notice_mailbox_paused
@@ -55,24 +55,38 @@ def bounce_summary(*, status: str | None, diagnostic: str, reason: str = "") -> 
     return " — ".join(part for part in (words, said) if part)
 
 
-def bounce_headline(
+def bounce_headline_text(
     *, recipient: str, status: str | None, diagnostic: str, reason: str = "", name: str = ""
-) -> str:
+) -> FeedText:
     """One line a person reads at a glance: 'Email to Ana Lima bounced: Address does not exist
     (5.1.1)' — who (the prospect's name, else the address), the reason in words and its code.
     Without a known reason, the first line of the server's words stands in, cut short; the
     whole diagnostic stays on the bounce, where the feed shows it behind a click."""
     who = name.strip() or recipient
-    words = vocabulary.label(reason) if reason and reason != "unknown" else ""
-    if not words:
-        first_line = next(
-            (line.strip() for line in _DIAGNOSTIC_TYPE.sub("", diagnostic or "").splitlines()),
-            "",
-        )
-        words = first_line if len(first_line) <= 100 else first_line[:99].rstrip() + "…"
-    if status and status not in words:
-        words = f"{words} ({status})" if words else status
-    return f"Email to {who} bounced: {words}" if words else f"Email to {who} bounced"
+    label = vocabulary.label(reason) if reason and reason != "unknown" else ""
+    if label:
+        if status:
+            return feed_text("bounced.reason", who=who, reason=label, status=status)
+        return feed_text("bounced.reason_only", who=who, reason=label)
+    first_line = next(
+        (line.strip() for line in _DIAGNOSTIC_TYPE.sub("", diagnostic or "").splitlines()),
+        "",
+    )
+    said = first_line if len(first_line) <= 100 else first_line[:99].rstrip() + "…"
+    if status and status not in said:
+        said = f"{said} ({status})" if said else status
+    return feed_text("bounced.said", who=who, said=said) if said else feed_text("bounced", who=who)
+
+
+def bounce_headline(**facts) -> str:
+    """bounce_headline_text() in English (bounce_headline_text's arguments)."""
+    return feed_texts_english(title=bounce_headline_text(**facts))[0]
+
+
+def bounce_detail_texts(*, subject: str, hard: bool, invalid: bool = False) -> list[FeedText]:
+    """'Hard bounce of “Subject”.', and whether the address is now marked invalid."""
+    texts = [feed_text("bounced.hard" if hard else "bounced.soft", subject=subject)]
+    return texts + [feed_text("bounced.invalid")] if invalid else texts
 
 
 def bounce_record_send_rejection(
@@ -159,21 +173,23 @@ def bounce_effects_apply(*, bounce: Bounce) -> None:
         if prospect is not None and invalid_reason:
             prospect_mark_invalid(prospect=prospect, reason=invalid_reason)
             enrollments_stop_for_prospect(prospect=prospect, state=Enrollment.State.STOPPED_BOUNCED)
-        headline = bounce_headline(
+        headline = bounce_headline_text(
             recipient=bounce.recipient,
             status=bounce.status_code,
             diagnostic=bounce.diagnostic,
             reason=bounce.reason,
             name=prospect.full_name if prospect is not None else "",
         )
-        detail = f"{'Hard' if bounce.is_hard else 'Soft'} bounce of “{email.subject}”."
-        if prospect is not None and prospect.email_status == Prospect.EmailStatus.INVALID:
-            detail += " The address is marked invalid and its campaigns are stopped."
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.BOUNCED,
             title=headline,
-            detail=detail,
+            detail=bounce_detail_texts(
+                subject=email.subject,
+                hard=bounce.is_hard,
+                invalid=prospect is not None
+                and prospect.email_status == Prospect.EmailStatus.INVALID,
+            ),
             outbound_email=email,
             channel=email.channel,
             dedupe_key=f"bounced:{email.pk}:{bounce.recipient}",
@@ -285,9 +301,12 @@ def channel_protection_check(*, channel_id: int, now: datetime | None = None) ->
             feed_event_record(
                 user=user,
                 kind=FeedEvent.Kind.MAILBOX_PAUSED,
-                title=f"Campaigns paused for {channel.mailbox_address or channel}: "
-                f"{hard / sent:.0%} of emails hard-bounced",
-                detail=reason,
+                title=feed_text(
+                    "mailbox_paused.protection",
+                    mailbox=channel.mailbox_address or str(channel),
+                    share=f"{hard / sent:.0%}",
+                ),
+                detail=[feed_text("verbatim", text=reason)],
                 channel=channel,
                 dedupe_key=f"mailbox_paused:{pause.pk}",
             )
@@ -556,12 +575,14 @@ def reply_record(
         )
         reply_id = inbox_message.internet_message_id or inbox_message.provider_message_id
         snippet = opening if len(opening) <= 200 else opening[:199].rstrip() + "…"
-        stopped = "Their campaign is stopped." if campaign_id is not None else ""
+        detail = [feed_text("quote", text=snippet)] if snippet else []
+        if campaign_id is not None:
+            detail.append(feed_text("replied.stopped"))
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.REPLIED,
-            title=f"{who} replied to “{email.subject}”"[:500],
-            detail=" ".join(part for part in (f"“{snippet}”" if snippet else "", stopped) if part),
+            title=feed_text("replied", who=who, subject=email.subject),
+            detail=detail,
             outbound_email=email,
             channel=email.channel,
             dedupe_key=f"replied:{email.pk}:{reply_id}",
@@ -570,11 +591,8 @@ def reply_record(
             feed_event_record(
                 user=email.sender,
                 kind=FeedEvent.Kind.REMOVAL_REQUESTED,
-                title=f"{who} asks to be removed: confirm to stop emailing {email.to_address}"[
-                    :500
-                ],
-                detail="Their reply reads like an unsubscribe request. Confirm puts the address "
-                "on the suppression list and stops all its campaigns.",
+                title=feed_text("removal_requested", who=who, address=email.to_address),
+                detail=[feed_text("removal_requested.detail")],
                 outbound_email=email,
                 channel=email.channel,
                 dedupe_key=f"removal_requested:{email.pk}:{reply_id}",

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from analytics.feed import feed_event_record
+from analytics.feed import feed_event_record, feed_text
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from channels_app.providers.esp import METADATA_KEY
@@ -321,9 +321,8 @@ def _unsubscribe(
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.UNSUBSCRIBED,
-            title=f"{address} unsubscribed",
-            detail=f"Reported by {_esp_label(event)} for “{email.subject}”. "
-            "Their campaigns are stopped and Mailroom will not email them again.",
+            title=feed_text("unsubscribed", address=address),
+            detail=[feed_text("unsubscribed.esp", esp=_esp_label(event), subject=email.subject)],
             outbound_email=email,
             channel=email.channel,
             dedupe_key=f"unsubscribed:{email.pk}",
@@ -350,9 +349,8 @@ def _complaint(
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.COMPLAINED,
-            title=f"{address} marked “{email.subject}” as spam",
-            detail="Their campaigns are stopped and Mailroom will not email them again. "
-            "Many complaints hurt the whole team's delivery.",
+            title=feed_text("complained", address=address, subject=email.subject),
+            detail=[feed_text("complained.detail")],
             outbound_email=email,
             channel=email.channel,
             dedupe_key=f"complained:{email.pk}",

@@ -357,7 +357,7 @@ def channel_domain_check(*, channel: DeliveryChannel) -> SendingDomainCheck | No
 
 
 def _tell_changes(*, check: SendingDomainCheck, before: list[dict]) -> None:
-    from analytics.feed import feed_event_record
+    from analytics.feed import feed_event_record, feed_text
     from analytics.models import FeedEvent
 
     old = {line["name"]: line["state"] for line in before}
@@ -374,8 +374,8 @@ def _tell_changes(*, check: SendingDomainCheck, before: list[dict]) -> None:
         feed_event_record(
             user=admin,
             kind=FeedEvent.Kind.DOMAIN_CHECK,
-            title=f"Sending domain {check.domain} changed: {words}",
-            detail=" ".join(line["summary"] for line in changed),
+            title=feed_text("domain_check", domain=check.domain, changes=words),
+            detail=[feed_text("verbatim", text=line["summary"]) for line in changed],
             dedupe_key=f"domain:{check.pk}:{check.checked_at.isoformat()}",
         )
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from analytics.feed import feed_event_record
+from analytics.feed import feed_event_record, feed_text
 from analytics.models import FeedEvent
 
 from .exceptions import ReconnectRequired
@@ -150,7 +150,7 @@ def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> No
         connected_at = locked.connected_at or locked.created_at
         dedupe_key = f"channel:{locked.pk}:needs_reconnect:{connected_at.timestamp():.0f}"
         url = channel_reconnect_url(channel=locked)
-        label = locked.mailbox_address or locked.host or locked.get_kind_display()
+        label = locked.mailbox_address or locked.host or str(locked.get_kind_display())
         told = set(
             FeedEvent.objects.filter(dedupe_key=dedupe_key).values_list("user_id", flat=True)
         )
@@ -160,9 +160,10 @@ def channel_mark_needs_reconnect(*, channel: DeliveryChannel, reason: str) -> No
             feed_event_record(
                 user=user,
                 kind="channel_needs_reconnect",
-                title=f"{locked.get_kind_display()} ({label}) needs reconnecting",
-                detail=f"{locked.last_error}\nSending from it is paused; nothing is lost. "
-                f"Reconnect: {url}",
+                title=feed_text(
+                    "needs_reconnect", channel_kind=locked.get_kind_display(), label=label
+                ),
+                detail=[feed_text("needs_reconnect.detail", error=locked.last_error, url=url)],
                 channel=locked,
                 dedupe_key=dedupe_key,
             )

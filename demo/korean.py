@@ -12,10 +12,11 @@ from django.conf import settings
 from django.db.models import F
 
 from accounts.models import Organization, Team, User
+from analytics.feed import feed_event_unsaved, feed_text
 from analytics.models import FeedEvent
 from bounces.models import Bounce
 from bounces.parsing import reason_of_reply
-from bounces.services import bounce_headline
+from bounces.services import bounce_detail_texts, bounce_headline_text
 from channels_app.models import DeliveryChannel
 from outreach.models import (
     Campaign,
@@ -227,30 +228,30 @@ def seed_korean(rng: random.Random, *, now: datetime, password: str, smtp_login:
                     invalidated_at=email.bounced_at,
                 )
             events.append(
-                FeedEvent(
+                feed_event_unsaved(
                     organization=org,
                     user=rep,
                     kind=FeedEvent.Kind.BOUNCED,
-                    title=bounce_headline(
+                    title=bounce_headline_text(
                         recipient=email.to_address,
                         status=code,
                         diagnostic=text,
                         reason=reason,
                         name=email.prospect.full_name,
                     ),
-                    detail=f"{'Hard' if hard else 'Soft'} bounce of “{email.subject}”.",
+                    detail=bounce_detail_texts(subject=email.subject, hard=hard),
                     outbound_email=email,
                     dedupe_key=f"seed-bounce-{email.pk}",
                 )
             )
         elif email.replied_at:
             events.append(
-                FeedEvent(
+                feed_event_unsaved(
                     organization=org,
                     user=rep,
                     kind=FeedEvent.Kind.REPLIED,
-                    title=f"{email.prospect.full_name} replied to “{email.subject}”",
-                    detail=f"“{REPLIES[email.pk % len(REPLIES)]}”",
+                    title=feed_text("replied", who=email.prospect.full_name, subject=email.subject),
+                    detail=[feed_text("quote", text=REPLIES[email.pk % len(REPLIES)])],
                     outbound_email=email,
                     dedupe_key=f"seed-reply-{email.pk}",
                 )

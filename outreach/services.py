@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
-from analytics.feed import feed_event_record
+from analytics.feed import feed_event_record, feed_text
 from analytics.models import FeedEvent
 from channels_app.sending.mime import message_id_new
 from channels_app.sending.resolution import NoUsableChannel, email_channel_resolve
@@ -737,9 +737,18 @@ def _campaign_step_hold(enrollment: Enrollment, *, reason: str) -> None:
     feed_event_record(
         user=enrollment.sender,
         kind=FeedEvent.Kind.FAILED,
-        title=f"Campaign “{enrollment.campaign.name}” paused for {enrollment.prospect.email}",
-        detail=f"The template “{enrollment.next_step.template.name}” cannot be sent: {reason} "
-        "Fix the template, then resume the enrollment.",
+        title=feed_text(
+            "campaign_hold",
+            campaign=enrollment.campaign.name,
+            address=enrollment.prospect.email,
+        ),
+        detail=[
+            feed_text(
+                "campaign_hold.detail",
+                template=enrollment.next_step.template.name,
+                reason_text=reason,
+            )
+        ],
         dedupe_key=f"campaign-hold:{enrollment.pk}:{enrollment.next_step_id}",
     )
 

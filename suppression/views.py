@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Organization
-from analytics.feed import feed_event_mark_read, feed_event_record
+from analytics.feed import feed_event_mark_read, feed_event_record, feed_text
 from analytics.models import FeedEvent
 from bounces.models import InboxMessage
 from core.languages import recipient_language
@@ -158,9 +158,8 @@ def _unsubscribe(request, link, token: str):
         feed_event_record(
             user=email.sender,
             kind=FeedEvent.Kind.UNSUBSCRIBED,
-            title=f"{link.address} unsubscribed"[:500],
-            detail=f"From “{email.subject}”. The address is on the suppression list and its "
-            "campaigns are stopped.",
+            title=feed_text("unsubscribed", address=link.address),
+            detail=[feed_text("unsubscribed.link", subject=email.subject)],
             outbound_email=email,
             dedupe_key=f"unsubscribed:{org}:{link.address}",
         )

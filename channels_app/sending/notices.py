@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from analytics.feed import feed_event_record
+from analytics.feed import feed_event_record, feed_text
 from analytics.models import FeedEvent
 from channels_app.models import DeliveryChannel
 from outreach.models import OutboundEmail
@@ -29,8 +29,8 @@ def notice_email_failed(
     feed_event_record(
         user=email.sender,
         kind=FeedEvent.Kind.FAILED,
-        title=f"Email to {email.to_address} failed: {reason}"[:500],
-        detail=f"“{email.subject}”",
+        title=feed_text("failed", address=email.to_address, reason_text=reason),
+        detail=[feed_text("quote", text=email.subject)],
         outbound_email=email,
         channel=channel,
         dedupe_key=f"failed:{email.pk}:{email.attempts}",
@@ -44,8 +44,12 @@ def notice_mailbox_paused(*, channel: DeliveryChannel, until: datetime, reason: 
     feed_event_record(
         user=channel.owner,
         kind=FeedEvent.Kind.MAILBOX_PAUSED,
-        title=f"Sending from {channel.mailbox_address or channel} paused until {when_text(until)}",
-        detail=f"{reason} Mail waits and goes out by itself when the pause ends.",
+        title=feed_text(
+            "mailbox_paused.quota",
+            mailbox=channel.mailbox_address or str(channel),
+            until=when_text(until),
+        ),
+        detail=[feed_text("mailbox_paused.quota_detail", reason_text=reason)],
         channel=channel,
         dedupe_key=f"quota:{channel.pk}:{until:%Y%m%d%H}",
     )
@@ -62,9 +66,10 @@ def notice_throttled(*, channel: DeliveryChannel, allowance: Allowance) -> None:
     feed_event_record(
         user=owner,
         kind=FeedEvent.Kind.THROTTLED,
-        title=f"Sending from {channel.mailbox_address or channel} is throttled: "
-        f"the next send window opens at {when_text(opens_at)}",
-        detail=f"{allowance.reason}. Mail waits and goes out by itself; nothing is dropped.",
+        title=feed_text(
+            "throttled", mailbox=channel.mailbox_address or str(channel), opens=when_text(opens_at)
+        ),
+        detail=[feed_text("throttled.detail", reason_text=allowance.reason)],
         channel=channel,
         dedupe_key=f"throttled:{channel.pk}:{window.seconds}:{bucket}",
     )

@@ -5,7 +5,9 @@
    comes over back-to-back polls.
    "Show older" asks /feed/events/?before=<oldest id shown> for the next 50 older rows and
    appends them; without JavaScript it is a link to the same page of the feed. Older-event
-   pages (/feed/?before=…) are history and do not poll. */
+   pages (/feed/?before=…) are history and do not poll.
+   Words the script writes come from the page (data-live, data-reconnecting, data-loading), in
+   the reader's language. */
 (function () {
   "use strict";
   var list = document.getElementById("feed-events");
@@ -64,7 +66,7 @@
       })
       .then(function (data) {
         failures = 0;
-        status.textContent = "● Live";
+        status.textContent = status.dataset.live;
         status.classList.remove("offline");
         if (data.count > 0) {
           list.insertAdjacentHTML("afterbegin", data.html);
@@ -80,7 +82,7 @@
       })
       .catch(function () {
         failures += 1;
-        status.textContent = "● Reconnecting…";
+        status.textContent = status.dataset.reconnecting;
         status.classList.add("offline");
       })
       .finally(function () {
@@ -103,8 +105,9 @@
   function showOlder(event) {
     event.preventDefault();
     if (older.getAttribute("aria-busy") === "true") return;
+    var label = older.textContent;
     older.setAttribute("aria-busy", "true");
-    older.textContent = "Loading…";
+    older.textContent = older.dataset.loading;
     fetch(older.dataset.url + "&before=" + older.dataset.before, fetchOptions)
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
@@ -116,7 +119,7 @@
         older.href = older.href.replace(/before=\d+/, "before=" + data.oldest_id);
         if (!data.more) olderWrap.hidden = true;
         older.removeAttribute("aria-busy");
-        older.textContent = "Show older";
+        older.textContent = label;
       })
       .catch(function () { window.location.href = older.href; });
   }

@@ -56,3 +56,20 @@ def test_the_sign_in_page_follows_the_browsers_language(live_server, browser_ko_
 def browser_ko_page(page):
     page.set_extra_http_headers({"Accept-Language": "ko-KR,ko;q=0.9"})
     return page
+
+
+def test_the_live_feed_keeps_korean_while_it_polls(live_server, page, org, team):
+    from analytics.feed import feed_event_record, feed_text
+    from analytics.models import FeedEvent
+
+    rep = UserFactory(organization=org, team=team, role="rep", language="ko")
+    sign_in(page, live_server, rep)
+    page.goto(f"{live_server.url}/feed/")
+    feed_event_record(
+        user=rep, kind=FeedEvent.Kind.REPLIED, title=feed_text("replied", who="Ana", subject="Hi")
+    )
+    first = page.locator("li.feed-event").first
+    first.wait_for(timeout=10_000)  # a poll brought it
+    assert first.locator(".feed-title").inner_text() == "Ana 님이 “Hi”에 답장했습니다"
+    assert first.locator("time").inner_text() == "방금"
+    assert page.locator("#feed-status").inner_text() == "● 실시간"  # the poll rewrote it

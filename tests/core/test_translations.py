@@ -123,3 +123,102 @@ def test_a_missing_page_in_korean(client, korean_rep):
     answer = client.get("/no-such-page/")
     assert answer.status_code == 404
     assert "페이지를 찾을 수 없습니다" in answer.content.decode()
+
+
+# --- The live feed ------------------------------------------------------------------------------
+
+
+def _bounced_three_minutes_ago(sender):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.models import FeedEvent
+    from bounces.services import bounce_record_send_rejection
+    from tests.factories import DeliveryChannelFactory, OutboundEmailFactory, ProspectFactory
+
+    channel = DeliveryChannelFactory(owner=sender, mailbox_address="jimin@acme.test")
+    prospect = ProspectFactory(
+        organization=sender.organization, email="ana@acme.com", first_name="Ana", last_name="Lima"
+    )
+    email = OutboundEmailFactory(
+        sender=sender, channel=channel, prospect=prospect, subject="Quick idea"
+    )
+    bounce_record_send_rejection(
+        email=email,
+        recipient="ana@acme.com",
+        status="5.1.1",
+        diagnostic="550 5.1.1 user unknown",
+        hard=True,
+    )
+    FeedEvent.objects.update(created_at=timezone.now() - timedelta(minutes=3, seconds=5))
+
+
+def test_one_bounce_in_the_feed_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    _bounced_three_minutes_ago(korean_rep)
+
+    client.force_login(korean_rep)
+    page = client.get(reverse("feed")).content.decode()
+    assert "Ana Lima에게 보낸 이메일이 바운스되었습니다: 존재하지 않는 주소 (5.1.1)" in page
+    assert (
+        "“Quick idea”의 하드 바운스입니다. 이 주소는 무효로 표시되었고 해당 캠페인은 "
+        "중단되었습니다." in page
+    )
+    assert "3분 전" in page and "읽음으로 표시" in page and "서버 응답 내용" in page
+    assert 'data-live="● 실시간"' in page and 'data-loading="불러오는 중…"' in page
+    for english in ("Email to Ana Lima", "Hard bounce", "3 min ago", "Mark read", "Live feed"):
+        assert english not in page, english
+
+    client.force_login(manager)
+    page = client.get(reverse("feed"), {"scope": "team"}).content.decode()
+    assert "Email to Ana Lima bounced: Address does not exist (5.1.1)" in page
+    assert (
+        "Hard bounce of “Quick idea”. The address is marked invalid and its campaigns are "
+        "stopped." in page
+    )
+    assert "3 min ago" in page and "Team's feed" in page and 'data-live="● Live"' in page
+    assert "바운스" not in page and "3분 전" not in page
+
+
+def test_the_feeds_polling_answers_in_the_readers_language(client, korean_rep):
+    _bounced_three_minutes_ago(korean_rep)
+    client.force_login(korean_rep)
+    rows = client.get(reverse("feed_events"), {"scope": "mine", "after": 0}).json()["html"]
+    assert "바운스되었습니다" in rows and "3분 전" in rows and "bounced:" not in rows
+
+
+def test_an_event_is_stored_in_english_whatever_language_wrote_it(client, korean_rep, rep):
+    """An unsubscribe page in Korean writes the rep's event: stored in English, shown to each
+    reader in their own language."""
+    from analytics.models import FeedEvent
+    from suppression.links import unsubscribe_url
+    from tests.factories import OutboundEmailFactory
+
+    email = OutboundEmailFactory(sender=rep, to_address="bo@globex.test", subject="Hello")
+    url = unsubscribe_url(
+        organization_id=rep.organization_id, address=email.to_address, email_id=email.pk
+    )
+    path = url.split("://", 1)[1]
+    client.post(path[path.index("/") :], HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    event = FeedEvent.objects.get(user=rep)
+    assert event.title == "bo@globex.test unsubscribed"
+
+    client.force_login(rep)
+    assert "bo@globex.test unsubscribed" in client.get(reverse("feed")).content.decode()
+    rep.language = "ko"
+    rep.save()
+    page = client.get(reverse("feed")).content.decode()
+    assert "bo@globex.test 님이 수신 거부했습니다" in page
+    assert "“Hello”에서 수신 거부했습니다." in page and "globex.test unsubscribed" not in page
+
+
+def test_an_event_written_before_messages_shows_its_stored_words(client, korean_rep):
+    from analytics.feed import feed_event_record
+    from analytics.models import FeedEvent
+
+    feed_event_record(user=korean_rep, kind=FeedEvent.Kind.REPLIED, title="Ana replied to “Hi”")
+    client.force_login(korean_rep)
+    page = client.get(reverse("feed")).content.decode()
+    assert "Ana replied to “Hi”" in page and "답장" in page

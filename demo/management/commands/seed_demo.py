@@ -15,10 +15,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organization, Team, User
+from analytics.feed import feed_event_unsaved, feed_text
 from analytics.models import FeedEvent
 from bounces.models import Bounce
 from bounces.parsing import reason_of_reply
-from bounces.services import bounce_headline
+from bounces.services import bounce_detail_texts, bounce_headline_text
 from channels_app.models import ChannelChoice, DeliveryChannel
 from channels_app.providers.smtp import AUTH_FAILED_REASON
 from core.admin import organization_admins_group
@@ -447,18 +448,18 @@ def seed(rng: random.Random) -> dict[str, int]:
             email.prospect.invalidated_at = email.bounced_at
             email.prospect.save(update_fields=["email_status", "invalid_reason", "invalidated_at"])
         events.append(
-            FeedEvent(
+            feed_event_unsaved(
                 organization=acme,
                 user=email.sender,
                 kind=FeedEvent.Kind.BOUNCED,
-                title=bounce_headline(
+                title=bounce_headline_text(
                     recipient=email.to_address,
                     status=code,
                     diagnostic=text,
                     reason=bounce_rows[-1].reason,
                     name=email.prospect.full_name,
                 ),
-                detail=f"{'Hard' if hard else 'Soft'} bounce of “{email.subject}”.",
+                detail=bounce_detail_texts(subject=email.subject, hard=hard),
                 outbound_email=email,
                 dedupe_key=f"seed-bounce-{email.pk}",
                 read_at=email.bounced_at if email.bounced_at < now - timedelta(days=2) else None,
@@ -469,12 +470,14 @@ def seed(rng: random.Random) -> dict[str, int]:
     for email in emails:
         if email.replied_at:
             events.append(
-                FeedEvent(
+                feed_event_unsaved(
                     organization=acme,
                     user=email.sender,
                     kind=FeedEvent.Kind.REPLIED,
-                    title=f"{email.prospect.full_name} replied to “{email.subject}”",
-                    detail=f"“{REPLY_OPENINGS[email.pk % len(REPLY_OPENINGS)]}”",
+                    title=feed_text("replied", who=email.prospect.full_name, subject=email.subject),
+                    detail=[
+                        feed_text("quote", text=REPLY_OPENINGS[email.pk % len(REPLY_OPENINGS)])
+                    ],
                     outbound_email=email,
                     dedupe_key=f"seed-reply-{email.pk}",
                     read_at=email.replied_at
