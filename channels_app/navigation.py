@@ -4,6 +4,7 @@ a mailbox that needs reconnecting, or no channel to send through at all. One ind
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from .models import DeliveryChannel
 from .providers.microsoft_errors import error_and_support_code
@@ -28,11 +29,14 @@ def channel_banners(request) -> dict:
             banners.append(
                 {
                     "level": "error",
-                    "text": f"{label}{address} needs reconnecting: sending from it is paused "
-                    "and your email is waiting. " + words,
+                    "text": gettext(
+                        "%(channel)s needs reconnecting: sending from it is paused and your "
+                        "email is waiting. %(error)s"
+                    )
+                    % {"channel": f"{label}{address}", "error": words},
                     "support_code": support_code,
                     "action_url": reverse("channel_reconnect", args=[row["id"]]),
-                    "action_label": "Reconnect",
+                    "action_label": gettext("Reconnect"),
                 }
             )
     team_smtp_down = [
@@ -43,11 +47,11 @@ def channel_banners(request) -> dict:
         banners.append(
             {
                 "level": "error",
-                "text": "The team SMTP server refused Mailroom's login: "
-                + (words or "update its credentials."),
+                "text": gettext("The team SMTP server refused Mailroom's login: %(error)s")
+                % {"error": words or gettext("update its credentials.")},
                 "support_code": support_code,
                 "action_url": reverse("email_settings") + "#team-smtp",
-                "action_label": "Update team SMTP",
+                "action_label": gettext("Update team SMTP"),
             }
         )
     has_channel = any(row["status"] != Status.DISCONNECTED for row in rows)
@@ -58,9 +62,9 @@ def channel_banners(request) -> dict:
         banners.append(
             {
                 "level": "info",
-                "text": "Connect Gmail or Outlook to unlock sending.",
+                "text": gettext("Connect Gmail or Outlook to unlock sending."),
                 "action_url": reverse("email_settings"),
-                "action_label": "Email settings",
+                "action_label": gettext("Email settings"),
             }
         )
     return {"channel_banners": banners}

@@ -3,6 +3,8 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
@@ -45,8 +47,11 @@ class ZonedDateTimeField(forms.DateTimeField):
                 if exc.code != "ambiguous_timezone":
                     raise
                 raise forms.ValidationError(
-                    f"Clocks change around that time in {self.zone.key}, so it is skipped or "
-                    "happens twice: pick another time.",
+                    gettext(
+                        "Clocks change around that time in %(zone)s, so it is skipped or "
+                        "happens twice: pick another time."
+                    )
+                    % {"zone": self.zone.key},
                     code="ambiguous_timezone",
                 ) from exc
 
@@ -72,12 +77,12 @@ class ComposeForm(forms.Form):
     # server does the same lookup when the form is sent (one match is taken, several listed).
     to = forms.CharField(
         required=False,
-        label="To",
+        label=_("To"),
         widget=forms.TextInput(
             attrs={
                 "type": "search",
                 "autocomplete": "off",
-                "placeholder": "Name, company or address",
+                "placeholder": _("Name, company or address"),
                 "role": "combobox",
                 "aria-autocomplete": "list",
                 "aria-expanded": "false",
@@ -89,15 +94,12 @@ class ComposeForm(forms.Form):
     # One of the matches the server listed (the page without its script).
     pick = forms.ModelChoiceField(queryset=None, required=False, widget=forms.RadioSelect)
     template = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="No template (write it here)"
+        queryset=None, required=False, empty_label=_("No template (write it here)")
     )
     # No max_length: a browser would cut a pasted text at it without a word; the limits are
     # checked in clean_subject / clean_body, with the limit in the error.
-    subject = forms.CharField(help_text=f"At most {MAX_SUBJECT_CHARS:,} characters.")
-    body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12}),
-        help_text=f"At most {MAX_BODY_CHARS:,} characters.",
-    )
+    subject = forms.CharField(label=_("Subject"))
+    body = forms.CharField(label=_("Body"), widget=forms.Textarea(attrs={"rows": 12}))
     send_at = ZonedDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -113,8 +115,14 @@ class ComposeForm(forms.Form):
         self.zone = user_zone(user)
         send_at = self.fields["send_at"]
         send_at.zone = self.zone
-        send_at.label = f"Send at ({self.zone.key})"
-        send_at.help_text = f"In {self.zone.key} time. Leave empty to send now."
+        send_at.label = gettext("Send at (%(zone)s)") % {"zone": self.zone.key}
+        send_at.help_text = gettext("In %(zone)s time. Leave empty to send now.") % {
+            "zone": self.zone.key
+        }
+        for name, limit in (("subject", MAX_SUBJECT_CHARS), ("body", MAX_BODY_CHARS)):
+            self.fields[name].help_text = ngettext(
+                "At most %(limit)s character.", "At most %(limit)s characters.", limit
+            ) % {"limit": f"{limit:,}"}
 
     def recipient_search(self, query: str) -> list[Prospect]:
         """The prospects "To" finds for `query`: an exact address first, else up to
@@ -144,13 +152,26 @@ class ComposeForm(forms.Form):
                 prospect = found[0]
                 self.matches = []
             elif not query:
-                self.add_error("to", "Type a prospect's name, company or address.")
+                self.add_error("to", gettext("Type a prospect's name, company or address."))
             elif not found:
-                self.add_error("to", f"No prospect of yours matches “{query}”.")
-            else:
-                more = "more than " if len(found) > RECIPIENT_MATCHES else ""
                 self.add_error(
-                    "to", f"{more}{len(self.matches)} prospects match “{query}”: pick one."
+                    "to", gettext("No prospect of yours matches “%(query)s”.") % {"query": query}
+                )
+            elif len(found) > RECIPIENT_MATCHES:
+                self.add_error(
+                    "to",
+                    gettext("more than %(count)s prospects match “%(query)s”: pick one.")
+                    % {"count": len(self.matches), "query": query},
+                )
+            else:
+                self.add_error(
+                    "to",
+                    ngettext(
+                        "%(count)s prospect matches “%(query)s”: pick one.",
+                        "%(count)s prospects match “%(query)s”: pick one.",
+                        len(self.matches),
+                    )
+                    % {"count": len(self.matches), "query": query},
                 )
         cleaned["prospect"] = prospect
         if prospect is not None:
@@ -178,9 +199,15 @@ class ComposeForm(forms.Form):
         if send_at <= now:
             local_now = timezone.localtime(now, self.zone)
             raise forms.ValidationError(
-                f"{send_at.astimezone(self.zone):%Y-%m-%d %H:%M} has already passed in "
-                f"{self.zone.key} (it is {local_now:%Y-%m-%d %H:%M} there). Pick a later time, "
-                "or leave it empty to send now."
+                gettext(
+                    "%(when)s has already passed in %(zone)s (it is %(now)s there). Pick a "
+                    "later time, or leave it empty to send now."
+                )
+                % {
+                    "when": f"{send_at.astimezone(self.zone):%Y-%m-%d %H:%M}",
+                    "zone": self.zone.key,
+                    "now": f"{local_now:%Y-%m-%d %H:%M}",
+                }
             )
         if problem := compose_send_at_problem(send_at):
             raise forms.ValidationError(problem)

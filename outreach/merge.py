@@ -8,6 +8,10 @@ import re
 from dataclasses import dataclass
 from html import escape
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from accounts.models import User
 from suppression.links import unsubscribe_url
 
@@ -22,18 +26,18 @@ FIELD = re.compile(
 # we do not run, so they are reported).
 OPENERS = {"{{": "}}", "{%": "%}"}
 
-FIELDS: dict[str, str] = {
-    "first_name": "The prospect's first name",
-    "last_name": "The prospect's last name",
-    "full_name": "The prospect's full name",
-    "company": "The prospect's company",
-    "title": "The prospect's job title",
-    "email": "The prospect's email address",
-    "sender_first_name": "Your first name",
-    "sender_last_name": "Your last name",
-    "sender_name": "Your full name",
-    "sender_email": "Your email address",
-    "unsubscribe_url": "A one-click link that stops your emails to the prospect",
+FIELDS: dict[str, Promise] = {
+    "first_name": _("The prospect's first name"),
+    "last_name": _("The prospect's last name"),
+    "full_name": _("The prospect's full name"),
+    "company": _("The prospect's company"),
+    "title": _("The prospect's job title"),
+    "email": _("The prospect's email address"),
+    "sender_first_name": _("Your first name"),
+    "sender_last_name": _("Your last name"),
+    "sender_name": _("Your full name"),
+    "sender_email": _("Your email address"),
+    "unsubscribe_url": _("A one-click link that stops your emails to the prospect"),
 }
 
 
@@ -106,8 +110,11 @@ def unknown_fields(text: str) -> list[str]:
     tags, unclosed = template_tags(text)
     if unclosed:
         raise MergeError(
-            f"A merge field is opened and never closed: “{unclosed}…”. Close it with "
-            f"{OPENERS[unclosed[:2]]} or remove the {unclosed[:2]}.",
+            gettext(
+                "A merge field is opened and never closed: “%(tag)s…”. Close it with "
+                "%(closer)s or remove the %(opener)s."
+            )
+            % {"tag": unclosed, "closer": OPENERS[unclosed[:2]], "opener": unclosed[:2]},
             unknown=[],
         )
     unknown = []
@@ -132,13 +139,14 @@ def render_text(text: str, values: dict, empty: list[str] | None = None) -> str:
 
 
 def unknown_fields_message(unknown: list[str]) -> str:
-    return (
-        "Unknown merge field"
-        + ("s " if len(unknown) > 1 else " ")
-        + ", ".join(unknown)
-        + ". Use one of: "
-        + ", ".join(f"{{{{ {name} }}}}" for name in FIELDS)
-    )
+    return ngettext(
+        "Unknown merge field %(fields)s. Use one of: %(known)s",
+        "Unknown merge fields %(fields)s. Use one of: %(known)s",
+        len(unknown),
+    ) % {
+        "fields": ", ".join(unknown),
+        "known": ", ".join(f"{{{{ {name} }}}}" for name in FIELDS),
+    }
 
 
 def merge_problem(text: str) -> str:

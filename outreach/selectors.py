@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex, Substr
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.selectors import user_list_visible, user_scope_q
@@ -27,13 +30,13 @@ from .models import (
 Status = OutboundEmail.Status
 
 # The outbox's tabs: what a person looks for, not one tab per internal status.
-OUTBOX_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "scheduled": ("Scheduled", (Status.SCHEDULED,)),
-    "waiting": ("Queued / throttled", (Status.QUEUED, Status.THROTTLED, Status.SENDING)),
-    "sent": ("Sent", (Status.SENT,)),
-    "failed": ("Failed", (Status.FAILED,)),
-    "bounced": ("Bounced", (Status.BOUNCED,)),
-    "cancelled": ("Cancelled", (Status.CANCELLED,)),
+OUTBOX_TABS: dict[str, tuple[str | Promise, tuple[str, ...]]] = {
+    "scheduled": (_("Scheduled"), (Status.SCHEDULED,)),
+    "waiting": (_("Queued / throttled"), (Status.QUEUED, Status.THROTTLED, Status.SENDING)),
+    "sent": (_("Sent"), (Status.SENT,)),
+    "failed": (_("Failed"), (Status.FAILED,)),
+    "bounced": (_("Bounced"), (Status.BOUNCED,)),
+    "cancelled": (_("Cancelled"), (Status.CANCELLED,)),
 }
 
 
@@ -321,28 +324,31 @@ def email_waiting_reason(*, email: OutboundEmail) -> str:
         return ""
     if channel is not None:
         if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
-            return (
-                f"Waiting for {channel.get_kind_display()} to be reconnected; it goes out by "
-                "itself afterwards."
-            )
+            return gettext(
+                "Waiting for %(channel)s to be reconnected; it goes out by itself afterwards."
+            ) % {"channel": channel.get_kind_display()}
         if channel.sending_paused_until and channel.sending_paused_until > timezone.now():
-            return f"Mailbox paused until {_local(channel.sending_paused_until)}: " + (
-                localize_utc_stamps(channel.sending_paused_reason)
-            )
+            return gettext("Mailbox paused until %(until)s: %(reason)s") % {
+                "until": _local(channel.sending_paused_until),
+                "reason": localize_utc_stamps(channel.sending_paused_reason),
+            }
         if email.enrollment_id and channel.campaigns_paused_at:
-            return (
-                "Campaign sends from this mailbox are paused (too many bounces): "
-                + channel.campaigns_paused_reason
-            )
+            return gettext(
+                "Campaign sends from this mailbox are paused (too many bounces): %(reason)s"
+            ) % {"reason": channel.campaigns_paused_reason}
     if email.enrollment_id and email.enrollment.campaign.status != Campaign.Status.ACTIVE:
-        return (
-            f"The campaign “{email.enrollment.campaign.name}” is "
-            f"{email.enrollment.campaign.get_status_display().lower()}: this step goes out "
-            "when it is active again."
-        )
+        return gettext(
+            "The campaign “%(campaign)s” is %(status)s: this step goes out when it is active again."
+        ) % {
+            "campaign": email.enrollment.campaign.name,
+            "status": email.enrollment.campaign.get_status_display().lower(),
+        }
     if email.status == Status.SCHEDULED and not email.waiting_reason:
-        return f"Scheduled for {_local(email.scheduled_at)}"
-    return localize_utc_stamps(email.waiting_reason)
+        return gettext("Scheduled for %(when)s") % {"when": _local(email.scheduled_at)}
+    # A stored reason the catalogue knows (no channel to send through) reads in the page's
+    # language; the others are the send pipeline's own words.
+    reason = gettext(email.waiting_reason) if email.waiting_reason else ""
+    return localize_utc_stamps(reason)
 
 
 @dataclass(frozen=True)
@@ -371,32 +377,33 @@ def outbox_mailbox_notices(*, user: User) -> list[MailboxNotice]:
     notices = []
     for channel in channels:
         who = "" if channel.owner_id == user.pk else f"{channel.owner.email}: "
-        label = f"{channel.get_kind_display()} ({channel.mailbox_address})"
+        words = {"mailbox": f"{who}{channel.get_kind_display()} ({channel.mailbox_address})"}
         if channel.status == DeliveryChannel.Status.NEEDS_RECONNECT:
-            notices.append(
-                MailboxNotice(
-                    "error",
-                    f"{who}{label} needs reconnecting — its mail waits and goes out by itself "
-                    "once it is reconnected.",
-                )
+            text = gettext(
+                "%(mailbox)s needs reconnecting — its mail waits and goes out by itself once it "
+                "is reconnected."
             )
+            notices.append(MailboxNotice("error", text % words))
         elif channel.sending_paused_until and channel.sending_paused_until > now:
-            notices.append(
-                MailboxNotice(
-                    "warning",
-                    f"{who}{label} is paused until {_local(channel.sending_paused_until)}: "
-                    + localize_utc_stamps(channel.sending_paused_reason),
-                )
-            )
+            text = gettext("%(mailbox)s is paused until %(until)s: %(reason)s")
+            words |= {
+                "until": _local(channel.sending_paused_until),
+                "reason": localize_utc_stamps(channel.sending_paused_reason),
+            }
+            notices.append(MailboxNotice("warning", text % words))
         if channel.campaigns_paused_at:
-            why = f": {channel.campaigns_paused_reason}" if channel.campaigns_paused_reason else ""
-            notices.append(
-                MailboxNotice(
-                    "warning",
-                    f"{who}{label}: campaign steps are held back (mailbox protection{why}); "
-                    "one-off emails still go.",
+            if channel.campaigns_paused_reason:
+                text = gettext(
+                    "%(mailbox)s: campaign steps are held back (mailbox protection: "
+                    "%(protection)s); one-off emails still go."
                 )
-            )
+            else:
+                text = gettext(
+                    "%(mailbox)s: campaign steps are held back (mailbox protection); one-off "
+                    "emails still go."
+                )
+            words["protection"] = channel.campaigns_paused_reason
+            notices.append(MailboxNotice("warning", text % words))
     return notices
 
 

@@ -10,6 +10,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_list_visible
@@ -747,7 +748,7 @@ def compose(request):
     try:
         channel = email_channel_resolve(sender=user, source=OutboundEmail.Source.WEB)
     except NoUsableChannel as exc:
-        channel_problem = exc.reason
+        channel_problem = gettext(exc.reason)
     if data is not None and action == "load":
         template = template_list(user=user).filter(pk=param_id(data, "template") or 0).first()
         values = data.copy()
@@ -774,11 +775,19 @@ def compose(request):
                     local = timezone.localtime(email.scheduled_at, form.zone)
                     messages.success(
                         request,
-                        f"Scheduled for {local:%Y-%m-%d %H:%M} ({form.zone.key}) "
-                        f"to {email.to_address}.",
+                        gettext("Scheduled for %(when)s (%(zone)s) to %(address)s.")
+                        % {
+                            "when": f"{local:%Y-%m-%d %H:%M}",
+                            "zone": form.zone.key,
+                            "address": email.to_address,
+                        },
                     )
                     return redirect(reverse("outbox") + "?tab=scheduled")
-                messages.success(request, f"Queued to {email.to_address}; it goes out now.")
+                messages.success(
+                    request,
+                    gettext("Queued to %(address)s; it goes out now.")
+                    % {"address": email.to_address},
+                )
                 return redirect(reverse("outbox") + "?tab=waiting")
             preview = merge_render(
                 subject=cleaned["subject"],
@@ -793,9 +802,9 @@ def compose(request):
         except MergeError as exc:
             form.add_error("body", exc.message)
         except NoUsableChannel as exc:
-            channel_problem = exc.reason
+            channel_problem = gettext(exc.reason)
         except RecipientSuppressed as exc:
-            form.add_error("prospect", f"Not sent: {exc.reason}")
+            form.add_error("prospect", gettext("Not sent: %(reason)s") % {"reason": exc.reason})
         except ValidationError as exc:
             # The prospect's stored address, or the sender's own name, cannot go on the wire.
             for field, errors in exc.message_dict.items():
@@ -906,32 +915,47 @@ def outbox_bulk(request):
         ids = [int(value) for value in request.POST.getlist("emails") if value.isdigit()]
         emails = list(visible.filter(pk__in=ids))
     if not emails:
-        messages.error(request, "Tick the emails first.")
+        messages.error(request, gettext("Tick the emails first."))
     elif action == "retry":
         result = emails_retry(emails=emails)
         if result.retried:
             messages.success(
                 request,
-                f"Sending {result.retried} email{'s' if result.retried != 1 else ''} again.",
+                ngettext(
+                    "Sending %(count)s email again.",
+                    "Sending %(count)s emails again.",
+                    result.retried,
+                )
+                % {"count": result.retried},
             )
         for reason, count in result.refused.items():
-            messages.error(request, f"{count} not retried: {reason}")
+            messages.error(
+                request,
+                gettext("%(count)s not retried: %(reason)s")
+                % {"count": count, "reason": gettext(reason)},
+            )
         if result.not_failed:
             messages.warning(
                 request,
-                f"{result.not_failed} of the ticked emails had not failed: left as they are.",
+                gettext("%(count)s of the ticked emails had not failed: left as they are.")
+                % {"count": result.not_failed},
             )
     elif action == "cancel":
         cancelled = emails_cancel(emails=emails)
         if cancelled:
             messages.success(
-                request, f"Cancelled {cancelled} email{'s' if cancelled != 1 else ''}."
+                request,
+                ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", cancelled)
+                % {"count": cancelled},
             )
         if len(emails) > cancelled:
             messages.warning(
                 request,
-                f"{len(emails) - cancelled} of the ticked emails were not waiting any more "
-                "(already sent, on their way, or done): left as they are.",
+                gettext(
+                    "%(count)s of the ticked emails were not waiting any more (already sent, "
+                    "on their way, or done): left as they are."
+                )
+                % {"count": len(emails) - cancelled},
             )
     return _back_to_outbox(request)
 
@@ -948,11 +972,13 @@ def outbox_retry(request, pk: int):
     try:
         email_retry(email=email)
     except (NoUsableChannel, RecipientSuppressed) as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, gettext(exc.reason))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Sending again to {email.to_address}.")
+        messages.success(
+            request, gettext("Sending again to %(address)s.") % {"address": email.to_address}
+        )
     return _back_to_outbox(request)
 
 
@@ -961,9 +987,12 @@ def outbox_retry(request, pk: int):
 def outbox_cancel(request, pk: int):
     email = get_object_or_404(outbound_email_list(user=request.user), pk=pk)
     if email_cancel(email=email):
-        messages.success(request, f"Cancelled the email to {email.to_address}.")
+        messages.success(
+            request,
+            gettext("Cancelled the email to %(address)s.") % {"address": email.to_address},
+        )
     else:
-        messages.warning(request, "Too late to cancel: that email is already on its way.")
+        messages.warning(request, gettext("Too late to cancel: that email is already on its way."))
     return _back_to_outbox(request)
 
 

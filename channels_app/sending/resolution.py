@@ -1,6 +1,8 @@
 """Which channel an email goes out through, decided again at send time (README, "Connecting a
 channel")."""
 
+from django.utils.translation import gettext_noop
+
 from accounts.models import User
 from channels_app.models import DeliveryChannel
 from channels_app.selectors import channel_for_user, channel_get_for_kind
@@ -11,7 +13,8 @@ Source = OutboundEmail.Source
 
 
 class NoUsableChannel(Exception):
-    """Nothing to send through; `reason` tells the person what to connect."""
+    """Nothing to send through; `reason` tells the person what to connect, in English (an
+    email waiting for a channel stores it): pages show gettext(reason)."""
 
     def __init__(self, reason: str, *, code: str):
         super().__init__(reason)
@@ -37,18 +40,23 @@ def email_channel_resolve(*, sender: User, source: str) -> DeliveryChannel:
                 return channel
         if source == Source.GMAIL_PLUGIN:
             raise NoUsableChannel(
-                "Your Gmail mailbox is not connected to Mailroom. Connect Gmail in Mailroom's "
-                "email settings to send from the Gmail plug-in.",
+                gettext_noop(
+                    "Your Gmail mailbox is not connected to Mailroom. Connect Gmail in "
+                    "Mailroom's email settings to send from the Gmail plug-in."
+                ),
                 code="gmail_not_connected",
             )
         raise NoUsableChannel(
-            "Your Outlook (Exchange) mailbox is not connected to Mailroom. Connect Outlook in "
-            "Mailroom's email settings to send from the Outlook plug-in.",
+            gettext_noop(
+                "Your Outlook (Exchange) mailbox is not connected to Mailroom. Connect Outlook "
+                "in Mailroom's email settings to send from the Outlook plug-in."
+            ),
             code="exchange_not_connected",
         )
     channel = channel_for_user(user=sender)
     if channel is None:
         raise NoUsableChannel(
-            "Connect Gmail or Outlook to unlock sending.", code="no_channel_connected"
+            gettext_noop("Connect Gmail or Outlook to unlock sending."),
+            code="no_channel_connected",
         )
     return channel

@@ -5,6 +5,7 @@
 //  - Choosing a template fills the subject and body at once from the templates the page
 //    carries (#compose-templates); replacing text the rep changed asks first.
 // Without the script the page works the same through its "Find" and "Use template" buttons.
+// The words it writes come from the form's data- attributes, in the reader's language.
 (function () {
   "use strict";
   var WAIT_MS = 150;
@@ -15,6 +16,8 @@
   var template = document.getElementById("id_template");
   var subject = document.getElementById("id_subject");
   var body = document.getElementById("id_body");
+  var form = document.querySelector("form[data-recipients]");
+  var words = form ? form.dataset : {};
   var contents = JSON.parse((document.getElementById("compose-templates") || {}).textContent || "{}");
 
   document.querySelectorAll("[data-without-script]").forEach(function (button) { button.hidden = true; });
@@ -53,7 +56,7 @@
       if (!found.length) {
         var none = document.createElement("li");
         none.className = "muted";
-        none.textContent = "No prospect of yours matches “" + asked + "”.";
+        none.textContent = words.noMatch.replace("{query}", function () { return asked; });
         list.appendChild(none);
       }
       found.forEach(function (hit, index) {
@@ -71,7 +74,7 @@
         if (hit.invalid || hit.suppressed) {
           var flag = document.createElement("span");
           flag.className = "pill bad";
-          flag.textContent = hit.invalid ? "invalid" : "suppressed";
+          flag.textContent = hit.invalid ? words.invalid : words.suppressed;
           item.appendChild(document.createTextNode(" "));
           item.appendChild(flag);
         }
@@ -123,13 +126,13 @@
       if (!chosen) return;
       var changed = (subject.value && subject.value !== filled.subject) ||
         (body.value && body.value !== filled.body);
-      if (changed && !window.confirm("Replace the subject and body you wrote with “" + chosen.name + "”?")) {
+      if (changed && !window.confirm(words.replace.replace("{name}", function () { return chosen.name; }))) {
         return;
       }
       subject.value = chosen.subject;
       body.value = chosen.body;
       filled = { subject: chosen.subject, body: chosen.body };
-      if (note) note.textContent = "Filled in from “" + chosen.name + "”.";
+      if (note) note.textContent = words.filled.replace("{name}", function () { return chosen.name; });
     });
   }
 })();

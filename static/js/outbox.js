@@ -12,7 +12,8 @@
     var label = document.getElementById("outbox-selected");
     if (!label) return;
     var ticked = document.querySelectorAll("#outbox-form input[name=emails]:checked").length;
-    label.textContent = ticked ? ticked + " selected" : "Tick emails to act on several at once.";
+    // The words come from the page, in the reader's language.
+    label.textContent = ticked ? label.dataset.some.replace("{count}", ticked) : label.dataset.none;
   }
 
   function refresh() {

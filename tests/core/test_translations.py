@@ -6,12 +6,23 @@ import gettext
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from tests.factories import UserFactory
+from analytics.feed import feed_event_record
+from analytics.models import FeedEvent
+from bounces.services import bounce_record_send_rejection
+from suppression.links import unsubscribe_url
+from tests.factories import (
+    DeliveryChannelFactory,
+    OutboundEmailFactory,
+    ProspectFactory,
+    UserFactory,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
@@ -102,8 +113,6 @@ def test_before_signing_in_the_switcher_uses_a_cookie(client):
 def test_the_unsubscribe_page_speaks_the_recipients_language_else_the_organizations(
     client, rep, org
 ):
-    from suppression.links import unsubscribe_url
-
     path = unsubscribe_url(organization_id=org.pk, address="ana@prospect.test").split("://", 1)[1]
     path = path[path.index("/") :]
     page = client.get(path, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5").content.decode()
@@ -129,14 +138,6 @@ def test_a_missing_page_in_korean(client, korean_rep):
 
 
 def _bounced_three_minutes_ago(sender):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from analytics.models import FeedEvent
-    from bounces.services import bounce_record_send_rejection
-    from tests.factories import DeliveryChannelFactory, OutboundEmailFactory, ProspectFactory
-
     channel = DeliveryChannelFactory(owner=sender, mailbox_address="jimin@acme.test")
     prospect = ProspectFactory(
         organization=sender.organization, email="ana@acme.com", first_name="Ana", last_name="Lima"
@@ -192,10 +193,6 @@ def test_the_feeds_polling_answers_in_the_readers_language(client, korean_rep):
 def test_an_event_is_stored_in_english_whatever_language_wrote_it(client, korean_rep, rep):
     """An unsubscribe page in Korean writes the rep's event: stored in English, shown to each
     reader in their own language."""
-    from analytics.models import FeedEvent
-    from suppression.links import unsubscribe_url
-    from tests.factories import OutboundEmailFactory
-
     email = OutboundEmailFactory(sender=rep, to_address="bo@globex.test", subject="Hello")
     url = unsubscribe_url(
         organization_id=rep.organization_id, address=email.to_address, email_id=email.pk
@@ -215,10 +212,69 @@ def test_an_event_is_stored_in_english_whatever_language_wrote_it(client, korean
 
 
 def test_an_event_written_before_messages_shows_its_stored_words(client, korean_rep):
-    from analytics.feed import feed_event_record
-    from analytics.models import FeedEvent
-
     feed_event_record(user=korean_rep, kind=FeedEvent.Kind.REPLIED, title="Ana replied to “Hi”")
     client.force_login(korean_rep)
     page = client.get(reverse("feed")).content.decode()
     assert "Ana replied to “Hi”" in page and "답장" in page
+
+
+# --- The outbox and Compose -----------------------------------------------------------------------
+
+
+def test_the_outbox_in_korean_for_the_rep_and_english_for_the_manager(client, korean_rep, manager):
+    channel = DeliveryChannelFactory(owner=korean_rep, mailbox_address="jimin@acme.test")
+    failed = {"status": "failed", "sent_at": None, "failure_reason": "Authentication unsuccessful"}
+    OutboundEmailFactory.create_batch(2, sender=korean_rep, channel=channel, **failed)
+
+    client.force_login(korean_rep)
+    page = client.get(reverse("outbox")).content.decode()
+    assert "<h1>발송함</h1>" in page and "다시 보내기" in page and "선택 항목 다시 시도" in page
+    assert "Gmail에서 실패한 2건 모두 다시 시도 (jimin@acme.test)" in page
+    assert "Authentication unsuccessful" in page  # the server's own words, as written
+    assert 'data-some="{count}건 선택됨"' in page
+    for english in ("Retry send", "Retry all 2 failed", "Tick emails", "Why / what happened"):
+        assert english not in page, english
+
+    client.force_login(manager)
+    page = client.get(reverse("outbox")).content.decode()
+    assert "<h1>Outbox</h1>" in page and "Retry all 2 failed on Gmail (jimin@acme.test)" in page
+    assert "Retry send" in page and "다시 보내기" not in page
+
+
+def test_outbox_messages_follow_the_readers_language(client, korean_rep):
+    email = OutboundEmailFactory(
+        sender=korean_rep,
+        status="scheduled",
+        sent_at=None,
+        scheduled_at=timezone.now() + timedelta(days=1),
+    )
+    client.force_login(korean_rep)
+    page = client.post(
+        reverse("outbox_bulk"), {"bulk": "cancel", "emails": [email.pk]}, follow=True
+    ).content.decode()
+    assert "이메일 1건을 취소했습니다." in page and "Cancelled 1 email" not in page
+    page = client.post(reverse("outbox_bulk"), {"bulk": "retry"}, follow=True).content.decode()
+    assert "먼저 이메일을 선택하세요." in page and "Tick the emails first." not in page
+
+
+def test_compose_in_korean_and_in_english(client, korean_rep, manager):
+    ProspectFactory(organization=korean_rep.organization, owner=korean_rep)
+    client.force_login(korean_rep)
+    page = client.get(reverse("compose")).content.decode()
+    assert (
+        "<h1>이메일 작성</h1>" in page
+        and "Gmail 또는 Outlook을 연결하시면 발송할 수 있습니다." in page
+    )
+    assert "받는 사람" in page and "병합 필드" in page and "잠재 고객의 이름" in page
+    assert 'data-no-match="“{query}”과(와) 일치하는 내 잠재 고객이 없습니다."' in page
+    for english in ("Connect Gmail or Outlook", "Merge fields", "The prospect's first name"):
+        assert english not in page, english
+    page = client.post(
+        reverse("compose"), {"to": "nobody-like-this", "subject": "s", "body": "b"}
+    ).content.decode()
+    assert "“nobody-like-this”과(와) 일치하는 내 잠재 고객이 없습니다." in page
+
+    client.force_login(manager)
+    page = client.get(reverse("compose")).content.decode()
+    assert "<h1>Compose</h1>" in page and "Connect Gmail or Outlook to unlock sending." in page
+    assert "Merge fields" in page and "병합 필드" not in page
