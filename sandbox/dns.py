@@ -39,6 +39,11 @@ ZONE: dict[str, list[tuple[str, str]]] = {
         ("MX", "1 smtp.google.com."),
     ],
     "google._domainkey.acme.test": [("TXT", GOOGLE_DKIM)],
+    # Exchange Autodiscover for acme.test's on-prem mailboxes: the SRV record clients look up
+    # when https://acme.test/ and https://autodiscover.acme.test/ do not answer (Microsoft's
+    # step 4), pointing at the sandbox's Exchange host (port 443, the only one clients accept).
+    "_autodiscover._tcp.acme.test": [("SRV", "0 0 443 exchange.acme.test.")],
+    "exchange.acme.test": [("A", "127.0.0.1")],
     "_dmarc.acme.test": [("TXT", "v=DMARC1; p=quarantine; rua=mailto:dmarc@acme.test")],
     # outlook-ready.test: good for Outlook (DKIM selectors are CNAMEs to the tenant's keys).
     "outlook-ready.test": [
@@ -77,6 +82,12 @@ ZONE: dict[str, list[tuple[str, str]]] = {
 }
 ZONE_APEXES = ("test", "google.com", "outlook.com", "sendgrid.net", "sparkpostmail.com")
 SILENT = ("slow.test",)
+
+
+def stand_in_hosts() -> list[str]:
+    """The names whose A record is this machine: hosts the sandbox itself plays (its TLS
+    certificate names them; MAILROOM_CONNECT_TO sends their port 443 to the sandbox)."""
+    return sorted(name for name, records in ZONE.items() if ("A", "127.0.0.1") in records)
 
 
 def _txt(value: str) -> str:

@@ -41,10 +41,10 @@ Reading, the way a client tracks a folder (Microsoft's SyncFolderItems and GetIt
 - Nothing is ever changed by reading; a write a reader should never make (UpdateItem,
   MoveItem, DeleteItem, MarkAsJunk, ...) is recorded in the mailbox's ``mutation_attempts``.
 
-Not implemented: Autodiscover, Kerberos (a SPNEGO token is refused), the rest of EWS (it
-answers ErrorInvalidOperation), drafts (SaveOnly), attachments as EWS objects (they travel
-inside MimeContent), Update / Delete / ReadFlagChange sync changes (the sandbox's folders only
-grow and Mailroom marks nothing read).
+Autodiscover is sandbox/autodiscover.py. Not implemented: Kerberos (a SPNEGO token is
+refused), the rest of EWS (it answers ErrorInvalidOperation), drafts (SaveOnly), attachments
+as EWS objects (they travel inside MimeContent), Update / Delete / ReadFlagChange sync changes
+(the sandbox's folders only grow and Mailroom marks nothing read).
 """
 
 from __future__ import annotations

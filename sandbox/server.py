@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import graph_notifications, pubsub
 from .client import SandboxClient
-from .dns import DnsService
+from .dns import DnsService, stand_in_hosts
 from .httpcore import Context
 from .imap import ImapService
 from .smtp import SmtpService
@@ -85,6 +85,17 @@ class RunningSandbox:
             "MAILROOM_MICROSOFT_AUTHORITY_URL": f"{secure}/microsoft/login",
             "MAILROOM_GRAPH_URL": f"{base}/microsoft/graph",
             "MAILROOM_PROVIDER_CA_BUNDLE": self.ca_file,
+            # The hosts the sandbox plays (Exchange's, found by Autodiscover) on the port
+            # clients use for them, 443, reach its HTTPS server instead.
+            **(
+                {
+                    "MAILROOM_CONNECT_TO": {
+                        f"{name}:443": f"{self.host}:{self.https_port}" for name in stand_in_hosts()
+                    }
+                }
+                if self.https_port
+                else {}
+            ),
             **(
                 {"MAILROOM_DNS_NAMESERVER": self.host, "MAILROOM_DNS_PORT": self.dns_port}
                 if self.dns_port
@@ -140,7 +151,7 @@ def start_sandbox(
     ``cert_dir`` receives ca.pem / key.pem (a temporary directory when not given).
     ``ews_users`` maps Exchange on-prem mailbox addresses to their passwords; ``imap_users``
     SMTP logins that have an IMAP mailbox (sandbox/imap.py) to their password."""
-    tls: TlsMaterial = generate_self_signed(cert_dir)
+    tls: TlsMaterial = generate_self_signed(cert_dir, host_names=tuple(stand_in_hosts()))
     ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_context.load_cert_chain(tls.cert_file, tls.key_file)
     store = Store(state_file=state_file, rotation_grace_seconds=rotation_grace_seconds)

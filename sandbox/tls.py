@@ -26,9 +26,12 @@ class TlsMaterial:
     cert_pem: bytes
 
 
-def generate_self_signed(directory: str | os.PathLike[str] | None = None) -> TlsMaterial:
-    """A certificate for 127.0.0.1 / localhost / ::1 that is its own CA (basicConstraints CA=True),
-    so the same PEM works as ``verify=`` bundle for requests, msal and smtplib."""
+def generate_self_signed(
+    directory: str | os.PathLike[str] | None = None, *, host_names: tuple[str, ...] = ()
+) -> TlsMaterial:
+    """A certificate for 127.0.0.1 / localhost / ::1 (and `host_names`, the hosts the sandbox
+    plays, such as an Exchange server's) that is its own CA (basicConstraints CA=True), so the
+    same PEM works as ``verify=`` bundle for requests, msal and smtplib."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Mailroom sandbox")])
     now = dt.datetime.now(dt.UTC)
@@ -44,6 +47,7 @@ def generate_self_signed(directory: str | os.PathLike[str] | None = None) -> Tls
             x509.SubjectAlternativeName(
                 [
                     x509.DNSName("localhost"),
+                    *(x509.DNSName(name) for name in host_names),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1")),
                 ]

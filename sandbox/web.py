@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, esp, ews, google, microsoft
+from . import autodiscover, control, esp, ews, google, microsoft
 from .httpcore import Context, Request, Response, json_response
 
 log = logging.getLogger("sandbox.http")
@@ -39,6 +39,10 @@ def route(ctx: Context, req: Request) -> Response:
             return response
     elif path.startswith("/exchange/"):
         response = ews.route(ctx, req, path[len("/exchange") :])
+        if response is not None:
+            return response
+    elif path.lower().startswith("/autodiscover/"):
+        response = autodiscover.route(ctx, req)
         if response is not None:
             return response
     elif path.rstrip("/") == "/esp":
@@ -123,9 +127,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(head + response.body)
+        # A HEAD answer has the GET's headers and no body (RFC 9110 9.3.2).
+        self.wfile.write(head if self.command == "HEAD" else head + response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

@@ -1,7 +1,7 @@
 """The login check for Exchange On-Prem (2013 / 2016) through EWS with exchangelib: an
-explicit EWS URL, or Autodiscover from the mailbox address. Mailroom does not poll these
-mailboxes for bounces (README, "Connecting a channel"), so a login that can read the inbox's
-folder is all that is checked."""
+explicit EWS URL, or Autodiscover from the mailbox address (exchangelib's SOAP Autodiscover:
+https://<domain>/, https://autodiscover.<domain>/, the http redirect, then DNS SRV
+_autodiscover._tcp.<domain>), then a login that can read the inbox's folder."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import requests
 import urllib3
 from django.conf import settings
 from exchangelib import DELEGATE, Account, Configuration, Credentials
+from exchangelib.autodiscover.discovery import Autodiscovery
 from exchangelib.errors import (
     AutoDiscoverFailed,
     ErrorAccessDenied,
@@ -28,6 +29,8 @@ from requests.utils import select_proxy
 from .addresses import AddressRefused, resolve_checked
 
 TIMEOUT_SECONDS = 15
+# exchangelib's own default for one nameserver's answer during Autodiscover.
+AUTODISCOVER_DNS_TIMEOUT = Autodiscovery.DNS_RESOLVER_ATTRS.get("timeout", 4.0)
 
 
 class _ProviderCAAdapter(requests.adapters.HTTPAdapter):
@@ -49,9 +52,11 @@ class _ProviderCAAdapter(requests.adapters.HTTPAdapter):
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
         parts = urlsplit(request.url)
         name = parts.hostname or ""
-        address = resolve_checked(name, _port(parts))
+        target_host, target_port = connect_target(name, _port(parts))
+        address = resolve_checked(target_host, target_port)
         host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         host_params["host"] = address
+        host_params["port"] = target_port
         request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
         if host_params["scheme"] == "https":
             pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
@@ -61,6 +66,15 @@ class _ProviderCAAdapter(requests.adapters.HTTPAdapter):
 
 def _port(parts) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def connect_target(host: str, port: int) -> tuple[str, int]:
+    """Where to connect for host:port: MAILROOM_CONNECT_TO's entry for it, else itself."""
+    target = settings.MAILROOM_CONNECT_TO.get(f"{host.lower()}:{port}")
+    if not target:
+        return host, port
+    target_host, _, target_port = target.rpartition(":")
+    return target_host.strip("[]"), int(target_port)
 
 
 NOT_HTTP = "the server did not answer as an HTTP server (is this the EWS address?)"
@@ -83,9 +97,22 @@ def reachability_text(exc: BaseException) -> str:
 
 
 def ews_protocol_setup(*, timeout: int) -> None:
-    """Before each exchangelib call: its HTTP timeout and TLS trust live on the protocol class."""
+    """Before each exchangelib call: its HTTP timeout and TLS trust live on the protocol class,
+    and Autodiscover's DNS look-ups (the SRV record, the hosts' names) ask the nameserver
+    Mailroom is set to use (MAILROOM_DNS_NAMESERVER; the system's when empty)."""
     BaseProtocol.TIMEOUT = timeout
     BaseProtocol.HTTP_ADAPTER_CLS = _ProviderCAAdapter
+    if settings.MAILROOM_DNS_NAMESERVER:
+        Autodiscovery.DNS_RESOLVER_KWARGS = {"configure": False}
+        Autodiscovery.DNS_RESOLVER_ATTRS = {
+            "nameservers": [settings.MAILROOM_DNS_NAMESERVER],
+            "port": settings.MAILROOM_DNS_PORT,
+            "timeout": settings.MAILROOM_DNS_TIMEOUT,
+            "lifetime": settings.MAILROOM_DNS_TIMEOUT,
+        }
+    else:
+        Autodiscovery.DNS_RESOLVER_KWARGS = {}
+        Autodiscovery.DNS_RESOLVER_ATTRS = {"timeout": AUTODISCOVER_DNS_TIMEOUT}
 
 
 class EwsLoginFailed(Exception):

@@ -2,6 +2,7 @@
 the defaults here are the embedded ones `make run` uses: SQLite and a serverless broker."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -303,6 +304,23 @@ MAILROOM_PROVIDER_CA_BUNDLE = env(
     "PROVIDER_CA_BUNDLE",
     default=str(VAR_DIR / "sandbox" / "ca.pem") if SANDBOX_HTTPS_URL else None,
 )
+# Where to connect instead, per "host:port" (curl's --connect-to): TLS and the Host header still
+# name the host asked for. For a server reached through a port forward; make run sends the
+# sandbox's Exchange host (found by Autodiscover, always on 443) to the sandbox's HTTPS port.
+# MAILROOM_CONNECT_TO="exchange.example.com:443=10.0.0.5:8443,…"; production sets none.
+MAILROOM_CONNECT_TO: dict[str, str] = {
+    key.strip(): value.strip()
+    for key, _, value in (
+        item.partition("=")
+        for item in env.list(
+            "MAILROOM_CONNECT_TO",
+            default=[f"exchange.acme.test:443={urlsplit(SANDBOX_HTTPS_URL).netloc}"]
+            if SANDBOX_HTTPS_URL
+            else [],
+        )
+    )
+    if value.strip()
+}
 MAILROOM_NAVIGATION_CONTEXT: list[str] = []
 # Where recipients reach Mailroom's public pages (the one-click unsubscribe link in every
 # campaign email): https in production (RFC 8058 requires it), the local server for make run.
