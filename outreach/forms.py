@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -240,7 +241,8 @@ def _owner_field(user: User) -> forms.ModelChoiceField:
         queryset=user_list_visible(user=user).order_by("email"),
         initial=user.pk,
         empty_label=None,
-        help_text="The rep who works this prospect.",
+        label=_("Owner"),
+        help_text=_("The rep who works this prospect."),
     )
 
 
@@ -251,6 +253,13 @@ class ProspectForm(forms.ModelForm):
     class Meta:
         model = Prospect
         fields = ["email", "first_name", "last_name", "company", "title"]
+        labels = {
+            "email": _("Email"),
+            "first_name": _("First name"),
+            "last_name": _("Last name"),
+            "company": _("Company"),
+            "title": _("Title"),
+        }
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -266,9 +275,11 @@ class ProspectForm(forms.ModelForm):
 
 class ProspectImportUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text=f"The first row names the columns; one prospect per row. At most "
-        f"{MAX_FILE_BYTES // 1024 // 1024} MB, UTF-8.",
+        label=_("CSV file"),
+        help_text=format_lazy(
+            _("The first row names the columns; one prospect per row. At most {size} MB, UTF-8."),
+            size=MAX_FILE_BYTES // 1024 // 1024,
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
@@ -278,21 +289,21 @@ class ProspectImportMappingForm(forms.Form):
     new prospects."""
 
     on_duplicate = forms.ChoiceField(
-        label="Addresses that are already prospects",
+        label=_("Addresses that are already prospects"),
         choices=ProspectImport.OnDuplicate.choices,
         widget=forms.RadioSelect,
     )
 
     def __init__(self, *args, prospect_import: ProspectImport, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        columns = [("", "— not in the file —")] + [
-            (str(index), heading or f"Column {index + 1}")
+        columns = [("", gettext("— not in the file —"))] + [
+            (str(index), heading or gettext("Column %(number)s") % {"number": index + 1})
             for index, heading in enumerate(prospect_import.headers)
         ]
         for field, label in IMPORT_FIELDS.items():
             initial = prospect_import.mapping.get(field)
             self.fields[f"column_{field}"] = forms.ChoiceField(
-                label=label,
+                label=gettext(label),
                 choices=columns,
                 required=field == "email",
                 initial="" if initial is None else str(initial),
@@ -300,7 +311,7 @@ class ProspectImportMappingForm(forms.Form):
         self.fields["on_duplicate"].initial = prospect_import.on_duplicate
         if user.role != User.Role.REP:
             self.fields["owner"] = _owner_field(user)
-            self.fields["owner"].help_text = "Who the new prospects belong to."
+            self.fields["owner"].help_text = gettext("Who the new prospects belong to.")
 
     def mapping(self) -> dict[str, int]:
         return {

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
@@ -26,13 +27,14 @@ from .selectors import prospect_list
 MAX_FILE_BYTES = 20 * 1024 * 1024  # about 200,000 prospects of typical width
 CHUNK_ROWS = 500
 
-# The prospect fields a column can fill, in the order the mapping form shows them.
+# The prospect fields a column can fill, in the order the mapping form shows them (English:
+# the stored reasons name them; the form translates them).
 IMPORT_FIELDS: dict[str, str] = {
-    "email": "Email (required)",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "company": "Company",
-    "title": "Title",
+    "email": gettext_noop("Email (required)"),
+    "first_name": gettext_noop("First name"),
+    "last_name": gettext_noop("Last name"),
+    "company": gettext_noop("Company"),
+    "title": gettext_noop("Title"),
 }
 # Headings people use for each field, compared lower-case with spaces, dashes and
 # underscores removed.
@@ -77,8 +79,11 @@ def _decode(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ValidationError(
-            f"The file is not UTF-8 text (the first unreadable byte is on line {line:,}). "
-            "Save it as “CSV UTF-8” in your spreadsheet program and upload it again."
+            gettext(
+                "The file is not UTF-8 text (the first unreadable byte is on line %(line)s). "
+                "Save it as “CSV UTF-8” in your spreadsheet program and upload it again."
+            )
+            % {"line": f"{line:,}"}
         ) from exc
 
 
@@ -99,29 +104,35 @@ def prospect_import_start(*, user: User, file_name: str, raw: bytes) -> Prospect
     wrong with the file (too large, not UTF-8 text, no header, no data rows)."""
     if len(raw) > MAX_FILE_BYTES:
         raise ValidationError(
-            f"The file is {len(raw) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MB. Split it into smaller files."
+            gettext(
+                "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files."
+            )
+            % {"size": f"{len(raw) / 1024 / 1024:.1f}", "limit": MAX_FILE_BYTES // 1024 // 1024}
         )
     text = _decode(raw)
     if "\x00" in text:
-        raise ValidationError("The file holds NUL characters: it is not a CSV text file.")
+        raise ValidationError(gettext("The file holds NUL characters: it is not a CSV text file."))
     delimiter = _delimiter(text)
     records = _records(text, delimiter)
     try:
         headers = next(records, None)
         has_rows = any(any(cell.strip() for cell in row) for row in records)
     except csv.Error as exc:
-        raise ValidationError(f"The file cannot be read as CSV: {exc}.") from exc
+        raise ValidationError(
+            gettext("The file cannot be read as CSV: %(error)s.") % {"error": exc}
+        ) from exc
     if not text.strip():
-        raise ValidationError("The file is empty.")
+        raise ValidationError(gettext("The file is empty."))
     if headers is None or not any(cell.strip() for cell in headers):
         raise ValidationError(
-            "The first row is empty: it must name the columns (Email, First name, …)."
+            gettext("The first row is empty: it must name the columns (Email, First name, …).")
         )
     if not has_rows:
         raise ValidationError(
-            "The file has a header row but no prospects under it. The first row must name the "
-            "columns (Email, First name, …) and each row after it is one prospect."
+            gettext(
+                "The file has a header row but no prospects under it. The first row must name "
+                "the columns (Email, First name, …) and each row after it is one prospect."
+            )
         )
     prospect_import = ProspectImport(
         organization_id=user.organization_id,
@@ -150,18 +161,22 @@ def prospect_import_confirm(
     ValidationError when no column is the email address or a column is used twice."""
     locked = ProspectImport.objects.select_for_update().get(pk=prospect_import.pk)
     if locked.status != ProspectImport.Status.MAPPING:
-        raise ValidationError("This import has already started.")
+        raise ValidationError(gettext("This import has already started."))
     if "email" not in mapping:
-        raise ValidationError("Pick the column that holds the email address.")
+        raise ValidationError(gettext("Pick the column that holds the email address."))
     used = list(mapping.values())
     if len(used) != len(set(used)):
-        raise ValidationError("Each column can fill one field only: a column is picked twice.")
+        raise ValidationError(
+            gettext("Each column can fill one field only: a column is picked twice.")
+        )
     if any(not 0 <= column < len(locked.headers) for column in used):
-        raise ValidationError("Pick columns of the file.")
+        raise ValidationError(gettext("Pick columns of the file."))
     if on_duplicate not in ProspectImport.OnDuplicate.values:
-        raise ValidationError("Choose what to do with addresses that are already prospects.")
+        raise ValidationError(
+            gettext("Choose what to do with addresses that are already prospects.")
+        )
     if not user_list_visible(user=user).filter(pk=owner.pk).exists():
-        raise ValidationError("Pick an owner from your team.")
+        raise ValidationError(gettext("Pick an owner from your team."))
     locked.mapping = mapping
     locked.on_duplicate = on_duplicate
     locked.owner = owner

@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex, Substr
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -131,19 +131,28 @@ class ProspectDeleteEffects:
     @property
     def sentence(self) -> str:
         """What deleting the prospect does, as the confirmation asks it."""
-        parts = []
-        if self.open_enrollments:
-            parts.append(
-                f"{self.open_enrollments} campaign enrollment"
-                f"{'s end' if self.open_enrollments != 1 else ' ends'}"
-            )
-        if self.pending_emails:
-            parts.append(
-                f"{self.pending_emails} email{'s' if self.pending_emails != 1 else ''} not sent "
-                f"yet {'are' if self.pending_emails != 1 else 'is'} cancelled"
-            )
-        effect = (" and ".join(parts) + ". ") if parts else "They are in no running campaign. "
-        return effect + "Emails already sent stay in the outbox and the analytics."
+        enrollments = ngettext(
+            "%(count)s campaign enrollment ends",
+            "%(count)s campaign enrollments end",
+            self.open_enrollments,
+        ) % {"count": self.open_enrollments}
+        emails = ngettext(
+            "%(count)s email not sent yet is cancelled",
+            "%(count)s emails not sent yet are cancelled",
+            self.pending_emails,
+        ) % {"count": self.pending_emails}
+        if self.open_enrollments and self.pending_emails:
+            effect = gettext("%(enrollments)s and %(emails)s.") % {
+                "enrollments": enrollments,
+                "emails": emails,
+            }
+        elif self.open_enrollments or self.pending_emails:
+            effect = gettext("%(effect)s.") % {
+                "effect": enrollments if self.open_enrollments else emails
+            }
+        else:
+            effect = gettext("They are in no running campaign.")
+        return effect + " " + gettext("Emails already sent stay in the outbox and the analytics.")
 
 
 def prospect_delete_effects(*, prospect: Prospect) -> ProspectDeleteEffects:

@@ -123,9 +123,9 @@ def prospects(request):
             "owners": None if request.user.is_rep else owners,
             "companies": prospect_companies(user=request.user),
             "address_choices": [
-                ("", "All addresses"),
+                ("", gettext("All addresses")),
                 *Prospect.EmailStatus.choices,
-                (SUPPRESSED, "On the suppression list"),
+                (SUPPRESSED, gettext("On the suppression list")),
             ],
             "export_query": request.GET.urlencode(),
             "campaigns": campaign_list(user=request.user).exclude(status=Campaign.Status.ARCHIVED),
@@ -201,7 +201,7 @@ def prospect_new(request):
         except ValidationError as exc:
             _add_field_errors(form, exc)
         else:
-            messages.success(request, f"Added {prospect.full_name}.")
+            messages.success(request, gettext("Added %(name)s.") % {"name": prospect.full_name})
             return redirect("prospect_detail", pk=prospect.pk)
     return render(request, "outreach/prospect_form.html", {"form": form, "prospect": None})
 
@@ -217,7 +217,7 @@ def prospect_edit(request, pk: int):
         except ValidationError as exc:
             _add_field_errors(form, exc)
         else:
-            messages.success(request, f"Saved {prospect.full_name}.")
+            messages.success(request, gettext("Saved %(name)s.") % {"name": prospect.full_name})
             return redirect("prospect_detail", pk=prospect.pk)
     return render(request, "outreach/prospect_form.html", {"form": form, "prospect": prospect})
 
@@ -228,7 +228,7 @@ def prospect_remove(request, pk: int):
     prospect = get_object_or_404(prospect_list(user=request.user), pk=pk)
     name = prospect.full_name
     prospect_delete(prospect=prospect)
-    messages.success(request, f"Deleted {name}.")
+    messages.success(request, gettext("Deleted %(name)s.") % {"name": name})
     return redirect("prospects")
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -278,3 +279,42 @@ def test_compose_in_korean_and_in_english(client, korean_rep, manager):
     page = client.get(reverse("compose")).content.decode()
     assert "<h1>Compose</h1>" in page and "Connect Gmail or Outlook to unlock sending." in page
     assert "Merge fields" in page and "병합 필드" not in page
+
+
+# --- Prospects ------------------------------------------------------------------------------------
+
+
+def test_the_prospect_pages_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    prospect = ProspectFactory(
+        organization=korean_rep.organization, owner=korean_rep, first_name="민준", last_name="김"
+    )
+    pages = {
+        reverse("prospects"): ("CSV 가져오기", "Import CSV"),
+        reverse("prospect_detail", args=[prospect.pk]): (
+            "진행 중인 캠페인에 등록되어 있지 않습니다.",
+            "They are in no running campaign.",
+        ),
+        reverse("prospect_edit", args=[prospect.pk]): ("직함", "Title"),
+        reverse("prospect_new"): ("잠재 고객 추가", "Add a prospect"),
+        reverse("prospect_import_new"): (
+            "CSV 파일에서 잠재 고객 가져오기",
+            "Import prospects from a CSV file",
+        ),
+    }
+    for user, language in ((korean_rep, 0), (manager, 1)):
+        client.force_login(user)
+        for url, words in pages.items():
+            page = client.get(url).content.decode()
+            assert words[language] in page, (url, words[language])
+            assert words[1 - language] not in page, (url, words[1 - language])
+
+    client.force_login(korean_rep)
+    page = client.get(reverse("prospects"), {"q": "nobody"}).content.decode()
+    assert "검색어와 필터에 맞는 잠재 고객이 없습니다. 검색어: “nobody”." in page
+    answer = client.post(
+        reverse("prospect_import_new"),
+        {"file": SimpleUploadedFile("blank.csv", b"\n\n", content_type="text/csv")},
+    )
+    assert "파일이 비어 있습니다." in answer.content.decode()
