@@ -140,7 +140,8 @@ def _claim_sql(*, ignore_backoff: bool) -> str:
             f"WHERE {quote('id')} = %(id)s AND {quote('status')} = %(connected)s "
             f"AND (({quote('kind')} IN (%(gmail)s, %(graph)s) "
             f"AND {quote('can_read_inbox')} = %(readable)s) "
-            f"OR ({quote('kind')} = %(smtp)s AND {quote('imap_host')} <> '')) "
+            f"OR ({quote('kind')} = %(smtp)s AND {quote('imap_host')} <> '') "
+            f"OR ({quote('kind')} = %(onprem)s AND {quote('ews_url')} <> '')) "
             f"AND ({quote('poll_lease_until')} IS NULL OR {quote('poll_lease_until')} < %(now)s)"
             f"{backoff} "
             f"RETURNING {columns}, EXISTS (SELECT 1 FROM {messages} AS m "
@@ -166,6 +167,7 @@ def _claim(
         "gmail": Kind.GMAIL.value,
         "graph": Kind.EXCHANGE_ONLINE.value,
         "smtp": Kind.CUSTOM_SMTP.value,
+        "onprem": Kind.EXCHANGE_ONPREM.value,
         "connected": Status.CONNECTED.value,
         "readable": True,
     }

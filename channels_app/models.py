@@ -106,6 +106,8 @@ class DeliveryChannel(TimeStampedModel):
     # Bounce polling cursors and health.
     gmail_history_id = models.PositiveBigIntegerField(null=True, blank=True)
     graph_delta_link = models.TextField(blank=True)
+    # Exchange On-Prem: the inbox's SyncFolderItems state (opaque, Exchange's own).
+    ews_sync_state = models.TextField(blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_poll_result = models.CharField(max_length=500, blank=True)
     poll_lease_until = models.DateTimeField(null=True, blank=True)
@@ -199,14 +201,20 @@ class DeliveryChannel(TimeStampedModel):
     @classmethod
     def polled_q(cls) -> Q:
         """Channels whose inbox the poller reads: Gmail / Exchange Online with read access,
-        and SMTP channels with an IMAP inbox."""
-        return Q(kind__in=cls.POLLED_KINDS, can_read_inbox=True) | (
-            Q(kind=cls.Kind.CUSTOM_SMTP) & ~Q(imap_host="")
+        SMTP channels with an IMAP inbox, and Exchange On-Prem mailboxes through EWS."""
+        return (
+            Q(kind__in=cls.POLLED_KINDS, can_read_inbox=True)
+            | (Q(kind=cls.Kind.CUSTOM_SMTP) & ~Q(imap_host=""))
+            | (Q(kind=cls.Kind.EXCHANGE_ONPREM) & ~Q(ews_url=""))
         )
 
     @property
     def is_polled(self) -> bool:
-        return (self.kind in self.POLLED_KINDS and self.can_read_inbox) or self.has_imap
+        return (
+            (self.kind in self.POLLED_KINDS and self.can_read_inbox)
+            or self.has_imap
+            or (self.kind == self.Kind.EXCHANGE_ONPREM and bool(self.ews_url))
+        )
 
     @property
     def supports_bounce_tracking(self) -> bool:

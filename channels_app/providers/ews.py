@@ -132,20 +132,24 @@ def _exchange_errors() -> Iterator[None]:
     except ResponseMessageError as exc:
         raise PermanentProviderError(f"Exchange rejected the message: {exc}") from exc
     except TransportError as exc:
-        refused = address_refused(exc)
-        if refused is not None:
-            raise PermanentProviderError(
-                f"{refused.message} — change the Exchange server in Email settings, then Retry send"
-            ) from exc
-        raise TransientProviderError(
-            f"Could not reach the Exchange server: {reachability_text(exc)}"
+        raise unreachable(
+            exc, fix=" — change the Exchange server in Email settings, then Retry send"
         ) from exc
     except EWSError as exc:
         raise PermanentProviderError(f"Exchange rejected the message: {exc}") from exc
     except (requests.RequestException, OSError) as exc:
-        raise TransientProviderError(
-            f"Could not reach the Exchange server: {reachability_text(exc)}"
-        ) from exc
+        raise unreachable(exc) from exc
+
+
+def unreachable(
+    exc: BaseException, *, fix: str = ""
+) -> PermanentProviderError | TransientProviderError:
+    """What a network failure talking to Exchange means: an address Mailroom may not connect to
+    (for good, with `fix` said after it), else a server out of reach for now."""
+    refused = address_refused(exc) if isinstance(exc, TransportError) else None
+    if refused is not None:
+        return PermanentProviderError(f"{refused.message}{fix}")
+    return TransientProviderError(f"Could not reach the Exchange server: {reachability_text(exc)}")
 
 
 def send_via_ews(

@@ -29,6 +29,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.tokens import channel_access_token
 
 from . import ews, gmail, graph, imap, smtp
+from .ews_inbox import EwsInbox
 from .gmail_inbox import GmailInbox
 from .graph_inbox import GraphInbox
 from .imap_inbox import ImapInbox
@@ -166,7 +167,18 @@ class SmtpRelay(Provider):
 
 
 class ExchangeOnPrem(Provider):
-    """EWS with the mailbox's credentials, or SMTP submission when the channel names a host."""
+    """EWS with the mailbox's credentials, or SMTP submission when the channel names a host.
+    Its inbox is read through EWS (SyncFolderItems) either way."""
+
+    def inbox(self, channel: DeliveryChannel, *, force_refresh: bool = False) -> Inbox | None:
+        if not channel.ews_url:
+            return None
+        return EwsInbox(
+            ews_url=channel.ews_url,
+            mailbox_address=channel.mailbox_address,
+            username=channel.username,
+            password=channel.password,
+        )
 
     def deliver(self, channel: DeliveryChannel, message: OutgoingMessage) -> str:
         ews.send(

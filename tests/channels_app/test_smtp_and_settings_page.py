@@ -278,7 +278,7 @@ def test_the_page_presents_every_option_with_its_trade_offs(client, rep):
         "SMTP provider",
         "dedicated IPs",
         "Exchange On-Prem",
-        "Bounce tracking is not supported",
+        "read from the mailbox's Inbox through EWS",
         "Marketo servers",
         "Not integrated",
         "No channel yet",
