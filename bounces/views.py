@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from .polling import SYNC_OVERDUE_AFTER, channel_poll_request
@@ -59,7 +60,11 @@ def channel_resume(request, pk: int):
     if channel is None or not channel_can_resume_campaigns(channel=channel, user=request.user):
         raise Http404
     if channel_campaigns_resume(channel=channel, user=request.user):
-        messages.success(request, f"Campaign sends from {channel.mailbox_address} resumed.")
+        messages.success(
+            request,
+            gettext("Campaign sends from %(mailbox)s resumed.")
+            % {"mailbox": channel.mailbox_address},
+        )
     return redirect("bounces")
 
 
@@ -72,9 +77,12 @@ def channel_poll_now(request, pk: int):
     if channel_poll_request(channel=channel):
         messages.success(
             request,
-            f"Checking {channel.mailbox_address or channel.imap_username} for bounces now; "
-            "refresh in a moment.",
+            gettext("Checking %(mailbox)s for bounces now; refresh in a moment.")
+            % {"mailbox": channel.mailbox_address or channel.imap_username},
         )
     else:
-        messages.warning(request, f"{channel} is not connected: reconnect it first.")
+        messages.warning(
+            request,
+            gettext("%(channel)s is not connected: reconnect it first.") % {"channel": channel},
+        )
     return redirect(f"{reverse('bounces')}?tab=mailboxes")

@@ -1,6 +1,7 @@
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from core.timefmt import relative_time
 
@@ -8,10 +9,10 @@ register = template.Library()
 
 
 @register.simple_tag
-def when(moment, empty: str = "never"):
+def when(moment, empty: str = ""):
     """A <time> element: the relative time, with the exact local time on hover."""
     if not moment:
-        return format_html('<span class="muted">{}</span>', empty)
+        return format_html('<span class="muted">{}</span>', empty or gettext("never"))
     local = timezone.localtime(moment)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',

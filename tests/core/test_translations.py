@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
+from bounces.models import Bounce
 from bounces.services import bounce_record_send_rejection
 from suppression.links import unsubscribe_url
 from tests.factories import (
@@ -153,7 +154,9 @@ def _bounced_three_minutes_ago(sender):
         diagnostic="550 5.1.1 user unknown",
         hard=True,
     )
-    FeedEvent.objects.update(created_at=timezone.now() - timedelta(minutes=3, seconds=5))
+    three_minutes_ago = timezone.now() - timedelta(minutes=3, seconds=5)
+    FeedEvent.objects.update(created_at=three_minutes_ago)
+    Bounce.objects.update(occurred_at=three_minutes_ago)
 
 
 def test_one_bounce_in_the_feed_in_korean_for_the_rep_and_english_for_the_manager(
@@ -318,3 +321,25 @@ def test_the_prospect_pages_in_korean_for_the_rep_and_english_for_the_manager(
         {"file": SimpleUploadedFile("blank.csv", b"\n\n", content_type="text/csv")},
     )
     assert "파일이 비어 있습니다." in answer.content.decode()
+
+
+# --- Bounces --------------------------------------------------------------------------------------
+
+
+def test_the_bounces_page_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    _bounced_three_minutes_ago(korean_rep)
+    client.force_login(korean_rep)
+    page = client.get(reverse("bounces")).content.decode()
+    assert "바운스된 이메일" in page and "존재하지 않는 주소" in page and "3분 전" in page
+    assert "하드와 소프트 모두" in page and ">하드</span>" in page
+    for english in ("Bounced emails", "Address does not exist", "3 min ago", "Hard and soft"):
+        assert english not in page, english
+    page = client.get(reverse("bounces"), {"tab": "mailboxes"}).content.decode()
+    assert "지금 확인" in page and "Check now" not in page
+
+    client.force_login(manager)
+    page = client.get(reverse("bounces")).content.decode()
+    assert "Bounced emails" in page and "Address does not exist" in page and "3 min ago" in page
+    assert "바운스된 이메일" not in page
