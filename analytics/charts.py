@@ -1,12 +1,15 @@
 """Charts drawn on the server as inline SVG: no JavaScript, no CDN, they print, and every bar
-carries a <title> a browser shows on hover."""
+carries a <title> a browser shows on hover. Their words and dates are in the reader's language
+(the day labels in the locale's MONTH_DAY_FORMAT: "Dec 2", "12월 2일")."""
 
 import math
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from django.utils.formats import date_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext
 
 from .selectors import DayPoint, Figures
 
@@ -44,7 +47,7 @@ def _percent(rate: float | None) -> str:
 
 
 def _day_label(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    return date_format(day, "MONTH_DAY_FORMAT")
 
 
 PHONE_WIDTH = 380
@@ -73,9 +76,20 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
     rate_top = rate_step * ticks / 100
     slot = plot_w / count
     bar = max(slot * 0.7, 1)
+    words = {
+        "title": escape(gettext("Emails sent per day and bounce rate")),
+        "sent": escape(gettext("sent")),
+        "bounced": escape(gettext("bounced")),
+        "rate": escape(gettext("bounce rate (right axis)")),
+    }
+    tip_words = gettext(
+        "%(day)s: %(sent)s sent, %(bounced)s bounced (%(rate)s), %(replied)s replies"
+    )
+    # A date format of its own to translate: "Wed 02 Dec 2026", "2026년 12월 2일 (수)".
+    tip_day = pgettext("chart tooltip date format", "D d M Y")
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="Emails sent per day and bounce rate" xmlns="http://www.w3.org/2000/svg" '
+        f'aria-label="{words["title"]}" xmlns="http://www.w3.org/2000/svg" '
         f'font-size="11" font-family="inherit">'
     ]
     for tick in range(ticks + 1):
@@ -95,8 +109,14 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
         sent_h = plot_h * figures.sent / most
         bounced_h = plot_h * figures.bounced / most
         tip = escape(
-            f"{point.day:%a %d %b %Y}: {figures.sent:,} sent, {figures.bounced:,} bounced "
-            f"({_percent(figures.bounce_rate)}), {figures.replied:,} replies"
+            tip_words
+            % {
+                "day": date_format(point.day, tip_day),
+                "sent": f"{figures.sent:,}",
+                "bounced": f"{figures.bounced:,}",
+                "rate": _percent(figures.bounce_rate),
+                "replied": f"{figures.replied:,}",
+            }
         )
         parts.append(
             f"<g><title>{tip}</title>"
@@ -125,11 +145,11 @@ def sends_and_bounce_rate(points: Sequence[DayPoint], *, width: int = 1100) -> S
         parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{RATE}"/>')
     parts.append(
         f'<g transform="translate({left},14)">'
-        f'<rect width="10" height="10" y="-9" fill="{SENT}"/><text x="14">sent</text>'
+        f'<rect width="10" height="10" y="-9" fill="{SENT}"/><text x="14">{words["sent"]}</text>'
         f'<rect x="60" width="10" height="10" y="-9" fill="{BOUNCED}"/>'
-        f'<text x="74">bounced</text>'
+        f'<text x="74">{words["bounced"]}</text>'
         f'<line x1="140" x2="156" y1="-4" y2="-4" stroke="{RATE}" stroke-width="2"/>'
-        f'<text x="160">bounce rate (right axis)</text></g>'
+        f'<text x="160">{words["rate"]}</text></g>'
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 — every interpolated text is escaped
@@ -144,22 +164,34 @@ def rate_comparison(rows: Sequence[tuple[str, Figures]], *, width: int = 1100) -
         [f.bounce_rate or 0 for _, f in rows] + [f.reply_rate or 0 for _, f in rows] + [0.05]
     )
     scale = _nice_ceiling(top_rate * 100) / 100
+    words = {
+        "title": escape(gettext("Bounce rate and reply rate compared")),
+        "bounce": escape(gettext("bounce rate")),
+        "reply": escape(gettext("reply rate")),
+    }
+    tip_words = gettext("%(label)s: %(sent)s sent, bounce rate %(bounce)s, reply rate %(reply)s")
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="Bounce rate and reply rate compared" xmlns="http://www.w3.org/2000/svg" '
+        f'aria-label="{words["title"]}" xmlns="http://www.w3.org/2000/svg" '
         f'font-size="12" font-family="inherit">',
         f'<g transform="translate({label_w},14)">'
-        f'<rect width="10" height="10" y="-9" fill="{BOUNCED}"/><text x="14">bounce rate</text>'
+        f'<rect width="10" height="10" y="-9" fill="{BOUNCED}"/>'
+        f'<text x="14">{words["bounce"]}</text>'
         f'<rect x="110" width="10" height="10" y="-9" fill="{REPLIED}"/>'
-        f'<text x="124">reply rate</text></g>',
+        f'<text x="124">{words["reply"]}</text></g>',
     ]
     for index, (label, figures) in enumerate(rows):
         y = top + row_h * index
         most_chars = label_w // 7
         short = label if len(label) <= most_chars else label[: most_chars - 1] + "…"
         tip = escape(
-            f"{label}: {figures.sent:,} sent, bounce rate {_percent(figures.bounce_rate)}, "
-            f"reply rate {_percent(figures.reply_rate)}"
+            tip_words
+            % {
+                "label": label,
+                "sent": f"{figures.sent:,}",
+                "bounce": _percent(figures.bounce_rate),
+                "reply": _percent(figures.reply_rate),
+            }
         )
         parts.append(
             f"<g><title>{tip}</title>"

@@ -2,6 +2,8 @@ from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
@@ -13,7 +15,7 @@ MAX_DAYS = 731
 # Dates outside these are typos (or probes): refused with the range, and every date arithmetic
 # on a range (a day before, a day after, time zones) stays far from datetime's year 1 and 9999.
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
-PRESETS = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "12 months")]
+PRESETS = [(7, _("7 days")), (30, _("30 days")), (90, _("90 days")), (365, _("12 months"))]
 
 
 def organization_today(*, user: User) -> date:
@@ -28,8 +30,8 @@ class AnalyticsFilterForm(forms.Form):
 
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    team = forms.ModelChoiceField(queryset=None, required=False, empty_label="All teams")
-    rep = forms.ModelChoiceField(queryset=None, required=False, empty_label="All reps")
+    team = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("All teams"))
+    rep = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("All reps"))
 
     def __init__(self, data, *, user: User):
         super().__init__(data)
@@ -60,7 +62,8 @@ class AnalyticsFilterForm(forms.Form):
         value = self.cleaned_data.get(name)
         if value is not None and not FIRST_DATE <= value <= LAST_DATE:
             raise forms.ValidationError(
-                f"Pick dates between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}."
+                gettext("Pick dates between %(first)s and %(last)s.")
+                % {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()}
             )
         return value
 
@@ -79,7 +82,7 @@ class AnalyticsFilterForm(forms.Form):
         if start > end:
             start, end = end, start
         if (end - start).days >= MAX_DAYS:
-            raise forms.ValidationError("Choose a range of at most two years.")
+            raise forms.ValidationError(gettext("Choose a range of at most two years."))
         data["start"], data["end"] = start, end
         return data
 
@@ -96,7 +99,7 @@ class AnalyticsFilterForm(forms.Form):
             )
         return AnalyticsFilter(first=self.today - timedelta(days=DEFAULT_DAYS - 1), last=self.today)
 
-    def presets(self) -> list[tuple[str, str, bool]]:
+    def presets(self) -> list[tuple[object, str, bool]]:
         """Links for the common ranges ending today: (label, start, active)."""
         current = self.analytics_filter()
         return [

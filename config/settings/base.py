@@ -122,6 +122,9 @@ LANGUAGE_CODE = "en"
 # English and Korean, each complete (tests/core/test_translations.py checks the catalogue).
 LANGUAGES = [("en", "English"), ("ko", "한국어")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates follow the reader's language (Django 5 always localizes; USE_L10N is gone): templates
+# print them with the named formats (DATE_FORMAT, MONTH_DAY_FORMAT), English keeps its own.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -3,6 +3,7 @@ reads pages in their own language — their choice, else their organization's, e
 browser's."""
 
 import gettext
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from analytics.feed import feed_event_record
 from analytics.models import FeedEvent
+from analytics.services import analytics_refresh
 from bounces.models import Bounce
 from bounces.services import bounce_record_send_rejection
 from suppression.links import unsubscribe_url
@@ -343,3 +345,30 @@ def test_the_bounces_page_in_korean_for_the_rep_and_english_for_the_manager(
     page = client.get(reverse("bounces")).content.decode()
     assert "Bounced emails" in page and "Address does not exist" in page and "3 min ago" in page
     assert "바운스된 이메일" not in page
+
+
+# --- Analytics ------------------------------------------------------------------------------------
+
+
+def test_the_dashboards_in_korean_with_korean_dates_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    _bounced_three_minutes_ago(korean_rep)
+    analytics_refresh(organization_id=korean_rep.organization_id)
+    today = timezone.localdate()
+    client.force_login(korean_rep)
+    page = client.get(reverse("analytics")).content.decode()
+    assert "내 대시보드" in page and "바운스율(오른쪽 축)" in page and "수치 계산 방법" in page
+    assert f"{today.year}년 {today.month}월 {today.day}일" in page  # 2026년 12월 2일
+    assert re.search(r">\d{1,2}월 \d{1,2}일</text>", page)  # the chart's day labels
+    for english in ("My dashboard", "bounce rate (right axis)", "How the figures are counted"):
+        assert english not in page, english
+    for name in ("analytics_templates", "analytics_campaigns"):
+        page = client.get(reverse(name)).content.decode()
+        assert "수치 계산 방법" in page and "How the figures are counted" not in page, name
+
+    client.force_login(manager)
+    page = client.get(reverse("analytics")).content.decode()
+    assert "Team dashboard" in page and "bounce rate (right axis)" in page
+    assert f"{today:%b} {today.day}, {today.year}" in page  # Dec 2, 2026, as before
+    assert "년" not in page
