@@ -66,6 +66,12 @@ def _refuse_problem(value: str, check) -> str:
 RECIPIENT_MATCHES = 10
 
 
+def _limit_help(limit: int) -> str:
+    return ngettext("At most %(limit)s character.", "At most %(limit)s characters.", limit) % {
+        "limit": f"{limit:,}"
+    }
+
+
 def recipient_label(prospect: Prospect) -> str:
     """How Compose's "To" shows a picked prospect (and how it knows the pick still stands)."""
     name = prospect.full_name.strip()
@@ -121,9 +127,7 @@ class ComposeForm(forms.Form):
             "zone": self.zone.key
         }
         for name, limit in (("subject", MAX_SUBJECT_CHARS), ("body", MAX_BODY_CHARS)):
-            self.fields[name].help_text = ngettext(
-                "At most %(limit)s character.", "At most %(limit)s characters.", limit
-            ) % {"limit": f"{limit:,}"}
+            self.fields[name].help_text = _limit_help(limit)
 
     def recipient_search(self, query: str) -> list[Prospect]:
         """The prospects "To" finds for `query`: an exact address first, else up to
@@ -228,7 +232,7 @@ class EnrollForm(forms.Form):
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, initial="Outlook plug-in")
+    name = forms.CharField(max_length=100, initial=_("Outlook plug-in"), label=_("Name"))
 
 
 class _OwnerChoice(forms.ModelChoiceField):
@@ -322,19 +326,26 @@ class ProspectImportMappingForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    FORMATS = [("text", "Plain text"), ("html", "HTML (sent with a plain-text alternative)")]
+    FORMATS = [("text", _("Plain text")), ("html", _("HTML (sent with a plain-text alternative)"))]
 
-    name = forms.CharField(max_length=200)
-    subject = forms.CharField(help_text=f"At most {MAX_SUBJECT_CHARS:,} characters.")
+    name = forms.CharField(max_length=200, label=_("Name"))
+    subject = forms.CharField(label=_("Subject"))
     format = forms.ChoiceField(choices=FORMATS, initial="text", widget=forms.RadioSelect)
     body = forms.CharField(
+        label=_("Body"),
         widget=forms.Textarea(attrs={"rows": 14}),
-        help_text="HTML keeps paragraphs, line breaks, bold, italics, lists, headings, quotes "
-        "and links; anything else (scripts, styles, images) is removed when you save.",
+        help_text=_(
+            "HTML keeps paragraphs, line breaks, bold, italics, lists, headings, quotes and "
+            "links; anything else (scripts, styles, images) is removed when you save."
+        ),
     )
     is_shared = forms.BooleanField(
-        required=False, label="Share with my organization (others can use and duplicate it)"
+        required=False, label=_("Share with my organization (others can use and duplicate it)")
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subject"].help_text = _limit_help(MAX_SUBJECT_CHARS)
 
     @classmethod
     def initial_for(cls, template) -> dict:
@@ -362,22 +373,25 @@ class SignatureForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Plain text, added under a “-- ” line to every email you send from Mailroom "
-        "(compose and campaigns; the plug-ins use your mail client's own signature).",
+        label=_("Signature"),
+        help_text=_(
+            "Plain text, added under a “-- ” line to every email you send from Mailroom "
+            "(compose and campaigns; the plug-ins use your mail client's own signature)."
+        ),
     )
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label=_("Name"))
 
 
 class StepForm(forms.Form):
     """A campaign step: the template it sends and how long it waits after the previous step
     (the first step: after enrollment)."""
 
-    template = forms.ModelChoiceField(queryset=None, empty_label="Choose a template…")
-    days = forms.IntegerField(min_value=0, max_value=365, initial=2, label="Wait (days)")
-    hours = forms.IntegerField(min_value=0, max_value=23, initial=0, label="and hours")
+    template = forms.ModelChoiceField(queryset=None, empty_label=_("Choose a template…"))
+    days = forms.IntegerField(min_value=0, max_value=365, initial=2, label=_("Wait (days)"))
+    hours = forms.IntegerField(min_value=0, max_value=23, initial=0, label=_("and hours"))
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -398,7 +412,7 @@ class StepForm(forms.Form):
 class ProspectsEnrollForm(forms.Form):
     """Enroll prospects picked on the prospects list (or everyone the list's filters match)."""
 
-    campaign = forms.ModelChoiceField(queryset=None, empty_label="Choose a campaign…")
+    campaign = forms.ModelChoiceField(queryset=None, empty_label=_("Choose a campaign…"))
     prospects = forms.ModelMultipleChoiceField(queryset=None, required=False)
     everyone_matching = forms.BooleanField(required=False)
 

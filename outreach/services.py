@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.selectors import user_list_visible
@@ -53,7 +54,7 @@ PROSPECT_FIELDS = ("email", "first_name", "last_name", "company", "title", "owne
 
 def _prospect_save(prospect: Prospect, *, user: User) -> Prospect:
     if prospect.owner_id and not user_list_visible(user=user).filter(pk=prospect.owner_id).exists():
-        raise ValidationError({"owner": "Pick an owner from your team."})
+        raise ValidationError({"owner": gettext("Pick an owner from your team.")})
     prospect.email = prospect.email.strip()
     if problem := address_problem(prospect.email):
         raise ValidationError({"email": problem})
@@ -61,7 +62,9 @@ def _prospect_save(prospect: Prospect, *, user: User) -> Prospect:
         organization_id=prospect.organization_id, email__iexact=prospect.email
     ).exclude(pk=prospect.pk)
     if taken.exists():
-        raise ValidationError({"email": "This address is already a prospect in your organization."})
+        raise ValidationError(
+            {"email": gettext("This address is already a prospect in your organization.")}
+        )
     prospect.full_clean(exclude=["organization", "owner"], validate_unique=False)
     prospect.save()
     return prospect
@@ -131,7 +134,12 @@ def _template_save(template: EmailTemplate) -> EmailTemplate:
         organization_id=template.organization_id, owner_id=template.owner_id, name=template.name
     ).exclude(pk=template.pk)
     if taken.exists():
-        raise ValidationError({"name": f"{template.owner} already has a template named this."})
+        raise ValidationError(
+            {
+                "name": gettext("%(owner)s already has a template named this.")
+                % {"owner": template.owner}
+            }
+        )
     template.full_clean(exclude=["organization", "owner"], validate_unique=False)
     template.save()
     return template
@@ -199,7 +207,8 @@ def template_delete(*, template: EmailTemplate) -> None:
     campaigns = sorted(set(template.steps.values_list("campaign__name", flat=True)), key=str.lower)
     if campaigns:
         raise ValidationError(
-            f"Campaign steps use this template ({', '.join(campaigns)}): change those steps first."
+            gettext("Campaign steps use this template (%(campaigns)s): change those steps first.")
+            % {"campaigns": ", ".join(campaigns)}
         )
     template.delete()
 
@@ -208,7 +217,7 @@ def user_signature_update(*, user: User, signature: str) -> None:
     """The signature added under every email the user sends (at most 2,000 characters)."""
     signature = signature.strip()
     if len(signature) > 2000:
-        raise ValidationError({"signature": "A signature is at most 2,000 characters."})
+        raise ValidationError({"signature": gettext("A signature is at most 2,000 characters.")})
     user.signature = signature
     user.save(update_fields=["signature"])
 
@@ -351,7 +360,7 @@ def email_retry(*, email: OutboundEmail) -> OutboundEmail:
     ValidationError when the email is not failed."""
     locked = OutboundEmail.objects.select_for_update().select_related("sender").get(pk=email.pk)
     if locked.status != Status.FAILED:
-        raise ValidationError("Only a failed email can be retried.")
+        raise ValidationError(gettext("Only a failed email can be retried."))
     suppression_check(organization_id=locked.organization_id, address=locked.to_address)
     channel = email_channel_resolve(sender=locked.sender, source=locked.source)
     now = timezone.now()
@@ -442,11 +451,14 @@ def _step_check(*, campaign: Campaign, template: EmailTemplate, delay: timedelta
     if template.organization_id != campaign.organization_id:
         raise PermissionDenied
     if not timedelta(0) <= delay <= MAX_STEP_DELAY:
-        raise ValidationError({"delay": "A step waits between 0 and 365 days."})
+        raise ValidationError({"delay": gettext("A step waits between 0 and 365 days.")})
     problem = merge_problem(template.subject) or merge_problem(template.body_html or template.body)
     if problem:
         raise ValidationError(
-            {"template": f"The template “{template.name}” cannot be sent: {problem}"}
+            {
+                "template": gettext("The template “%(name)s” cannot be sent: %(problem)s")
+                % {"name": template.name, "problem": problem}
+            }
         )
 
 
@@ -481,8 +493,11 @@ def campaign_step_remove(*, step: CampaignStep) -> None:
     step, or finish when it was the last; the later steps move up."""
     if step.emails.exists():
         raise ValidationError(
-            f"Step {step.position} has already sent emails, which its analytics count: change "
-            "its template or wait instead, or pause the campaign."
+            gettext(
+                "Step %(position)s has already sent emails, which its analytics count: change "
+                "its template or wait instead, or pause the campaign."
+            )
+            % {"position": step.position}
         )
     following = _next_step(step)
     waiting = Enrollment.objects.filter(next_step=step)
@@ -528,9 +543,9 @@ def campaign_status_set(*, campaign: Campaign, status: str) -> None:
     ones included; activating sends what came due meanwhile at once."""
     if status == Campaign.Status.ACTIVE:
         if not campaign.steps.exists():
-            raise ValidationError("Add a step before activating the campaign.")
+            raise ValidationError(gettext("Add a step before activating the campaign."))
     elif status != Campaign.Status.PAUSED:
-        raise ValidationError("A campaign is activated or paused here.")
+        raise ValidationError(gettext("A campaign is activated or paused here."))
     Campaign.objects.filter(pk=campaign.pk).update(status=status, updated_at=timezone.now())
     campaign.status = status
     if status == Campaign.Status.ACTIVE:
@@ -558,7 +573,7 @@ def enrollments_create(
     suppression list are skipped."""
     first_step = campaign.steps.order_by("position").first()
     if first_step is None:
-        raise ValidationError("Add a step to the campaign before enrolling prospects.")
+        raise ValidationError(gettext("Add a step to the campaign before enrolling prospects."))
     if campaign.organization_id != sender.organization_id:
         raise PermissionDenied
     prospects = [p for p in prospects if p.organization_id == campaign.organization_id]

@@ -396,7 +396,9 @@ def template_new(request):
         except ValidationError as exc:
             _add_field_errors(form, exc)
         else:
-            messages.success(request, f"Saved the template “{template.name}”.")
+            messages.success(
+                request, gettext("Saved the template “%(name)s”.") % {"name": template.name}
+            )
             return redirect("template_detail", pk=template.pk)
     return _template_editor(request, form, None)
 
@@ -411,7 +413,9 @@ def template_edit(request, pk: int):
         except ValidationError as exc:
             _add_field_errors(form, exc)
         else:
-            messages.success(request, f"Saved the template “{template.name}”.")
+            messages.success(
+                request, gettext("Saved the template “%(name)s”.") % {"name": template.name}
+            )
             return redirect("template_detail", pk=template.pk)
     return _template_editor(request, form, template)
 
@@ -421,7 +425,9 @@ def template_edit(request, pk: int):
 def template_copy(request, pk: int):
     template = get_object_or_404(template_list(user=request.user), pk=pk)
     copy = template_duplicate(template=template, user=request.user)
-    messages.success(request, f"Made “{copy.name}”, a private copy you can edit.")
+    messages.success(
+        request, gettext("Made “%(name)s”, a private copy you can edit.") % {"name": copy.name}
+    )
     return redirect("template_edit", pk=copy.pk)
 
 
@@ -434,7 +440,7 @@ def template_remove(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("template_detail", pk=template.pk)
-    messages.success(request, f"Deleted the template “{template.name}”.")
+    messages.success(request, gettext("Deleted the template “%(name)s”.") % {"name": template.name})
     return redirect("templates")
 
 
@@ -500,7 +506,11 @@ def campaign_new(request):
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         campaign = campaign_create(user=request.user, name=form.cleaned_data["name"])
-        messages.success(request, f"Created “{campaign.name}”: add its steps, then activate it.")
+        messages.success(
+            request,
+            gettext("Created “%(name)s”: add its steps, then activate it.")
+            % {"name": campaign.name},
+        )
         return redirect("campaign_detail", pk=campaign.pk)
     return render(request, "outreach/campaign_new.html", {"form": form})
 
@@ -558,7 +568,7 @@ def _step_form_apply(request, form, save, done: str) -> None:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, done.format(position=step.position))
+        messages.success(request, done % {"position": step.position})
 
 
 def _step_form_errors(request, form) -> None:
@@ -581,7 +591,7 @@ def campaign_step_add_view(request, pk: int):
         lambda template, delay: campaign_step_add(
             campaign=campaign, template=template, delay=delay
         ),
-        "Added step {position}.",
+        gettext("Added step %(position)s."),
     )
     return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#steps")
 
@@ -608,13 +618,15 @@ def campaign_step_change(request, pk: int):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"Removed step {step.position}.")
+            messages.success(
+                request, gettext("Removed step %(position)s.") % {"position": step.position}
+            )
     else:
         _step_form_apply(
             request,
             StepForm(request.POST, user=request.user, prefix=f"step{step.pk}"),
             lambda template, delay: campaign_step_update(step=step, template=template, delay=delay),
-            "Saved step {position}.",
+            gettext("Saved step %(position)s."),
         )
     return redirect(reverse("campaign_detail", args=[step.campaign_id]) + "#steps")
 
@@ -631,9 +643,12 @@ def campaign_status(request, pk: int):
     else:
         messages.success(
             request,
-            f"“{campaign.name}” is active: its steps go out as they come due."
-            if status == Campaign.Status.ACTIVE
-            else f"Paused “{campaign.name}”: its steps wait, queued ones included.",
+            (
+                gettext("“%(name)s” is active: its steps go out as they come due.")
+                if status == Campaign.Status.ACTIVE
+                else gettext("Paused “%(name)s”: its steps wait, queued ones included.")
+            )
+            % {"name": campaign.name},
         )
     return redirect("campaign_detail", pk=campaign.pk)
 
@@ -646,7 +661,7 @@ def prospects_enroll(request):
     form = ProspectsEnrollForm(request.POST, user=request.user)
     back = reverse("prospects") + "?" + request.POST.get("back", "")
     if not form.is_valid():
-        messages.error(request, "Choose a campaign and the prospects to enroll.")
+        messages.error(request, gettext("Choose a campaign and the prospects to enroll."))
         return redirect(back)
     campaign = form.cleaned_data["campaign"]
     if form.cleaned_data["everyone_matching"]:
@@ -654,7 +669,7 @@ def prospects_enroll(request):
     else:
         prospects = list(form.cleaned_data["prospects"])
     if not prospects:
-        messages.error(request, "Tick the prospects to enroll, or enroll all matching.")
+        messages.error(request, gettext("Tick the prospects to enroll, or enroll all matching."))
         return redirect(back)
     return _enroll(request, campaign, prospects, back, named=True)
 
@@ -665,17 +680,30 @@ def _enroll(request, campaign, prospects, back, *, named=False):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
-    text = f"Enrolled {result.enrolled} prospect{'s' if result.enrolled != 1 else ''}"
-    text += f" in “{campaign.name}”." if named else "."
+    words = {"count": result.enrolled, "name": campaign.name}
+    if named:
+        text = ngettext(
+            "Enrolled %(count)s prospect in “%(name)s”.",
+            "Enrolled %(count)s prospects in “%(name)s”.",
+            result.enrolled,
+        )
+    else:
+        text = ngettext(
+            "Enrolled %(count)s prospect.", "Enrolled %(count)s prospects.", result.enrolled
+        )
+    parts = [text % words]
     if result.already_enrolled:
-        text += f" {result.already_enrolled} were already in this campaign."
+        parts.append(
+            gettext("%(count)s were already in this campaign.") % {"count": result.already_enrolled}
+        )
     if result.invalid_address:
-        text += (
-            f" {result.invalid_address} skipped: their address is invalid or on the "
-            "suppression list."
+        parts.append(
+            gettext("%(count)s skipped: their address is invalid or on the suppression list.")
+            % {"count": result.invalid_address}
         )
     if campaign.status != Campaign.Status.ACTIVE:
-        text += " The campaign is not active yet: activate it to start sending."
+        parts.append(gettext("The campaign is not active yet: activate it to start sending."))
+    text = " ".join(parts)
     messages.success(request, text)
     return redirect(back)
 
@@ -688,7 +716,7 @@ def campaign_enroll(request, pk: int):
     form = EnrollForm(request.POST, user=request.user, search=search)
     back = reverse("campaign_detail", args=[campaign.pk])
     if not form.is_valid():
-        messages.error(request, "Pick the prospects to enroll.")
+        messages.error(request, gettext("Pick the prospects to enroll."))
         return redirect(back)
     if form.cleaned_data["everyone_matching"]:
         # What the button says: everyone matching who is not in the campaign yet.
@@ -700,7 +728,7 @@ def campaign_enroll(request, pk: int):
     else:
         prospects = list(form.cleaned_data["prospects"])
     if not prospects:
-        messages.error(request, "Pick at least one prospect to enroll.")
+        messages.error(request, gettext("Pick at least one prospect to enroll."))
         return redirect(back)
     return _enroll(request, campaign, prospects, back)
 
@@ -716,11 +744,19 @@ def enrollment_toggle(request, pk: int):
     enrollment = _visible_enrollment(request, pk)
     if request.POST.get("action") == "pause":
         if enrollment_pause(enrollment=enrollment):
-            messages.success(request, f"Paused {enrollment.prospect.email}.")
+            messages.success(
+                request, gettext("Paused %(address)s.") % {"address": enrollment.prospect.email}
+            )
     elif enrollment_resume(enrollment=enrollment):
-        messages.success(request, f"Resumed {enrollment.prospect.email}.")
+        messages.success(
+            request, gettext("Resumed %(address)s.") % {"address": enrollment.prospect.email}
+        )
     else:
-        messages.warning(request, f"{enrollment.prospect.email} has no step left to send.")
+        messages.warning(
+            request,
+            gettext("%(address)s has no step left to send.")
+            % {"address": enrollment.prospect.email},
+        )
     return redirect("campaign_detail", pk=enrollment.campaign_id)
 
 

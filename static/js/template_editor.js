@@ -1,6 +1,7 @@
 // The template editor: the preview follows the subject and body as they are typed (filled in
 // from the chosen prospect), merge-field mistakes show under their field at once, and a merge
-// field from the list goes in where the cursor is.
+// field from the list goes in where the cursor is. Its own words come from the form's data-
+// attributes, in the reader's language.
 (function () {
   "use strict";
   var form = document.getElementById("template-form");
@@ -32,7 +33,8 @@
         frame.hidden = !result.html;
         frame.srcdoc = result.html || "";
         var empty = result.empty_fields || [];
-        show("preview-empty", empty.length ? "No value for: " + empty.join(", ") : "");
+        var fields = empty.join(", ");
+        show("preview-empty", empty.length ? form.dataset.noValue.replace("{fields}", function () { return fields; }) : "");
       })
       .catch(function () {});
   }

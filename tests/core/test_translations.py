@@ -22,7 +22,9 @@ from bounces.models import Bounce
 from bounces.services import bounce_record_send_rejection
 from suppression.links import unsubscribe_url
 from tests.factories import (
+    CampaignFactory,
     DeliveryChannelFactory,
+    EmailTemplateFactory,
     OutboundEmailFactory,
     ProspectFactory,
     UserFactory,
@@ -286,6 +288,17 @@ def test_compose_in_korean_and_in_english(client, korean_rep, manager):
     assert "Merge fields" in page and "병합 필드" not in page
 
 
+def _each_page_in_its_readers_language(client, korean_rep, manager, pages):
+    """pages: url -> (Korean words, English words); the Korean rep reads the first and not the
+    second, the English manager the other way round."""
+    for user, language in ((korean_rep, 0), (manager, 1)):
+        client.force_login(user)
+        for url, words in pages.items():
+            page = client.get(url).content.decode()
+            assert words[language] in page, (url, words[language])
+            assert words[1 - language] not in page, (url, words[1 - language])
+
+
 # --- Prospects ------------------------------------------------------------------------------------
 
 
@@ -308,12 +321,7 @@ def test_the_prospect_pages_in_korean_for_the_rep_and_english_for_the_manager(
             "Import prospects from a CSV file",
         ),
     }
-    for user, language in ((korean_rep, 0), (manager, 1)):
-        client.force_login(user)
-        for url, words in pages.items():
-            page = client.get(url).content.decode()
-            assert words[language] in page, (url, words[language])
-            assert words[1 - language] not in page, (url, words[1 - language])
+    _each_page_in_its_readers_language(client, korean_rep, manager, pages)
 
     client.force_login(korean_rep)
     page = client.get(reverse("prospects"), {"q": "nobody"}).content.decode()
@@ -372,3 +380,26 @@ def test_the_dashboards_in_korean_with_korean_dates_and_english_for_the_manager(
     assert "Team dashboard" in page and "bounce rate (right axis)" in page
     assert f"{today:%b} {today.day}, {today.year}" in page  # Dec 2, 2026, as before
     assert "년" not in page
+
+
+# --- Template and campaign pages ------------------------------------------------------------------
+
+
+def test_template_and_campaign_pages_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    template = EmailTemplateFactory(owner=korean_rep, is_shared=True)
+    campaign = CampaignFactory(owner=korean_rep)
+    pages = {
+        reverse("template_detail", args=[template.pk]): ("복제", "Duplicate"),
+        reverse("template_new"): ("템플릿 저장", "Save template"),
+        reverse("campaign_new"): ("캠페인 만들기", "Create campaign"),
+        reverse("campaign_detail", args=[campaign.pk]): ("단계 추가", "Add step"),
+    }
+    _each_page_in_its_readers_language(client, korean_rep, manager, pages)
+
+    client.force_login(korean_rep)
+    answer = client.post(
+        reverse("campaign_status", args=[campaign.pk]), {"status": "active"}, follow=True
+    )
+    assert "캠페인을 시작하기 전에 단계를 추가하세요." in answer.content.decode()
