@@ -487,7 +487,7 @@ def profile(request):
         except ValidationError as exc:
             _add_field_errors(form, exc)
         else:
-            messages.success(request, "Saved your signature.")
+            messages.success(request, gettext("Saved your signature."))
             return redirect("profile")
     return render(request, "outreach/profile.html", {"form": form})
 
@@ -1056,5 +1056,9 @@ def api_tokens(request):
 def api_token_delete(request, pk: int):
     token = get_object_or_404(api_token_list(user=request.user), pk=pk)
     api_token_revoke(token=token)
-    messages.success(request, f"Revoked “{token.name}”: the plug-in using it can no longer send.")
+    messages.success(
+        request,
+        gettext("Revoked “%(name)s”: the plug-in using it can no longer send.")
+        % {"name": token.name},
+    )
     return redirect("api_tokens")

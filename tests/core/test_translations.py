@@ -403,3 +403,16 @@ def test_template_and_campaign_pages_in_korean_for_the_rep_and_english_for_the_m
         reverse("campaign_status", args=[campaign.pk]), {"status": "active"}, follow=True
     )
     assert "캠페인을 시작하기 전에 단계를 추가하세요." in answer.content.decode()
+
+
+def test_api_tokens_and_the_signature_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    pages = {
+        reverse("api_tokens"): ("토큰 만들기", "Create token"),
+        reverse("profile"): ("<h1>내 서명</h1>", "<h1>Your signature</h1>"),
+    }
+    _each_page_in_its_readers_language(client, korean_rep, manager, pages)
+    client.force_login(korean_rep)
+    page = client.post(reverse("profile"), {"signature": "지민 드림"}, follow=True)
+    assert "서명을 저장했습니다." in page.content.decode()
