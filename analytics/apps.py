@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _drop_sqlite_triggers(sender, using="default", **kwargs) -> None:
@@ -30,7 +31,7 @@ def _install_triggers(sender, using="default", **kwargs) -> None:
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
-    verbose_name = "Analytics and live feed"
+    verbose_name = _("Analytics and live feed")
 
     def ready(self) -> None:
         from core.periodic import PeriodicTaskSpec, register

@@ -52,6 +52,8 @@ class FeedEvent(TimeStampedModel):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("feed event")
+        verbose_name_plural = _("feed events")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -81,6 +83,10 @@ class AnalyticsState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = _("analytics state")
+        verbose_name_plural = _("analytics states")
+
     def __str__(self) -> str:
         return f"analytics of {self.organization_id}"
 
@@ -103,6 +109,8 @@ class DirtyBucket(models.Model):
     at = models.DateTimeField(null=True, blank=True, help_text="The email's sent_at.")
 
     class Meta:
+        verbose_name = _("dirty bucket")
+        verbose_name_plural = _("dirty buckets")
         indexes = [models.Index(fields=["organization_id", "id"], name="dirty_org")]
 
     def __str__(self) -> str:
@@ -160,6 +168,8 @@ class EmailDayStat(EmailRollup):
     day = models.DateField()
 
     class Meta:
+        verbose_name = _("email day stat")
+        verbose_name_plural = _("email day stats")
         indexes = [
             models.Index(fields=["organization", "day"], name="emailstat_org_day"),
             models.Index(fields=["sender", "day"], name="emailstat_sender_day"),
@@ -179,6 +189,8 @@ class EmailMonthStat(EmailRollup):
     month = models.DateField(help_text="The first day of the month.")
 
     class Meta:
+        verbose_name = _("email month stat")
+        verbose_name_plural = _("email month stats")
         indexes = [
             models.Index(fields=["organization", "month"], name="monthstat_org_month"),
             models.Index(fields=["sender", "month"], name="monthstat_sender_month"),
@@ -206,6 +218,8 @@ class SenderDayStat(models.Model):
     replied = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("sender day stat")
+        verbose_name_plural = _("sender day stats")
         constraints = [
             models.UniqueConstraint(fields=["sender", "day"], name="senderstat_once_per_day")
         ]
@@ -231,6 +245,8 @@ class EnrollmentStat(models.Model):
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("enrollment stat")
+        verbose_name_plural = _("enrollment stats")
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "sender", "state"], name="enrollmentstat_once"

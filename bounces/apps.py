@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BouncesConfig(AppConfig):
     name = "bounces"
-    verbose_name = "Bounces and replies"
+    verbose_name = _("Bounces and replies")
 
     def ready(self) -> None:
         from core.periodic import PeriodicTaskSpec, register

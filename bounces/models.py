@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
@@ -40,6 +41,8 @@ class InboxMessage(TimeStampedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("inbox message")
+        verbose_name_plural = _("inbox messages")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -97,6 +100,8 @@ class EspEvent(TimeStampedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("esp event")
+        verbose_name_plural = _("esp events")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "event_id"], name="esp_event_once")
@@ -171,6 +176,8 @@ class Bounce(TimeStampedModel):
     occurred_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("bounce")
+        verbose_name_plural = _("bounces")
         ordering = ["-occurred_at"]
         constraints = [
             models.UniqueConstraint(
@@ -221,6 +228,8 @@ class MailboxPause(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name = _("mailbox pause")
+        verbose_name_plural = _("mailbox pauses")
         ordering = ["-paused_at"]
         constraints = [
             models.UniqueConstraint(

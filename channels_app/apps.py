@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 def apply_google_endpoints(**kwargs) -> None:
@@ -42,7 +43,7 @@ def disconnect_channel_of_removed_account(sender, request, socialaccount, **kwar
 
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
-    verbose_name = "Delivery channels"
+    verbose_name = _("Delivery channels")
 
     def ready(self) -> None:
         from allauth.socialaccount.signals import social_account_removed

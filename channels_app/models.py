@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
@@ -147,6 +148,8 @@ class DeliveryChannel(TimeStampedModel):
     imap_cursor = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("delivery channel")
+        verbose_name_plural = _("delivery channels")
         ordering = ["organization", "kind", "mailbox_address"]
         constraints = [
             models.UniqueConstraint(
@@ -290,6 +293,10 @@ class ChannelChoice(TimeStampedModel):
     )
     channel = models.ForeignKey(DeliveryChannel, on_delete=models.CASCADE, related_name="+")
 
+    class Meta:
+        verbose_name = _("channel choice")
+        verbose_name_plural = _("channel choices")
+
     def __str__(self) -> str:
         return f"{self.user} → {self.channel}"
 
@@ -308,6 +315,8 @@ class SendingDomainCheck(TimeStampedModel):
     checked_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("sending domain check")
+        verbose_name_plural = _("sending domain checks")
         ordering = ["domain", "provider"]
         constraints = [
             models.UniqueConstraint(

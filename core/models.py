@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class TimeStampedModel(models.Model):
@@ -17,6 +18,8 @@ class WorkerHeartbeat(models.Model):
     last_seen_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
         ordering = ["-last_seen_at"]
 
     def __str__(self) -> str:

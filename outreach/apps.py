@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OutreachConfig(AppConfig):
     name = "outreach"
-    verbose_name = "Outreach"
+    verbose_name = _("Outreach")
 
     def ready(self) -> None:
         from core.periodic import PeriodicTaskSpec, register

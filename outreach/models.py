@@ -39,6 +39,8 @@ class Prospect(TimeStampedModel):
     invalidated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("prospect")
+        verbose_name_plural = _("prospects")
         ordering = ["last_name", "first_name", "email"]
         constraints = [
             models.UniqueConstraint(
@@ -83,6 +85,8 @@ class EmailTemplate(TimeStampedModel):
     is_shared = models.BooleanField(default=False, help_text="Visible to the whole organization.")
 
     class Meta:
+        verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -111,6 +115,8 @@ class Campaign(TimeStampedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -126,6 +132,8 @@ class CampaignStep(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name = _("campaign step")
+        verbose_name_plural = _("campaign steps")
         ordering = ["campaign", "position"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "position"], name="step_position_unique"),
@@ -159,6 +167,8 @@ class Enrollment(TimeStampedModel):
     stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -305,6 +315,8 @@ class OutboundEmail(TimeStampedModel):
     replayed: bool = False
 
     class Meta:
+        verbose_name = _("outbound email")
+        verbose_name_plural = _("outbound emails")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["message_id"], name="email_message_id_unique"),
@@ -394,6 +406,8 @@ class ApiToken(TimeStampedModel):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("api token")
+        verbose_name_plural = _("api tokens")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -455,6 +469,8 @@ class ProspectImport(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("prospect import")
+        verbose_name_plural = _("prospect imports")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["created_by", "-created_at"], name="prospect_import_user")]
 
@@ -489,6 +505,8 @@ class ProspectImportIssue(models.Model):
     values = models.JSONField(default=list, help_text="The row's cells as the file had them.")
 
     class Meta:
+        verbose_name = _("prospect import issue")
+        verbose_name_plural = _("prospect import issues")
         ordering = ["prospect_import", "row_number"]
         indexes = [models.Index(fields=["prospect_import", "row_number"], name="import_issue_row")]
 

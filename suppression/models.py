@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
@@ -69,6 +70,8 @@ class Suppression(TimeStampedModel):
     removal_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
         ordering = ["-created_at"]
         constraints = [
             # One active entry per address (or domain); removed ones are history.
@@ -122,7 +125,8 @@ class SuppressionPolicy(TimeStampedModel):
     )
 
     class Meta:
-        verbose_name_plural = "suppression policies"
+        verbose_name = _("suppression policy")
+        verbose_name_plural = _("suppression policies")
         constraints = [
             models.CheckConstraint(
                 condition=Q(soft_bounce_limit__gte=1)

@@ -416,3 +416,15 @@ def test_api_tokens_and_the_signature_in_korean_for_the_rep_and_english_for_the_
     client.force_login(korean_rep)
     page = client.post(reverse("profile"), {"signature": "지민 드림"}, follow=True)
     assert "서명을 저장했습니다." in page.content.decode()
+
+
+def test_the_admin_names_mailrooms_models_in_the_readers_language(client, org):
+    admin = UserFactory(organization=org, is_staff=True, is_superuser=True, language="ko")
+    client.force_login(admin)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "배달 채널" in page and "잠재 고객 가져오기" in page and "발송 제외 정책" in page
+    assert "Delivery channels" not in page and "Prospect imports" not in page
+    admin.language = "en"
+    admin.save()
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Delivery channels" in page and "Prospect imports" in page and "배달 채널" not in page
