@@ -20,11 +20,12 @@ import re
 import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext, gettext_noop
 
 MAX_LOCAL_OCTETS = 64
 MAX_ADDRESS_OCTETS = 254
 
-NON_ASCII_LOCAL_PART = (
+NON_ASCII_LOCAL_PART = gettext_noop(
     "{address} has non-ASCII characters before the @, which only mail servers offering "
     "SMTPUTF8 accept; Mailroom refuses it rather than lose the email on the way. Ask the "
     "recipient for an ASCII address (most such mailboxes have one)."
@@ -59,26 +60,33 @@ def address_problem(address: str) -> str:
     control = control_character(address)
     if control:
         escaped = repr(shown)[1:-1]
-        return f"The address “{escaped}” contains a control character ({control}): remove it."
+        return gettext(
+            "The address “%(address)s” contains a control character (%(control)s): remove it."
+        ) % {"address": escaped, "control": control}
     address = address.strip()
     local, _, domain = address.rpartition("@")
     if local and domain and not local.isascii():
-        return NON_ASCII_LOCAL_PART.format(address=address)
+        return gettext(NON_ASCII_LOCAL_PART).format(address=address)
     try:
         validate_email(address)
     except ValidationError:
-        return f"“{shown}” is not an email address."
+        return gettext("“%(address)s” is not an email address.") % {"address": shown}
     if len(local) > MAX_LOCAL_OCTETS:
-        return (
-            f"The part of {shown} before the @ is {len(local)} characters long; mail servers "
-            f"accept at most {MAX_LOCAL_OCTETS}."
-        )
+        return gettext(
+            "The part of %(address)s before the @ is %(length)s characters long; mail servers "
+            "accept at most %(limit)s."
+        ) % {"address": shown, "length": len(local), "limit": MAX_LOCAL_OCTETS}
     try:
         wire_domain = domain_ascii(domain)
     except ValueError as exc:
-        return f"The domain of {shown} cannot be written on the wire: {exc}"
+        return gettext("The domain of %(address)s cannot be written on the wire: %(error)s") % {
+            "address": shown,
+            "error": exc,
+        }
     if len(local) + 1 + len(wire_domain) > MAX_ADDRESS_OCTETS:
-        return f"{shown} is longer than the {MAX_ADDRESS_OCTETS} characters mail servers accept."
+        return gettext(
+            "%(address)s is longer than the %(limit)s characters mail servers accept."
+        ) % {"address": shown, "limit": MAX_ADDRESS_OCTETS}
     return ""
 
 

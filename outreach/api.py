@@ -1,6 +1,10 @@
 """The JSON API for the Gmail and Outlook plug-ins: `POST /api/v1/emails/` queues an email,
 `GET /api/v1/emails/<id>/` says where it stands. Authenticated with a personal API token
-(`Authorization: Bearer mr_…`); no session, no CSRF (the token is the credential)."""
+(`Authorization: Bearer mr_…`); no session, no CSRF (the token is the credential).
+
+Each answer's `message` (and the words in `fields`) is in the request's language: what its
+Accept-Language asks for, else the token owner's own language (else their organization's), else
+English. The `error` codes are the same in every language."""
 
 import json
 from datetime import datetime
@@ -8,13 +12,16 @@ from functools import wraps
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.sending.resolution import NoUsableChannel
 from core.addresses import address_problem
 from core.http import MAX_ID
+from core.languages import browser_language, user_language
 from suppression.selectors import RecipientSuppressed
 
 from .inputs import MAX_BODY_CHARS, body_problem, send_at_problem, subject_problem
@@ -43,13 +50,19 @@ def token_required(view):
             response = _error(
                 401,
                 "unauthorized",
-                "Send a Mailroom API token as 'Authorization: Bearer <token>'. Create one under "
-                "API tokens in Mailroom.",
+                gettext(
+                    "Send a Mailroom API token as 'Authorization: Bearer <token>'. Create one "
+                    "under API tokens in Mailroom."
+                ),
             )
             response["WWW-Authenticate"] = 'Bearer realm="mailroom"'
             return response
         request.user = user
-        return view(request, *args, **kwargs)
+        language = browser_language(request) or user_language(user)
+        if not language:
+            return view(request, *args, **kwargs)
+        with translation.override(language):
+            return view(request, *args, **kwargs)
 
     return wrapper
 
@@ -77,7 +90,6 @@ def email_json(email: OutboundEmail) -> dict:
 # The largest request body the API reads: room for a body at its limit (MAX_BODY_CHARS) even
 # when every character is JSON-escaped, and nowhere near what would hold a web worker.
 MAX_REQUEST_BYTES = 1_000_000
-MAX_REQUEST_TEXT = "1 MB"
 MAX_IDEMPOTENCY_KEY_CHARS = 100
 
 
@@ -85,8 +97,10 @@ def _too_large() -> JsonResponse:
     return _error(
         413,
         "request_too_large",
-        f"The request body is larger than {MAX_REQUEST_TEXT}; a body may hold at most "
-        f"{MAX_BODY_CHARS:,} characters.",
+        gettext(
+            "The request body is larger than 1 MB; a body may hold at most %(limit)s characters."
+        )
+        % {"limit": f"{MAX_BODY_CHARS:,}"},
     )
 
 
@@ -108,9 +122,9 @@ def _read_payload(request: HttpRequest) -> dict | JsonResponse:
     try:
         payload = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid_json", "The body must be a JSON object.")
+        return _error(400, "invalid_json", gettext("The body must be a JSON object."))
     if not isinstance(payload, dict):
-        return _error(400, "invalid_json", "The body must be a JSON object.")
+        return _error(400, "invalid_json", gettext("The body must be a JSON object."))
     return payload
 
 
@@ -125,11 +139,11 @@ def _template_id(value) -> int | None:
 
 def _send_at(value) -> tuple[datetime | None, str]:
     """(the aware time, "") or (None, what is wrong with it)."""
-    wanted = "An ISO 8601 time with a time zone, e.g. 2030-01-31T09:00:00Z."
+    wanted = gettext("An ISO 8601 time with a time zone, e.g. 2030-01-31T09:00:00Z.")
     try:
         send_at = parse_datetime(value) if isinstance(value, str) else None
     except ValueError:  # well formed but no such day or time (2030-02-30)
-        return None, f"No such date or time. {wanted}"
+        return None, gettext("No such date or time. %(wanted)s") % {"wanted": wanted}
     if send_at is None or send_at.tzinfo is None:
         return None, wanted
     return send_at, send_at_problem(send_at)
@@ -139,17 +153,17 @@ def _text_fields_problems(*, subject, body, merge) -> dict[str, str]:
     """Subject and body (non-empty text within their limits) and merge values (no NUL)."""
     errors: dict[str, str] = {}
     if not isinstance(subject, str) or not subject.strip():
-        errors["subject"] = "A subject (or a template_id) is required."
+        errors["subject"] = gettext("A subject (or a template_id) is required.")
     elif problem := subject_problem(subject):
         errors["subject"] = problem
     if not isinstance(body, str) or not body.strip():
-        errors["body"] = "A body (or a template_id) is required."
+        errors["body"] = gettext("A body (or a template_id) is required.")
     elif problem := body_problem(body):
         errors["body"] = problem
     if not isinstance(merge, dict):
-        errors["merge"] = "An object of merge field values."
+        errors["merge"] = gettext("An object of merge field values.")
     elif any("\x00" in str(name) + str(value) for name, value in merge.items()):
-        errors["merge"] = "A merge value contains a NUL character (\\x00): remove it."
+        errors["merge"] = gettext("A merge value contains a NUL character (\\x00): remove it.")
     return errors
 
 
@@ -166,30 +180,35 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         return _error(
             400,
             "invalid_idempotency_key",
-            f"The Idempotency-Key header must be text of at most {MAX_IDEMPOTENCY_KEY_CHARS} "
-            "characters, without NUL.",
+            gettext(
+                "The Idempotency-Key header must be text of at most %(limit)s characters, "
+                "without NUL."
+            )
+            % {"limit": MAX_IDEMPOTENCY_KEY_CHARS},
         )
     errors: dict[str, str] = {}
     to = str(payload.get("to", "")).strip()
     if not to:
-        errors["to"] = "A valid recipient address is required."
+        errors["to"] = gettext("A valid recipient address is required.")
     elif problem := address_problem(to):
         errors["to"] = problem
     if problem := sender_name_problem(user):
         errors["sender"] = problem
     source = API_SOURCES.get(str(payload.get("source", "api")))
     if source is None:
-        errors["source"] = f"One of: {', '.join(API_SOURCES)}."
+        errors["source"] = gettext("One of: %(sources)s.") % {"sources": ", ".join(API_SOURCES)}
     template = None
     if payload.get("template_id") is not None:
         try:
             template_id = _template_id(payload["template_id"])
         except ValueError:
-            errors["template_id"] = "The id of a template (a whole number)."
+            errors["template_id"] = gettext("The id of a template (a whole number).")
         else:
             template = template_list(user=user).filter(pk=template_id).first()
             if template is None:
-                errors["template_id"] = "No such template among yours or your organization's."
+                errors["template_id"] = gettext(
+                    "No such template among yours or your organization's."
+                )
     subject = payload.get("subject") or (template.subject if template else "")
     body = payload.get("body") or (template.body if template else "")
     merge = payload.get("merge") or {}
@@ -200,7 +219,7 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         if problem:
             errors["send_at"] = problem
     if errors:
-        return _error(400, "invalid_request", "Some fields need fixing.", fields=errors)
+        return _error(400, "invalid_request", gettext("Some fields need fixing."), fields=errors)
     prospect = prospect_list(user=user).filter(email__iexact=to).first()
     try:
         rendered = render(
@@ -213,7 +232,7 @@ def emails_create(request: HttpRequest) -> JsonResponse:
     # Merge values can lengthen the text past its limit.
     merged = {"subject": subject_problem(rendered.subject), "body": body_problem(rendered.body)}
     if merged := {name: problem for name, problem in merged.items() if problem}:
-        return _error(400, "invalid_request", "Some fields need fixing.", fields=merged)
+        return _error(400, "invalid_request", gettext("Some fields need fixing."), fields=merged)
     try:
         email = email_enqueue(
             sender=user,
@@ -228,9 +247,9 @@ def emails_create(request: HttpRequest) -> JsonResponse:
         )
     except NoUsableChannel as exc:
         # The plug-in rule: never rerouted, refused with what to connect.
-        return _error(409, exc.code, exc.reason)
+        return _error(409, exc.code, gettext(exc.reason))
     except RecipientSuppressed as exc:
-        return _error(422, exc.code, exc.reason, reason=exc.reason)
+        return _error(422, exc.code, gettext(exc.reason), reason=exc.reason)
     except ValidationError as exc:
         return _error(400, "invalid_request", " ".join(exc.messages))
     # A replay of the key, sequential or concurrent (the request that lost the insert race),
@@ -243,5 +262,5 @@ def emails_create(request: HttpRequest) -> JsonResponse:
 def email_detail(request: HttpRequest, pk: int) -> JsonResponse:
     email = outbound_email_list(user=request.user).filter(sender=request.user, pk=pk).first()
     if email is None:
-        return _error(404, "not_found", "No such email of yours.")
+        return _error(404, "not_found", gettext("No such email of yours."))
     return JsonResponse(email_json(email))

@@ -20,6 +20,7 @@ from analytics.models import FeedEvent
 from analytics.services import analytics_refresh
 from bounces.models import Bounce
 from bounces.services import bounce_record_send_rejection
+from outreach.services import api_token_create
 from suppression.links import unsubscribe_url
 from tests.factories import (
     CampaignFactory,
@@ -428,3 +429,33 @@ def test_the_admin_names_mailrooms_models_in_the_readers_language(client, org):
     admin.save()
     page = client.get(reverse("admin:index")).content.decode()
     assert "Delivery channels" in page and "Prospect imports" in page and "배달 채널" not in page
+
+
+# --- The API's messages ---------------------------------------------------------------------------
+
+
+def test_the_apis_messages_follow_the_requests_language_and_codes_stay_english(
+    client, korean_rep, rep
+):
+    _, korean_token = api_token_create(user=korean_rep, name="Outlook")
+    _, english_token = api_token_create(user=rep, name="Outlook")
+
+    def post(token, **headers):
+        return client.post(
+            reverse("api_emails"),
+            data="[]",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            **headers,
+        ).json()
+
+    korean = post(korean_token)  # no Accept-Language: the token owner's language
+    assert korean == {"error": "invalid_json", "message": "요청 본문은 JSON 객체여야 합니다."}
+    assert post(english_token)["message"] == "The body must be a JSON object."
+    asked = post(english_token, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    assert (
+        asked["error"] == "invalid_json" and asked["message"] == "요청 본문은 JSON 객체여야 합니다."
+    )
+    assert post(korean_token, HTTP_ACCEPT_LANGUAGE="en-US")["message"] == (
+        "The body must be a JSON object."
+    )
