@@ -12,7 +12,20 @@ from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = ["/", "/outbox/", "/prospects/", "/feed/", "/settings/email/"]
+PAGES = [
+    "/",
+    "/outbox/",
+    "/compose/",
+    "/prospects/",
+    "/prospects/import/",
+    "/feed/",
+    "/bounces/",
+    "/analytics/",
+    "/templates/new/",
+    "/campaigns/new/",
+    "/settings/api-tokens/",
+    "/settings/email/",
+]
 
 
 def _hangul_fonts() -> str:
