@@ -1,30 +1,33 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import Suppression, SuppressionPolicy
 
 MANUAL_REASONS = [
-    (Suppression.Reason.MANUAL, "Do not contact"),
-    (Suppression.Reason.UNSUBSCRIBED, "Unsubscribed (asked by email or phone)"),
-    (Suppression.Reason.COMPLAINED, "Complained (spam report)"),
-    (Suppression.Reason.HARD_BOUNCE, "Hard bounce (known dead address)"),
+    (Suppression.Reason.MANUAL, _("Do not contact")),
+    (Suppression.Reason.UNSUBSCRIBED, _("Unsubscribed (asked by email or phone)")),
+    (Suppression.Reason.COMPLAINED, _("Complained (spam report)")),
+    (Suppression.Reason.HARD_BOUNCE, _("Hard bounce (known dead address)")),
 ]
 
 
 class SuppressionAddForm(forms.Form):
     value = forms.CharField(
-        label="Address or domain",
+        label=_("Address or domain"),
         max_length=254,
-        widget=forms.TextInput(attrs={"placeholder": "ana@example.com or example.com"}),
+        widget=forms.TextInput(attrs={"placeholder": _("ana@example.com or example.com")}),
     )
-    reason = forms.ChoiceField(choices=MANUAL_REASONS, initial=Suppression.Reason.MANUAL)
-    detail = forms.CharField(label="Note", max_length=500, required=False)
+    reason = forms.ChoiceField(
+        choices=MANUAL_REASONS, initial=Suppression.Reason.MANUAL, label=_("Reason")
+    )
+    detail = forms.CharField(label=_("Note"), max_length=500, required=False)
 
 
 class SuppressionRemoveForm(forms.Form):
     reason = forms.CharField(
-        label="Why may it be emailed again?",
+        label=_("Why may it be emailed again?"),
         max_length=500,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. the prospect asked to hear from us"}),
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. the prospect asked to hear from us")}),
     )
 
 

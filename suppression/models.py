@@ -16,15 +16,15 @@ from core.models import TimeStampedModel
 
 class Suppression(TimeStampedModel):
     class Reason(models.TextChoices):
-        HARD_BOUNCE = "hard_bounce", "Hard bounce"
-        SOFT_BOUNCES = "soft_bounces", "Soft bounces over the limit"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        COMPLAINED = "complained", "Complained (spam report)"
-        MANUAL = "manual", "Do not contact"
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+        SOFT_BOUNCES = "soft_bounces", _("Soft bounces over the limit")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        COMPLAINED = "complained", _("Complained (spam report)")
+        MANUAL = "manual", _("Do not contact")
 
     class Scope(models.TextChoices):
-        ADDRESS = "address", "Address"
-        DOMAIN = "domain", "Whole domain"
+        ADDRESS = "address", _("Address")
+        DOMAIN = "domain", _("Whole domain")
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="suppressions"

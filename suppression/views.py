@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -56,9 +57,16 @@ def suppressions(request):
             add_form.add_error("value", " ".join(exc.messages))
         else:
             if created:
-                messages.success(request, f"Suppressed {entry.address}: nothing goes to it now.")
+                messages.success(
+                    request,
+                    gettext("Suppressed %(address)s: nothing goes to it now.")
+                    % {"address": entry.address},
+                )
             else:
-                messages.info(request, f"{entry.address} was already suppressed.")
+                messages.info(
+                    request,
+                    gettext("%(address)s was already suppressed.") % {"address": entry.address},
+                )
             return redirect("suppressions")
     policy = suppression_policy(organization_id=user.organization_id)
     page = Paginator(
@@ -90,10 +98,16 @@ def suppression_delete(request, pk: int):
     entry = get_object_or_404(suppression_list(user=request.user), pk=pk)
     form = SuppressionRemoveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Say why {entry.address} may be emailed again.")
+        messages.error(
+            request,
+            gettext("Say why %(address)s may be emailed again.") % {"address": entry.address},
+        )
         return redirect("suppressions")
     suppression_remove(entry=entry, user=request.user, reason=form.cleaned_data["reason"])
-    messages.success(request, f"Removed {entry.address} from the suppression list.")
+    messages.success(
+        request,
+        gettext("Removed %(address)s from the suppression list.") % {"address": entry.address},
+    )
     return redirect("suppressions")
 
 
@@ -104,7 +118,7 @@ def suppression_policy_edit(request):
     policy = suppression_policy(organization_id=request.user.organization_id)
     form = SuppressionPolicyForm(request.POST, instance=policy)
     if not form.is_valid():
-        messages.error(request, "Thresholds are whole numbers of at least 1.")
+        messages.error(request, gettext("Thresholds are whole numbers of at least 1."))
         return redirect("suppressions")
     try:
         suppression_policy_update(
@@ -113,7 +127,7 @@ def suppression_policy_edit(request):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Saved the suppression settings.")
+        messages.success(request, gettext("Saved the suppression settings."))
     return redirect("suppressions")
 
 
@@ -178,7 +192,9 @@ def removal_confirm(request, pk: int):
     )
     email = event.outbound_email
     if email is None:
-        messages.error(request, "The email this reply answered is gone; add the address by hand.")
+        messages.error(
+            request, gettext("The email this reply answered is gone; add the address by hand.")
+        )
         return redirect("feed")
     reply = (
         InboxMessage.objects.filter(outbound_email=email, kind=InboxMessage.Kind.REPLY)
@@ -194,7 +210,13 @@ def removal_confirm(request, pk: int):
     )
     feed_event_mark_read(user=request.user, event_id=event.pk)
     if created:
-        messages.success(request, f"{entry.address} is suppressed and its campaigns are stopped.")
+        messages.success(
+            request,
+            gettext("%(address)s is suppressed and its campaigns are stopped.")
+            % {"address": entry.address},
+        )
     else:
-        messages.info(request, f"{entry.address} was already suppressed.")
+        messages.info(
+            request, gettext("%(address)s was already suppressed.") % {"address": entry.address}
+        )
     return redirect("feed")

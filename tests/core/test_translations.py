@@ -459,3 +459,16 @@ def test_the_apis_messages_follow_the_requests_language_and_codes_stay_english(
     assert post(korean_token, HTTP_ACCEPT_LANGUAGE="en-US")["message"] == (
         "The body must be a JSON object."
     )
+
+
+def test_the_suppression_list_in_korean_for_a_korean_admin(client, org, org_admin):
+    korean_admin = UserFactory(organization=org, role="admin", language="ko")
+    pages = {
+        reverse("suppressions"): ("주소 또는 도메인 전체 추가", "Add an address or a whole domain")
+    }
+    _each_page_in_its_readers_language(client, korean_admin, org_admin, pages)
+    client.force_login(korean_admin)
+    page = client.post(
+        reverse("suppressions"), {"value": "bo@globex.test", "reason": "manual"}, follow=True
+    ).content.decode()
+    assert "bo@globex.test을(를) 발송 제외했습니다." in page and "연락 금지" in page
