@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from .models import DeliveryChannel
 from .providers.scopes import granted_access
@@ -62,38 +63,61 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if not request.user.is_authenticated:
             self._refuse(
                 request,
-                f"Sign in to Mailroom with your email and password first; {label} is "
-                "connected from Email settings, it is not a way to sign in.",
+                gettext(
+                    "Sign in to Mailroom with your email and password first; %(label)s is "
+                    "connected from Email settings, it is not a way to sign in."
+                )
+                % {"label": label},
                 to="account_login",
             )
         if sociallogin.state.get("process") != AuthProcess.CONNECT:
             self._refuse(
                 request,
-                f"{label} can only be connected to your Mailroom account, not used to sign in.",
+                gettext(
+                    "%(label)s can only be connected to your Mailroom account, not used to sign in."
+                )
+                % {"label": label},
             )
         kind = KIND_FOR_PROVIDER.get(provider)
         if kind is None:
-            self._refuse(request, f"{label} is not a mailbox Mailroom can connect.")
+            self._refuse(
+                request,
+                gettext("%(label)s is not a mailbox Mailroom can connect.") % {"label": label},
+            )
         if sociallogin.is_existing and sociallogin.user != request.user:
             self._refuse(
                 request,
-                f"This {label} mailbox is already connected by another Mailroom user. "
-                "Each mailbox can be connected by one user only.",
+                gettext(
+                    "This %(label)s mailbox is already connected by another Mailroom user. Each "
+                    "mailbox can be connected by one user only."
+                )
+                % {"label": label},
             )
         data = sociallogin.account.extra_data or {}
         token = sociallogin.token
         if token is None or not token.token:
-            self._refuse(request, f"{label} did not hand over access to the mailbox.")
+            self._refuse(
+                request,
+                gettext("%(label)s did not hand over access to the mailbox.") % {"label": label},
+            )
         scopes = self._granted_scopes(request, provider, token)
         access = granted_access(provider=provider, scopes=scopes)
         if not access.can_send:
-            also = "" if access.can_read else f" and “{READ_PERMISSION[provider]}”"
-            self._refuse(
-                request,
-                f"{label} was not connected: Mailroom needs permission to send email from "
-                f"the mailbox, and it was not allowed on the consent page. Connect {label} "
-                f"again and leave “{SEND_PERMISSION[provider]}”{also} ticked.",
-            )
+            words = {"label": label, "send": SEND_PERMISSION[provider]}
+            if access.can_read:
+                text = gettext(
+                    "%(label)s was not connected: Mailroom needs permission to send email from "
+                    "the mailbox, and it was not allowed on the consent page. Connect %(label)s "
+                    "again and leave “%(send)s” ticked."
+                )
+            else:
+                text = gettext(
+                    "%(label)s was not connected: Mailroom needs permission to send email from "
+                    "the mailbox, and it was not allowed on the consent page. Connect %(label)s "
+                    "again and leave “%(send)s” and “%(read)s” ticked."
+                )
+                words["read"] = READ_PERMISSION[provider]
+            self._refuse(request, text % words)
         try:
             channel = channel_connect_oauth(
                 user=request.user,
@@ -108,7 +132,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 can_read_inbox=access.can_read,
             )
         except ChannelConnectError as exc:
-            self._refuse(request, f"{label} was not connected: {exc.message}")
+            self._refuse(
+                request,
+                gettext("%(label)s was not connected: %(reason)s")
+                % {"label": label, "reason": exc.message},
+            )
         if access.can_read:
             # Push notifications (Gmail's watch, Graph's subscription) start once the
             # connection is committed; Graph validates its URL, so not inside this request.
@@ -117,13 +145,21 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if not access.can_read:
             messages.warning(
                 request,
-                f"{label} connected: {channel.mailbox_address}. Sending works; bounce tracking "
-                f"needs read access — Reconnect and allow “{READ_PERMISSION[provider]}”.",
+                gettext(
+                    "%(label)s connected: %(address)s. Sending works; bounce tracking needs read "
+                    "access — Reconnect and allow “%(read)s”."
+                )
+                % {
+                    "label": label,
+                    "address": channel.mailbox_address,
+                    "read": READ_PERMISSION[provider],
+                },
             )
             return
         messages.success(
             request,
-            f"{label} connected: {channel.mailbox_address}. Your email now goes out through it.",
+            gettext("%(label)s connected: %(address)s. Your email now goes out through it.")
+            % {"label": label, "address": channel.mailbox_address},
         )
 
     def _granted_scopes(self, request, provider_id: str, token) -> list[str]:
@@ -137,11 +173,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None
     ) -> None:
-        label = LABEL_FOR_PROVIDER.get(getattr(provider, "id", ""), "The mailbox")
+        label = LABEL_FOR_PROVIDER.get(getattr(provider, "id", "")) or gettext("The mailbox")
         if error == "cancelled":
-            message = f"{label} was not connected: access was declined on the consent page."
+            message = gettext(
+                "%(label)s was not connected: access was declined on the consent page."
+            ) % {"label": label}
+        elif exception:
+            message = gettext(
+                "%(label)s was not connected: the sign-in did not complete (%(error)s)."
+            ) % {"label": label, "error": exception}
         else:
-            detail = f" ({exception})" if exception else ""
-            message = f"{label} was not connected: the sign-in did not complete{detail}."
+            message = gettext("%(label)s was not connected: the sign-in did not complete.") % {
+                "label": label
+            }
         messages.error(request, message)
         raise ImmediateHttpResponse(redirect("email_settings"))

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
@@ -253,16 +254,18 @@ class DeliveryChannel(TimeStampedModel):
         stops it sending. A connected channel whose server refused its mail (a refused login,
         a full mailbox) keeps `last_error` until it sends again or gets new credentials."""
         if self.status == self.Status.DISCONNECTED:
-            return ChannelState("disconnected", "Disconnected", "")
+            return ChannelState("disconnected", gettext("Disconnected"), "")
         if self.status == self.Status.NEEDS_RECONNECT:
-            return ChannelState("needs_reconnect", "Needs reconnect", "bad")
+            return ChannelState("needs_reconnect", gettext("Needs reconnect"), "bad")
         if self.last_error:
-            return ChannelState("refused", "Not sending: the server refused", "bad")
+            return ChannelState("refused", gettext("Not sending: the server refused"), "bad")
         if self.sending_paused_until and self.sending_paused_until > timezone.now():
-            return ChannelState("paused", "Paused by the provider", "warn")
+            return ChannelState("paused", gettext("Paused by the provider"), "warn")
         if self.campaigns_paused_at:
-            return ChannelState("campaigns_held", "Connected · campaign sends held back", "warn")
-        return ChannelState("connected", "Connected", "ok")
+            return ChannelState(
+                "campaigns_held", gettext("Connected · campaign sends held back"), "warn"
+            )
+        return ChannelState("connected", gettext("Connected"), "ok")
 
     @property
     def short_label(self) -> str:
@@ -272,7 +275,7 @@ class DeliveryChannel(TimeStampedModel):
         if self.kind == self.Kind.EXCHANGE_ONLINE:
             return f"Outlook ({self.mailbox_address})" if self.mailbox_address else "Outlook"
         if self.kind == self.Kind.CUSTOM_SMTP:
-            name = "the team SMTP" if self.is_team_default else "your SMTP server"
+            name = gettext("the team SMTP") if self.is_team_default else gettext("your SMTP server")
             return f"{name} ({self.host})" if self.host else name
         if self.kind == self.Kind.EXCHANGE_ONPREM:
             return f"Exchange On-Prem ({self.mailbox_address})"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 
@@ -203,7 +204,7 @@ def channel_banner_rows(*, user: User) -> list[dict]:
 
 # --- Where a saved password may go ----------------------------------------------------------
 
-SERVER_CHANGED_TYPE_AGAIN = (
+SERVER_CHANGED_TYPE_AGAIN = gettext_noop(
     "The server changed: type the password again. A saved password is only ever sent to the "
     "server it was saved for."
 )

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from bounces.polling import channel_poll_request
@@ -115,10 +116,10 @@ def _domain_checks(channels: list[DeliveryChannel | None]) -> list[dict]:
 
 def _moves_question(current: DeliveryChannel, target: str, *, action: str = "") -> str:
     lead = f"{action} " if action else ""
-    return (
-        f"{lead}Sending moves from {current.short_label} to {target}: your new email and the "
-        "email still waiting go out through it."
-    )
+    return lead + gettext(
+        "Sending moves from %(current)s to %(target)s: your new email and the email still "
+        "waiting go out through it."
+    ) % {"current": current.short_label, "target": target}
 
 
 def _switch_questions(state) -> dict:
@@ -130,11 +131,11 @@ def _switch_questions(state) -> dict:
     if current is None:
         return {"choose": [(channel, "") for channel in choices]}
     questions = {
-        "google": _moves_question(current, "Gmail", action="Connect Gmail?"),
-        "microsoft": _moves_question(current, "Outlook", action="Connect Outlook?"),
-        "own_smtp": _moves_question(current, "your SMTP server", action="Save?"),
-        "onprem": _moves_question(current, "Exchange On-Prem", action="Save?"),
-        "legacy": _moves_question(current, "the legacy servers"),
+        "google": _moves_question(current, "Gmail", action=gettext("Connect Gmail?")),
+        "microsoft": _moves_question(current, "Outlook", action=gettext("Connect Outlook?")),
+        "own_smtp": _moves_question(current, gettext("your SMTP server"), action=gettext("Save?")),
+        "onprem": _moves_question(current, "Exchange On-Prem", action=gettext("Save?")),
+        "legacy": _moves_question(current, gettext("the legacy servers")),
     }
     for kind, key in (
         (Kind.GMAIL, "google"),
@@ -147,7 +148,9 @@ def _switch_questions(state) -> dict:
         if channel is not None and channel.pk == current.pk:
             questions[key] = ""
         elif channel is not None and kind in DeliveryChannel.POLLED_KINDS:
-            questions[key] = _moves_question(current, channel.short_label, action="Reconnect?")
+            questions[key] = _moves_question(
+                current, channel.short_label, action=gettext("Reconnect?")
+            )
     questions["choose"] = [
         (channel, "" if channel.pk == current.pk else _moves_question(current, channel.short_label))
         for channel in choices
@@ -228,12 +231,14 @@ def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
         except SmtpLoginFailed as exc:
             form.add_error(None, exc.message)
         else:
-            who = "Team SMTP" if team else "Your SMTP server"
-            messages.success(
-                request,
-                f"{who} authenticated and saved: {channel.host}:{channel.port}."
-                + ("" if team else " Your email now goes out through it."),
-            )
+            if team:
+                text = gettext("Team SMTP authenticated and saved: %(server)s.")
+            else:
+                text = gettext(
+                    "Your SMTP server authenticated and saved: %(server)s. Your email now goes "
+                    "out through it."
+                )
+            messages.success(request, text % {"server": f"{channel.host}:{channel.port}"})
             return redirect("email_settings")
     return _page(request, status=400, open_section=scope + "-smtp", **{form_key: form})
 
@@ -260,13 +265,16 @@ def esp_webhook_save(request: HttpRequest, channel_id: int) -> HttpResponse:
             if channel.esp:
                 messages.success(
                     request,
-                    f"Bounce webhook for {channel.get_esp_display()} is on: paste the URL below "
-                    "into it. Any earlier webhook URL of this channel no longer works.",
+                    gettext(
+                        "Bounce webhook for %(service)s is on: paste the URL below into it. Any "
+                        "earlier webhook URL of this channel no longer works."
+                    )
+                    % {"service": channel.get_esp_display()},
                 )
             else:
-                messages.success(request, "Bounce webhook turned off.")
+                messages.success(request, gettext("Bounce webhook turned off."))
     else:
-        messages.error(request, "Choose an email service from the list.")
+        messages.error(request, gettext("Choose an email service from the list."))
     return redirect(f"{reverse('email_settings')}#{anchor}")
 
 
@@ -290,8 +298,11 @@ def imap_save(request: HttpRequest, channel_id: int) -> HttpResponse:
             channel_poll_request(channel=channel)
             messages.success(
                 request,
-                f"Signed in to {channel.imap_host} and opened {channel.imap_folder}: Mailroom now "
-                "reads it for bounces and replies (read-only; nothing is marked read).",
+                gettext(
+                    "Signed in to %(server)s and opened %(folder)s: Mailroom now reads it for "
+                    "bounces and replies (read-only; nothing is marked read)."
+                )
+                % {"server": channel.imap_host, "folder": channel.imap_folder},
             )
             return redirect(f"{reverse('email_settings')}#{section}")
     return _page(request, status=400, open_section=f"{section}-imap", imap_form=form)
@@ -304,7 +315,7 @@ def imap_off(request: HttpRequest, channel_id: int) -> HttpResponse:
     if channel is None or channel.kind != Kind.CUSTOM_SMTP:
         raise Http404
     channel_imap_off(user=request.user, channel=channel)
-    messages.success(request, "Mailroom no longer reads this SMTP channel's IMAP inbox.")
+    messages.success(request, gettext("Mailroom no longer reads this SMTP channel's IMAP inbox."))
     anchor = "team-smtp" if channel.owner_id is None else "own-smtp"
     return redirect(f"{reverse('email_settings')}#{anchor}")
 
@@ -317,7 +328,11 @@ def domain_check_now(request: HttpRequest, channel_id: int) -> HttpResponse:
         raise Http404
     check = channel_domain_check(channel=channel)
     if check is not None:
-        messages.success(request, f"Checked {check.domain}: SPF, DKIM, DMARC and MX below.")
+        messages.success(
+            request,
+            gettext("Checked %(domain)s: SPF, DKIM, DMARC and MX below.")
+            % {"domain": check.domain},
+        )
     return redirect(f"{reverse('email_settings')}#domain-check")
 
 
@@ -334,8 +349,11 @@ def exchange_onprem_save(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Exchange mailbox {channel.mailbox_address} signed in and saved. Your email "
-                "now goes out through it.",
+                gettext(
+                    "Exchange mailbox %(address)s signed in and saved. Your email now goes out "
+                    "through it."
+                )
+                % {"address": channel.mailbox_address},
             )
             return redirect("email_settings")
     return _page(request, status=400, open_section="onprem", onprem_form=form)
@@ -347,7 +365,7 @@ def choose(request: HttpRequest) -> HttpResponse:
     value = request.POST.get("channel", "")
     if value == "legacy":
         channel_choose_legacy(user=request.user)
-        messages.success(request, "Your email now goes out through the legacy servers.")
+        messages.success(request, gettext("Your email now goes out through the legacy servers."))
         return redirect("email_settings")
     try:
         channel_id = int(value)
@@ -359,7 +377,11 @@ def choose(request: HttpRequest) -> HttpResponse:
     if channel is None:
         raise Http404
     channel_choose(user=request.user, channel=channel)
-    messages.success(request, f"Your email now goes out through {channel.get_kind_display()}.")
+    messages.success(
+        request,
+        gettext("Your email now goes out through %(channel)s.")
+        % {"channel": channel.get_kind_display()},
+    )
     return redirect("email_settings")
 
 
@@ -370,7 +392,9 @@ def disconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
     if channel is None:
         raise Http404
     channel_disconnect(user=request.user, channel=channel)
-    messages.success(request, f"{channel.get_kind_display()} disconnected.")
+    messages.success(
+        request, gettext("%(channel)s disconnected.") % {"channel": channel.get_kind_display()}
+    )
     return redirect("email_settings")
 
 
@@ -390,7 +414,7 @@ def reconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
     current = channel_for_user(user=request.user)
     question = ""
     if current is not None and current.pk != channel.pk:
-        question = _moves_question(current, channel.short_label, action="Reconnect?")
+        question = _moves_question(current, channel.short_label, action=gettext("Reconnect?"))
     return render(
         request, "channels_app/reconnect.html", {"channel": channel, "question": question}
     )

@@ -472,3 +472,17 @@ def test_the_suppression_list_in_korean_for_a_korean_admin(client, org, org_admi
         reverse("suppressions"), {"value": "bo@globex.test", "reason": "manual"}, follow=True
     ).content.decode()
     assert "bo@globex.test을(를) 발송 제외했습니다." in page and "연락 금지" in page
+
+
+def test_email_settings_in_korean_for_the_rep_and_english_for_the_manager(
+    client, korean_rep, manager
+):
+    pages = {
+        reverse("email_settings"): ("추천: 내 메일함 연결", "Recommended: connect your own mailbox")
+    }
+    _each_page_in_its_readers_language(client, korean_rep, manager, pages)
+    client.force_login(korean_rep)
+    page = client.post(
+        reverse("channel_smtp_save", args=["own"]), {"own-host": "smtp.gmail.com"}
+    ).content.decode()
+    assert "Gmail은(는) SMTP 로그인 정보로 연결할 수 없습니다." in page
