@@ -1,5 +1,6 @@
-"""IMAP IDLE for SMTP channels with a mailbox: bounces within seconds, polling kept as the
-safety net (`manage.py imap_idle`, one process per installation, like beat).
+"""IMAP IDLE for SMTP channels with a mailbox, and EWS streaming notifications for Exchange
+On-Prem mailboxes: bounces within seconds, polling kept as the safety net (`manage.py
+imap_idle`, one process per installation, like beat; MailboxStreamer below for EWS).
 
 One thread per mailbox holds a connection with the folder EXAMINEd (read-only) and sits in
 IDLE (RFC 2177). When the server says a message arrived (`* N EXISTS`), the thread asks for
@@ -23,9 +24,11 @@ from datetime import timedelta
 from django.db import close_old_connections
 from django.utils import timezone
 
+from channels_app.exceptions import ProviderError
 from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
 from channels_app.providers import imap
+from channels_app.providers.ews_inbox import InboxStream
 
 from .polling import channel_poll_on_push
 
@@ -135,26 +138,139 @@ class MailboxIdler:
         _mark(self.channel_id, **fields)
 
 
+# Exchange On-Prem: one GetStreamingEvents connection lasts this long, then is opened again.
+STREAM_MINUTES = 10
+STREAM_WINDOW = timedelta(minutes=STREAM_MINUTES + 5)
+
+
+@dataclass(frozen=True)
+class EwsMailbox:
+    """Where an Exchange On-Prem channel's mailbox is (compared to notice a change)."""
+
+    ews_url: str
+    mailbox_address: str
+    username: str
+    password: str
+
+
+def stream_channels() -> dict[int, EwsMailbox]:
+    """The connected Exchange On-Prem channels read through EWS, and where their mailbox is."""
+    channels = DeliveryChannel.objects.filter(
+        kind=DeliveryChannel.Kind.EXCHANGE_ONPREM, status=DeliveryChannel.Status.CONNECTED
+    ).exclude(ews_url="")
+    found = {
+        channel.pk: EwsMailbox(
+            channel.ews_url, channel.mailbox_address, channel.username, channel.password
+        )
+        for channel in channels
+    }
+    close_old_connections()
+    return found
+
+
+@dataclass
+class MailboxStreamer:
+    """EWS streaming notifications on one Exchange On-Prem channel's Inbox, in its own thread
+    until `stop()`: each announced arrival runs the channel's ordinary poll (coalesced like a
+    push), and while the stream is up the channel is polled only as the safety net, as with
+    IMAP IDLE. A broken stream (its reason in `push_error`) is retried with back-off, the
+    channel back on the polling cycle meanwhile."""
+
+    channel_id: int
+    server: EwsMailbox
+
+    def __post_init__(self) -> None:
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=self.run, name=f"ews-stream-{self.channel_id}", daemon=True
+        )
+        self.events = 0
+
+    def start(self) -> MailboxStreamer:
+        self.thread.start()
+        return self
+
+    def stop(self, *, wait: bool = True) -> None:
+        """The thread ends when its open GetStreamingEvents answer next speaks (a keep-alive or
+        an event): the channel goes back to the polling cycle at once."""
+        self.stopping.set()
+        _mark(self.channel_id, push_expires_at=None)
+        if wait:
+            self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        delay = 5.0
+        while not self.stopping.is_set():
+            stream = InboxStream(**self.server.__dict__)
+            try:
+                stream.subscribe()
+                self._live()
+                # Anything that arrived while no stream was held is fetched now.
+                channel_poll_on_push(channel_id=self.channel_id)
+                close_old_connections()
+                while not self.stopping.is_set():
+                    for _ in stream.arrivals(minutes=STREAM_MINUTES):
+                        if self.stopping.is_set():
+                            break
+                        self.events += 1
+                        self._live(event=True)
+                        channel_poll_on_push(channel_id=self.channel_id)
+                        close_old_connections()
+                    if not self.stopping.is_set():
+                        self._live()  # Exchange closed the connection on time: open it again
+                delay = 5.0
+            except ProviderError as error:
+                logger.warning("EWS stream of channel %s: %s", self.channel_id, error.reason)
+                _mark(self.channel_id, push_expires_at=None, push_error=error.reason[:500])
+                self.stopping.wait(delay)
+                delay = min(delay * 2, RETRY_CAP_SECONDS)
+            except Exception as error:  # a thread that dies would leave the window open
+                logger.exception("EWS stream of channel %s failed", self.channel_id)
+                _mark(self.channel_id, push_expires_at=None, push_error=f"{error}"[:500])
+                self.stopping.wait(RETRY_CAP_SECONDS)
+            finally:
+                stream.unsubscribe()
+        _mark(self.channel_id, push_expires_at=None)
+
+    def _live(self, *, event: bool = False) -> None:
+        if self.stopping.is_set():
+            return
+        now = timezone.now()
+        fields = {"push_expires_at": now + STREAM_WINDOW, "push_error": ""}
+        if event:
+            fields["push_last_event_at"] = now
+        _mark(self.channel_id, **fields)
+
+
 class IdleSupervisor:
-    """Keeps one MailboxIdler per IMAP channel: started for new channels, restarted when
-    their settings change, stopped when they go (`sync`, every few seconds from the command)."""
+    """Keeps one MailboxIdler per IMAP channel and one MailboxStreamer per Exchange On-Prem
+    channel: started for new channels, restarted when their settings change, stopped when they
+    go (`sync`, every few seconds from the command)."""
 
     def __init__(self) -> None:
-        self.idlers: dict[int, MailboxIdler] = {}
+        self.idlers: dict[int, MailboxIdler | MailboxStreamer] = {}
 
     def sync(self) -> None:
-        wanted = idle_channels()
+        wanted: dict[int, imap.ImapServer | EwsMailbox] = {**idle_channels(), **stream_channels()}
         for channel_id, idler in list(self.idlers.items()):
             if wanted.get(channel_id) != idler.server:
                 idler.stop(wait=False)
                 del self.idlers[channel_id]
         for channel_id, server in wanted.items():
             if channel_id not in self.idlers:
-                self.idlers[channel_id] = MailboxIdler(channel_id, server).start()
+                holder = (
+                    MailboxIdler(channel_id, server)
+                    if isinstance(server, imap.ImapServer)
+                    else MailboxStreamer(channel_id, server)
+                )
+                self.idlers[channel_id] = holder.start()
 
     def stop(self) -> None:
         for idler in self.idlers.values():
             idler.stop(wait=False)
         for idler in self.idlers.values():
-            idler.thread.join(timeout=imap.TIMEOUT_SECONDS + 5)
+            # A streamer's thread wakes only when its open answer next speaks; it is a daemon
+            # and its channel is already back on the polling cycle, so it is not waited for.
+            if isinstance(idler, MailboxIdler):
+                idler.thread.join(timeout=imap.TIMEOUT_SECONDS + 5)
         self.idlers.clear()

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import graph_notifications, pubsub
+from . import ews_streaming, graph_notifications, pubsub
 from .client import SandboxClient
 from .dns import DnsService, stand_in_hosts
 from .httpcore import Context
@@ -167,6 +167,9 @@ def start_sandbox(
         lambda mb, message: (
             graph_notifications.notify(ctx, mb, message) if mb.provider == "microsoft" else None
         )
+    )
+    store.inbox_listeners.append(
+        lambda mb, message: ews_streaming.notify(mb, message) if mb.provider == "exchange" else None
     )
     store.inbox_listeners.append(
         lambda mb, message: (

@@ -117,6 +117,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _write(self, response: Response) -> None:
         # One write for status line, headers and body: with keep-alive, a separate small body
         # segment would wait on Nagle + delayed ACK (40 ms per request).
+        if response.stream is not None:
+            self._write_stream(response)
+            return
         reason = self.responses.get(response.status, ("",))[0]
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
@@ -129,6 +132,25 @@ class SandboxHandler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         # A HEAD answer has the GET's headers and no body (RFC 9110 9.3.2).
         self.wfile.write(head if self.command == "HEAD" else head + response.body)
+
+    def _write_stream(self, response: Response) -> None:
+        """Headers, then each part of the body as a chunk the moment it is produced."""
+        reason = self.responses.get(response.status, ("",))[0]
+        lines = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Server: {self.server_version}",
+            "Transfer-Encoding: chunked",
+        ]
+        lines += [f"{k}: {v}" for k, v in response.headers.items()]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
+        try:
+            for part in response.stream or ():
+                if part:
+                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True  # the client went away: nothing more to say
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

@@ -75,12 +75,19 @@ TRANSIENT_RESPONSE_ERRORS = (
 )
 
 
+EWS_CONNECTIONS = 4
+
+
 def _account(*, ews_url: str, mailbox_address: str, username: str, password: str) -> Account:
     return Account(
         primary_smtp_address=mailbox_address,
         config=Configuration(
             service_endpoint=ews_url,
             credentials=Credentials(username=username or mailbox_address, password=password),
+            # exchangelib shares one session pool per server and login across the process; an
+            # EWS stream (bounces.idle) holds one session for minutes, so sends and polls of the
+            # same mailbox need others beside it (Exchange allows 27 per user by default).
+            max_connections=EWS_CONNECTIONS,
         ),
         autodiscover=False,
         access_type=DELEGATE,

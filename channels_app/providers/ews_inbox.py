@@ -254,3 +254,50 @@ def _headers(item) -> dict[str, str]:
         # report items: MIME multipart/report.
         headers["Content-Type"] = "multipart/report; report-type=delivery-status"
     return headers
+
+
+class InboxStream:
+    """EWS streaming notifications on one mailbox's Inbox (Subscribe, then GetStreamingEvents):
+    `arrivals(minutes)` yields once per batch of new mail the server announces, and ends when
+    Exchange closes the connection after `minutes`. Nothing is read from the events but "look
+    now" — the poller's ordinary sync fetches what arrived."""
+
+    EVENT_TYPES = ("NewMailEvent", "CreatedEvent")
+
+    def __init__(self, *, ews_url: str, mailbox_address: str, username: str, password: str):
+        self._box = EwsInbox(
+            ews_url=ews_url, mailbox_address=mailbox_address, username=username, password=password
+        )
+        self._inbox: Inbox | None = None
+        self.subscription_id: str | None = None
+
+    def subscribe(self) -> None:
+        with _reading_errors():
+            # exchangelib subscribes by folder id: the Inbox is looked up once (GetFolder).
+            inbox = self._inbox = self._box._open().inbox
+            self.subscription_id = inbox.subscribe_to_streaming(event_types=list(self.EVENT_TYPES))
+
+    def arrivals(self, *, minutes: int) -> Iterator[int]:
+        if self._inbox is None:
+            raise PermanentProviderError("Not subscribed to the Exchange inbox")
+        with _reading_errors():
+            for notification in self._inbox.get_streaming_events(
+                self.subscription_id, connection_timeout=minutes
+            ):
+                new = [
+                    event
+                    for event in notification.events
+                    if type(event).__name__ in self.EVENT_TYPES
+                ]
+                if new:
+                    yield len(new)
+
+    def unsubscribe(self) -> None:
+        if self._inbox is None or not self.subscription_id:
+            return
+        try:
+            with _reading_errors():
+                self._inbox.unsubscribe(self.subscription_id)
+        except (TransientProviderError, PermanentProviderError):
+            pass  # Exchange lets an unused subscription expire by itself
+        self.subscription_id = None

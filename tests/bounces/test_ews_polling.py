@@ -8,10 +8,13 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import FeedEvent
+from bounces.idle import MailboxStreamer, stream_channels
 from bounces.models import Bounce, InboxMessage
 from bounces.polling import channel_ids_due, channel_poll
+from channels_app.models import DeliveryChannel
 from outreach.models import OutboundEmail
 from outreach.services import email_enqueue
+from tests.bounces.test_imap_idle import _until
 from tests.channels_app.test_exchange_onprem import PASSWORD, onprem_channel
 from tests.outreach.send_helpers import drain
 
@@ -25,8 +28,9 @@ def exchange(sandbox, rep):
 def _bounced_send(rep, channel, to):
     """An email Exchange accepts and then bounces into the sender's inbox (an NDR)."""
     email = email_enqueue(sender=rep, to_address=to, subject="Quick idea", body="Hi")
-    assert drain(channel).sent == 1
+    drain(channel)  # (with real transactions the queued task may have sent it already)
     email.refresh_from_db()
+    assert email.status in (OutboundEmail.Status.SENT, OutboundEmail.Status.BOUNCED)
     return email
 
 
@@ -101,3 +105,29 @@ def test_a_refused_login_fails_the_poll_with_exchanges_words(rep, exchange):
 
     assert report.outcome == "failed"
     assert "Exchange refused the username or password" in channel.last_poll_result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ews_stream_brings_a_bounce_to_the_feed_without_a_poll_cycle(rep, exchange):
+    """`manage.py imap_idle` holds an EWS streaming subscription on the Inbox (Subscribe,
+    GetStreamingEvents): an NDR that arrives runs the mailbox's ordinary sync at once, and while
+    the stream is up the mailbox is polled only as the safety net."""
+    channel = onprem_channel(exchange, rep)
+    poll(channel)
+    streamer = MailboxStreamer(channel.pk, stream_channels()[channel.pk]).start()
+    try:
+        assert _until(lambda: DeliveryChannel.objects.get(pk=channel.pk).push_active)
+        assert channel.pk not in list(channel_ids_due())
+        first = _bounced_send(rep, channel, "bounce.dee@northwind.test")
+        assert _until(lambda: Bounce.objects.filter(outbound_email=first).exists())
+        # The first may have been taken by the streamer's own catch-up sync; this one can only
+        # have been heard through the stream.
+        second = _bounced_send(rep, channel, "bounce.eve@northwind.test")
+        assert _until(lambda: Bounce.objects.filter(outbound_email=second).exists())
+        assert _until(lambda: streamer.events >= 1)
+        assert DeliveryChannel.objects.get(pk=channel.pk).push_last_event_at is not None
+    finally:
+        streamer.stop(wait=False)
+    channel.refresh_from_db()
+    assert not channel.push_active  # back on the polling cycle at once
+    assert channel.pk in list(channel_ids_due())

@@ -7,12 +7,17 @@ tag, so an unknown or misnamed element would otherwise be dropped without a word
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Message
-from exchangelib.errors import ErrorInvalidSyncStateData, ErrorItemNotFound
+from exchangelib.errors import (
+    ErrorInvalidSyncStateData,
+    ErrorItemNotFound,
+    ErrorSubscriptionNotFound,
+)
 from exchangelib.folders import Inbox, Root
 from exchangelib.properties import Mailbox
 from exchangelib.services import SyncFolderItems
@@ -211,3 +216,31 @@ def test_every_element_answered_is_one_exchangelib_declares_in_schema_order(
         parts = [child.tag for child in person]
         assert all(tag in mailbox_fields for tag in parts)
         assert parts == sorted(parts, key=mailbox_fields.index)
+
+
+def test_exchangelib_hears_new_mail_on_a_streaming_subscription(sandbox_server, mailbox):
+    """Subscribe (streaming) and GetStreamingEvents as exchangelib speaks them: a message that
+    arrives while the answer is open is announced as a NewMailEvent in the Inbox, on the same
+    connection, and the answer ends with ConnectionStatus Closed when its time is up."""
+    account = _account(sandbox_server, mailbox)
+    inbox = account.inbox  # (a GetFolder: exchangelib subscribes by folder id)
+    subscription = inbox.subscribe_to_streaming(event_types=["NewMailEvent"])
+    threading.Timer(0.5, _inject, (sandbox_server, mailbox, 1)).start()
+    heard = []
+    for notification in inbox.get_streaming_events(subscription, connection_timeout=1):
+        heard += [type(event).__name__ for event in notification.events]
+        if heard:
+            break
+    assert heard == ["NewMailEvent"]
+    inbox.unsubscribe(subscription)
+
+
+def test_an_unknown_or_ended_subscription_is_subscription_not_found(sandbox_server, mailbox):
+    account = _account(sandbox_server, mailbox)
+    inbox = account.inbox  # (a GetFolder: exchangelib subscribes by folder id)
+    subscription = inbox.subscribe_to_streaming(event_types=["NewMailEvent"])
+    inbox.unsubscribe(subscription)
+    with pytest.raises(ErrorSubscriptionNotFound):
+        list(inbox.get_streaming_events(subscription, connection_timeout=1))
+    with pytest.raises(ErrorSubscriptionNotFound):
+        inbox.unsubscribe(subscription)

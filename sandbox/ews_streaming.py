@@ -1,0 +1,159 @@
+"""EWS streaming notifications of the sandbox's Exchange (Microsoft's "Streaming notifications"
+reference): ``Subscribe`` with a ``StreamingSubscriptionRequest`` on the Inbox, then
+``GetStreamingEvents``, whose HTTP answer stays open for ``ConnectionTimeout`` minutes and
+carries one SOAP envelope per batch of events as it happens (chunked), a keep-alive envelope
+(``ConnectionStatus`` OK) every KEEPALIVE_SECONDS, and a last one with ``ConnectionStatus``
+Closed; ``Unsubscribe`` ends a subscription. A message arriving in the Inbox is a
+``NewMailEvent`` and a ``CreatedEvent`` (whichever the subscription asked for). An unknown
+subscription answers ``ErrorSubscriptionNotFound``; subscriptions live as long as the sandbox.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from . import ews
+from .httpcore import Context, Response
+from .state import EwsUser, Mailbox, StoredMessage
+
+KEEPALIVE_SECONDS = 5.0
+EVENT_TYPES = {"NewMailEvent", "CreatedEvent"}
+
+
+@dataclass
+class Subscription:
+    mailbox: str
+    event_types: set[str]
+    events: queue.Queue = field(default_factory=queue.Queue)
+
+
+_subscriptions: dict[str, Subscription] = {}
+_lock = threading.Lock()
+
+
+def notify(mb: Mailbox, message: StoredMessage) -> None:
+    """A message arrived in an Exchange mailbox's Inbox: every subscription on it hears."""
+    with _lock:
+        listeners = [s for s in _subscriptions.values() if s.mailbox == mb.email.lower()]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for subscription in listeners:
+        subscription.events.put((stamp, ews._folder_id(mb, "inbox"), message))
+
+
+def subscribe(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    request = body.find(f"{{{ews.M_NS}}}StreamingSubscriptionRequest")
+    if request is None:
+        return ews._response(
+            "Subscribe", [ews._error("Subscribe", "ErrorInvalidSubscriptionRequest")]
+        )
+    wanted = {e.text or "" for e in request.iter(f"{{{ews.T_NS}}}EventType")} & EVENT_TYPES
+    folders = [e.get("Id", "") for e in request.iter(f"{{{ews.T_NS}}}DistinguishedFolderId")]
+    mb = ctx.store.mailbox("exchange", user.email)
+    if folders != ["inbox"] and not any(
+        ews._folder_by_id(mb, e.get("Id", "")) == "inbox"
+        for e in request.iter(f"{{{ews.T_NS}}}FolderId")
+    ):
+        return ews._response("Subscribe", [ews._error("Subscribe", "ErrorFolderNotFound")])
+    subscription_id = uuid.uuid4().hex
+    with _lock:
+        _subscriptions[subscription_id] = Subscription(user.email.lower(), wanted or EVENT_TYPES)
+    inner = f"<m:SubscriptionId>{subscription_id}</m:SubscriptionId>"
+    return ews._response("Subscribe", [ews._success("Subscribe", inner)])
+
+
+def unsubscribe(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    subscription_id = ews._text(body, f"{{{ews.M_NS}}}SubscriptionId")
+    with _lock:
+        found = _subscriptions.get(subscription_id)
+        if found is not None and found.mailbox == user.email.lower():
+            del _subscriptions[subscription_id]
+        else:
+            found = None
+    if found is None:
+        return ews._response(
+            "Unsubscribe", [ews._error("Unsubscribe", "ErrorSubscriptionNotFound")]
+        )
+    return ews._response("Unsubscribe", [ews._success("Unsubscribe")])
+
+
+def get_streaming_events(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
+    ids = [e.text or "" for e in body.iter(f"{{{ews.T_NS}}}SubscriptionId")]
+    try:
+        minutes = int(ews._text(body, f"{{{ews.M_NS}}}ConnectionTimeout") or "0")
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= 30:
+        return ews.soap_fault("ErrorInvalidArgument", "ConnectionTimeout must be 1 to 30.")
+    with _lock:
+        found = [_subscriptions.get(i) for i in ids]
+    if not ids or any(s is None or s.mailbox != user.email.lower() for s in found):
+        return ews._response(
+            "GetStreamingEvents",
+            [ews._error("GetStreamingEvents", "ErrorSubscriptionNotFound")],
+        )
+    subscriptions = dict(zip(ids, found, strict=True))
+    return Response(
+        200,
+        b"",
+        {"Content-Type": "text/xml; charset=utf-8", "X-Powered-By": "ASP.NET"},
+        stream=_stream(subscriptions, deadline=time.monotonic() + minutes * 60),
+    )
+
+
+def _envelope(inner: str) -> bytes:
+    return ews._envelope(
+        f'<m:GetStreamingEventsResponse xmlns:m="{ews.M_NS}" xmlns:t="{ews.T_NS}">'
+        f"<m:ResponseMessages>{ews._success('GetStreamingEvents', inner)}</m:ResponseMessages>"
+        "</m:GetStreamingEventsResponse>"
+    )
+
+
+def _stream(subscriptions: dict[str, Subscription], *, deadline: float) -> Iterator[bytes]:
+    next_keepalive = time.monotonic() + KEEPALIVE_SECONDS
+    while time.monotonic() < deadline:
+        notifications = []
+        for subscription_id, subscription in subscriptions.items():
+            events = []
+            while True:
+                try:
+                    stamp, folder_id, message = subscription.events.get_nowait()
+                except queue.Empty:
+                    break
+                item = (
+                    f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>'
+                    f'<t:ParentFolderId Id="{escape(folder_id)}" ChangeKey="AQAAAA=="/>'
+                )
+                events += [
+                    f"<t:{kind}><t:TimeStamp>{stamp}</t:TimeStamp>{item}</t:{kind}>"
+                    for kind in ("NewMailEvent", "CreatedEvent")
+                    if kind in subscription.event_types
+                ]
+            if events:
+                notifications.append(
+                    f"<m:Notification><t:SubscriptionId>{subscription_id}</t:SubscriptionId>"
+                    f"<t:PreviousWatermark>AQAAAA==</t:PreviousWatermark>"
+                    f"<t:MoreEvents>false</t:MoreEvents>{''.join(events)}</m:Notification>"
+                )
+        if notifications:
+            yield _envelope(f"<m:Notifications>{''.join(notifications)}</m:Notifications>")
+        elif time.monotonic() >= next_keepalive:
+            yield _envelope("<m:ConnectionStatus>OK</m:ConnectionStatus>")
+            next_keepalive = time.monotonic() + KEEPALIVE_SECONDS
+        time.sleep(0.05)
+    yield _envelope("<m:ConnectionStatus>Closed</m:ConnectionStatus>")
+
+
+OPERATIONS = {
+    "Subscribe": subscribe,
+    "Unsubscribe": unsubscribe,
+    "GetStreamingEvents": get_streaming_events,
+}
+# Served by sandbox/ews.py's dispatcher (sandbox/server.py imports this module).
+ews.OPERATIONS.update(OPERATIONS)
