@@ -2,8 +2,10 @@
 """Bounce latency: from the moment a bounce lands in a sandbox inbox (or the ESP decides it) to
 the moment its event is in the rep's live feed, per channel kind — Gmail with push, Outlook with
 push, an SMTP channel behind a SendGrid-style webhook, an SMTP channel whose mailbox is read by
-IMAP with IDLE held — against polling only; and the provider
-API calls an idle mailbox costs per day with push and with polling only.
+IMAP with IDLE held, an Exchange On-Prem mailbox with an EWS stream held — against polling
+only; and the provider API calls an idle mailbox costs per day with push and with polling only
+(for the EWS stream counted from its schedule: one GetStreamingEvents per STREAM_MINUTES, one
+Subscribe, the hourly safety poll).
 
     .venv/bin/python bench/bounce_latency.py            # 20 bounces per kind
 
@@ -30,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +159,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
         return owner, channel
 
     def inbox_t0(channel, email) -> float:
-        provider = "google" if channel.kind == kind_gmail else "microsoft"
+        provider = {kind_gmail: "google", kind_outlook: "microsoft"}.get(channel.kind, "exchange")
         messages = sandbox.client.inbox(provider, channel.mailbox_address, with_raw=False)
         return max(m["internal_date"] for m in messages)
 
@@ -178,7 +181,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             time.sleep(0.02)
         raise SystemExit(f"no feed event for {address} within 60 s")
 
-    from bounces.idle import MailboxIdler
+    from bounces.idle import MailboxIdler, MailboxStreamer, stream_channels
     from channels_app.providers import facade as providers
     from outreach.models import OutboundEmail
     from tests.bounces.poll_helpers import dsn_for
@@ -240,6 +243,26 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             time.sleep(0.02)
         raise SystemExit("no feed event for the IMAP bounce within 60 s")
 
+    def onprem_channel():
+        """A rep's Exchange On-Prem mailbox (the sandbox's EWS), with `manage.py imap_idle`'s
+        streaming subscription held on its Inbox."""
+        owner = rep("onprem")
+        sandbox.client.add_ews_user(owner.email, "ews-secret")
+        channel = DeliveryChannel.objects.create(
+            organization=org,
+            owner=owner,
+            kind=DeliveryChannel.Kind.EXCHANGE_ONPREM,
+            mailbox_address=owner.email,
+            password="ews-secret",  # noqa: S106 - the sandbox mailbox's login
+            ews_url=sandbox.ews_url,
+        )
+        ChannelChoice.objects.update_or_create(user=owner, defaults={"channel": channel})
+        channel_poll(channel_id=channel.pk)
+        streamer = MailboxStreamer(channel.pk, stream_channels()[channel.pk]).start()
+        while not DeliveryChannel.objects.get(pk=channel.pk).push_active:
+            time.sleep(0.05)
+        return owner, channel, streamer
+
     results: dict[str, list[float]] = {}
     gmail_owner, gmail = mailbox(kind_gmail)
     assert channel_push_start(channel=gmail), "Gmail watch failed"
@@ -259,6 +282,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
     idler.stop()
     imap.status = DeliveryChannel.Status.DISCONNECTED
     imap.save(update_fields=["status"])
+    onprem_owner, onprem, streamer = onprem_channel()
+    results["Exchange On-Prem, EWS stream"] = [
+        bounce_latency(onprem_owner, onprem, inbox_t0) for _ in range(args.bounces)
+    ]
+    streamer.stop()
+    onprem.status = DeliveryChannel.Status.DISCONNECTED
+    onprem.save(update_fields=["status"])
 
     # Polling only: the wait for the next 5-minute poll, plus one poll that finds the bounce.
     poll_owner, polled = mailbox(kind_gmail)
@@ -322,6 +352,16 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             f"  {label:<8} push {with_push[kind]:4d}   polling only {polling_only[kind]:4d}"
             f"   ratio {ratio:.3f}"
         )
+    from bounces.conf import bounce_settings as conf
+    from bounces.idle import STREAM_MINUTES
+
+    safety_polls = round(timedelta(days=1) / conf().push_safety_poll)
+    stream_calls = 1 + 24 * 60 // STREAM_MINUTES + safety_polls
+    print(
+        f"  {'On-Prem':<8} push {stream_calls:4d}   polling only  288   ratio "
+        f"{stream_calls / 288:.3f}   (from the schedule: {24 * 60 // STREAM_MINUTES} streams of "
+        f"{STREAM_MINUTES} min, 1 Subscribe, {safety_polls} safety polls)"
+    )
     server.shutdown()
     sandbox.stop()
 

@@ -138,8 +138,9 @@ class MailboxIdler:
         _mark(self.channel_id, **fields)
 
 
-# Exchange On-Prem: one GetStreamingEvents connection lasts this long, then is opened again.
-STREAM_MINUTES = 10
+# Exchange On-Prem: one GetStreamingEvents connection lasts this long (Exchange's maximum),
+# then is opened again.
+STREAM_MINUTES = 30
 STREAM_WINDOW = timedelta(minutes=STREAM_MINUTES + 5)
 
 
@@ -192,7 +193,8 @@ class MailboxStreamer:
 
     def stop(self, *, wait: bool = True) -> None:
         """The thread ends when its open GetStreamingEvents answer next speaks (a keep-alive or
-        an event): the channel goes back to the polling cycle at once."""
+        an event), handing its session back; the channel goes back to the polling cycle at
+        once."""
         self.stopping.set()
         _mark(self.channel_id, push_expires_at=None)
         if wait:
@@ -209,7 +211,7 @@ class MailboxStreamer:
                 channel_poll_on_push(channel_id=self.channel_id)
                 close_old_connections()
                 while not self.stopping.is_set():
-                    for _ in stream.arrivals(minutes=STREAM_MINUTES):
+                    for _ in stream.arrivals(minutes=STREAM_MINUTES, stopping=self.stopping):
                         if self.stopping.is_set():
                             break
                         self.events += 1
@@ -269,8 +271,6 @@ class IdleSupervisor:
         for idler in self.idlers.values():
             idler.stop(wait=False)
         for idler in self.idlers.values():
-            # A streamer's thread wakes only when its open answer next speaks; it is a daemon
-            # and its channel is already back on the polling cycle, so it is not waited for.
-            if isinstance(idler, MailboxIdler):
-                idler.thread.join(timeout=imap.TIMEOUT_SECONDS + 5)
+            # A streamer's thread ends at its answer's next keep-alive.
+            idler.thread.join(timeout=imap.TIMEOUT_SECONDS + 5)
         self.idlers.clear()

@@ -22,6 +22,7 @@ The shapes are IdOnly plus named properties: nothing is marked read, moved or ch
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from exchangelib.errors import (
     UnauthorizedError,
 )
 from exchangelib.folders import Inbox, Root
-from exchangelib.services import SyncFolderItems
+from exchangelib.services import GetStreamingEvents, SyncFolderItems
 
 from channels_app.exceptions import (
     CredentialsRejected,
@@ -256,11 +257,33 @@ def _headers(item) -> dict[str, str]:
     return headers
 
 
+class StreamStopped(Exception):
+    """The holder asked the stream to end (InboxStream.arrivals' `stopping`)."""
+
+
+class _StoppableStreamingEvents(GetStreamingEvents):
+    """GetStreamingEvents that ends at the next message on the open answer (an event or a
+    keep-alive) once `stopping` is set: exchangelib yields nothing for a keep-alive, so without
+    this a holder asked to stop would wait for the connection's end (up to 30 minutes) with one of
+    the login's sessions held. Raising here makes exchangelib close the answer and hand the
+    session back."""
+
+    def __init__(self, *args, stopping: threading.Event, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stopping = stopping
+
+    def _get_element_container(self, message, name=None):
+        if self._stopping.is_set():
+            raise StreamStopped
+        return super()._get_element_container(message=message, name=name)
+
+
 class InboxStream:
     """EWS streaming notifications on one mailbox's Inbox (Subscribe, then GetStreamingEvents):
     `arrivals(minutes)` yields once per batch of new mail the server announces, and ends when
-    Exchange closes the connection after `minutes`. Nothing is read from the events but "look
-    now" — the poller's ordinary sync fetches what arrived."""
+    Exchange closes the connection after `minutes`, or at the next keep-alive once `stopping` is
+    set. Nothing is read from the events but "look now": the poller's ordinary sync fetches what
+    arrived."""
 
     EVENT_TYPES = ("NewMailEvent", "CreatedEvent")
 
@@ -277,20 +300,20 @@ class InboxStream:
             inbox = self._inbox = self._box._open().inbox
             self.subscription_id = inbox.subscribe_to_streaming(event_types=list(self.EVENT_TYPES))
 
-    def arrivals(self, *, minutes: int) -> Iterator[int]:
-        if self._inbox is None:
+    def arrivals(self, *, minutes: int, stopping: threading.Event) -> Iterator[int]:
+        if self._inbox is None or not self.subscription_id:
             raise PermanentProviderError("Not subscribed to the Exchange inbox")
-        with _reading_errors():
-            for notification in self._inbox.get_streaming_events(
-                self.subscription_id, connection_timeout=minutes
-            ):
-                new = [
-                    event
-                    for event in notification.events
-                    if type(event).__name__ in self.EVENT_TYPES
-                ]
-                if new:
-                    yield len(new)
+        service = _StoppableStreamingEvents(account=self._box._open(), stopping=stopping)
+        try:
+            with _reading_errors():
+                for notification in service.call(
+                    subscription_ids=[self.subscription_id], connection_timeout=minutes
+                ):
+                    new = [e for e in notification.events if type(e).__name__ in self.EVENT_TYPES]
+                    if new:
+                        yield len(new)
+        except StreamStopped:
+            return
 
     def unsubscribe(self) -> None:
         if self._inbox is None or not self.subscription_id:

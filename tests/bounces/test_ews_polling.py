@@ -127,7 +127,10 @@ def test_the_ews_stream_brings_a_bounce_to_the_feed_without_a_poll_cycle(rep, ex
         assert _until(lambda: streamer.events >= 1)
         assert DeliveryChannel.objects.get(pk=channel.pk).push_last_event_at is not None
     finally:
-        streamer.stop(wait=False)
+        streamer.stop()
+    # It ended at the stream's next keep-alive (not after the 30-minute connection), handing its
+    # session back to the mailbox's sends.
+    assert not streamer.thread.is_alive()
     channel.refresh_from_db()
     assert not channel.push_active  # back on the polling cycle at once
     assert channel.pk in list(channel_ids_due())
