@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.selectors import user_with_team_managers
@@ -325,7 +326,9 @@ def channel_can_resume_campaigns(*, channel: DeliveryChannel, user: User) -> boo
 def channel_campaigns_resume(*, channel: DeliveryChannel, user: User) -> bool:
     """Lift mailbox protection: campaign sends go again. Returns False when it was not paused."""
     if not channel_can_resume_campaigns(channel=channel, user=user):
-        raise PermissionDenied("Only the mailbox's rep or an admin can resume its campaigns.")
+        raise PermissionDenied(
+            gettext("Only the mailbox's rep or an admin can resume its campaigns.")
+        )
     now = timezone.now()
     with transaction.atomic():
         resumed = DeliveryChannel.objects.filter(

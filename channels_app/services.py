@@ -14,6 +14,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 
@@ -271,7 +272,7 @@ def channel_choose_legacy(*, user: User) -> DeliveryChannel:
 
 def _require_same_org_admin(user: User) -> None:
     if not user.is_org_admin or user.organization_id is None:
-        raise PermissionDenied("Only an admin sets the team SMTP.")
+        raise PermissionDenied(_("Only an admin sets the team SMTP."))
 
 
 def channel_smtp_save(
@@ -418,7 +419,7 @@ def channel_imap_set(
     keeps the saved one, only for the same server, port and security; an empty username is
     the SMTP one. A new server, login or folder starts the inbox's cursor afresh."""
     if channel.kind != Kind.CUSTOM_SMTP or channel.status == Status.DISCONNECTED:
-        raise ValidationError("Only a connected SMTP channel can have an IMAP inbox.")
+        raise ValidationError(_("Only a connected SMTP channel can have an IMAP inbox."))
     _require_smtp_channel_manager(user=user, channel=channel)
     host = imap_host.strip().lower()
     port = imap_port or imap.DEFAULT_PORTS.get(imap_security, 993)
@@ -474,7 +475,7 @@ def channel_imap_set(
 def channel_imap_off(*, user: User, channel: DeliveryChannel) -> DeliveryChannel:
     """Stop reading the SMTP channel's IMAP inbox; its password is wiped."""
     if channel.kind != Kind.CUSTOM_SMTP:
-        raise ValidationError("Only an SMTP channel has an IMAP inbox.")
+        raise ValidationError(_("Only an SMTP channel has an IMAP inbox."))
     _require_smtp_channel_manager(user=user, channel=channel)
     channel.imap_host = channel.imap_username = channel.imap_password = channel.imap_cursor = ""
     channel.imap_port = None
@@ -503,10 +504,10 @@ def channel_esp_webhook_set(
     ESP that signs its POSTs (Mailgun), `signing_key` is the key the ESP shows. An empty `esp`
     turns the webhook off."""
     if channel.kind != Kind.CUSTOM_SMTP or channel.status == Status.DISCONNECTED:
-        raise ValidationError("Only a connected SMTP channel can report bounces by webhook.")
+        raise ValidationError(_("Only a connected SMTP channel can report bounces by webhook."))
     _require_smtp_channel_manager(user=user, channel=channel)
     if esp and esp not in DeliveryChannel.Esp.values:
-        raise ValidationError(f"Unknown email service: {esp}.")
+        raise ValidationError(_("Unknown email service: %(esp)s.") % {"esp": esp})
     if not esp:
         channel.esp, channel.esp_webhook_key, channel.esp_webhook_secret = "", "", ""
     else:
@@ -514,7 +515,8 @@ def channel_esp_webhook_set(
             signing_key = "".join(signing_key.split())
             if not signing_key or not signing_key.isascii() or len(signing_key) > 200:
                 raise ValidationError(
-                    f"Paste the webhook signing key {DeliveryChannel.Esp(esp).label} shows you."
+                    _("Paste the webhook signing key %(service)s shows you.")
+                    % {"service": DeliveryChannel.Esp(esp).label}
                 )
             secret = signing_key
         else:

@@ -220,7 +220,7 @@ def smtp_save(request: HttpRequest, scope: str) -> HttpResponse:
         raise Http404
     team = scope == "team"
     if team and not request.user.is_org_admin:
-        raise PermissionDenied("Only an admin sets the team SMTP.")
+        raise PermissionDenied(gettext("Only an admin sets the team SMTP."))
     state = email_settings_for_user(user=request.user)
     existing = state.team_smtp if team else state.own.get(Kind.CUSTOM_SMTP)
     form = SmtpChannelForm(request.POST, saved=existing, prefix=scope)

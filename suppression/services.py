@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import DomainNameValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from bounces.models import Bounce, InboxMessage
@@ -23,7 +24,7 @@ def suppression_entry_parse(*, value: str) -> tuple[str, str]:
     '@northwind.test') for the whole domain. Raises ValidationError saying what is wrong."""
     text = address_normalize(value)
     if not text:
-        raise ValidationError("Enter an email address or a domain.")
+        raise ValidationError(_("Enter an email address or a domain."))
     if text.startswith("@"):
         text = text[1:]
     elif "@" in text:
@@ -31,17 +32,22 @@ def suppression_entry_parse(*, value: str) -> tuple[str, str]:
             validate_email(text)
         except ValidationError:
             raise ValidationError(
-                f"“{value.strip()}” is not a valid email address (expected name@domain)."
+                _("“%(value)s” is not a valid email address (expected name@domain).")
+                % {"value": value.strip()}
             ) from None
         return Suppression.Scope.ADDRESS, text
     try:
         _domain_validator(text)
     except ValidationError:
         raise ValidationError(
-            f"“{value.strip()}” is neither an email address nor a domain name."
+            _("“%(value)s” is neither an email address nor a domain name.")
+            % {"value": value.strip()}
         ) from None
     if "." not in text:
-        raise ValidationError(f"“{value.strip()}” is not a full domain name (e.g. example.com).")
+        raise ValidationError(
+            _("“%(value)s” is not a full domain name (e.g. example.com).")
+            % {"value": value.strip()}
+        )
     return Suppression.Scope.DOMAIN, text
 
 
@@ -59,7 +65,7 @@ def suppression_add(
     """Suppress an address or a whole domain. An address already suppressed keeps its first
     entry (returned with created=False). Raises ValidationError for a malformed value."""
     if reason not in Suppression.Reason.values:
-        raise ValidationError(f"Unknown suppression reason: {reason}.")
+        raise ValidationError(_("Unknown suppression reason: %(reason)s.") % {"reason": reason})
     scope, address = suppression_entry_parse(value=value)
     active = Suppression.objects.filter(
         organization_id=organization_id, scope=scope, address=address, removed_at__isnull=True
@@ -99,10 +105,10 @@ def suppression_remove(*, entry: Suppression, user: User, reason: str) -> bool:
     if not (
         user.is_superuser or (user.is_org_admin and user.organization_id == entry.organization_id)
     ):
-        raise PermissionDenied("Only an admin of the organization can remove a suppression.")
+        raise PermissionDenied(_("Only an admin of the organization can remove a suppression."))
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ValidationError("Say why the address may be emailed again.")
+        raise ValidationError(_("Say why the address may be emailed again."))
     now = timezone.now()
     removed = Suppression.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
         removed_at=now, removed_by=user, removal_reason=reason[:500], updated_at=now
@@ -131,7 +137,7 @@ def suppression_policy_update(
 ) -> SuppressionPolicy:
     """Change the organization's thresholds and header setting (its admins only)."""
     if not (user.is_superuser or (user.is_org_admin and user.organization_id == organization.pk)):
-        raise PermissionDenied("Only an admin of the organization can change these settings.")
+        raise PermissionDenied(_("Only an admin of the organization can change these settings."))
     policy = suppression_policy(organization_id=organization.pk)
     fields = []
     for name, value in values.items():

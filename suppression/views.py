@@ -33,7 +33,9 @@ from .services import suppression_add, suppression_policy_update, suppression_re
 
 def _require_admin(request) -> None:
     if not request.user.is_org_admin or request.user.organization_id is None:
-        raise PermissionDenied("Only your organization's admins manage the suppression list.")
+        raise PermissionDenied(
+            gettext("Only your organization's admins manage the suppression list.")
+        )
 
 
 @login_required

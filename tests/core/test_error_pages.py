@@ -42,3 +42,13 @@ def test_every_page_links_the_icon_and_the_api_tokens_page(client, rep):
     body = client.get("/outbox/").content.decode()
     assert 'rel="icon"' in body
     assert 'href="/settings/api-tokens/"' in body
+
+
+def test_a_page_the_role_does_not_allow_says_why_inside_the_product(client, rep):
+    client.force_login(rep)
+    response = client.get("/suppressions/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "You cannot open this page" in body
+    assert "Only your organization&#x27;s admins manage the suppression list." in body
+    assert "Outbox" in body and 'href="/"' in body

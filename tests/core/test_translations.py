@@ -134,6 +134,13 @@ def test_the_unsubscribe_page_speaks_the_recipients_language_else_the_organizati
     assert "Unsubscribe ana@prospect.test?" in page  # the recipient's own language first
 
 
+def test_a_page_the_role_does_not_allow_in_korean(client, korean_rep):
+    client.force_login(korean_rep)
+    body = client.get(reverse("suppressions")).content.decode()
+    assert "이 페이지를 열 수 없습니다" in body
+    assert "발송 제외 목록은 조직 관리자만 관리할 수 있습니다." in body
+
+
 def test_a_missing_page_in_korean(client, korean_rep):
     client.force_login(korean_rep)
     answer = client.get("/no-such-page/")
@@ -472,6 +479,16 @@ def test_the_suppression_list_in_korean_for_a_korean_admin(client, org, org_admi
         reverse("suppressions"), {"value": "bo@globex.test", "reason": "manual"}, follow=True
     ).content.decode()
     assert "bo@globex.test을(를) 발송 제외했습니다." in page and "연락 금지" in page
+    # What the list's own checks say about a value it cannot take is Korean too.
+    for typed, said in (
+        ("bo@", "“bo@”은(는) 올바른 이메일 주소가 아닙니다"),
+        ("globex", "“globex”은(는) 이메일 주소도 도메인 이름도 아닙니다."),
+        ("not a domain!", "“not a domain!”은(는) 이메일 주소도 도메인 이름도 아닙니다."),
+    ):
+        page = client.post(
+            reverse("suppressions"), {"value": typed, "reason": "manual"}
+        ).content.decode()
+        assert said in page, typed
 
 
 def test_email_settings_in_korean_for_the_rep_and_english_for_the_manager(
