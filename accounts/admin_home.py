@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from bounces.models import Bounce, EspEvent, InboxMessage
 from bounces.selectors import inbox_messages_unreadable_q
@@ -49,9 +50,16 @@ def admin_attention(*, user: User) -> list[Attention]:
         items.append(
             Attention(
                 reconnect,
-                f"{reconnect} mailbox(es) need reconnecting: their mail waits",
+                ngettext(
+                    "%(count)s mailbox needs reconnecting: its mail waits",
+                    "%(count)s mailboxes need reconnecting: their mail waits",
+                    reconnect,
+                )
+                % {"count": reconnect},
                 _changelist(DeliveryChannel, attention="reconnect"),
-                "Their owners see a Reconnect banner; you can disconnect a mailbox nobody uses.",
+                gettext(
+                    "Their owners see a Reconnect banner; you can disconnect a mailbox nobody uses."
+                ),
             )
         )
     refused = channels.filter(status=DeliveryChannel.Status.CONNECTED).exclude(last_error="")
@@ -59,9 +67,16 @@ def admin_attention(*, user: User) -> list[Attention]:
         items.append(
             Attention(
                 count,
-                f"{count} channel(s) whose server refuses their mail (a login, a full mailbox)",
+                ngettext(
+                    "%(count)s channel whose server refuses its mail (a login, a full mailbox)",
+                    "%(count)s channels whose server refuses their mail (a login, a full mailbox)",
+                    count,
+                )
+                % {"count": count},
                 _changelist(DeliveryChannel, attention="refused"),
-                "Update the credentials in Email settings, then retry the failed emails below.",
+                gettext(
+                    "Update the credentials in Email settings, then retry the failed emails below."
+                ),
             )
         )
     paused = channels.filter(
@@ -71,10 +86,16 @@ def admin_attention(*, user: User) -> list[Attention]:
         items.append(
             Attention(
                 count,
-                f"{count} mailbox(es) paused (by the provider's limit, or campaign sends held "
-                "back by mailbox protection)",
+                ngettext(
+                    "%(count)s mailbox paused (by the provider's limit, or campaign sends held "
+                    "back by mailbox protection)",
+                    "%(count)s mailboxes paused (by the provider's limit, or campaign sends held "
+                    "back by mailbox protection)",
+                    count,
+                )
+                % {"count": count},
                 _changelist(DeliveryChannel, attention="paused"),
-                "Check the bounced addresses, then the action “Resume campaign sends”.",
+                gettext("Check the bounced addresses, then the action “Resume campaign sends”."),
             )
         )
     failed = (
@@ -86,17 +107,22 @@ def admin_attention(*, user: User) -> list[Attention]:
         .order_by("-n", "failure_reason")
     )
     for row in failed[:FAILED_REASONS_SHOWN]:
-        reason = row["failure_reason"] or "no reason recorded"
+        reason = row["failure_reason"] or gettext("no reason recorded")
         items.append(
             Attention(
                 row["n"],
-                f"{row['n']} email(s) failed: {reason}",
+                ngettext(
+                    "%(count)s email failed: %(reason)s",
+                    "%(count)s emails failed: %(reason)s",
+                    row["n"],
+                )
+                % {"count": row["n"], "reason": reason},
                 _changelist(
                     OutboundEmail,
                     status__exact=OutboundEmail.Status.FAILED,
                     failure_reason=row["failure_reason"],
                 ),
-                "Fix the cause, then select them and the action “Retry send”.",
+                gettext("Fix the cause, then select them and the action “Retry send”."),
             )
         )
     unreadable = InboxMessage.objects.filter(_scope(user, "channel__organization_id")).filter(
@@ -113,23 +139,35 @@ def admin_attention(*, user: User) -> list[Attention]:
     for queryset, what, url, fix in (
         (
             unreadable,
-            "inbox message(s) Mailroom could not read (kept with their error)",
+            lambda n: ngettext(
+                "%(count)s inbox message Mailroom could not read (kept with its error)",
+                "%(count)s inbox messages Mailroom could not read (kept with their error)",
+                n,
+            ),
             _changelist(InboxMessage, processing="unreadable"),
-            "After a fix, the action “Reprocess the selected messages now”.",
+            gettext("After a fix, the action “Reprocess the selected messages now”."),
         ),
         (
             esp_failing,
-            "ESP webhook event(s) failed to process (retried every minute)",
+            lambda n: ngettext(
+                "%(count)s ESP webhook event failed to process (retried every minute)",
+                "%(count)s ESP webhook events failed to process (retried every minute)",
+                n,
+            ),
             _changelist(EspEvent, processing="failing"),
-            "After a fix, the action “Process the selected events again now”.",
+            gettext("After a fix, the action “Process the selected events again now”."),
         ),
         (
             unmatched,
-            "bounce(s) matched no email Mailroom sent",
+            lambda n: ngettext(
+                "%(count)s bounce matched no email Mailroom sent",
+                "%(count)s bounces matched no email Mailroom sent",
+                n,
+            ),
             _changelist(Bounce, matched="no"),
-            "Look at the recipients: a prospect's address may need fixing by hand.",
+            gettext("Look at the recipients: a prospect's address may need fixing by hand."),
         ),
     ):
         if count := queryset.count():
-            items.append(Attention(count, f"{count} {what}", url, fix))
+            items.append(Attention(count, what(count) % {"count": count}, url, fix))
     return items

@@ -4,6 +4,8 @@ from email.policy import default as default_policy
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import ScopedModelAdmin
 
@@ -18,11 +20,11 @@ RAW_DISPLAY_LIMIT = 200_000
 
 
 class MatchedFilter(admin.SimpleListFilter):
-    title = "matched"
+    title = _("matched")
     parameter_name = "matched"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Matched to an email"), ("no", "Unmatched")]
+        return [("yes", _("Matched to an email")), ("no", _("Unmatched"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -33,11 +35,15 @@ class MatchedFilter(admin.SimpleListFilter):
 
 
 class HardSoftFilter(admin.SimpleListFilter):
-    title = "hard / soft"
+    title = _("hard / soft")
     parameter_name = "hardness"
 
     def lookups(self, request, model_admin):
-        return [("hard", "Hard"), ("soft", "Soft"), ("delayed", "Delayed")]
+        return [
+            ("hard", pgettext_lazy("bounce", "Hard")),
+            ("soft", pgettext_lazy("bounce", "Soft")),
+            ("delayed", pgettext_lazy("bounce", "Delayed")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "hard":
@@ -50,7 +56,7 @@ class HardSoftFilter(admin.SimpleListFilter):
 
 
 class ReasonFilter(admin.SimpleListFilter):
-    title = "reason"
+    title = _("reason")
     parameter_name = "reason"
 
     def lookups(self, request, model_admin):
@@ -129,17 +135,17 @@ class BounceAdmin(ScopedModelAdmin):
     list_select_related = ["channel", "outbound_email", "organization"]
     readonly_fields = ["notification"]
 
-    @admin.display(description="reason", ordering="reason")
+    @admin.display(description=_("reason"), ordering="reason")
     def reason_words(self, obj: Bounce) -> str:
         return vocabulary.label(obj.reason) or "—"
 
-    @admin.display(description="kind")
+    @admin.display(description=_("kind"))
     def hardness(self, obj: Bounce) -> str:
         if obj.is_delayed:
-            return "delayed"
-        return "hard" if obj.is_hard else "soft"
+            return pgettext_lazy("bounce", "delayed")
+        return pgettext_lazy("bounce", "hard") if obj.is_hard else pgettext_lazy("bounce", "soft")
 
-    @admin.display(description="Bounce message (decoded)")
+    @admin.display(description=_("Bounce message (decoded)"))
     def notification(self, obj: Bounce):
         return _raw_block(obj.inbox_message.raw if obj.inbox_message_id else None)
 
@@ -151,14 +157,14 @@ class BounceAdmin(ScopedModelAdmin):
 
 
 class ProcessingFilter(admin.SimpleListFilter):
-    title = "processing"
+    title = _("processing")
     parameter_name = "processing"
 
     def lookups(self, request, model_admin):
         return [
-            ("done", "Processed"),
-            ("pending", "Waiting to be processed"),
-            ("unreadable", "Unreadable messages (failed, retrying)"),
+            ("done", _("Processed")),
+            ("pending", _("Waiting to be processed")),
+            ("unreadable", _("Unreadable messages (failed, retrying)")),
         ]
 
     def queryset(self, request, queryset):
@@ -193,18 +199,21 @@ class InboxMessageAdmin(ScopedModelAdmin):
     readonly_fields = ["decoded_message"]
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess the selected messages now (after a fix)")
+    @admin.action(description=_("Reprocess the selected messages now (after a fix)"))
     def reprocess(self, request, queryset):
         report = inbox_messages_reprocess(message_ids=queryset.values_list("pk", flat=True))
         level = messages.WARNING if report.still_failing else messages.SUCCESS
         self.message_user(
             request,
-            f"Processed {report.processed} message(s); {report.still_failing} still failing "
-            "(kept with their error, retried later).",
+            gettext(
+                "Processed %(processed)s message(s); %(failing)s still failing (kept with their "
+                "error, retried later)."
+            )
+            % {"processed": report.processed, "failing": report.still_failing},
             level,
         )
 
-    @admin.display(description="Message (decoded)")
+    @admin.display(description=_("Message (decoded)"))
     def decoded_message(self, obj: InboxMessage):
         return _raw_block(obj.raw)
 
@@ -224,7 +233,7 @@ class MailboxPauseAdmin(ScopedModelAdmin):
     raw_id_fields = ["channel", "resumed_by"]
     actions = ["resume"]
 
-    @admin.action(description="Resume campaign sends of the selected mailboxes")
+    @admin.action(description=_("Resume campaign sends of the selected mailboxes"))
     def resume(self, request, queryset):
         resumed = 0
         for pause in queryset.filter(resumed_at__isnull=True).select_related("channel"):
@@ -232,7 +241,11 @@ class MailboxPauseAdmin(ScopedModelAdmin):
                 resumed += channel_campaigns_resume(channel=pause.channel, user=request.user)
             except PermissionDenied as error:
                 messages.error(request, f"{pause.channel}: {error}")
-        messages.success(request, f"Resumed {resumed} mailbox(es).")
+        messages.success(
+            request,
+            ngettext("Resumed %(count)s mailbox.", "Resumed %(count)s mailboxes.", resumed)
+            % {"count": resumed},
+        )
 
     def has_add_permission(self, request):
         return False
@@ -242,11 +255,11 @@ class MailboxPauseAdmin(ScopedModelAdmin):
 
 
 class EspEventProcessingFilter(admin.SimpleListFilter):
-    title = "processing"
+    title = _("processing")
     parameter_name = "processing"
 
     def lookups(self, request, model_admin):
-        return [("done", "Processed"), ("failing", "Failed to process (retrying)")]
+        return [("done", _("Processed")), ("failing", _("Failed to process (retrying)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "done":
@@ -277,15 +290,18 @@ class EspEventAdmin(ScopedModelAdmin):
     list_select_related = ["channel"]
     actions = ["reprocess"]
 
-    @admin.action(description="Process the selected events again now (after a fix)")
+    @admin.action(description=_("Process the selected events again now (after a fix)"))
     def reprocess(self, request, queryset):
         pending = list(queryset.filter(processed_at__isnull=True).select_related("channel"))
         worked = sum(esp_event_process(event=event) for event in pending)
         level = messages.WARNING if worked < len(pending) else messages.SUCCESS
         self.message_user(
             request,
-            f"Processed {worked} of {len(pending)} event(s); the rest keep their error and "
-            "are retried.",
+            gettext(
+                "Processed %(worked)s of %(total)s event(s); the rest keep their error and are "
+                "retried."
+            )
+            % {"worked": worked, "total": len(pending)},
             level,
         )
 

@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from bounces.polling import channel_poll_request
 from bounces.services import channel_campaigns_resume, channel_can_resume_campaigns
@@ -15,14 +17,14 @@ from .tokens import channel_mark_needs_reconnect
 class AttentionFilter(admin.SimpleListFilter):
     """The channels the admin index says need attention (accounts.admin_home)."""
 
-    title = "needs attention"
+    title = _("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
         return [
-            ("reconnect", "Needs reconnect"),
-            ("refused", "Server refuses its mail"),
-            ("paused", "Paused (provider limit or mailbox protection)"),
+            ("reconnect", _("Needs reconnect")),
+            ("refused", _("Server refuses its mail")),
+            ("paused", _("Paused (provider limit or mailbox protection)")),
         ]
 
     def queryset(self, request, queryset):
@@ -89,25 +91,34 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "campaigns_paused_reason",
     ]
 
-    @admin.display(description="Bounce tracking")
+    @admin.display(description=_("Bounce tracking"))
     def tracking(self, obj: DeliveryChannel) -> str:
         if obj.has_esp_webhook:
-            return f"{obj.get_esp_display()} webhook"
+            return gettext("%(service)s webhook") % {"service": obj.get_esp_display()}
         if obj.has_imap:
-            return "IMAP IDLE" if obj.push_active else "IMAP polling"
-        if obj.kind not in DeliveryChannel.POLLED_KINDS:
+            return "IMAP IDLE" if obj.push_active else gettext("IMAP polling")
+        if not obj.is_polled:
             return "—"
-        return "push" if obj.push_active else "polling"
+        return gettext("push") if obj.push_active else gettext("polling")
 
-    @admin.action(description="Ask the owner to reconnect (pauses sending, tells them)")
+    @admin.action(description=_("Ask the owner to reconnect (pauses sending, tells them)"))
     def ask_owner_to_reconnect(self, request, queryset):
         for channel in queryset:
             channel_mark_needs_reconnect(
                 channel=channel, reason="An administrator asked for this mailbox to be reconnected."
             )
-        messages.success(request, f"{queryset.count()} channel(s) now wait for a reconnect.")
+        count = queryset.count()
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s channel now waits for a reconnect.",
+                "%(count)s channels now wait for a reconnect.",
+                count,
+            )
+            % {"count": count},
+        )
 
-    @admin.action(description="Disconnect (wipes the stored tokens and password)")
+    @admin.action(description=_("Disconnect (wipes the stored tokens and password)"))
     def disconnect(self, request, queryset):
         done = 0
         for channel in queryset:
@@ -115,29 +126,56 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
                 channel_disconnect(user=request.user, channel=channel)
                 done += 1
             except PermissionDenied:
-                messages.error(request, f"{channel}: only its owner can disconnect it.")
-        messages.success(request, f"{done} channel(s) disconnected.")
+                messages.error(
+                    request,
+                    gettext("%(channel)s: only its owner can disconnect it.")
+                    % {"channel": channel},
+                )
+        messages.success(
+            request,
+            ngettext("%(count)s channel disconnected.", "%(count)s channels disconnected.", done)
+            % {"count": done},
+        )
 
     actions = ["poll_now", "resume_campaigns", "ask_owner_to_reconnect", "disconnect"]
 
-    @admin.action(description="Poll this channel now (bounces and replies)")
+    @admin.action(description=_("Poll this channel now (bounces and replies)"))
     def poll_now(self, request, queryset):
         queued = sum(channel_poll_request(channel=channel) for channel in queryset)
         skipped = queryset.count() - queued
         self.message_user(
             request,
-            f"Polling {queued} mailbox(es) now."
-            + (f" {skipped} skipped: not a connected Gmail / Outlook mailbox." if skipped else ""),
+            ngettext("Polling %(count)s mailbox now.", "Polling %(count)s mailboxes now.", queued)
+            % {"count": queued}
+            + (
+                " "
+                + ngettext(
+                    "%(count)s skipped: not a connected mailbox Mailroom reads.",
+                    "%(count)s skipped: not connected mailboxes Mailroom reads.",
+                    skipped,
+                )
+                % {"count": skipped}
+                if skipped
+                else ""
+            ),
         )
 
-    @admin.action(description="Resume campaign sends (mailbox protection)")
+    @admin.action(description=_("Resume campaign sends (mailbox protection)"))
     def resume_campaigns(self, request, queryset):
         resumed = sum(
             channel_campaigns_resume(channel=channel, user=request.user)
             for channel in queryset.filter(campaigns_paused_at__isnull=False)
             if channel_can_resume_campaigns(channel=channel, user=request.user)
         )
-        self.message_user(request, f"Resumed campaign sends of {resumed} mailbox(es).")
+        self.message_user(
+            request,
+            ngettext(
+                "Resumed campaign sends of %(count)s mailbox.",
+                "Resumed campaign sends of %(count)s mailboxes.",
+                resumed,
+            )
+            % {"count": resumed},
+        )
 
 
 @admin.register(ChannelChoice)

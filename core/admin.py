@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext
 
 from .models import WorkerHeartbeat
 
@@ -128,7 +129,7 @@ class OrganizationScopedAdmin:
         if is_platform_operator(user):
             return
         if self.object_organization_id(obj) != user.organization_id:
-            raise PermissionDenied("This row belongs to another organization.")
+            raise PermissionDenied(gettext("This row belongs to another organization."))
 
     def save_model(self, request, obj, form, change):
         self.check_in_scope(request, obj)

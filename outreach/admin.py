@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import ScopedModelAdmin, ScopedTabularInline
 
@@ -98,15 +100,29 @@ class OutboundEmailAdmin(ScopedModelAdmin):
     readonly_fields = ["message_id", "created_at", "updated_at"]
     actions = ["retry_send"]
 
-    @admin.action(description="Retry send (failed emails go back in their channel's queue)")
+    @admin.action(description=_("Retry send (failed emails go back in their channel's queue)"))
     def retry_send(self, request, queryset):
         result = emails_retry(emails=list(queryset.order_by("pk")))
-        refused = "; ".join(f"{n} not retried: {reason}" for reason, n in result.refused.items())
+        refused = "; ".join(
+            gettext("%(count)s not retried: %(reason)s") % {"count": n, "reason": reason}
+            for reason, n in result.refused.items()
+        )
+        said = [
+            ngettext(
+                "%(count)s email queued again.", "%(count)s emails queued again.", result.retried
+            )
+            % {"count": result.retried}
+        ]
+        if result.not_failed:
+            said.append(
+                ngettext(
+                    "%(count)s was not failed.", "%(count)s were not failed.", result.not_failed
+                )
+                % {"count": result.not_failed}
+            )
         self.message_user(
             request,
-            f"{result.retried} email(s) queued again."
-            + (f" {result.not_failed} were not failed." if result.not_failed else "")
-            + (f" {refused}" if refused else ""),
+            " ".join([*said, refused] if refused else said),
             messages.WARNING if result.refused else messages.SUCCESS,
         )
 
@@ -126,7 +142,7 @@ class ApiTokenAdmin(ScopedModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # tokens are created by their owner, who sees the token once
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         for token in queryset:
             api_token_revoke(token=token)

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import ScopedModelAdmin
 
@@ -20,11 +22,11 @@ class SuppressionAdminForm(forms.ModelForm):
 
 
 class ActiveFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Suppressed"), ("removed", "Removed")]
+        return [("active", _("Suppressed")), ("removed", _("Removed"))]
 
     def queryset(self, request, queryset):
         if self.value() == "active":
@@ -73,7 +75,10 @@ class SuppressionAdmin(ScopedModelAdmin):
             )
             obj.pk = entry.pk
             if not created:
-                messages.info(request, f"{entry.address} was already suppressed.")
+                messages.info(
+                    request,
+                    gettext("%(address)s was already suppressed.") % {"address": entry.address},
+                )
             return
         if obj.removal_reason and Suppression.objects.filter(pk=obj.pk, removed_at__isnull=True):
             suppression_remove(entry=obj, user=request.user, reason=obj.removal_reason)

@@ -42,10 +42,10 @@ def test_the_admin_index_lists_what_needs_attention_with_links(client, org_admin
     page = client.get(reverse("admin:index")).content.decode()
 
     assert "Needs your attention" in page
-    assert "1 mailbox(es) need reconnecting" in page
-    assert f"3 email(s) failed: {REFUSED}" in page
-    assert "1 inbox message(s) Mailroom could not read" in page
-    assert "1 bounce(s) matched no email Mailroom sent" in page
+    assert "1 mailbox needs reconnecting: its mail waits" in page
+    assert f"3 emails failed: {REFUSED}" in page
+    assert "1 inbox message Mailroom could not read" in page
+    assert "1 bounce matched no email Mailroom sent" in page
     assert 'href="/admin/bounces/inboxmessage/?processing=unreadable"' in page
     assert 'href="/admin/channels_app/deliverychannel/?attention=reconnect"' in page
 
@@ -73,3 +73,23 @@ def test_nothing_to_do_says_so(org_admin):
     client = Client()
     client.force_login(org_admin)
     assert "Nothing needs your attention" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_korean_admin_reads_the_list_in_korean(client, org_admin, rep):
+    """The to-do list and its fixes follow the admin's language; what a server said (the
+    failure reason) is quoted as written."""
+    org_admin.language = "ko"
+    org_admin.save(update_fields=["language"])
+    org_admin.groups.add(organization_admins_group())
+    _trouble(rep)
+    client.force_login(org_admin)
+    page = client.get(reverse("admin:index")).content.decode()
+
+    assert "확인이 필요한 항목" in page
+    assert "메일함 1개를 다시 연결해야 합니다: 메일이 대기 중입니다" in page
+    assert f"이메일 3개 발송 실패: {REFUSED}" in page
+    assert "Needs your attention" not in page
+    channels = client.get(reverse("admin:channels_app_deliverychannel_changelist")).content.decode()
+    assert "확인 필요" in channels and "소유자에게 다시 연결 요청" in channels
+    emails = client.get(reverse("admin:outreach_outboundemail_changelist")).content.decode()
+    assert "발송 다시 시도(실패한 이메일이 채널의 대기열로 돌아감)" in emails
