@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 
 from anymail.exceptions import AnymailError, AnymailNotSupportedWarning
@@ -20,6 +21,7 @@ from anymail.webhooks.mailjet import MailjetTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from anymail.webhooks.sparkpost import SparkPostTrackingWebhookView
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -67,6 +69,38 @@ def _anymail_view(channel: DeliveryChannel) -> AnymailCoreWebhookView:
         return view_class(**options)
 
 
+# Mailgun signs only a timestamp and a token (HMAC-SHA256 with the signing key), not the event:
+# a signature is accepted for a day around now (Mailgun retries for 8 hours) and once. A token is
+# remembered once its POST was stored, so a retry after a failure before that is accepted.
+MAILGUN_SIGNATURE_MAX_AGE = 24 * 3600
+
+
+def _mailgun_signature(request: HttpRequest) -> tuple[str, str]:
+    """(timestamp, token) of a POST anymail has already verified."""
+    if request.content_type == "application/json":
+        block = json.loads(request.body.decode("utf-8"))["signature"]
+        return str(block["timestamp"]), str(block["token"])
+    return request.POST["timestamp"], request.POST["token"]
+
+
+def _mailgun_token_key(channel: DeliveryChannel, token: str) -> str:
+    return f"mailgun-token:{channel.pk}:{token[:200]}"
+
+
+def _mailgun_refusal(channel: DeliveryChannel, timestamp: str, token: str) -> JsonResponse | None:
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        age = float("inf")
+    if age > MAILGUN_SIGNATURE_MAX_AGE:
+        logger.warning("Mailgun webhook of channel %s: signature from long ago", channel.pk)
+        return _refuse(401, "stale_signature", "The signature's timestamp is not recent.")
+    if cache.get(_mailgun_token_key(channel, token)) is not None:
+        logger.warning("Mailgun webhook of channel %s: signature used before", channel.pk)
+        return _refuse(401, "replayed_signature", "This signature was already used.")
+    return None
+
+
 def _refuse(status: int, error: str, message: str) -> JsonResponse:
     return JsonResponse({"error": error, "message": message}, status=status)
 
@@ -87,6 +121,11 @@ def esp_webhook(request: HttpRequest, key: str) -> HttpResponse:
     except (SuspiciousOperation, AnymailError):
         logger.warning("ESP webhook of channel %s: authentication failed", channel.pk)
         return _refuse(401, "unauthorized", "Wrong or missing webhook credentials.")
+    mailgun = None
+    if channel.esp == DeliveryChannel.Esp.MAILGUN:
+        mailgun = _mailgun_signature(request)
+        if (refusal := _mailgun_refusal(channel, *mailgun)) is not None:
+            return refusal
     try:
         events = view.parse_events(request)
     except RequestDataTooBig:
@@ -96,6 +135,8 @@ def esp_webhook(request: HttpRequest, key: str) -> HttpResponse:
         detail = str(exc) if isinstance(exc, json.JSONDecodeError | AnymailError) else ""
         return _refuse(400, "bad_payload", f"Not a {channel.get_esp_display()} event. {detail}")
     result = esp_events_receive(channel=channel, events=events)
+    if mailgun is not None:
+        cache.set(_mailgun_token_key(channel, mailgun[1]), 1, 2 * MAILGUN_SIGNATURE_MAX_AGE)
     return JsonResponse(
         {
             "stored": result.new,

@@ -8,6 +8,8 @@ bounce shows up tied to the email that caused it."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -405,3 +407,66 @@ def test_sendgrid_dropping_an_address_that_bounced_before_is_a_hard_bounce(
     bounce = Bounce.objects.get(outbound_email=sent_email)
     assert bounce.is_hard and bounce.reason == "user_unknown"
     assert bounce.diagnostic == "Bounced Address"
+
+
+def _mailgun_signed(email: OutboundEmail, *, timestamp: int, token: str, event_id: str) -> dict:
+    """A Mailgun 'failed' (permanent) event signed as Mailgun signs: HMAC-SHA256 of timestamp
+    and token with the signing key. The signature covers those two only, not the event."""
+    signature = hmac.new(
+        MAILGUN_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    return {
+        "signature": {"timestamp": str(timestamp), "token": token, "signature": signature},
+        "event-data": {
+            "event": "failed",
+            "severity": "permanent",
+            "id": event_id,
+            "timestamp": timestamp,
+            "recipient": email.to_address,
+            "message": {"headers": {"message-id": email.message_id.strip("<>")}},
+            "delivery-status": {"code": 550, "message": "5.1.1 No such user"},
+        },
+    }
+
+
+@pytest.fixture
+def mailgun_channel(sandbox, org_admin):
+    return _esp_channel(sandbox, org_admin, esp="mailgun")
+
+
+def test_a_mailgun_signature_from_long_ago_is_refused_and_changes_nothing(
+    client, mailgun_channel, rep
+):
+    """Mailgun's signature covers only its timestamp and token, so a captured one would sign any
+    event forever: one older than a day (Mailgun stops retrying after 8 hours) is refused."""
+    email = email_enqueue(sender=rep, to_address="gone@northwind.test", subject="Hi", body="Hi")
+    drain(mailgun_channel)
+    old = int(time.time()) - 2 * 86400
+
+    response = _post(
+        client, mailgun_channel, _mailgun_signed(email, timestamp=old, token="t" * 50, event_id="a")
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "stale_signature"
+    assert not EspEvent.objects.exists() and not Bounce.objects.exists()
+
+
+def test_a_mailgun_signature_used_once_is_not_accepted_for_another_event(
+    client, mailgun_channel, rep
+):
+    email = email_enqueue(sender=rep, to_address="gone@northwind.test", subject="Hi", body="Hi")
+    drain(mailgun_channel)
+    now = int(time.time())
+    first = _post(
+        client, mailgun_channel, _mailgun_signed(email, timestamp=now, token="u" * 50, event_id="a")
+    )
+    assert first.status_code == 200 and first.json()["stored"] == 1
+
+    # The same signature with other event data: a replay, not Mailgun.
+    replay = _post(
+        client, mailgun_channel, _mailgun_signed(email, timestamp=now, token="u" * 50, event_id="b")
+    )
+
+    assert replay.status_code == 401 and replay.json()["error"] == "replayed_signature"
+    assert EspEvent.objects.count() == 1
