@@ -110,7 +110,12 @@ def create(ctx: Context, req: Request, mb: Mailbox) -> Response:
     lifecycle_url = str(body.get("lifecycleNotificationUrl") or "")
     for url in filter(None, (notification_url, lifecycle_url)):
         if not _url_allowed(url):
-            return _error(400, "InvalidRequest", "NotificationUrl must be an HTTPS URL.")
+            # Graph's own words; the sandbox lets http through to loopback only (make run's and
+            # the tests' web server), which Graph never does.
+            scheme = urllib.parse.urlsplit(url).scheme
+            return _error(
+                400, "InvalidRequest", f"NotificationUrl scheme='{scheme}' is not supported."
+            )
         if not _validate(url):
             return _error(
                 400,

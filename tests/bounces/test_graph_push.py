@@ -93,6 +93,19 @@ def test_a_url_that_fails_graphs_validation_keeps_polling(sandbox, rep):
     assert channel.pk in set(channel_ids_due())
 
 
+def test_a_plain_http_url_is_refused_in_graphs_words_and_keeps_polling(sandbox, rep):
+    with override_settings(
+        MAILROOM_GRAPH_NOTIFICATION_URL="http://mailroom.example.com/webhooks/graph/notify/",
+        MAILROOM_GRAPH_LIFECYCLE_URL="http://mailroom.example.com/webhooks/graph/lifecycle/",
+    ):
+        channel = choose(rep, connect(sandbox, owner=rep, kind=Kind.EXCHANGE_ONLINE))
+        assert not channel_push_start(channel=channel)
+
+    channel.refresh_from_db()
+    assert "NotificationUrl scheme='http' is not supported." in channel.push_error
+    assert not channel.push_active and channel.pk in set(channel_ids_due())
+
+
 def test_the_validation_handshake_echoes_the_token_as_text(client, graph_push):
     response = client.post(f"{reverse('graph_notify')}?validationToken=Validation%3A%20abc")
 

@@ -57,6 +57,15 @@ def test_production_refuses_a_plain_http_public_url():
     assert "MAILROOM_PUBLIC_URL must be an https:// URL" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["GRAPH_NOTIFICATION_URL", "GRAPH_LIFECYCLE_URL"])
+def test_production_refuses_a_plain_http_graph_notification_url(name):
+    """Graph refuses a subscription whose notification URL is not https; found at start-up,
+    not as every Outlook mailbox quietly falling back to polling."""
+    result = _manage("check", env={**PRODUCTION_ENV, name: "http://mailroom.example.com/x/"})
+    assert result.returncode != 0
+    assert f"MAILROOM_{name} must be an https:// URL" in result.stderr
+
+
 @pytest.mark.parametrize(
     "keys",
     [
