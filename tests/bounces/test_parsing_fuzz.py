@@ -131,3 +131,29 @@ def test_pathological_inputs_do_not_backtrack(raw):
     report, elapsed = _timed(parse_bounce, raw)
     assert report is None or isinstance(report, BounceReport)
     assert elapsed < SAFETY_BOUND_SECONDS * 5
+
+
+def test_the_parser_runs_without_django_settings():
+    """bench/bounce_corpus.py (and any tool) parses without configuring Django: the parser is
+    plain Python. It once imported Django's gettext_noop, which needs settings, and the bench
+    stopped at import."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    code = (
+        "from bounces.parsing import parse_bounce; "
+        "print(parse_bounce(b'Subject: hi\\r\\n\\r\\nhello'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
