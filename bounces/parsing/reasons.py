@@ -301,6 +301,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"domain (?:name )?(?:not found|does(?: not|n't) exist|is not valid|unknown|invalid)",
         r"name or service not known",
         r"host name lookup failure",
+        # qmail-remote's DNS failure: "Sorry, I couldn't find any host named x. (#5.1.2)"
+        # and, for the address lookup, "... any host by that name".
+        r"couldn['’]?t find any host (?:named|by that name)",
         r"unroutea?ble (?:address|domain|mail domain)",
         r"nxdomain",
         r"(?:all relevant )?mx records? (?:point to non-existent|not found)",
@@ -773,6 +776,10 @@ _NAMED_UNKNOWN = re.compile(
 )
 
 
+# Any three-digit reply code or enhanced status, however punctuated ("550:", "550-5.1.1").
+_ANY_REPLY_CODE = re.compile(r"(?<![\d.])[245](?:\d\d|\.\d{1,3}\.\d{1,3})(?![\d])")
+
+
 def _unknown_user_reason(diagnostic: str, context: str, code_reason: str | None) -> str:
     """ "User unknown" wording means the address only when the server said it at RCPT time.
 
@@ -789,6 +796,10 @@ def _unknown_user_reason(diagnostic: str, context: str, code_reason: str | None)
     if _DATA_STAGE.search(context):
         return "filtered"
     if _RCPT_STAGE.search(context):
+        return "userunknown"
+    if not _ANY_REPLY_CODE.search(diagnostic):
+        # No server reply quoted: the delivery agent's own words ("no such user", "[User
+        # unknown]"), which it writes about the recipient it could not deliver to.
         return "userunknown"
     return "filtered"
 

@@ -392,3 +392,61 @@ def test_demon_not_collected_after_thirty_days_is_expired():
 def test_unknown_address_wordings_are_hard(said):
     failed = only(parse_bounce(qmail("dana@qmail-site.example", said)))
     assert (failed.reason, failed.hard) == ("user_unknown", True)
+
+
+# -- A delivery agent's own words that it does not know the recipient, no server reply quoted.
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["User unknown!", "no such user", "Address not recognized; no such user.", "[User unknown]"],
+)
+def test_an_agents_own_unknown_user_words_are_an_unknown_address(words):
+    """With no reply code quoted, the notice's writer is the one that looked the recipient up:
+    the address does not exist (hard). A quoted reply with no stage stays a filter's verdict."""
+    body = (
+        "Your message could not be delivered to the following recipient:\n\n"
+        f"<lee@agent-site.example>: {words}\n\n"
+        "--- Original message follows ---\n" + returned_copy("lee@agent-site.example")
+    )
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Delivery System <MAILER-DAEMON@agent-site.example>",
+                subject="Undeliverable mail",
+                body=body,
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "lee@agent-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+def test_a_quoted_reply_without_its_stage_stays_a_filters_verdict():
+    body = (
+        "Your message could not be delivered to the following recipient:\n\n"
+        "<lee@agent-site.example>: 550 User unknown\n\n"
+        "--- Original message follows ---\n" + returned_copy("lee@agent-site.example")
+    )
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Delivery System <MAILER-DAEMON@agent-site.example>",
+                subject="Undeliverable mail",
+                body=body,
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == ("filtered", False)
+
+
+def test_qmail_host_lookup_without_a_code_is_an_unknown_host():
+    failed = only(
+        parse_bounce(
+            qmail("dana@no-such-host.example", "Sorry, I couldn't find any host by that name.")
+        )
+    )
+    assert (failed.reason, failed.hard) == ("host_unknown", True)
