@@ -134,6 +134,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"skrzynka (?:odbiorcza |pocztowa )?(?:jest )?(?:pełna|przepełniona)"
         r"|przekroczon[oay] (?:limit|przydział|pojemność)",
         r"posta kutusu (?:dolu|doldu)|kota aşıldı",
+        # A local delivery agent writing the mailbox file (Postfix local(8), procmail, …): the
+        # system's errors for a file at its size limit (mailbox_size_limit: EFBIG) or a user
+        # over their disk quota (EDQUOT).
+        r"(?:cannot|can't|unable to) (?:update|write to|append to) (?:the )?mailbox"
+        r"[^\n]{0,120}(?:file too large|disk quota exceeded)",
+        r"error writing message: (?:file too large|disk quota exceeded)",
     ),
     # Not the antivirus footers relays append after a notice ("checked by ... Antivirus",
     # "virus signature database", "scanned for viruses"): only a verdict on this message.

@@ -450,3 +450,32 @@ def test_qmail_host_lookup_without_a_code_is_an_unknown_host():
         )
     )
     assert (failed.reason, failed.hard) == ("host_unknown", True)
+
+
+# -- Postfix local(8): its own one-line verdicts, no server reply to quote.
+
+
+def postfix_local(address: str, said: str) -> bytes:
+    return plain_notice(
+        sender="MAILER-DAEMON@mx.postfix-site.example (Mail Delivery System)",
+        subject="Undelivered Mail Returned to Sender",
+        body=(
+            "This is the mail system at host mx.postfix-site.example.\n\n"
+            "I'm sorry to have to inform you that your message could not\n"
+            "be delivered to one or more recipients. It's attached below.\n\n"
+            "                   The mail system\n\n"
+            f"<{address}>: {said}\n\n" + returned_copy(address)
+        ),
+    )
+
+
+def test_postfix_local_unknown_user_is_an_unknown_address():
+    failed = only(parse_bounce(postfix_local("lou@postfix-site.example", 'unknown user: "lou"')))
+    assert (failed.reason, failed.hard) == ("user_unknown", True)
+
+
+@pytest.mark.parametrize("error", ["File too large", "Disk quota exceeded"])
+def test_postfix_local_mailbox_at_its_size_limit_is_full(error):
+    said = f"cannot update mailbox /var/mail/max for user max. error\n    writing message: {error}"
+    failed = only(parse_bounce(postfix_local("max@postfix-site.example", said)))
+    assert (failed.reason, failed.hard) == ("mailbox_full", False)
