@@ -40,6 +40,9 @@ _SENTENCE_RECIPIENTS = tuple(
         rf"(?:rejected|failed|unknown|invalid|bad) recipient:?\s*<?({ADDRESS})>?",
         rf"(?:full|unknown|not found|failed|rejected|invalid)[^<>\n@]{{0,20}}:\s*<({ADDRESS})>",
         rf"(?:following|these) (?:recipients?|address(?:es)?)\b[^:\n@]{{0,20}}:\s*<?({ADDRESS})>?",
+        # "Sorry, unable to deliver your message to a@b for the following reason:"
+        rf"(?:unable to|could not|couldn't|cannot|can't) deliver (?:your |the |this )?"
+        rf"(?:message|mail|e-?mail) to:?\s*<?({ADDRESS})>?",
     )
 )
 _FAILURE_CLAUSE = re.compile(

@@ -108,7 +108,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mail ?box (?:is |was )?(?:full|over ?quota|exceeded|size limit)",
         r"(?:over|exceeded?s?|exceeding|reached) (?:the |their |his |her |its |storage |disk )*"
         r"(?:quota|storage allocation|mailbox size)",
-        r"quota (?:exceeded|full|limit)",
+        r"quota (?:exceeded|full|limit|violation)",
         r"(?:inbox|account|mail ?folder|mail ?box storage) is full",
         r"insufficient (?:storage|disk space) for (?:user|recipient|mailbox)",
         r"user(?:'s)? (?:space|quota|mailbox) (?:has been used up|is full|exceeded)",
@@ -366,6 +366,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"|is not (?:recognized|valid|known))",
         r"(?:does(?: not|n't)|did not) (?:exist|match any)",
         r"(?:invalid|bad|unknown|non-?existent) (?:recipient|mailbox|user|address|destination)",
+        r"(?:invalid|unknown) (?:receiver|addressee)(?: address)?\b",
         r"recipient (?:unknown|not found|invalid)",
         r"address (?:unknown|not found|invalid)",
         r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",

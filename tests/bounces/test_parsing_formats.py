@@ -479,3 +479,49 @@ def test_postfix_local_mailbox_at_its_size_limit_is_full(error):
     said = f"cannot update mailbox /var/mail/max for user max. error\n    writing message: {error}"
     failed = only(parse_bounce(postfix_local("max@postfix-site.example", said)))
     assert (failed.reason, failed.hard) == ("mailbox_full", False)
+
+
+# -- A notice that names the recipient only in its opening sentence.
+
+
+def test_the_recipient_named_in_an_unable_to_deliver_sentence():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@isp-site.example",
+                subject="Undeliverable mail",
+                body=(
+                    "Sorry, unable to deliver your message to bo@isp-site.example for the "
+                    "following reason:\n\n552 Quota violation for bo@isp-site.example\n\n"
+                    "A copy of the original message below this line:\n\n"
+                    + returned_copy("bo@isp-site.example")
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "bo@isp-site.example",
+        "mailbox_full",
+        False,
+    )
+
+
+def test_an_invalid_receiver_address_is_an_unknown_address():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Postmaster <postmaster@online-site.example>",
+                subject="Undeliverable Message",
+                body=(
+                    "Your message could not be delivered as addressed.\n\n"
+                    "--- Failure Reason ---\n"
+                    "Invalid receiver address: abc123@online-site.example\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "abc123@online-site.example",
+        "user_unknown",
+        True,
+    )
