@@ -39,11 +39,14 @@ IMPORT_FIELDS: dict[str, str] = {
 # Headings people use for each field, compared lower-case with spaces, dashes and
 # underscores removed.
 _HEADINGS: dict[str, set[str]] = {
-    "email": {"email", "emailaddress", "mail", "workemail", "businessemail", "e-mail"},
-    "first_name": {"firstname", "first", "givenname", "fname", "forename"},
-    "last_name": {"lastname", "last", "surname", "familyname", "lname"},
-    "company": {"company", "companyname", "organization", "organisation", "account", "employer"},
-    "title": {"title", "jobtitle", "position", "role", "jobrole"},
+    "email": {"email", "emailaddress", "mail", "workemail", "businessemail", "e-mail"}
+    | {"이메일", "이메일주소", "메일", "메일주소", "전자우편"},
+    "first_name": {"firstname", "first", "givenname", "fname", "forename"} | {"이름"},
+    "last_name": {"lastname", "last", "surname", "familyname", "lname"} | {"성"},
+    "company": {"company", "companyname", "organization", "organisation", "account", "employer"}
+    | {"회사", "회사명", "기업", "기업명", "소속"},
+    "title": {"title", "jobtitle", "position", "role", "jobrole"}
+    | {"직함", "직책", "직위", "직급"},
 }
 
 Kind = ProspectImportIssue.Kind
@@ -73,10 +76,30 @@ def import_mapping_guess(*, headers: list[str]) -> dict[str, int]:
     return guess
 
 
+# Excel in Korean saves "CSV" in the Windows Korean code page (CP949, a superset of EUC-KR).
+# Such a file is taken when it decodes strictly and nearly all of its non-ASCII letters are
+# Hangul syllables: Latin-1 or Windows-1252 text read as CP949 gives Hanja and stray symbols.
+_KOREAN_CODEC = "cp949"
+_HANGUL_SHARE = 0.9
+
+
+def _as_korean_code_page(raw: bytes) -> str | None:
+    try:
+        text = raw.decode(_KOREAN_CODEC)
+    except UnicodeDecodeError:
+        return None
+    beyond_ascii = [ch for ch in text if ord(ch) > 127]
+    hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in beyond_ascii)
+    return text if beyond_ascii and hangul >= _HANGUL_SHARE * len(beyond_ascii) else None
+
+
 def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        korean = _as_korean_code_page(raw)
+        if korean is not None:
+            return korean
         line = raw[: exc.start].count(b"\n") + 1
         raise ValidationError(
             gettext(
@@ -101,7 +124,7 @@ def _records(text: str, delimiter: str) -> Iterator[list[str]]:
 @transaction.atomic
 def prospect_import_start(*, user: User, file_name: str, raw: bytes) -> ProspectImport:
     """An uploaded file, read enough to show its columns. Raises ValidationError saying what is
-    wrong with the file (too large, not UTF-8 text, no header, no data rows)."""
+    wrong with the file (too large, not UTF-8 text nor Korean CP949, no header, no data rows)."""
     if len(raw) > MAX_FILE_BYTES:
         raise ValidationError(
             gettext(

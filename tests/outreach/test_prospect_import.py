@@ -165,6 +165,32 @@ def test_a_file_that_cannot_be_read_is_refused_with_the_reason(client, rep, raw,
     assert not ProspectImport.objects.exists()
 
 
+def test_a_korean_excel_csv_in_cp949_imports_with_its_korean_headings(
+    client, rep, django_capture_on_commit_callbacks
+):
+    """Excel in Korean saves CSV in CP949, not UTF-8: the file is read as such, and its Korean
+    column headings are matched like the English ones."""
+    client.force_login(rep)
+    text = "이메일,성,이름,회사,직함\nminjun@hanbit.test,김,민준,한빛상사,영업팀장\n"
+    _upload(client, text.encode("cp949"))
+    prospect_import = ProspectImport.objects.get()
+    assert prospect_import.mapping == {
+        "email": 0,
+        "last_name": 1,
+        "first_name": 2,
+        "company": 3,
+        "title": 4,
+    }
+    _start(client, prospect_import, django_capture_on_commit_callbacks)
+    prospect = Prospect.objects.get(email="minjun@hanbit.test")
+    assert (prospect.last_name, prospect.first_name, prospect.company, prospect.title) == (
+        "김",
+        "민준",
+        "한빛상사",
+        "영업팀장",
+    )
+
+
 def test_the_email_column_must_be_picked(client, rep, django_capture_on_commit_callbacks):
     client.force_login(rep)
     _upload(client, "who,where\nann@x.test,Acme\n")
