@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.addresses import validate_header_name
 from core.models import TimeStampedModel
+from core.names import person_name
 
 
 class Organization(TimeStampedModel):
@@ -150,6 +151,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    def get_full_name(self) -> str:
+        # 김민준, not Django's "민준 김" (core.names).
+        return person_name(self.first_name, self.last_name)
 
     @property
     def display_name(self) -> str:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from core.names import person_name
 from suppression.links import unsubscribe_url
 
 from .html_body import html_sanitize
@@ -67,7 +68,7 @@ def merge_values(*, prospect: Prospect | None, sender: User, extra: dict | None 
         values |= {
             "first_name": prospect.first_name,
             "last_name": prospect.last_name,
-            "full_name": f"{prospect.first_name} {prospect.last_name}".strip(),
+            "full_name": person_name(prospect.first_name, prospect.last_name),
             "company": prospect.company,
             "title": prospect.title,
             "email": prospect.email,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from channels_app.models import DeliveryChannel
 from core.addresses import validate_header_name, validate_sendable_address
 from core.models import TimeStampedModel
+from core.names import person_name
 
 
 class Prospect(TimeStampedModel):
@@ -63,7 +64,7 @@ class Prospect(TimeStampedModel):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.email
+        return person_name(self.first_name, self.last_name) or self.email
 
 
 class EmailTemplate(TimeStampedModel):
