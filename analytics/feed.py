@@ -18,6 +18,7 @@ from django.utils.translation import gettext, gettext_lazy
 from accounts.models import User
 from accounts.selectors import user_list_visible
 from bounces.models import Bounce
+from core.names import person_name
 
 from .models import FeedEvent
 
@@ -348,10 +349,10 @@ def feed_event_list(
         rows = list(events.order_by("-created_at", "-id")[:limit])
     for row in rows:
         row.prospect_name = (
-            f"{row.prospect_first_name} {row.prospect_last_name}".strip() or row.to_address
+            person_name(row.prospect_first_name, row.prospect_last_name) or row.to_address
         )
         row.sender_name = (
-            f"{row.sender_first_name} {row.sender_last_name}".strip() or row.sender_email
+            person_name(row.sender_first_name, row.sender_last_name) or row.sender_email
             if members is not None
             else ""
         )

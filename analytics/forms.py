@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from core.names import person_name
 
 from .selectors import AnalyticsFilter, analytics_filter_choices
 from .services import zone_or_utc
@@ -52,7 +53,7 @@ class AnalyticsFilterForm(forms.Form):
         if not self.can_narrow:
             return []
         return [
-            (pk, f"{first} {last}".strip() or email)
+            (pk, person_name(first, last) or email)
             for pk, first, last, email in self._reps.values_list(
                 "id", "first_name", "last_name", "email"
             )

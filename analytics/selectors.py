@@ -21,6 +21,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Team, User
 from accounts.selectors import team_list_visible, user_list_visible, user_scope_q
+from core.names import person_name
 from core.timezones import user_zone
 from outreach.models import Campaign, CampaignStep, EmailTemplate, Enrollment, OutboundEmail
 from outreach.selectors import campaign_list, template_list
@@ -339,7 +340,7 @@ def rep_leaderboard(*, user: User, flt: AnalyticsFilter) -> list[RepRow]:
     return [
         RepRow(
             user_id=rep["id"],
-            name=f"{rep['first_name']} {rep['last_name']}".strip() or rep["email"],
+            name=person_name(rep["first_name"], rep["last_name"]) or rep["email"],
             email=rep["email"],
             team=rep["team__name"] or "",
             figures=figures.get(rep["id"], Figures()),
