@@ -19,8 +19,9 @@ def _written_in(text: str, script) -> bool:
     return bool(letters) and all(script(ch) for ch in letters)
 
 
-def person_name(first: str, last: str) -> str:
-    first, last = first.strip(), last.strip()
+def person_name(first: str | None, last: str | None) -> str:
+    """The whole name; either part may be empty or None (a row without a person joined)."""
+    first, last = (first or "").strip(), (last or "").strip()
     if not (first and last):
         return first or last
     if _written_in(first + last, _is_hangul):

@@ -16,6 +16,7 @@ from tests.factories import ProspectFactory, UserFactory
         ("Ana", "", "Ana"),
         ("", "김", "김"),
         ("Minjun", "김", "Minjun 김"),  # mixed scripts: as written, given name first
+        (None, None, ""),  # a feed row whose event has no prospect
     ],
 )
 def test_the_whole_name_in_its_languages_order(first, last, whole):
