@@ -62,6 +62,26 @@ _BOUNCE_BODY = re.compile(
     r"|this is the mail system at|mail delivery (?:failed|system)|delivery status notification",
     re.IGNORECASE,
 )
+# Success notices written as plain text (Exchange's "Delivered:" receipt, a relay's "successfully
+# delivered" report): not bounces, unless they also say something failed.
+_SUCCESS_SUBJECT = re.compile(
+    r"^\s*(?:delivered:|relayed:|delivery status notification \((?:success|relay)\)"
+    r"|successful mail delivery|delivery notification: delivery has succeeded)",
+    re.IGNORECASE,
+)
+_SUCCESS_TEXT = re.compile(
+    r"(?:has|have|was|were) (?:been )?(?:successfully )?(?:delivered|relayed) to"
+    r"|successfully delivered|delivery (?:to the following recipients? )?(?:was )?"
+    r"(?:succeeded|successful)",
+    re.IGNORECASE,
+)
+_FAILURE_TEXT = re.compile(
+    r"could not|couldn't|cannot|unable|fail|undeliver|not (?:be )?delivered|not been delivered"
+    r"|reject|refused|permanent|error|unknown|does not exist|delay|retry",
+    re.IGNORECASE,
+)
+# Postfix's success template warns of errors that may come later: not a failure.
+_LATER_ERRORS = re.compile(r"notifications? of (?:mail )?delivery errors", re.IGNORECASE)
 # "Fwd:", "FW:", "WG:", "RV:", "TR:", "Doorst:", "VS:", "I:": a person passing a bounce on.
 _FORWARD_PREFIX = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|fw|wg|rv|tr|doorst|vs|vb|i|enc|rif)\s*:", re.IGNORECASE
@@ -194,6 +214,8 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         if not (daemon_sender or bounce_subject or bounce_body):
             return None
         report_only = "\n".join(collected.region_of(text) for text in collected.texts)
+        if _is_success_notice(subject, report_only):
+            return None
         if not daemon_sender and _is_bulk_mail(message, report_only):
             # A newsletter or report about bounces ("4 bounced this week", 550 5.1.1 lines):
             # mail systems never send their notices as list mail.
@@ -248,6 +270,29 @@ def reason_of_reply(diagnostic: str, status: str | None) -> str:
 
 
 _UNSUBSCRIBE = re.compile(r"\bunsubscribe\b", re.IGNORECASE)
+
+
+def _delivered_addresses(region: str) -> set[str]:
+    """Addresses a mixed notice lists as delivered: those in the paragraphs from a "has been
+    delivered to" sentence up to the next paragraph that speaks of a failure."""
+    delivered: set[str] = set()
+    listing = False
+    for paragraph in re.split(r"\n\s*\n", region[:20000]):
+        if _FAILURE_TEXT.search(_LATER_ERRORS.sub("", paragraph)):
+            listing = False
+        elif _SUCCESS_TEXT.search(paragraph):
+            listing = True
+        if listing:
+            delivered.update(plaintext.addresses_in(paragraph))
+    return delivered
+
+
+def _is_success_notice(subject: str, report: str) -> bool:
+    """A notice that says the message was delivered (or relayed) and nothing failed."""
+    if not (_SUCCESS_SUBJECT.search(subject) or _SUCCESS_TEXT.search(report[:4000])):
+        return False
+    said = _LATER_ERRORS.sub("", report[:4000])
+    return not _FAILURE_TEXT.search(_SUCCESS_TEXT.sub("", said))
 
 
 def _is_bulk_mail(message: Message, text: str) -> bool:
@@ -486,6 +531,9 @@ def _from_plain_text(
         _DELAY_TEXT.search(region[:3000])
     )
     action = "delayed" if delayed and not _GAVE_UP.search(region) else "failed"
+    delivered = _delivered_addresses(region)
+    if delivered:
+        pairs = [(address, said) for address, said in pairs if address not in delivered]
     recipients = []
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):

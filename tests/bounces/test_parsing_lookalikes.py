@@ -184,3 +184,48 @@ def test_a_relays_user_unknown_is_not_believed_when_the_remote_server_says_spf()
     assert report is not None
     [failed] = report.recipients
     assert (failed.reason, failed.hard) == ("authentication_failed", False)
+
+
+def test_a_plain_text_delivery_receipt_is_not_a_bounce():
+    """Exchange's "Delivered:" receipt: it names the recipient, and nothing failed."""
+    raw = message(
+        sender="postmaster@corp.example",
+        subject="Delivered: Quick question",
+        body=(
+            "Your message has been delivered to the following recipients:\n\n"
+            "ann@corp.example\n\nSubject: Quick question\n"
+        ),
+    )
+    assert parse_bounce(raw) is None
+
+
+def test_a_relays_success_report_in_plain_text_is_not_a_bounce():
+    raw = message(
+        sender="Mail Delivery System <MAILER-DAEMON@relay.example>",
+        subject="Successful Mail Delivery Report",
+        body=(
+            "This is the mail system at host relay.example.\n\n"
+            "Your message was successfully delivered to the destination(s)\n"
+            "listed below. If the message was delivered to mailbox you will\n"
+            "receive no further notifications. Otherwise you may still receive\n"
+            "notifications of mail delivery errors from other systems.\n\n"
+            "<ann@corp.example>: delivery via mx.corp.example[192.0.2.1]:25: 250 2.0.0 Ok\n"
+        ),
+    )
+    assert parse_bounce(raw) is None
+
+
+def test_a_notice_that_delivered_one_and_failed_another_is_a_bounce_of_the_other():
+    raw = message(
+        sender="postmaster@corp.example",
+        subject="Undeliverable: Quick question",
+        body=(
+            "Your message has been delivered to the following recipients:\n\n"
+            "  ann@corp.example\n\n"
+            "Delivery to the following recipients failed:\n\n"
+            "  bo@corp.example\n"
+        ),
+    )
+    report = parse_bounce(raw)
+    assert report is not None
+    assert [r.address for r in report.recipients] == ["bo@corp.example"]
