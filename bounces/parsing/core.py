@@ -421,7 +421,12 @@ def _collect_parts(message: Message) -> _Collected:
                 collected.returned_messages.append(as_part(payload[0]))
             elif isinstance(payload, str):
                 collected.returned_header_texts.append(payload)
-        elif kind in ("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers"):
+        elif kind in (
+            "text/rfc822-headers",
+            "text/rfc822-header",
+            "message/rfc822-headers",
+            "message/global-headers",  # RFC 6533, an SMTPUTF8 message's returned headers
+        ):
             collected.returned_header_texts.append(decoded_text(part))
         elif kind.startswith("text/") or not part.is_multipart() and kind == "multipart/mixed":
             if (

@@ -40,7 +40,8 @@ class DsnRecipient:
     @property
     def address(self) -> str | None:
         for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
-            address = first_address(_after_type(self.fields.get(name, "")))
+            value = self.fields.get(name, "")
+            address = _utf8_address(value) or first_address(_after_type(value))
             if address and "@" in address:
                 return address
         return None
@@ -128,6 +129,20 @@ def read_delivery_status(fields: list[tuple[str, str]]) -> DeliveryStatus:
             report.recipients.append(current)
         current.fields.setdefault(name, value)
     return report
+
+
+# RFC 6533 (SMTPUTF8 DSNs, message/global-delivery-status): "utf-8; josé@example.org", where
+# a character may also be written \x{HHHH}. The address is the whole value, taken as written.
+_UTF8_TYPE = re.compile(r"^\s*utf-8\s*;\s*<?([^\s<>;@]{1,128}@[^\s<>;@]{1,255}?)>?\s*$", re.I)
+_UNITEXT = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
+def _utf8_address(value: str) -> str | None:
+    matched = _UTF8_TYPE.match(value)
+    if matched is None:
+        return None
+    address = _UNITEXT.sub(lambda m: chr(int(m.group(1), 16)), matched.group(1))
+    return address.lower() if address.isprintable() else None
 
 
 def _after_type(value: str) -> str:

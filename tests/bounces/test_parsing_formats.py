@@ -525,3 +525,32 @@ def test_an_invalid_receiver_address_is_an_unknown_address():
         "user_unknown",
         True,
     )
+
+
+# -- RFC 6533: the DSN of a message sent with SMTPUTF8 (message/global-delivery-status).
+
+
+@pytest.mark.parametrize("written", ["josé@utf8-site.example", "jos\\x{E9}@utf8-site.example"])
+def test_an_smtputf8_dsn_names_its_non_ascii_recipient(written):
+    raw = (
+        "From: MAILER-DAEMON@mx.utf8-site.example (Mail Delivery System)\n"
+        f"To: {REP}\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=global-delivery-status; boundary="b"\n'
+        "\n--b\nContent-Type: text/plain; charset=utf-8\n\n"
+        "Your message could not be delivered to one or more recipients.\n"
+        "\n--b\nContent-Type: message/global-delivery-status\n\n"
+        "Reporting-MTA: dns; mx.utf8-site.example\n\n"
+        f"Final-Recipient: utf-8; {written}\n"
+        "Action: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 Recipient address rejected: User unknown\n"
+        "\n--b\nContent-Type: message/global-headers\n\n"
+        "Message-ID: <mr.1f2e3d@acme.example>\n"
+        f"From: Rep <{REP}>\nSubject: Quick question\n"
+        "\n--b--\n"
+    ).encode()
+    report = parse_bounce(raw)
+    failed = only(report)
+    assert (failed.address, failed.status, failed.hard) == ("josé@utf8-site.example", "5.1.1", True)
+    assert report.original_message_id == "<mr.1f2e3d@acme.example>"
