@@ -315,12 +315,13 @@ def channel_protection_check(*, channel_id: int, now: datetime | None = None) ->
 
 
 def channel_can_resume_campaigns(*, channel: DeliveryChannel, user: User) -> bool:
-    """The mailbox's rep, an organization admin, or platform staff (the Django admin)."""
+    """The mailbox's rep, an admin of its organization, or a platform operator (superuser). Being
+    staff (able to open the Django admin) is not enough on its own."""
     if user.is_superuser:
         return True
     if user.organization_id != channel.organization_id:
         return False
-    return user.role == User.Role.ADMIN or channel.owner_id == user.pk or user.is_staff
+    return user.role == User.Role.ADMIN or channel.owner_id == user.pk
 
 
 def channel_campaigns_resume(*, channel: DeliveryChannel, user: User) -> bool:

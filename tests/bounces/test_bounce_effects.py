@@ -184,6 +184,11 @@ def test_high_hard_bounce_rate_pauses_campaigns_and_tells_rep_and_manager(
 
     with pytest.raises(PermissionDenied):
         channel_campaigns_resume(channel=channel, user=manager)
+    # Being staff (able to open the Django admin) does not make a manager an admin.
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    with pytest.raises(PermissionDenied):
+        channel_campaigns_resume(channel=channel, user=manager)
     assert channel_campaigns_resume(channel=channel, user=org_admin) is True
     channel.refresh_from_db()
     assert channel.campaigns_paused_at is None
