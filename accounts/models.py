@@ -12,20 +12,25 @@ from core.names import person_name
 class Organization(TimeStampedModel):
     """A tenant: nobody ever sees another organization's data."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
     is_legacy = models.BooleanField(
         default=False,
         help_text="Legacy customers may send through the platform's own (MSC legacy) servers.",
+        verbose_name=_("is legacy"),
     )
     timezone = models.CharField(
-        max_length=64, default="UTC", help_text="Analytics days and date ranges use this zone."
+        max_length=64,
+        default="UTC",
+        help_text="Analytics days and date ranges use this zone.",
+        verbose_name=_("timezone"),
     )
     language = models.CharField(
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
         help_text="The default language of its people's pages; blank: each browser's language.",
+        verbose_name=_("language"),
     )
 
     class Meta:
@@ -38,20 +43,29 @@ class Organization(TimeStampedModel):
 
 
 class Team(TimeStampedModel):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
-    name = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="teams", verbose_name=_("organization")
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     manager = models.ForeignKey(
         "accounts.User",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_teams",
+        verbose_name=_("manager"),
     )
     send_rate_emails = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Team rate: at most this many emails per mailbox…"
+        null=True,
+        blank=True,
+        help_text="Team rate: at most this many emails per mailbox…",
+        verbose_name=_("send rate emails"),
     )
     send_rate_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="…every this many seconds. Provider limits still apply."
+        null=True,
+        blank=True,
+        help_text="…every this many seconds. Provider limits still apply.",
+        verbose_name=_("send rate seconds"),
     )
 
     class Meta:
@@ -116,22 +130,36 @@ class User(AbstractUser):
         "last name", max_length=150, blank=True, validators=[validate_header_name]
     )
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        verbose_name=_("organization"),
     )
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        verbose_name=_("team"),
     )
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.REP, verbose_name=_("role")
+    )
     language = models.CharField(
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
         help_text="The language of this user's pages; blank: the organization's default.",
+        verbose_name=_("language"),
     )
     signature = models.TextField(
         blank=True,
         max_length=2000,
         help_text="Plain text added under every email this user sends from Mailroom.",
+        verbose_name=_("signature"),
     )
 
     USERNAME_FIELD = "email"

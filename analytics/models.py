@@ -22,22 +22,34 @@ class FeedEvent(TimeStampedModel):
         DOMAIN_CHECK = "domain_check", _("Sending domain changed")
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="feed_events"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="feed_events",
+        verbose_name=_("organization"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_events"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="feed_events",
+        verbose_name=_("user"),
     )
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    title = models.CharField(max_length=500)
-    detail = models.TextField(blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    title = models.CharField(max_length=500, verbose_name=_("title"))
+    detail = models.TextField(blank=True, verbose_name=_("detail"))
     message = models.JSONField(
         default=dict,
         blank=True,
         help_text="What the title and detail were written from (analytics.feed.FEED_TEXTS), "
         "so the feed shows them in each reader's language.",
+        verbose_name=_("message"),
     )
     outbound_email = models.ForeignKey(
-        "outreach.OutboundEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "outreach.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("outbound email"),
     )
     channel = models.ForeignKey(
         "channels_app.DeliveryChannel",
@@ -45,11 +57,15 @@ class FeedEvent(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("channel"),
     )
     dedupe_key = models.CharField(
-        max_length=255, blank=True, help_text="Events with the same key are recorded once."
+        max_length=255,
+        blank=True,
+        help_text="Events with the same key are recorded once.",
+        verbose_name=_("dedupe key"),
     )
-    read_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
         verbose_name = _("feed event")
@@ -78,10 +94,13 @@ class AnalyticsState(models.Model):
     rollups were last brought up to date."""
 
     organization = models.OneToOneField(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="analytics_state"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="analytics_state",
+        verbose_name=_("organization"),
     )
-    refreshed_at = models.DateTimeField(null=True, blank=True)
-    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("refreshed at"))
+    rebuilt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rebuilt at"))
 
     class Meta:
         verbose_name = _("analytics state")
@@ -102,11 +121,13 @@ class DirtyBucket(models.Model):
         ENROLLMENT = "enrollment", "Enrollments of one sender in one campaign"
         ORGANIZATION = "organization", "Everything (the time zone changed)"
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    organization_id = models.BigIntegerField()
-    sender_id = models.BigIntegerField(null=True, blank=True)
-    campaign_id = models.BigIntegerField(null=True, blank=True)
-    at = models.DateTimeField(null=True, blank=True, help_text="The email's sent_at.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    organization_id = models.BigIntegerField(verbose_name=_("organization ID"))
+    sender_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("sender ID"))
+    campaign_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("campaign ID"))
+    at = models.DateTimeField(
+        null=True, blank=True, help_text="The email's sent_at.", verbose_name=_("at")
+    )
 
     class Meta:
         verbose_name = _("dirty bucket")
@@ -125,10 +146,18 @@ class EmailRollup(models.Model):
     (Django's cascade)."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("organization"),
     )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("sender"),
     )
     template = models.ForeignKey(
         "outreach.EmailTemplate",
@@ -136,6 +165,7 @@ class EmailRollup(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        verbose_name=_("template"),
     )
     campaign = models.ForeignKey(
         "outreach.Campaign",
@@ -143,6 +173,7 @@ class EmailRollup(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        verbose_name=_("campaign"),
     )
     campaign_step = models.ForeignKey(
         "outreach.CampaignStep",
@@ -150,11 +181,12 @@ class EmailRollup(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        verbose_name=_("campaign step"),
     )
-    sent = models.PositiveIntegerField(default=0)
-    bounced_hard = models.PositiveIntegerField(default=0)
-    bounced_soft = models.PositiveIntegerField(default=0)
-    replied = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0, verbose_name=_("sent"))
+    bounced_hard = models.PositiveIntegerField(default=0, verbose_name=_("bounced hard"))
+    bounced_soft = models.PositiveIntegerField(default=0, verbose_name=_("bounced soft"))
+    replied = models.PositiveIntegerField(default=0, verbose_name=_("replied"))
 
     class Meta:
         abstract = True
@@ -165,7 +197,7 @@ class EmailDayStat(EmailRollup):
     template / campaign step. Bounces and replies count on the day their email was sent, so
     a rate never exceeds 100%. Recounted from the source rows, never incremented."""
 
-    day = models.DateField()
+    day = models.DateField(verbose_name=_("day"))
 
     class Meta:
         verbose_name = _("email day stat")
@@ -186,7 +218,7 @@ class EmailMonthStat(EmailRollup):
     twelve-month range reads twelve months of rows, not 365 days of them. A range is read
     as whole months from here plus the partial months at its edges from EmailDayStat."""
 
-    month = models.DateField(help_text="The first day of the month.")
+    month = models.DateField(help_text="The first day of the month.", verbose_name=_("month"))
 
     class Meta:
         verbose_name = _("email month stat")
@@ -206,16 +238,24 @@ class SenderDayStat(models.Model):
     """Rollup: one sender's day, all templates together (the leaderboard and the charts)."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("organization"),
     )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("sender"),
     )
-    day = models.DateField()
-    sent = models.PositiveIntegerField(default=0)
-    bounced_hard = models.PositiveIntegerField(default=0)
-    bounced_soft = models.PositiveIntegerField(default=0)
-    replied = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    sent = models.PositiveIntegerField(default=0, verbose_name=_("sent"))
+    bounced_hard = models.PositiveIntegerField(default=0, verbose_name=_("bounced hard"))
+    bounced_soft = models.PositiveIntegerField(default=0, verbose_name=_("bounced soft"))
+    replied = models.PositiveIntegerField(default=0, verbose_name=_("replied"))
 
     class Meta:
         verbose_name = _("sender day stat")
@@ -233,16 +273,28 @@ class EnrollmentStat(models.Model):
     """Rollup: how many of one sender's enrollments in one campaign are in each state now."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("organization"),
     )
     campaign = models.ForeignKey(
-        "outreach.Campaign", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "outreach.Campaign",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("campaign"),
     )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("sender"),
     )
-    state = models.CharField(max_length=20)
-    count = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, verbose_name=_("state"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
         verbose_name = _("enrollment stat")

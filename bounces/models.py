@@ -18,27 +18,37 @@ class InboxMessage(TimeStampedModel):
         OTHER = "other", "Other"
 
     channel = models.ForeignKey(
-        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="inbox_messages"
+        "channels_app.DeliveryChannel",
+        on_delete=models.CASCADE,
+        related_name="inbox_messages",
+        verbose_name=_("channel"),
     )
-    provider_message_id = models.CharField(max_length=255)
-    internet_message_id = models.CharField(max_length=998, blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
-    subject = models.CharField(max_length=998, blank=True)
-    from_address = models.CharField(max_length=320, blank=True)
-    received_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, verbose_name=_("provider message ID"))
+    internet_message_id = models.CharField(
+        max_length=998, blank=True, verbose_name=_("internet message ID")
+    )
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.OTHER, verbose_name=_("kind")
+    )
+    subject = models.CharField(max_length=998, blank=True, verbose_name=_("subject"))
+    from_address = models.CharField(max_length=320, blank=True, verbose_name=_("from address"))
+    received_at = models.DateTimeField(null=True, blank=True, verbose_name=_("received at"))
     outbound_email = models.ForeignKey(
         "outreach.OutboundEmail",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="inbox_messages",
+        verbose_name=_("outbound email"),
     )
-    raw = models.BinaryField(null=True, blank=True, help_text="Kept for bounces and replies.")
-    processed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=1000, blank=True)
+    raw = models.BinaryField(
+        null=True, blank=True, help_text="Kept for bounces and replies.", verbose_name=_("raw")
+    )
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.CharField(max_length=1000, blank=True, verbose_name=_("last error"))
     # When the poller may try an unprocessed message again (growing backoff, never given up).
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
 
     class Meta:
         verbose_name = _("inbox message")
@@ -77,27 +87,33 @@ class EspEvent(TimeStampedModel):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
     channel = models.ForeignKey(
-        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="esp_events"
+        "channels_app.DeliveryChannel",
+        on_delete=models.CASCADE,
+        related_name="esp_events",
+        verbose_name=_("channel"),
     )
-    esp = models.CharField(max_length=20)
+    esp = models.CharField(max_length=20, verbose_name=_("ESP"))
     event_id = models.CharField(
-        max_length=255, help_text="The ESP's event id, or a digest of the event when it has none."
+        max_length=255,
+        help_text="The ESP's event id, or a digest of the event when it has none.",
+        verbose_name=_("event ID"),
     )
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    recipient = models.CharField(max_length=320, blank=True)
-    occurred_at = models.DateTimeField(null=True, blank=True)
-    payload = models.JSONField(help_text="The event as the ESP sent it.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    recipient = models.CharField(max_length=320, blank=True, verbose_name=_("recipient"))
+    occurred_at = models.DateTimeField(null=True, blank=True, verbose_name=_("occurred at"))
+    payload = models.JSONField(help_text="The event as the ESP sent it.", verbose_name=_("payload"))
     outbound_email = models.ForeignKey(
         "outreach.OutboundEmail",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="esp_events",
+        verbose_name=_("outbound email"),
     )
-    processed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=1000, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.CharField(max_length=1000, blank=True, verbose_name=_("last error"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
 
     class Meta:
         verbose_name = _("esp event")
@@ -134,7 +150,10 @@ class Bounce(TimeStampedModel):
         UNMATCHED = "unmatched", "Unmatched"
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="bounces"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="bounces",
+        verbose_name=_("organization"),
     )
     channel = models.ForeignKey(
         "channels_app.DeliveryChannel",
@@ -142,9 +161,15 @@ class Bounce(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="bounces",
+        verbose_name=_("channel"),
     )
     inbox_message = models.ForeignKey(
-        InboxMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="bounces"
+        InboxMessage,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bounces",
+        verbose_name=_("inbox message"),
     )
     outbound_email = models.ForeignKey(
         "outreach.OutboundEmail",
@@ -152,28 +177,45 @@ class Bounce(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="bounces",
+        verbose_name=_("outbound email"),
     )
     esp_event = models.ForeignKey(
-        EspEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="bounces"
+        EspEvent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bounces",
+        verbose_name=_("ESP event"),
     )
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.INBOX)
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.INBOX, verbose_name=_("source")
+    )
     matched_by = models.CharField(
-        max_length=20, choices=MatchedBy.choices, default=MatchedBy.UNMATCHED
+        max_length=20,
+        choices=MatchedBy.choices,
+        default=MatchedBy.UNMATCHED,
+        verbose_name=_("matched by"),
     )
-    recipient = models.EmailField(max_length=254)
+    recipient = models.EmailField(max_length=254, verbose_name=_("recipient"))
     status_code = models.CharField(
-        max_length=16, blank=True, help_text="Enhanced status, e.g. 5.1.1"
+        max_length=16,
+        blank=True,
+        help_text="Enhanced status, e.g. 5.1.1",
+        verbose_name=_("status code"),
     )
-    diagnostic = models.TextField(blank=True)
+    diagnostic = models.TextField(blank=True, verbose_name=_("diagnostic"))
     # A word of the parser's closed vocabulary (bounces/parsing/vocabulary.py, which also has
     # the words pages show); not choices here, as models sit below the parser in the layers.
     reason = models.CharField(
-        max_length=32, blank=True, help_text="Why it failed, e.g. user_unknown"
+        max_length=32,
+        blank=True,
+        help_text="Why it failed, e.g. user_unknown",
+        verbose_name=_("reason"),
     )
-    is_hard = models.BooleanField()
-    is_delayed = models.BooleanField(default=False)
-    reporting_mta = models.CharField(max_length=255, blank=True)
-    occurred_at = models.DateTimeField()
+    is_hard = models.BooleanField(verbose_name=_("is hard"))
+    is_delayed = models.BooleanField(default=False, verbose_name=_("is delayed"))
+    reporting_mta = models.CharField(max_length=255, blank=True, verbose_name=_("reporting MTA"))
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
 
     class Meta:
         verbose_name = _("bounce")
@@ -216,15 +258,23 @@ class MailboxPause(TimeStampedModel):
     DeliveryChannel.campaigns_paused_at; these rows keep the history and who resumed it."""
 
     channel = models.ForeignKey(
-        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="pauses"
+        "channels_app.DeliveryChannel",
+        on_delete=models.CASCADE,
+        related_name="pauses",
+        verbose_name=_("channel"),
     )
-    paused_at = models.DateTimeField()
-    reason = models.CharField(max_length=500)
-    hard_bounces = models.PositiveIntegerField()
-    sent = models.PositiveIntegerField()
-    resumed_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(verbose_name=_("paused at"))
+    reason = models.CharField(max_length=500, verbose_name=_("reason"))
+    hard_bounces = models.PositiveIntegerField(verbose_name=_("hard bounces"))
+    sent = models.PositiveIntegerField(verbose_name=_("sent"))
+    resumed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resumed at"))
     resumed_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resumed by"),
     )
 
     class Meta:

@@ -51,6 +51,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "status",
         "is_team_default",
         "tracking",
+        "push_last_event_at",
         "last_polled_at",
         "last_error",
     ]
@@ -77,6 +78,7 @@ class DeliveryChannelAdmin(ScopedModelAdmin):
         "gmail_history_id",
         "graph_delta_link",
         "imap_cursor",
+        "ews_sync_state",
         "last_polled_at",
         "last_poll_result",
         "poll_lease_until",

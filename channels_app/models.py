@@ -45,7 +45,10 @@ class DeliveryChannel(TimeStampedModel):
     POLLED_KINDS = (Kind.GMAIL, Kind.EXCHANGE_ONLINE)
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="channels"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="channels",
+        verbose_name=_("organization"),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -54,75 +57,123 @@ class DeliveryChannel(TimeStampedModel):
         on_delete=models.CASCADE,
         related_name="channels",
         help_text="Empty for an organization-wide channel (team SMTP, legacy servers).",
+        verbose_name=_("owner"),
     )
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
-    last_error = models.CharField(max_length=1000, blank=True)
-    mailbox_address = models.EmailField(max_length=254, blank=True)
-    display_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.CONNECTED, verbose_name=_("status")
+    )
+    last_error = models.CharField(max_length=1000, blank=True, verbose_name=_("last error"))
+    mailbox_address = models.EmailField(
+        max_length=254, blank=True, verbose_name=_("mailbox address")
+    )
+    display_name = models.CharField(max_length=200, blank=True, verbose_name=_("display name"))
     is_team_default = models.BooleanField(
-        default=False, help_text="The team SMTP: every member's default unless they chose another."
+        default=False,
+        help_text="The team SMTP: every member's default unless they chose another.",
+        verbose_name=_("is team default"),
     )
 
     # OAuth mailboxes (Gmail, Exchange Online). Secrets encrypted at rest.
-    provider_account_id = models.CharField(max_length=255, blank=True)
-    access_token = EncryptedTextField(blank=True, default="")
-    refresh_token = EncryptedTextField(blank=True, default="")
-    token_expires_at = models.DateTimeField(null=True, blank=True)
+    provider_account_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("provider account ID")
+    )
+    access_token = EncryptedTextField(blank=True, default="", verbose_name=_("access token"))
+    refresh_token = EncryptedTextField(blank=True, default="", verbose_name=_("refresh token"))
+    token_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("token expires at")
+    )
     scopes = models.CharField(
-        max_length=1000, blank=True, help_text="The scopes the provider says it granted."
+        max_length=1000,
+        blank=True,
+        help_text="The scopes the provider says it granted.",
+        verbose_name=_("scopes"),
     )
     can_read_inbox = models.BooleanField(
         default=True,
         help_text="False when the owner did not allow read access at consent: sending works, "
         "bounce tracking does not (the mailbox is not polled).",
+        verbose_name=_("can read inbox"),
     )
     connected_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last time the owner connected or reconnected it."
+        null=True,
+        blank=True,
+        help_text="Last time the owner connected or reconnected it.",
+        verbose_name=_("connected at"),
     )
 
     # SMTP (custom, team) and Exchange On-Prem.
-    host = models.CharField(max_length=255, blank=True)
-    port = models.PositiveIntegerField(null=True, blank=True)
-    security = models.CharField(max_length=16, choices=Security.choices, blank=True)
-    username = models.CharField(max_length=255, blank=True)
-    password = EncryptedTextField(blank=True, default="")
-    from_domain = models.CharField(max_length=255, blank=True)
-    ews_url = models.URLField(max_length=500, blank=True)
+    host = models.CharField(max_length=255, blank=True, verbose_name=_("host"))
+    port = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("port"))
+    security = models.CharField(
+        max_length=16, choices=Security.choices, blank=True, verbose_name=_("security")
+    )
+    username = models.CharField(max_length=255, blank=True, verbose_name=_("username"))
+    password = EncryptedTextField(blank=True, default="", verbose_name=_("password"))
+    from_domain = models.CharField(max_length=255, blank=True, verbose_name=_("from domain"))
+    ews_url = models.URLField(max_length=500, blank=True, verbose_name=_("EWS URL"))
 
     # Sending limits: provider defaults apply when empty; On-Prem takes the limits IT set.
     is_trial_account = models.BooleanField(
-        default=False, help_text="Gmail trial or consumer account: 500 messages a day."
+        default=False,
+        help_text="Gmail trial or consumer account: 500 messages a day.",
+        verbose_name=_("is trial account"),
     )
-    daily_limit = models.PositiveIntegerField(null=True, blank=True)
-    per_minute_limit = models.PositiveIntegerField(null=True, blank=True)
+    daily_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("daily limit"))
+    per_minute_limit = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("per minute limit")
+    )
     sending_paused_until = models.DateTimeField(
-        null=True, blank=True, help_text="Set when the provider says its quota is exhausted."
+        null=True,
+        blank=True,
+        help_text="Set when the provider says its quota is exhausted.",
+        verbose_name=_("sending paused until"),
     )
-    sending_paused_reason = models.CharField(max_length=500, blank=True)
+    sending_paused_reason = models.CharField(
+        max_length=500, blank=True, verbose_name=_("sending paused reason")
+    )
     campaigns_paused_at = models.DateTimeField(
-        null=True, blank=True, help_text="Mailbox protection: campaign sends held back."
+        null=True,
+        blank=True,
+        help_text="Mailbox protection: campaign sends held back.",
+        verbose_name=_("campaigns paused at"),
     )
-    campaigns_paused_reason = models.CharField(max_length=500, blank=True)
+    campaigns_paused_reason = models.CharField(
+        max_length=500, blank=True, verbose_name=_("campaigns paused reason")
+    )
 
     # Bounce polling cursors and health.
-    gmail_history_id = models.PositiveBigIntegerField(null=True, blank=True)
-    graph_delta_link = models.TextField(blank=True)
+    gmail_history_id = models.PositiveBigIntegerField(
+        null=True, blank=True, verbose_name=_("Gmail history ID")
+    )
+    graph_delta_link = models.TextField(blank=True, verbose_name=_("graph delta link"))
     # Exchange On-Prem: the inbox's SyncFolderItems state (opaque, Exchange's own).
-    ews_sync_state = models.TextField(blank=True)
-    last_polled_at = models.DateTimeField(null=True, blank=True)
-    last_poll_result = models.CharField(max_length=500, blank=True)
-    poll_lease_until = models.DateTimeField(null=True, blank=True)
-    poll_backoff_until = models.DateTimeField(null=True, blank=True)
-    poll_failures = models.PositiveSmallIntegerField(default=0)
+    ews_sync_state = models.TextField(blank=True, verbose_name=_("EWS sync state"))
+    last_polled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last polled at"))
+    last_poll_result = models.CharField(
+        max_length=500, blank=True, verbose_name=_("last poll result")
+    )
+    poll_lease_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("poll lease until")
+    )
+    poll_backoff_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("poll backoff until")
+    )
+    poll_failures = models.PositiveSmallIntegerField(default=0, verbose_name=_("poll failures"))
 
     # Push (bounces within seconds): Gmail's users.watch, Graph's change-notification
     # subscription. Polling stays the safety net, rarer while push is live (bounces.push).
-    push_expires_at = models.DateTimeField(null=True, blank=True)
-    push_subscription_id = models.CharField(max_length=255, blank=True)
-    push_client_state = EncryptedTextField(blank=True, default="")
-    push_last_event_at = models.DateTimeField(null=True, blank=True)
-    push_error = models.CharField(max_length=500, blank=True)
+    push_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("push expires at"))
+    push_subscription_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("push subscription ID")
+    )
+    push_client_state = EncryptedTextField(
+        blank=True, default="", verbose_name=_("push client state")
+    )
+    push_last_event_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("push last event at")
+    )
+    push_error = models.CharField(max_length=500, blank=True, verbose_name=_("push error"))
 
     # SMTP through an ESP (SendGrid, SparkPost, …): its bounce webhook (bounces.webhooks).
     esp = models.CharField(
@@ -130,23 +181,32 @@ class DeliveryChannel(TimeStampedModel):
         choices=Esp.choices,
         blank=True,
         help_text="The email service behind this SMTP server, whose webhook reports bounces.",
+        verbose_name=_("ESP"),
     )
     # The webhook URL's unguessable part; with esp_webhook_secret (the basic-auth password
     # Mailroom made, or the signing key the ESP gave) it authenticates the ESP's POSTs.
-    esp_webhook_key = models.CharField(max_length=64, blank=True)
-    esp_webhook_secret = EncryptedTextField(blank=True, default="")
-    esp_last_event_at = models.DateTimeField(null=True, blank=True)
+    esp_webhook_key = models.CharField(max_length=64, blank=True, verbose_name=_("ESP webhook key"))
+    esp_webhook_secret = EncryptedTextField(
+        blank=True, default="", verbose_name=_("ESP webhook secret")
+    )
+    esp_last_event_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("ESP last event at")
+    )
 
     # SMTP with a mailbox: its IMAP inbox, polled read-only for bounces and replies
     # (channels_app.providers.imap). Empty host: no IMAP. The cursor is "UIDVALIDITY:UID",
     # the last UID seen in that UIDVALIDITY of the folder.
-    imap_host = models.CharField(max_length=255, blank=True)
-    imap_port = models.PositiveIntegerField(null=True, blank=True)
-    imap_security = models.CharField(max_length=16, choices=Security.choices, blank=True)
-    imap_username = models.CharField(max_length=255, blank=True)
-    imap_password = EncryptedTextField(blank=True, default="")
-    imap_folder = models.CharField(max_length=255, blank=True, default="INBOX")
-    imap_cursor = models.CharField(max_length=64, blank=True)
+    imap_host = models.CharField(max_length=255, blank=True, verbose_name=_("IMAP host"))
+    imap_port = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("IMAP port"))
+    imap_security = models.CharField(
+        max_length=16, choices=Security.choices, blank=True, verbose_name=_("IMAP security")
+    )
+    imap_username = models.CharField(max_length=255, blank=True, verbose_name=_("IMAP username"))
+    imap_password = EncryptedTextField(blank=True, default="", verbose_name=_("IMAP password"))
+    imap_folder = models.CharField(
+        max_length=255, blank=True, default="INBOX", verbose_name=_("IMAP folder")
+    )
+    imap_cursor = models.CharField(max_length=64, blank=True, verbose_name=_("IMAP cursor"))
 
     class Meta:
         verbose_name = _("delivery channel")
@@ -292,9 +352,14 @@ class ChannelChoice(TimeStampedModel):
     """The channel a user chose to send through. Without one, the team SMTP is the default."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_choice"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="channel_choice",
+        verbose_name=_("user"),
     )
-    channel = models.ForeignKey(DeliveryChannel, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(
+        DeliveryChannel, on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
 
     class Meta:
         verbose_name = _("channel choice")
@@ -309,13 +374,16 @@ class SendingDomainCheck(TimeStampedModel):
     (channels_app.domain_check). Kept so the settings page never waits on DNS."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="domain_checks"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="domain_checks",
+        verbose_name=_("organization"),
     )
-    domain = models.CharField(max_length=255)
-    provider = models.CharField(max_length=40, blank=True)
-    state = models.CharField(max_length=10)
-    lines = models.JSONField(default=list)
-    checked_at = models.DateTimeField()
+    domain = models.CharField(max_length=255, verbose_name=_("domain"))
+    provider = models.CharField(max_length=40, blank=True, verbose_name=_("provider"))
+    state = models.CharField(max_length=10, verbose_name=_("state"))
+    lines = models.JSONField(default=list, verbose_name=_("lines"))
+    checked_at = models.DateTimeField(verbose_name=_("checked at"))
 
     class Meta:
         verbose_name = _("sending domain check")

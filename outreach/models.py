@@ -18,7 +18,10 @@ class Prospect(TimeStampedModel):
         INVALID = "invalid", _("Invalid")
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="prospects"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="prospects",
+        verbose_name=_("organization"),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -27,17 +30,27 @@ class Prospect(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="prospects",
         help_text="The rep who works this prospect.",
+        verbose_name=_("owner"),
     )
-    email = models.EmailField(max_length=254, validators=[validate_sendable_address])
-    first_name = models.CharField(max_length=100, blank=True, validators=[validate_header_name])
-    last_name = models.CharField(max_length=100, blank=True, validators=[validate_header_name])
-    company = models.CharField(max_length=200, blank=True)
-    title = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(
+        max_length=254, validators=[validate_sendable_address], verbose_name=_("email")
+    )
+    first_name = models.CharField(
+        max_length=100, blank=True, validators=[validate_header_name], verbose_name=_("first name")
+    )
+    last_name = models.CharField(
+        max_length=100, blank=True, validators=[validate_header_name], verbose_name=_("last name")
+    )
+    company = models.CharField(max_length=200, blank=True, verbose_name=_("company"))
+    title = models.CharField(max_length=200, blank=True, verbose_name=_("title"))
     email_status = models.CharField(
-        max_length=16, choices=EmailStatus.choices, default=EmailStatus.VALID
+        max_length=16,
+        choices=EmailStatus.choices,
+        default=EmailStatus.VALID,
+        verbose_name=_("email status"),
     )
-    invalid_reason = models.CharField(max_length=500, blank=True)
-    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalid_reason = models.CharField(max_length=500, blank=True, verbose_name=_("invalid reason"))
+    invalidated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("invalidated at"))
 
     class Meta:
         verbose_name = _("prospect")
@@ -69,21 +82,32 @@ class Prospect(TimeStampedModel):
 
 class EmailTemplate(TimeStampedModel):
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="templates"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="templates",
+        verbose_name=_("organization"),
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="templates"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="templates",
+        verbose_name=_("owner"),
     )
-    name = models.CharField(max_length=200)
-    subject = models.CharField(max_length=500)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    subject = models.CharField(max_length=500, verbose_name=_("subject"))
     body = models.TextField(
         help_text="Merge fields: {{ first_name }}, {{ company }}, … The plain text, or for an "
-        "HTML template its plain-text alternative."
+        "HTML template its plain-text alternative.",
+        verbose_name=_("body"),
     )
     body_html = models.TextField(
-        blank=True, help_text="An HTML template's body, sanitised (nh3); empty: plain text."
+        blank=True,
+        help_text="An HTML template's body, sanitised (nh3); empty: plain text.",
+        verbose_name=_("body HTML"),
     )
-    is_shared = models.BooleanField(default=False, help_text="Visible to the whole organization.")
+    is_shared = models.BooleanField(
+        default=False, help_text="Visible to the whole organization.", verbose_name=_("is shared")
+    )
 
     class Meta:
         verbose_name = _("email template")
@@ -107,13 +131,21 @@ class Campaign(TimeStampedModel):
         ARCHIVED = "archived", _("Archived")
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="campaigns"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="campaigns",
+        verbose_name=_("organization"),
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaigns"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("owner"),
     )
-    name = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
+    )
 
     class Meta:
         verbose_name = _("campaign")
@@ -125,11 +157,19 @@ class Campaign(TimeStampedModel):
 
 
 class CampaignStep(TimeStampedModel):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField(help_text="1 for the first email, then 2, 3…")
-    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="steps")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="steps", verbose_name=_("campaign")
+    )
+    position = models.PositiveSmallIntegerField(
+        help_text="1 for the first email, then 2, 3…", verbose_name=_("position")
+    )
+    template = models.ForeignKey(
+        EmailTemplate, on_delete=models.PROTECT, related_name="steps", verbose_name=_("template")
+    )
     delay = models.DurationField(
-        default=timedelta(days=2), help_text="Wait after the previous step (or enrollment)."
+        default=timedelta(days=2),
+        help_text="Wait after the previous step (or enrollment).",
+        verbose_name=_("delay"),
     )
 
     class Meta:
@@ -155,17 +195,31 @@ class Enrollment(TimeStampedModel):
         STOPPED_SUPPRESSED = "stopped_suppressed", _("Stopped: suppressed")
         STOPPED_UNSUBSCRIBED = "stopped_unsubscribed", _("Stopped: unsubscribed")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
-    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="enrollments")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("campaign")
+    )
+    prospect = models.ForeignKey(
+        Prospect, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("prospect")
+    )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrollments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+        verbose_name=_("sender"),
     )
-    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.ACTIVE, verbose_name=_("state")
+    )
     next_step = models.ForeignKey(
-        CampaignStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        CampaignStep,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("next step"),
     )
-    next_due_at = models.DateTimeField(null=True, blank=True)
-    stopped_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next due at"))
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     class Meta:
         verbose_name = _("enrollment")
@@ -225,22 +279,29 @@ class OutboundEmail(TimeStampedModel):
         "accounts.Organization",
         on_delete=models.CASCADE,
         related_name="outbound_emails",
-        db_index=False,  # email_org_outbox, email_org_sent
+        db_index=False,  # email_org_outbox, email_org_sent, verbose_name=_("organization")
     )
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="outbound_emails",
-        db_index=False,  # email_outbox, analytics' sender indexes
+        db_index=False,  # email_outbox, analytics' sender indexes, verbose_name=_("sender")
     )
     prospect = models.ForeignKey(
-        Prospect, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+        Prospect,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="emails",
+        verbose_name=_("prospect"),
     )
-    to_address = models.EmailField(max_length=254)
-    subject = models.CharField(max_length=998)
-    body = models.TextField()
+    to_address = models.EmailField(max_length=254, verbose_name=_("to address"))
+    subject = models.CharField(max_length=998, verbose_name=_("subject"))
+    body = models.TextField(verbose_name=_("body"))
     body_html = models.TextField(
-        blank=True, help_text="Sent as the HTML part beside the plain text, when not empty."
+        blank=True,
+        help_text="Sent as the HTML part beside the plain text, when not empty.",
+        verbose_name=_("body HTML"),
     )
     template = models.ForeignKey(
         EmailTemplate,
@@ -248,7 +309,7 @@ class OutboundEmail(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="emails",
-        db_index=False,  # email_template_sent
+        db_index=False,  # email_template_sent, verbose_name=_("template")
     )
     campaign_step = models.ForeignKey(
         CampaignStep,
@@ -256,60 +317,93 @@ class OutboundEmail(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="emails",
-        db_index=False,  # email_step_sent
+        db_index=False,  # email_step_sent, verbose_name=_("campaign step")
     )
     enrollment = models.ForeignKey(
-        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+        Enrollment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="emails",
+        verbose_name=_("enrollment"),
     )
-    source = models.CharField(max_length=20, choices=Source.choices, default=Source.WEB)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    source = models.CharField(
+        max_length=20, choices=Source.choices, default=Source.WEB, verbose_name=_("source")
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status")
+    )
     channel = models.ForeignKey(
         "channels_app.DeliveryChannel",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="emails",
+        verbose_name=_("channel"),
     )
     channel_kind = models.CharField(
-        max_length=32, blank=True, help_text="The channel's kind, kept if the channel is removed."
+        max_length=32,
+        blank=True,
+        help_text="The channel's kind, kept if the channel is removed.",
+        verbose_name=_("channel kind"),
     )
     # Unique through Meta.constraints: a unique=True CharField also gets a LIKE index on
     # PostgreSQL, and Message-IDs are only ever looked up whole.
     message_id = models.CharField(
-        max_length=255, null=True, blank=True, help_text="Generated by Mailroom."
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="Generated by Mailroom.",
+        verbose_name=_("message ID"),
     )
-    scheduled_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    failure_reason = models.CharField(max_length=1000, blank=True)
-    bounced_at = models.DateTimeField(null=True, blank=True)
-    replied_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("scheduled at"))
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queued at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
+    failure_reason = models.CharField(max_length=1000, blank=True, verbose_name=_("failure reason"))
+    bounced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("bounced at"))
+    replied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("replied at"))
 
     # The send pipeline's bookkeeping (channels_app.sending).
     priority = models.PositiveSmallIntegerField(
         choices=Priority.choices,
         default=Priority.ONE_OFF,
         help_text="Lower goes first: one-off emails ahead of campaign steps in a mailbox queue.",
+        verbose_name=_("priority"),
     )
     next_attempt_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When a pending email may go: its schedule, the next send window, or a retry.",
+        verbose_name=_("next attempt at"),
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     lease_until = models.DateTimeField(
-        null=True, blank=True, help_text="A worker's claim on a sending email expires then."
+        null=True,
+        blank=True,
+        help_text="A worker's claim on a sending email expires then.",
+        verbose_name=_("lease until"),
     )
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claim_token = models.UUIDField(
+        null=True, blank=True, editable=False, verbose_name=_("claim token")
+    )
     waiting_reason = models.CharField(
-        max_length=500, blank=True, help_text="Why a pending email has not gone out yet."
+        max_length=500,
+        blank=True,
+        help_text="Why a pending email has not gone out yet.",
+        verbose_name=_("waiting reason"),
     )
     provider_message_id = models.CharField(
-        max_length=255, blank=True, help_text="The provider's id for the sent message (Gmail)."
+        max_length=255,
+        blank=True,
+        help_text="The provider's id for the sent message (Gmail).",
+        verbose_name=_("provider message ID"),
     )
     idempotency_key = models.CharField(
-        max_length=100, blank=True, help_text="The API client's Idempotency-Key, if it sent one."
+        max_length=100,
+        blank=True,
+        help_text="The API client's Idempotency-Key, if it sent one.",
+        verbose_name=_("idempotency key"),
     )
     # Not stored: True on the email email_enqueue returns for an Idempotency-Key already used,
     # so the API answers a replay 200 rather than 201.
@@ -396,15 +490,24 @@ class ApiToken(TimeStampedModel):
     nothing, and the hash is looked up directly."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100, help_text='Where it is used, e.g. "Outlook plug-in".')
+    name = models.CharField(
+        max_length=100,
+        help_text='Where it is used, e.g. "Outlook plug-in".',
+        verbose_name=_("name"),
+    )
     prefix = models.CharField(
-        max_length=16, help_text="The token's first characters, to tell tokens apart."
+        max_length=16,
+        help_text="The token's first characters, to tell tokens apart.",
+        verbose_name=_("prefix"),
     )
-    key_hash = models.CharField(max_length=64, unique=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True, verbose_name=_("key hash"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         verbose_name = _("api token")
@@ -436,10 +539,16 @@ class ProspectImport(TimeStampedModel):
         SKIP = "skip", _("Skip the row and leave the existing prospect as it is")
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="prospect_imports"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="prospect_imports",
+        verbose_name=_("organization"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prospect_imports"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="prospect_imports",
+        verbose_name=_("created by"),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -448,26 +557,34 @@ class ProspectImport(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="Who the new prospects belong to.",
+        verbose_name=_("owner"),
     )
-    file_name = models.CharField(max_length=255)
+    file_name = models.CharField(max_length=255, verbose_name=_("file name"))
     # The file as text until the import is done (then emptied: the issues keep their rows).
-    content = models.TextField(blank=True)
-    delimiter = models.CharField(max_length=1, default=",")
-    headers = models.JSONField(default=list)
-    mapping = models.JSONField(default=dict, help_text="Prospect field → column number.")
-    on_duplicate = models.CharField(
-        max_length=8, choices=OnDuplicate.choices, default=OnDuplicate.UPDATE
+    content = models.TextField(blank=True, verbose_name=_("content"))
+    delimiter = models.CharField(max_length=1, default=",", verbose_name=_("delimiter"))
+    headers = models.JSONField(default=list, verbose_name=_("headers"))
+    mapping = models.JSONField(
+        default=dict, help_text="Prospect field → column number.", verbose_name=_("mapping")
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
-    total_rows = models.PositiveIntegerField(default=0)
-    rows_done = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    skipped_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    flagged_count = models.PositiveIntegerField(default=0)
-    failure_reason = models.CharField(max_length=500, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    on_duplicate = models.CharField(
+        max_length=8,
+        choices=OnDuplicate.choices,
+        default=OnDuplicate.UPDATE,
+        verbose_name=_("on duplicate"),
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.MAPPING, verbose_name=_("status")
+    )
+    total_rows = models.PositiveIntegerField(default=0, verbose_name=_("total rows"))
+    rows_done = models.PositiveIntegerField(default=0, verbose_name=_("rows done"))
+    created_count = models.PositiveIntegerField(default=0, verbose_name=_("created count"))
+    updated_count = models.PositiveIntegerField(default=0, verbose_name=_("updated count"))
+    skipped_count = models.PositiveIntegerField(default=0, verbose_name=_("skipped count"))
+    error_count = models.PositiveIntegerField(default=0, verbose_name=_("error count"))
+    flagged_count = models.PositiveIntegerField(default=0, verbose_name=_("flagged count"))
+    failure_reason = models.CharField(max_length=500, blank=True, verbose_name=_("failure reason"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         verbose_name = _("prospect import")
@@ -497,13 +614,20 @@ class ProspectImportIssue(models.Model):
         FLAGGED = "flagged", _("Imported, flagged")
 
     prospect_import = models.ForeignKey(
-        ProspectImport, on_delete=models.CASCADE, related_name="issues"
+        ProspectImport,
+        on_delete=models.CASCADE,
+        related_name="issues",
+        verbose_name=_("prospect import"),
     )
-    row_number = models.PositiveIntegerField(help_text="The row in the file; the header is row 1.")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    email = models.CharField(max_length=500, blank=True)
-    reason = models.CharField(max_length=1000)
-    values = models.JSONField(default=list, help_text="The row's cells as the file had them.")
+    row_number = models.PositiveIntegerField(
+        help_text="The row in the file; the header is row 1.", verbose_name=_("row number")
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    email = models.CharField(max_length=500, blank=True, verbose_name=_("email"))
+    reason = models.CharField(max_length=1000, verbose_name=_("reason"))
+    values = models.JSONField(
+        default=list, help_text="The row's cells as the file had them.", verbose_name=_("values")
+    )
 
     class Meta:
         verbose_name = _("prospect import issue")

@@ -27,20 +27,35 @@ class Suppression(TimeStampedModel):
         DOMAIN = "domain", _("Whole domain")
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="suppressions"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="suppressions",
+        verbose_name=_("organization"),
     )
-    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ADDRESS)
+    scope = models.CharField(
+        max_length=16, choices=Scope.choices, default=Scope.ADDRESS, verbose_name=_("scope")
+    )
     address = models.CharField(
-        max_length=254, help_text="The email address, or the domain for a whole-domain entry."
+        max_length=254,
+        help_text="The email address, or the domain for a whole-domain entry.",
+        verbose_name=_("address"),
     )
-    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reason = models.CharField(max_length=16, choices=Reason.choices, verbose_name=_("reason"))
     detail = models.CharField(
-        max_length=500, blank=True, help_text="The bounce's diagnostic, or the admin's note."
+        max_length=500,
+        blank=True,
+        help_text="The bounce's diagnostic, or the admin's note.",
+        verbose_name=_("detail"),
     )
     # Where the entry came from: the bounce, the email whose unsubscribe link was used, the
     # reply that asked to be removed, or the person who added it.
     source_bounce = models.ForeignKey(
-        "bounces.Bounce", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "bounces.Bounce",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source bounce"),
     )
     source_email = models.ForeignKey(
         "outreach.OutboundEmail",
@@ -48,9 +63,15 @@ class Suppression(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("source email"),
     )
     source_message = models.ForeignKey(
-        "bounces.InboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "bounces.InboxMessage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source message"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -58,16 +79,18 @@ class Suppression(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("removed at"))
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("removed by"),
     )
-    removal_reason = models.CharField(max_length=500, blank=True)
+    removal_reason = models.CharField(max_length=500, blank=True, verbose_name=_("removal reason"))
 
     class Meta:
         verbose_name = _("suppression")
@@ -103,13 +126,18 @@ class SuppressionPolicy(TimeStampedModel):
     (MAILROOM_SOFT_BOUNCE_LIMIT / _WINDOW_DAYS, the header on campaign mail only)."""
 
     organization = models.OneToOneField(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="suppression_policy"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="suppression_policy",
+        verbose_name=_("organization"),
     )
     soft_bounce_limit = models.PositiveSmallIntegerField(
-        default=3, help_text="Soft bounces (separate emails) that suppress an address…"
+        default=3,
+        help_text="Soft bounces (separate emails) that suppress an address…",
+        verbose_name=_("soft bounce limit"),
     )
     soft_bounce_window_days = models.PositiveSmallIntegerField(
-        default=30, help_text="…within this many days."
+        default=30, help_text="…within this many days.", verbose_name=_("soft bounce window days")
     )
     complaint_rate_limit = models.DecimalField(
         max_digits=4,
@@ -117,11 +145,13 @@ class SuppressionPolicy(TimeStampedModel):
         default=Decimal("0.30"),
         help_text="Warn when spam complaints over the last 30 days pass this share of the "
         "emails sent, in percent (Gmail's and Yahoo's bulk-sender limit is 0.3%).",
+        verbose_name=_("complaint rate limit"),
     )
     unsubscribe_header_one_off = models.BooleanField(
         default=False,
         help_text="Put the one-click List-Unsubscribe header on one-off emails too "
         "(campaign emails always carry it).",
+        verbose_name=_("unsubscribe header one off"),
     )
 
     class Meta:

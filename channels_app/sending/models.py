@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class MailboxSendState(models.Model):
@@ -11,16 +12,23 @@ class MailboxSendState(models.Model):
         primary_key=True,
         on_delete=models.CASCADE,
         related_name="send_state",
+        verbose_name=_("channel"),
     )
-    backoff_until = models.DateTimeField(null=True, blank=True)
-    backoff_reason = models.CharField(max_length=500, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True, verbose_name=_("backoff until"))
+    backoff_reason = models.CharField(max_length=500, blank=True, verbose_name=_("backoff reason"))
     kicked_at = models.DateTimeField(
-        null=True, blank=True, help_text="A drain task was queued then and has not started yet."
+        null=True,
+        blank=True,
+        help_text="A drain task was queued then and has not started yet.",
+        verbose_name=_("kicked at"),
     )
     next_drain_at = models.DateTimeField(
-        null=True, blank=True, help_text="A drain task is scheduled for then (a send window)."
+        null=True,
+        blank=True,
+        help_text="A drain task is scheduled for then (a send window).",
+        verbose_name=_("next drain at"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     def __str__(self) -> str:
         return f"send state of channel {self.channel_id}"
@@ -31,11 +39,15 @@ class SendSlot(models.Model):
     was allowed. Counting rows in a trailing window gives a true sliding window (Gmail's
     rolling 24 hours), whichever worker sent them."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(primary_key=True, verbose_name=_("ID"))
     channel = models.ForeignKey(
-        "channels_app.DeliveryChannel", on_delete=models.CASCADE, related_name="+", db_index=False
+        "channels_app.DeliveryChannel",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("channel"),
     )
-    taken_at = models.DateTimeField()
+    taken_at = models.DateTimeField(verbose_name=_("taken at"))
 
     class Meta:
         indexes = [models.Index(fields=["channel", "taken_at"], name="send_slot_window")]

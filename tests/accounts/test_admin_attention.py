@@ -91,5 +91,6 @@ def test_a_korean_admin_reads_the_list_in_korean(client, org_admin, rep):
     assert "Needs your attention" not in page
     channels = client.get(reverse("admin:channels_app_deliverychannel_changelist")).content.decode()
     assert "확인 필요" in channels and "소유자에게 다시 연결 요청" in channels
+    assert "마지막 확인 시각" in channels  # a column: the field's own label
     emails = client.get(reverse("admin:outreach_outboundemail_changelist")).content.decode()
     assert "발송 다시 시도(실패한 이메일이 채널의 대기열로 돌아감)" in emails
