@@ -47,7 +47,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"|could not (?:be )?deliver|delivery status|non[- ]?delivery|nondeliverable|rejected"
     r"|mail failure|warning: (?:message|could not)|delayed mail|unzustellbar|non remis"
     r"|no se puede entregar|impossible de remettre|niet bezorgd|delivery delayed|message delayed"
-    r"|permanent (?:delivery )?(?:failure|error)|error sending|failed mail|bounced?\b",
+    r"|permanent (?:delivery )?(?:failure|error)|error sending|failed mail|bounced?\b"
+    # KO, JA, ZH, IT, PT, NL: "delivery failed" / "undeliverable" as their mail systems title it.
+    r"|(?:발송|전송|배달|전달|송신) ?실패|반송(?:된)? ?메일"
+    r"|配信(?:エラー|失敗|不能)|送信エラー|未配達|未送達"
+    r"|退信|投递失败|发送失败|無法投遞|傳送失敗"
+    r"|non consegnat|não entregue|niet afgeleverd",
     re.IGNORECASE,
 )
 # Phrases only a mail system writes when handing a message back.
@@ -59,7 +64,14 @@ _BOUNCE_BODY = re.compile(
     r"|unable to deliver|undeliverable|not reach (?:the |some or all)|permanent (?:fatal )?error"
     r"|the following (?:address(?:\(?es\)?)?|recipients?\(?s?\)?) (?:failed|had|cannot|could)"
     r"|returned (?:to sender|mail)|i'm afraid i wasn't able|qmail-send program"
-    r"|this is the mail system at|mail delivery (?:failed|system)|delivery status notification",
+    r"|this is the mail system at|mail delivery (?:failed|system)|delivery status notification"
+    # The same sentence in the languages the reasons are read in.
+    r"|전달되지 (?:못|않)|(?:발송|전송|배달|전달)(?:에|이|을|를)? 실패|보낼 수 없|전달할 수 없"
+    r"|配信(?:でき|され)ませんでした|送信できませんでした|届きませんでした|配送(?:に失敗|できません)"
+    r"|无法(?:投递|送达)|投递失败|未能送达|無法(?:投遞|傳送)|konnte nicht zugestellt"
+    r"|n'a pas pu être (?:remis|distribué|délivré)|no (?:se )?(?:ha )?podido (?:ser )?entregar"
+    r"|não (?:foi )?(?:possível )?(?:ser )?entreg|non è stato possibile (?:consegnare|recapitare)"
+    r"|kon niet (?:worden )?(?:bezorgd|afgeleverd)",
     re.IGNORECASE,
 )
 # Success notices written as plain text (Exchange's "Delivered:" receipt, a relay's "successfully
@@ -82,6 +94,12 @@ _FAILURE_TEXT = re.compile(
 )
 # Postfix's success template warns of errors that may come later: not a failure.
 _LATER_ERRORS = re.compile(r"notifications? of (?:mail )?delivery errors", re.IGNORECASE)
+# "Re:", "AW:", "SV:", "답장:", "回复:", "返信:": a person answering. A mail system titles its
+# notice for the failure ("Undeliverable: Re: …"), never as a reply.
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|odp|r|ynt|答复|回复|回覆|返信|답장|회신)\s*[:：]",
+    re.IGNORECASE,
+)
 # "Fwd:", "FW:", "WG:", "RV:", "TR:", "Doorst:", "VS:", "I:": a person passing a bounce on.
 _FORWARD_PREFIX = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|fw|wg|rv|tr|doorst|vs|vb|i|enc|rif)\s*:", re.IGNORECASE
@@ -208,6 +226,8 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         recipients = [_recipient(address, diagnostic, None, "failed", family=mta)]
         family = families.FML
 
+    if not recipients and _REPLY_PREFIX.match(subject) and not daemon_sender:
+        return None  # a person's reply in words like a notice's; only a DSN would say otherwise
     if not recipients:
         bounce_subject = bool(_BOUNCE_SUBJECT.search(subject))
         bounce_body = bool(_BOUNCE_BODY.search(collected.report_text[:4000]))

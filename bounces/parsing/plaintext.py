@@ -40,6 +40,10 @@ _SENTENCE_RECIPIENTS = tuple(
         rf"(?:rejected|failed|unknown|invalid|bad) recipient:?\s*<?({ADDRESS})>?",
         rf"(?:full|unknown|not found|failed|rejected|invalid)[^<>\n@]{{0,20}}:\s*<({ADDRESS})>",
         rf"(?:following|these) (?:recipients?|address(?:es)?)\b[^:\n@]{{0,20}}:\s*<?({ADDRESS})>?",
+        # "Recipient: a@b" labels in the languages the reasons are read in (KO, JA, ZH, DE, FR,
+        # ES, PT, IT, NL).
+        rf"(?:받는 ?사람|수신자|수신인|받는 ?주소|宛先|受信者|送信先|收件人|收件者|empfänger"
+        rf"|destinataire|destinatario|destinatário|ontvanger)\s*(?:주소)?\s*[:：]\s*<?({ADDRESS})>?",
         # "Sorry, unable to deliver your message to a@b for the following reason:"
         rf"(?:unable to|could not|couldn't|cannot|can't) deliver (?:your |the |this )?"
         rf"(?:message|mail|e-?mail) to:?\s*<?({ADDRESS})>?",

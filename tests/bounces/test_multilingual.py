@@ -163,3 +163,53 @@ def test_refused_as_spam_in_each_language(language):
 @pytest.mark.parametrize("language", TOO_LARGE)
 def test_message_too_large_in_each_language(language):
     assert reading(TOO_LARGE[language]) == ("message_too_large", False)
+
+
+# A whole notice in the language of the mail system that wrote it: its title, its sentence that
+# the mail was not delivered, the recipient under a "Recipient:" label.
+NOTICE = {
+    "ko": ("메일 발송 실패", "보내신 메일이 다음 수신자에게 전달되지 못했습니다.", "받는 사람"),
+    "ja": ("配信エラー", "次の宛先にメールを配信できませんでした。", "宛先"),
+    "zh": ("退信", "您的邮件无法投递到以下收件人。", "收件人"),
+    "de": ("Unzustellbar", "Ihre Nachricht konnte nicht zugestellt werden.", "Empfänger"),
+    "fr": ("Non remis", "Votre message n'a pas pu être remis.", "Destinataire"),
+    "es": ("No se puede entregar", "No se ha podido entregar su mensaje.", "Destinatario"),
+}
+
+
+def whole_notice(language: str, said: str) -> bytes:
+    subject, sentence, label = NOTICE[language]
+    return (
+        "From: postmaster@mail.far-away.example\nTo: rep@acme.example\n"
+        f"Subject: {subject}\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        f"{sentence}\n\n{label}: dana@far-away.example\n{said}\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("language", NOTICE)
+def test_a_whole_notice_in_its_language_names_the_recipient_and_the_reason(language):
+    report = parse_bounce(whole_notice(language, UNKNOWN[language]))
+    assert report is not None
+    [failed] = report.recipients
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@far-away.example",
+        "user_unknown",
+        True,
+    )
+
+
+def test_a_korean_notice_of_a_full_mailbox_in_its_own_wording():
+    said = "실패 사유: 받는 사람의 메일함 용량이 초과되었습니다."
+    [failed] = parse_bounce(whole_notice("ko", said)).recipients
+    assert (failed.reason, failed.hard) == ("mailbox_full", False)
+
+
+def test_a_persons_reply_in_words_like_a_notice_is_not_a_bounce():
+    raw = (
+        "From: Minjun Kim <minjun@customer.example>\nTo: rep@acme.example\n"
+        "Subject: Re: 제안\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
+        "보내주신 자료가 팀장님께 전달되지 못했다고 하네요. 받는 사람: lee@customer.example 로 "
+        "다시 보내주시겠어요?\n"
+    ).encode()
+    assert parse_bounce(raw) is None
