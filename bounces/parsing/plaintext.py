@@ -44,6 +44,9 @@ _SENTENCE_RECIPIENTS = tuple(
         # ES, PT, IT, NL).
         rf"(?:받는 ?사람|수신자|수신인|받는 ?주소|宛先|受信者|送信先|收件人|收件者|empfänger"
         rf"|destinataire|destinatario|destinatário|ontvanger)\s*(?:주소)?\s*[:：]\s*<?({ADDRESS})>?",
+        # Exchange Online's summary line: "Your message to a@b couldn't be delivered."
+        rf"message to:?\s*<?({ADDRESS})>?\s+(?:couldn['’]?t|could not|can['’]?t|cannot|wasn['’]?t"
+        rf"|was not) be delivered",
         # "Sorry, unable to deliver your message to a@b for the following reason:"
         rf"(?:unable to|could not|couldn't|cannot|can't) deliver (?:your |the |this )?"
         rf"(?:message|mail|e-?mail) to:?\s*<?({ADDRESS})>?",

@@ -358,6 +358,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # Exchange Online's directory-based edge blocking of an address it does not host.
         r"recipient address rejected: access denied",
         r"address couldn't be found",
+        # Exchange Online's own words for a recipient its directory does not hold.
+        r"(?:wasn['’]?t|was not) found at\b",
+        r"unknown to address",
         r"check if (?:the )?address is correct",
         r"invalid recipient",
         r"invalid (?:final )?(?:delivery )?user ?id",

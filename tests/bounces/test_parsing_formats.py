@@ -554,3 +554,27 @@ def test_an_smtputf8_dsn_names_its_non_ascii_recipient(written):
     failed = only(report)
     assert (failed.address, failed.status, failed.hard) == ("josé@utf8-site.example", "5.1.1", True)
     assert report.original_message_id == "<mr.1f2e3d@acme.example>"
+
+
+# -- Exchange Online's NDR read as text (its summary line, "… wasn't found at …").
+
+
+def test_exchange_online_ndr_as_text_names_the_recipient_it_could_not_find():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Microsoft Outlook <MicrosoftExchange329e71ec@corp-site.example>",
+                subject="Undeliverable: Quick question",
+                body=(
+                    "Your message to ivan@corp-site.example couldn't be delivered.\n\n"
+                    "ivan wasn't found at corp-site.example.\n\n"
+                    "Action Required\nRecipient\nUnknown To address\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "ivan@corp-site.example",
+        "user_unknown",
+        True,
+    )
