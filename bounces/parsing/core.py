@@ -74,6 +74,9 @@ _BOUNCE_BODY = re.compile(
     r"|kon niet (?:worden )?(?:bezorgd|afgeleverd)",
     re.IGNORECASE,
 )
+_REPLY_LINE = re.compile(
+    r"^[ \t]*([245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b[^\n]{0,300})", re.MULTILINE
+)
 # Success notices written as plain text (Exchange's "Delivered:" receipt, a relay's "successfully
 # delivered" report): not bounces, unless they also say something failed.
 _SUCCESS_SUBJECT = re.compile(
@@ -559,10 +562,15 @@ def _from_plain_text(
     delivered = _delivered_addresses(region)
     if delivered:
         pairs = [(address, said) for address, said in pairs if address not in delivered]
+    # One recipient, one remote reply quoted on a line of its own ("The response from the
+    # remote server was:\n550 5.1.1 …"): the reply is that recipient's.
+    replies = _REPLY_LINE.findall(region[:20000]) if len(pairs) == 1 else []
     recipients = []
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
+        if len(set(replies)) == 1 and not reasons.find_status(diagnostic):
+            diagnostic = f"{diagnostic} {replies[0].strip()}".strip()
         recipients.append(_recipient(address, diagnostic, None, action, region, family=family))
     return recipients
 

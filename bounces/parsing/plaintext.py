@@ -44,6 +44,11 @@ _SENTENCE_RECIPIENTS = tuple(
         # ES, PT, IT, NL).
         rf"(?:받는 ?사람|수신자|수신인|받는 ?주소|宛先|受信者|送信先|收件人|收件者|empfänger"
         rf"|destinataire|destinatario|destinatário|ontvanger)\s*(?:주소)?\s*[:：]\s*<?({ADDRESS})>?",
+        # Gmail's: "Your message wasn't delivered to a@b because …", "Your message to a@b has
+        # been blocked."
+        rf"message (?:wasn['’]?t|was not|could not be|couldn['’]?t be|has not been) delivered to:?"
+        rf"\s*<?({ADDRESS})>?",
+        rf"message to:?\s*<?({ADDRESS})>?\s+has been (?:blocked|rejected)",
         # Exchange Online's summary line: "Your message to a@b couldn't be delivered."
         rf"message to:?\s*<?({ADDRESS})>?\s+(?:couldn['’]?t|could not|can['’]?t|cannot|wasn['’]?t"
         rf"|was not) be delivered",

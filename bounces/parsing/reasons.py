@@ -317,6 +317,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"recipient domain (?:not found|does not exist)",
         r"dns (?:error|lookup failed).{0,40}(?:not found|nxdomain|does not exist)",
         r"domain is not reachable",
+        r"domain \S+ (?:couldn['’]?t|could not|cannot|can['’]?t) be found",
         r"domain (?:existiert nicht|nicht gefunden)|domäne (?:existiert nicht|unbekannt)",
         r"domaine(?: \S+)? (?:n'existe pas|n’existe pas|inconnu|introuvable)",
         r"dominio(?: \S+)? (?:no existe|desconocido|non esiste|inesistente|sconosciuto)",

@@ -578,3 +578,65 @@ def test_exchange_online_ndr_as_text_names_the_recipient_it_could_not_find():
         "user_unknown",
         True,
     )
+
+
+# -- Gmail's NDR read as text: "Your message wasn't delivered to a@b because …".
+
+
+def gmail_text(body: str) -> bytes:
+    return plain_notice(
+        sender="Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        subject="Delivery Status Notification (Failure)",
+        body=body,
+    )
+
+
+def test_gmail_ndr_as_text_address_not_found_with_the_servers_reply():
+    failed = only(
+        parse_bounce(
+            gmail_text(
+                "Address not found\n\nYour message wasn't delivered to pia@gone-site.example "
+                "because the address couldn't be found, or is unable to receive mail.\n\n"
+                "The response from the remote server was:\n"
+                "550 5.1.1 The email account that you tried to reach does not exist.\n"
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.reason, failed.hard) == (
+        "pia@gone-site.example",
+        "5.1.1",
+        "user_unknown",
+        True,
+    )
+
+
+def test_gmail_ndr_as_text_domain_not_found():
+    failed = only(
+        parse_bounce(
+            gmail_text(
+                "Address not found\n\nYour message wasn't delivered to rob@nodomain.example "
+                "because the domain nodomain.example couldn't be found. Check for typos or "
+                "unnecessary spaces and try again.\n"
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == ("host_unknown", True)
+
+
+def test_gmail_ndr_as_text_message_blocked():
+    failed = only(
+        parse_bounce(
+            gmail_text(
+                "Message blocked\n\nYour message to quin@strict-site.example has been blocked. "
+                "See technical details below for more information.\n\n"
+                "The response from the remote server was:\n"
+                "552 5.7.0 This message was blocked because its content presents a potential "
+                "security issue.\n"
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.hard) == (
+        "quin@strict-site.example",
+        "5.7.0",
+        False,
+    )
