@@ -318,6 +318,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"dns (?:error|lookup failed).{0,40}(?:not found|nxdomain|does not exist)",
         r"domain is not reachable",
         r"domain \S+ (?:couldn['’]?t|could not|cannot|can['’]?t) be found",
+        r"domain name in the e-?mail address is (?:incorrect|not valid|invalid)",
         r"domain (?:existiert nicht|nicht gefunden)|domäne (?:existiert nicht|unbekannt)",
         r"domaine(?: \S+)? (?:n'existe pas|n’existe pas|inconnu|introuvable)",
         r"dominio(?: \S+)? (?:no existe|desconocido|non esiste|inesistente|sconosciuto)",
@@ -351,6 +352,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"your (?:e-?mail|address) (?:has been |is )?(?:rejected|blacklisted)",
         r"envelope (?:sender|from) (?:rejected|refused|invalid)",
         r"rejected by recipient",
+        # Exchange: the recipient accepts mail only from some senders (a restricted group).
+        r"delivery to this address is restricted",
     ),
     # Facebook's refusal by the recipient's settings: a filter, not a bad address.
     _rule("filtered", r"refused due to recipient preferences"),
@@ -359,6 +362,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # Exchange Online's directory-based edge blocking of an address it does not host.
         r"recipient address rejected: access denied",
         r"address couldn't be found",
+        # Exchange's NDR sentences (Microsoft's NDR reference): the address "you entered".
+        r"e-?mail address you entered (?:couldn['’]?t|could not) be found",
         # Exchange Online's own words for a recipient its directory does not hold.
         r"(?:wasn['’]?t|was not) found at\b",
         r"unknown to address",

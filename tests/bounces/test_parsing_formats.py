@@ -640,3 +640,44 @@ def test_gmail_ndr_as_text_message_blocked():
         "5.7.0",
         False,
     )
+
+
+# -- Exchange's NDR sentences (Microsoft's NDR reference), under "Delivery has failed to …".
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason", "hard"),
+    [
+        (
+            "The e-mail address you entered couldn't be found. Please check the recipient's "
+            "e-mail address and try to resend the message.",
+            "user_unknown",
+            True,
+        ),
+        (
+            "The domain name in the email address is incorrect. Check that the domain name is "
+            "spelled correctly.",
+            "host_unknown",
+            True,
+        ),
+        (
+            "Your message can't be delivered because delivery to this address is restricted.",
+            "rejected",
+            False,
+        ),
+    ],
+)
+def test_exchange_ndr_sentences(sentence, reason, hard):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Microsoft Outlook <postmaster@corp-site.example>",
+                subject="Undeliverable: Quick question",
+                body=(
+                    "Delivery has failed to these recipients or groups:\n\n"
+                    f"ann@corp-site.example\n{sentence}\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("ann@corp-site.example", reason, hard)
