@@ -97,6 +97,7 @@ _FAILURE_TEXT = re.compile(
 )
 # Postfix's success template warns of errors that may come later: not a failure.
 _LATER_ERRORS = re.compile(r"notifications? of (?:mail )?delivery errors", re.IGNORECASE)
+_VIRUS_SUBJECT = re.compile(r"\bvirus|\bmalware|\binfected\b|\bworm\b", re.IGNORECASE)
 # "Re:", "AW:", "SV:", "답장:", "回复:", "返信:": a person answering. A mail system titles its
 # notice for the failure ("Undeliverable: Re: …"), never as a reply.
 _REPLY_PREFIX = re.compile(
@@ -231,6 +232,12 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
 
     if not recipients and _REPLY_PREFIX.match(subject) and not daemon_sender:
         return None  # a person's reply in words like a notice's; only a DSN would say otherwise
+    if not recipients and _VIRUS_SUBJECT.search(subject):
+        # A content filter telling the sender what it found ("VIRUS ALERT", "Virus found in
+        # message"): a warning about the message, not a notice that an address failed. A server
+        # refusing a message for a virus says so in a DSN or in its SMTP reply, under a
+        # delivery-failure title.
+        return None
     if not recipients:
         bounce_subject = bool(_BOUNCE_SUBJECT.search(subject))
         bounce_body = bool(_BOUNCE_BODY.search(collected.report_text[:4000]))

@@ -229,3 +229,17 @@ def test_a_notice_that_delivered_one_and_failed_another_is_a_bounce_of_the_other
     report = parse_bounce(raw)
     assert report is not None
     assert [r.address for r in report.recipients] == ["bo@corp.example"]
+
+
+def test_a_gateways_virus_alert_that_blocked_the_message_is_not_a_bounce():
+    """The issue's rule: virus notifications are not bounces, even when they say the message
+    was blocked: nothing is wrong with the address."""
+    raw = message(
+        sender="Antivirus Gateway <postmaster@av.example>",
+        subject="VIRUS ALERT: Quick question",
+        body=(
+            "Our content checker found a virus (Eicar-Test-Signature) in an email you sent.\n"
+            "Your message to ann@corp.example has been blocked and was not delivered.\n"
+        ),
+    )
+    assert parse_bounce(raw) is None
