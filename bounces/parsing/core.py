@@ -232,7 +232,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
 
     if not recipients and _REPLY_PREFIX.match(subject) and not daemon_sender:
         return None  # a person's reply in words like a notice's; only a DSN would say otherwise
-    if not recipients and _VIRUS_SUBJECT.search(subject):
+    if not recipients and _VIRUS_SUBJECT.search(subject) and not _BOUNCE_SUBJECT.search(subject):
         # A content filter telling the sender what it found ("VIRUS ALERT", "Virus found in
         # message"): a warning about the message, not a notice that an address failed. A server
         # refusing a message for a virus says so in a DSN or in its SMTP reply, under a

@@ -243,3 +243,13 @@ def test_a_gateways_virus_alert_that_blocked_the_message_is_not_a_bounce():
         ),
     )
     assert parse_bounce(raw) is None
+
+
+def test_a_delivery_failure_titled_for_a_virus_is_still_a_bounce():
+    raw = message(
+        sender="Mail Delivery System <MAILER-DAEMON@mx.corp.example>",
+        subject="Undeliverable mail: virus detected",
+        body="<ann@corp.example>: 554 5.7.1 Message rejected: virus found (Eicar-Test-Signature)\n",
+    )
+    report = parse_bounce(raw)
+    assert report is not None and report.recipients[0].reason == "virus"
