@@ -290,6 +290,32 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
     onprem.status = DeliveryChannel.Status.DISCONNECTED
     onprem.save(update_fields=["status"])
 
+    # Exchange On-Prem with EWS push: Exchange POSTs each arrival to Mailroom.
+    settings.MAILROOM_EWS_PUSH_URL = f"{web}/webhooks/ews/"
+
+    def onprem_push_channel():
+        owner = rep("onprem-push")
+        sandbox.client.add_ews_user(owner.email, "ews-secret")
+        channel = DeliveryChannel.objects.create(
+            organization=org,
+            owner=owner,
+            kind=DeliveryChannel.Kind.EXCHANGE_ONPREM,
+            mailbox_address=owner.email,
+            password="ews-secret",  # noqa: S106 - the sandbox mailbox's login
+            ews_url=sandbox.ews_url,
+        )
+        ChannelChoice.objects.update_or_create(user=owner, defaults={"channel": channel})
+        channel_poll(channel_id=channel.pk)
+        assert channel_push_start(channel=channel), "EWS push subscription failed"
+        return owner, channel
+
+    push_owner, push_onprem = onprem_push_channel()
+    results["Exchange On-Prem, EWS push"] = [
+        bounce_latency(push_owner, push_onprem, inbox_t0) for _ in range(args.bounces)
+    ]
+    push_onprem.status = DeliveryChannel.Status.DISCONNECTED
+    push_onprem.save(update_fields=["status"])
+
     # Polling only: the wait for the next 5-minute poll, plus one poll that finds the bounce.
     poll_owner, polled = mailbox(kind_gmail)
     poll_times = []
@@ -308,20 +334,42 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
     waits = [POLL_INTERVAL * (i + 0.5) / 1000 for i in range(1000)]
     polling = {"median": statistics.median(waits) + poll, "p95": percentile(waits, 0.95) + poll}
 
+    from sandbox import ews_streaming
+
+    kind_onprem = DeliveryChannel.Kind.EXCHANGE_ONPREM
+
     def idle_day(push: bool) -> dict[str, int]:
         counts = {}
         for kind, provider, prefix in (
             (kind_gmail, "google", "gmail."),
             (kind_outlook, "microsoft", "graph."),
+            (kind_onprem, "exchange", "ews."),
         ):
-            _, channel = mailbox(kind)
-            if push:
+            if kind == kind_onprem:
+                _, channel = onprem_push_channel() if push else (None, None)
+                if channel is None:
+                    owner = rep("onprem-poll")
+                    sandbox.client.add_ews_user(owner.email, "ews-secret")
+                    channel = DeliveryChannel.objects.create(
+                        organization=org,
+                        owner=owner,
+                        kind=kind_onprem,
+                        mailbox_address=owner.email,
+                        password="ews-secret",  # noqa: S106 - the sandbox mailbox's login
+                        ews_url=sandbox.ews_url,
+                    )
+                    channel_poll(channel_id=channel.pk)
+            else:
+                _, channel = mailbox(kind)
+            if push and kind != kind_onprem:
                 assert channel_push_start(channel=channel)
             DeliveryChannel.objects.exclude(pk=channel.pk).update(status="disconnected")
             sandbox.client.reset_calls(provider, channel.mailbox_address)
             start = time.time()
             for cycle in range(288):
                 with time_machine.travel(start + cycle * POLL_INTERVAL, tick=False):
+                    if push and kind == kind_onprem and cycle % 12 == 0:
+                        ews_streaming.push_status_all()  # Exchange's hourly StatusEvent
                     if push and cycle % 12 == 0:
                         channels_push_renew_due()
                     channels_poll_fan_out(
@@ -346,7 +394,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
         f"        (one poll: {poll * 1000:.0f} ms)"
     )
     print("\nAPI calls per idle mailbox per day:")
-    for kind, label in ((kind_gmail, "Gmail"), (kind_outlook, "Outlook")):
+    for kind, label in ((kind_gmail, "Gmail"), (kind_outlook, "Outlook"), (kind_onprem, "On-Prem")):
         ratio = with_push[kind] / polling_only[kind] if polling_only[kind] else 0.0
         print(
             f"  {label:<8} push {with_push[kind]:4d}   polling only {polling_only[kind]:4d}"
@@ -358,7 +406,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
     safety_polls = round(timedelta(days=1) / conf().push_safety_poll)
     stream_calls = 1 + 24 * 60 // STREAM_MINUTES + safety_polls
     print(
-        f"  {'On-Prem':<8} push {stream_calls:4d}   polling only  288   ratio "
+        f"  {'On-Prem stream':<8} {stream_calls:4d}   polling only  288   ratio "
         f"{stream_calls / 288:.3f}   (from the schedule: {24 * 60 // STREAM_MINUTES} streams of "
         f"{STREAM_MINUTES} min, 1 Subscribe, {safety_polls} safety polls)"
     )

@@ -29,6 +29,7 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers import facade as providers
 from channels_app.providers import imap
 from channels_app.providers.ews_inbox import InboxStream
+from channels_app.push import ews_push_enabled
 
 from .polling import channel_poll_on_push
 
@@ -155,7 +156,10 @@ class EwsMailbox:
 
 
 def stream_channels() -> dict[int, EwsMailbox]:
-    """The connected Exchange On-Prem channels read through EWS, and where their mailbox is."""
+    """The connected Exchange On-Prem channels read through EWS, and where their mailbox is;
+    none when Exchange pushes to Mailroom instead (MAILROOM_EWS_PUSH_URL, channels_app.push)."""
+    if ews_push_enabled():
+        return {}
     channels = DeliveryChannel.objects.filter(
         kind=DeliveryChannel.Kind.EXCHANGE_ONPREM, status=DeliveryChannel.Status.CONNECTED
     ).exclude(ews_url="")

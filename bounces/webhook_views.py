@@ -31,6 +31,9 @@ from channels_app.models import DeliveryChannel
 from channels_app.providers.esp import WEBHOOK_USERNAME
 from channels_app.push import (
     PushRejected,
+    ews_push_answer,
+    ews_push_enabled,
+    ews_push_verify,
     gmail_push_channel,
     gmail_push_enabled,
     gmail_push_parse,
@@ -230,3 +233,27 @@ def graph_lifecycle(request: HttpRequest) -> HttpResponse:
         if event in ("missed", "subscriptionRemoved"):
             channel_poll_on_push(channel_id=channel_id)
     return HttpResponse(status=202)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def ews_push(request: HttpRequest, secret: str) -> HttpResponse:
+    """Exchange's SendNotification for an On-Prem mailbox's push subscription: a verified one
+    (the URL's secret a connected mailbox's, the subscription its current one) keeps push live
+    and, when it announces new mail, syncs the mailbox now; any other is answered Unsubscribe,
+    which ends that subscription at Exchange, and changes nothing here."""
+    if not ews_push_enabled():
+        return _refuse(404, "push_disabled", "Exchange push is not configured.")
+    try:
+        push = ews_push_verify(secret=secret, body=request.body)
+    except RequestDataTooBig:
+        return _refuse(413, "too_large", "The request body is too large.")
+    except PushRejected as exc:
+        return _refuse(400, "bad_payload", str(exc))
+    if push.channel is None:
+        logger.warning("EWS push for no live subscription answered Unsubscribe")
+    elif push.new_mail:
+        channel_poll_on_push(channel_id=push.channel.pk)
+    return HttpResponse(
+        ews_push_answer(keep=push.channel is not None), content_type="text/xml; charset=utf-8"
+    )

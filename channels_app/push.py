@@ -15,6 +15,13 @@ repeat; renewed a day before it ends (3 days), deleted on disconnect. Lifecycle 
 `reauthorizationRequired` renews it, `subscriptionRemoved` makes a new one, `missed` syncs the
 mailbox by delta. Notifications only trigger the delta sync.
 
+Exchange On-Prem (when MAILROOM_EWS_PUSH_URL is set): an EWS push subscription on the Inbox's
+new mail whose callback URL carries a per-mailbox secret; Exchange POSTs SendNotification for
+each arrival and a StatusEvent every STATUS_MINUTES, and keeps the subscription while Mailroom
+answers OK. Each POST extends the push window; when they stop, the window lapses, the mailbox
+goes back to polling and a new subscription is made. Without the setting, On-Prem mailboxes are
+followed by EWS streams (bounces.idle).
+
 Polling stays the safety net (bounces.polling polls a mailbox whose push is
 live once an hour, and at the normal interval as soon as its watch lapses or fails)."""
 
@@ -34,11 +41,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from exchangelib.services import SendNotification
 from google.oauth2 import id_token
 
 from .exceptions import ProviderError
 from .models import DeliveryChannel
-from .providers import gmail, graph
+from .providers import ews_inbox, gmail, graph
 from .providers.http import http_session
 from .tokens import channel_access_token
 
@@ -49,6 +57,9 @@ Status = DeliveryChannel.Status
 
 RENEW_AHEAD = timedelta(days=1)
 GRAPH_SUBSCRIPTION_LIFETIME = timedelta(days=3)
+# Exchange's StatusEvent period for push subscriptions, and how long one POST keeps push live.
+EWS_STATUS_MINUTES = 60
+EWS_PUSH_WINDOW = timedelta(minutes=EWS_STATUS_MINUTES * 2 + 30)
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 
 
@@ -70,12 +81,17 @@ def graph_push_enabled() -> bool:
     return bool(settings.MAILROOM_GRAPH_NOTIFICATION_URL)
 
 
+def ews_push_enabled() -> bool:
+    return bool(settings.MAILROOM_EWS_PUSH_URL)
+
+
 def _push_kinds() -> list[str]:
     return [
         kind
         for kind, enabled in (
             (Kind.GMAIL, gmail_push_enabled()),
             (Kind.EXCHANGE_ONLINE, graph_push_enabled()),
+            (Kind.EXCHANGE_ONPREM, ews_push_enabled()),
         )
         if enabled
     ]
@@ -87,11 +103,13 @@ def channel_push_start(*, channel: DeliveryChannel, now: datetime | None = None)
     polled as usual."""
     if channel.kind not in _push_kinds():
         return False
-    if channel.status != Status.CONNECTED or not channel.can_read_inbox:
+    if channel.status != Status.CONNECTED or not channel.is_polled:
         return False
     now = now or timezone.now()
     if channel.kind == Kind.EXCHANGE_ONLINE:
         return _graph_subscribe(channel=channel, now=now)
+    if channel.kind == Kind.EXCHANGE_ONPREM:
+        return _ews_subscribe(channel=channel, now=now)
     try:
         _, expires = gmail.watch(
             access_token=channel_access_token(channel=channel),
@@ -150,11 +168,102 @@ def _graph_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
     return True
 
 
+def _ews_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
+    secret = secrets.token_urlsafe(32)
+    try:
+        subscription_id = ews_inbox.push_subscribe(
+            ews_url=channel.ews_url,
+            mailbox_address=channel.mailbox_address,
+            username=channel.username,
+            password=channel.password,
+            callback_url=f"{settings.MAILROOM_EWS_PUSH_URL}{secret}/",
+            status_minutes=EWS_STATUS_MINUTES,
+        )
+    except ProviderError as exc:
+        logger.warning("EWS push subscription for channel %s failed: %s", channel.pk, exc)
+        DeliveryChannel.objects.filter(pk=channel.pk).update(
+            push_error=f"Push could not start: {exc}"[:500], updated_at=now
+        )
+        return False
+    expires = now + EWS_PUSH_WINDOW
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        push_subscription_id=subscription_id,
+        push_client_state=secret,
+        push_expires_at=expires,
+        push_error="",
+        updated_at=now,
+    )
+    channel.push_subscription_id, channel.push_client_state = subscription_id, secret
+    channel.push_expires_at = expires
+    return True
+
+
+@dataclass(frozen=True)
+class EwsPush:
+    """What an Exchange push POST proved: whose mailbox, and whether new mail arrived."""
+
+    channel: DeliveryChannel | None  # None: not a live subscription of ours (answer Unsubscribe)
+    new_mail: bool = False
+
+
+def ews_push_verify(*, secret: str, body: bytes) -> EwsPush:
+    """A SendNotification POST to /webhooks/ews/<secret>/: its subscription must be a
+    connected On-Prem mailbox's current one and the secret that mailbox's (compared in constant
+    time); each such POST (an event or a StatusEvent) keeps push live. Raises PushRejected for
+    a body that is not EWS's SendNotification."""
+    try:
+        notifications = list(SendNotification(protocol=None).parse(body))
+    except Exception as exc:  # exchangelib raises many kinds for a body that is not SOAP
+        raise PushRejected("not an EWS SendNotification") from exc
+    subscriptions = {str(n.subscription_id or "") for n in notifications}
+    if len(subscriptions) != 1 or "" in subscriptions:
+        return EwsPush(channel=None)
+    # The subscription names the mailbox; the URL's secret (stored encrypted) proves the POST.
+    channel = (
+        DeliveryChannel.objects.filter(
+            kind=Kind.EXCHANGE_ONPREM,
+            status=Status.CONNECTED,
+            push_subscription_id=subscriptions.pop(),
+        )
+        .exclude(push_subscription_id="")
+        .first()
+    )
+    if (
+        channel is None
+        or not channel.push_client_state
+        or not constant_time_compare(secret, channel.push_client_state)
+    ):
+        return EwsPush(channel=None)  # not ours, or an older subscription: let it end
+    new_mail = any(
+        type(event).__name__ in ews_inbox.InboxStream.EVENT_TYPES
+        for notification in notifications
+        for event in notification.events
+    )
+    now = timezone.now()
+    fields = {"push_expires_at": now + EWS_PUSH_WINDOW, "push_error": "", "updated_at": now}
+    if new_mail:
+        fields["push_last_event_at"] = now
+    DeliveryChannel.objects.filter(pk=channel.pk).update(**fields)
+    return EwsPush(channel=channel, new_mail=new_mail)
+
+
+def ews_push_answer(*, keep: bool) -> bytes:
+    """The SendNotificationResult Exchange expects: OK keeps the subscription, Unsubscribe
+    ends it."""
+    service = SendNotification(protocol=None)
+    return service.ok_payload() if keep else service.unsubscribe_payload()
+
+
 def channel_push_stop(*, channel: DeliveryChannel) -> None:
     """Stop the pushes of a mailbox being disconnected (best effort: a watch or subscription
     left behind lapses by itself within days, and its pushes for a disconnected mailbox are
     ignored)."""
     if not channel.push_expires_at:
+        return
+    if channel.kind == Kind.EXCHANGE_ONPREM:
+        # Nothing to call: the mailbox's secret is forgotten with it, so Exchange's next POST
+        # is answered Unsubscribe, which ends an EWS push subscription.
+        DeliveryChannel.objects.filter(pk=channel.pk).update(push_client_state="")
         return
     try:
         token = channel_access_token(channel=channel)
@@ -175,9 +284,16 @@ def channels_push_renew_due(*, now: datetime | None = None) -> int:
     if not kinds:
         return 0
     now = now or timezone.now()
-    due = DeliveryChannel.objects.filter(
-        kind__in=kinds, status=Status.CONNECTED, can_read_inbox=True
-    ).filter(Q(push_expires_at__isnull=True) | Q(push_expires_at__lt=now + RENEW_AHEAD))
+    lapsed = Q(push_expires_at__isnull=True) | Q(push_expires_at__lt=now)
+    due = DeliveryChannel.objects.filter(kind__in=kinds, status=Status.CONNECTED).filter(
+        # An EWS push subscription has no end date: it is renewed only once its StatusEvents
+        # stopped; Gmail's watch and Graph's subscription a day before they end.
+        Q(kind=Kind.EXCHANGE_ONPREM, ews_url__gt="", push_client_state__gt="") & lapsed
+        | Q(kind=Kind.EXCHANGE_ONPREM, ews_url__gt="", push_client_state="")
+        | ~Q(kind=Kind.EXCHANGE_ONPREM)
+        & Q(can_read_inbox=True)
+        & (lapsed | Q(push_expires_at__lt=now + RENEW_AHEAD))
+    )
     return sum(channel_push_start(channel=channel, now=now) for channel in due.iterator())
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +27,7 @@ from .providers.esp import ESPS, WEBHOOK_USERNAME
 from .providers.ews_auth import EwsLoginFailed
 from .providers.imap import ImapFailed
 from .providers.smtp_auth import SmtpLoginFailed
+from .push import ews_push_enabled
 from .selectors import channel_for_user, channel_get_visible, email_settings_for_user
 from .services import (
     channel_choose,
@@ -37,6 +39,7 @@ from .services import (
     channel_imap_set,
     channel_smtp_save,
 )
+from .tasks import channel_push_start
 
 Kind = DeliveryChannel.Kind
 
@@ -347,6 +350,11 @@ def exchange_onprem_save(request: HttpRequest) -> HttpResponse:
         except EwsLoginFailed as exc:
             form.add_error(None, exc.message)
         else:
+            if ews_push_enabled():
+                # A new push subscription for the saved mailbox (an earlier one, if any, is
+                # answered Unsubscribe at its next notification).
+                channel_id = channel.pk
+                transaction.on_commit(lambda: channel_push_start.delay(channel_id))
             messages.success(
                 request,
                 gettext(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -32,23 +34,131 @@ class Subscription:
     mailbox: str
     event_types: set[str]
     events: queue.Queue = field(default_factory=queue.Queue)
+    # A push subscription (PushSubscriptionRequest): Exchange POSTs SendNotification to `url`
+    # for each event, and a StatusEvent every `status_minutes`; an answer of Unsubscribe, or
+    # no answer at all after its retries, ends it.
+    url: str = ""
+    status_minutes: int = 0
+    last_status: float = field(default_factory=time.monotonic)
 
 
 _subscriptions: dict[str, Subscription] = {}
 _lock = threading.Lock()
 
 
+PUSH_RETRY_WAITS = (0.5, 1.0, 2.0)
+STATUS_EVENT = "<t:StatusEvent><t:Watermark>AQAAAA==</t:Watermark></t:StatusEvent>"
+
+
 def notify(mb: Mailbox, message: StoredMessage) -> None:
     """A message arrived in an Exchange mailbox's Inbox: every subscription on it hears."""
     with _lock:
-        listeners = [s for s in _subscriptions.values() if s.mailbox == mb.email.lower()]
+        listeners = [(i, s) for i, s in _subscriptions.items() if s.mailbox == mb.email.lower()]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for subscription in listeners:
-        subscription.events.put((stamp, ews._folder_id(mb, "inbox"), message))
+    for subscription_id, subscription in listeners:
+        if subscription.url:
+            events = "".join(
+                f"<t:{kind}><t:Watermark>AQAAAA==</t:Watermark><t:TimeStamp>{stamp}</t:TimeStamp>"
+                f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>'
+                f'<t:ParentFolderId Id="{escape(ews._folder_id(mb, "inbox"))}" '
+                'ChangeKey="AQAAAA=="/></t:' + kind + ">"
+                for kind in ("NewMailEvent", "CreatedEvent")
+                if kind in subscription.event_types
+            )
+            threading.Thread(
+                target=_push, args=(subscription_id, subscription, events), daemon=True
+            ).start()
+        else:
+            subscription.events.put((stamp, ews._folder_id(mb, "inbox"), message))
+
+
+def push_status_all() -> int:
+    """Send every push subscription its StatusEvent now (Exchange does every StatusFrequency
+    minutes: `status_pinger` below, or a test). Returns how many were sent."""
+    with _lock:
+        pushed = [(i, s) for i, s in _subscriptions.items() if s.url]
+    for subscription_id, subscription in pushed:
+        subscription.last_status = time.monotonic()
+        _push(subscription_id, subscription, STATUS_EVENT)
+    return len(pushed)
+
+
+def status_pinger(stopping: threading.Event) -> None:
+    """The sandbox's own clock for StatusEvents: each push subscription hears one every
+    StatusFrequency minutes (sandbox/server.py runs this in a thread)."""
+    while not stopping.wait(5.0):
+        now = time.monotonic()
+        with _lock:
+            due = [
+                (i, s)
+                for i, s in _subscriptions.items()
+                if s.url and now - s.last_status >= s.status_minutes * 60
+            ]
+        for subscription_id, subscription in due:
+            subscription.last_status = now
+            _push(subscription_id, subscription, STATUS_EVENT)
+
+
+def send_notification_body(subscription_id: str, events: str) -> bytes:
+    """The SendNotification request Exchange POSTs to a push subscription's URL."""
+    return ews._envelope(
+        f'<m:SendNotification xmlns:m="{ews.M_NS}" xmlns:t="{ews.T_NS}"><m:ResponseMessages>'
+        + ews._success(
+            "SendNotification",
+            f"<m:Notification><t:SubscriptionId>{subscription_id}</t:SubscriptionId>"
+            "<t:PreviousWatermark>AQAAAA==</t:PreviousWatermark>"
+            f"<t:MoreEvents>false</t:MoreEvents>{events}</m:Notification>",
+        )
+        + "</m:ResponseMessages></m:SendNotification>"
+    )
+
+
+def _push(subscription_id: str, subscription: Subscription, events: str) -> None:
+    """POST one SendNotification to the subscription's URL, as Exchange does: retried while
+    the callback does not answer; an answer whose SubscriptionStatus is Unsubscribe (or a
+    subscriber that never answers) ends the subscription."""
+    body = send_notification_body(subscription_id, events)
+    answer = None
+    for wait in (0.0, *PUSH_RETRY_WAITS):
+        time.sleep(wait)
+        request = urllib.request.Request(
+            subscription.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                answer = response.read()
+                break
+        except (urllib.error.URLError, OSError):
+            continue
+    if answer is None or b"<m:SubscriptionStatus>OK</m:SubscriptionStatus>" not in answer:
+        with _lock:
+            _subscriptions.pop(subscription_id, None)
+
+
+def push_subscriptions() -> dict[str, str]:
+    """subscription id -> callback URL of the live push subscriptions (for tests)."""
+    with _lock:
+        return {i: s.url for i, s in _subscriptions.items() if s.url}
 
 
 def subscribe(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
     request = body.find(f"{{{ews.M_NS}}}StreamingSubscriptionRequest")
+    push = body.find(f"{{{ews.M_NS}}}PushSubscriptionRequest")
+    url, status_minutes = "", 0
+    if request is None and push is not None:
+        request = push
+        url = ews._text(push, f"{{{ews.T_NS}}}URL")
+        try:
+            status_minutes = int(ews._text(push, f"{{{ews.T_NS}}}StatusFrequency") or "30")
+        except ValueError:
+            status_minutes = 0
+        if not url.startswith(("http://", "https://")) or not 1 <= status_minutes <= 1440:
+            return ews._response(
+                "Subscribe", [ews._error("Subscribe", "ErrorInvalidPushSubscriptionUrl")]
+            )
     if request is None:
         return ews._response(
             "Subscribe", [ews._error("Subscribe", "ErrorInvalidSubscriptionRequest")]
@@ -63,8 +173,12 @@ def subscribe(ctx: Context, user: EwsUser, body: ET.Element) -> Response:
         return ews._response("Subscribe", [ews._error("Subscribe", "ErrorFolderNotFound")])
     subscription_id = uuid.uuid4().hex
     with _lock:
-        _subscriptions[subscription_id] = Subscription(user.email.lower(), wanted or EVENT_TYPES)
+        _subscriptions[subscription_id] = Subscription(
+            user.email.lower(), wanted or EVENT_TYPES, url=url, status_minutes=status_minutes
+        )
     inner = f"<m:SubscriptionId>{subscription_id}</m:SubscriptionId>"
+    if url:
+        inner += "<m:Watermark>AQAAAA==</m:Watermark>"
     return ews._response("Subscribe", [ews._success("Subscribe", inner)])
 
 

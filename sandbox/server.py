@@ -38,6 +38,7 @@ class RunningSandbox:
     _threads: list[threading.Thread] = field(default_factory=list)
     _dns: DnsService | None = None
     _imap: ImapService | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def imap_port(self) -> int | None:
@@ -115,6 +116,7 @@ class RunningSandbox:
         if self._imap is not None:
             self._imap.stop()
         self.store.stop_autosave()
+        self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -208,6 +210,13 @@ def start_sandbox(
     threads = [_serve(http, "sandbox-http")]
     if https is not None:
         threads.append(_serve(https, "sandbox-https"))
+    stopping = threading.Event()
+    # Exchange's StatusEvents to push subscriptions, every StatusFrequency minutes.
+    pinger = threading.Thread(
+        target=ews_streaming.status_pinger, args=(stopping,), name="sandbox-ews-status", daemon=True
+    )
+    pinger.start()
+    threads.append(pinger)
     store.start_autosave()
     running = RunningSandbox(
         host=host,
@@ -225,6 +234,7 @@ def start_sandbox(
         _threads=threads,
         _dns=dns_service,
         _imap=imap_service,
+        _stopping=stopping,
     )
     log.info(
         "sandbox started: %s %s smtp %s", running.http_url, running.https_url, running.smtp_port

@@ -324,3 +324,28 @@ class InboxStream:
         except (TransientProviderError, PermanentProviderError):
             pass  # Exchange lets an unused subscription expire by itself
         self.subscription_id = None
+
+
+def push_subscribe(
+    *,
+    ews_url: str,
+    mailbox_address: str,
+    username: str,
+    password: str,
+    callback_url: str,
+    status_minutes: int,
+) -> str:
+    """An EWS push subscription on the Inbox's new mail: Exchange POSTs SendNotification to
+    `callback_url` for each arrival and a StatusEvent every `status_minutes`; it lasts while the
+    callback answers OK. Returns the subscription id. (A push subscription is ended by answering
+    a notification with Unsubscribe: EWS's Unsubscribe operation is for pull and streaming.)"""
+    box = EwsInbox(
+        ews_url=ews_url, mailbox_address=mailbox_address, username=username, password=password
+    )
+    with _reading_errors():
+        subscription_id, _watermark = box._open().inbox.subscribe_to_push(
+            callback_url=callback_url,
+            event_types=list(InboxStream.EVENT_TYPES),
+            status_frequency=status_minutes,
+        )
+    return subscription_id

@@ -59,10 +59,15 @@ for _required in (
 MAILROOM_PUBLIC_URL = env("MAILROOM_PUBLIC_URL")  # noqa: F405
 if not MAILROOM_PUBLIC_URL.startswith("https://"):
     raise environ.ImproperlyConfigured("MAILROOM_PUBLIC_URL must be an https:// URL (RFC 8058)")  # noqa: F405
-for _name in ("MAILROOM_GRAPH_NOTIFICATION_URL", "MAILROOM_GRAPH_LIFECYCLE_URL"):
-    # Graph answers 400 "NotificationUrl scheme='http' is not supported." to any other.
+for _name in (
+    "MAILROOM_GRAPH_NOTIFICATION_URL",
+    "MAILROOM_GRAPH_LIFECYCLE_URL",
+    "MAILROOM_EWS_PUSH_URL",
+):
+    # Graph answers 400 "NotificationUrl scheme='http' is not supported." to any other; the
+    # EWS push URL carries each mailbox's secret.
     if globals()[_name] and not globals()[_name].startswith("https://"):
-        raise environ.ImproperlyConfigured(f"{_name} must be an https:// URL (Graph refuses http)")  # noqa: F405
+        raise environ.ImproperlyConfigured(f"{_name} must be an https:// URL")  # noqa: F405
 if SANDBOX_URL or SANDBOX_HTTPS_URL:  # noqa: F405
     raise environ.ImproperlyConfigured("SANDBOX_URL is for make run and tests, not production")  # noqa: F405
 # OAuth callback URLs (the redirect URIs registered with Google and Microsoft) are https.
