@@ -243,10 +243,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             time.sleep(0.02)
         raise SystemExit("no feed event for the IMAP bounce within 60 s")
 
-    def onprem_channel():
-        """A rep's Exchange On-Prem mailbox (the sandbox's EWS), with `manage.py imap_idle`'s
-        streaming subscription held on its Inbox."""
-        owner = rep("onprem")
+    def onprem_mailbox(label: str):
+        """A rep's Exchange On-Prem mailbox (the sandbox's EWS), synced once."""
+        owner = rep(label)
         sandbox.client.add_ews_user(owner.email, "ews-secret")
         channel = DeliveryChannel.objects.create(
             organization=org,
@@ -258,6 +257,11 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
         )
         ChannelChoice.objects.update_or_create(user=owner, defaults={"channel": channel})
         channel_poll(channel_id=channel.pk)
+        return owner, channel
+
+    def onprem_channel():
+        """An On-Prem mailbox with `manage.py imap_idle`'s streaming subscription held on it."""
+        owner, channel = onprem_mailbox("onprem")
         streamer = MailboxStreamer(channel.pk, stream_channels()[channel.pk]).start()
         while not DeliveryChannel.objects.get(pk=channel.pk).push_active:
             time.sleep(0.05)
@@ -294,18 +298,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
     settings.MAILROOM_EWS_PUSH_URL = f"{web}/webhooks/ews/"
 
     def onprem_push_channel():
-        owner = rep("onprem-push")
-        sandbox.client.add_ews_user(owner.email, "ews-secret")
-        channel = DeliveryChannel.objects.create(
-            organization=org,
-            owner=owner,
-            kind=DeliveryChannel.Kind.EXCHANGE_ONPREM,
-            mailbox_address=owner.email,
-            password="ews-secret",  # noqa: S106 - the sandbox mailbox's login
-            ews_url=sandbox.ews_url,
-        )
-        ChannelChoice.objects.update_or_create(user=owner, defaults={"channel": channel})
-        channel_poll(channel_id=channel.pk)
+        owner, channel = onprem_mailbox("onprem-push")
         assert channel_push_start(channel=channel), "EWS push subscription failed"
         return owner, channel
 
@@ -346,19 +339,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             (kind_onprem, "exchange", "ews."),
         ):
             if kind == kind_onprem:
-                _, channel = onprem_push_channel() if push else (None, None)
-                if channel is None:
-                    owner = rep("onprem-poll")
-                    sandbox.client.add_ews_user(owner.email, "ews-secret")
-                    channel = DeliveryChannel.objects.create(
-                        organization=org,
-                        owner=owner,
-                        kind=kind_onprem,
-                        mailbox_address=owner.email,
-                        password="ews-secret",  # noqa: S106 - the sandbox mailbox's login
-                        ews_url=sandbox.ews_url,
-                    )
-                    channel_poll(channel_id=channel.pk)
+                _, channel = onprem_push_channel() if push else onprem_mailbox("onprem-poll")
             else:
                 _, channel = mailbox(kind)
             if push and kind != kind_onprem:

@@ -116,11 +116,7 @@ def channel_push_start(*, channel: DeliveryChannel, now: datetime | None = None)
             topic=settings.MAILROOM_GMAIL_PUSH_TOPIC,
         )
     except ProviderError as exc:
-        logger.warning("Gmail watch for channel %s failed: %s", channel.pk, exc)
-        DeliveryChannel.objects.filter(pk=channel.pk).update(
-            push_error=f"Push could not start: {exc}"[:500], updated_at=now
-        )
-        return False
+        return _push_failed(channel, "Gmail watch", exc, now)
     DeliveryChannel.objects.filter(pk=channel.pk).update(
         push_expires_at=expires, push_error="", updated_at=now
     )
@@ -151,21 +147,32 @@ def _graph_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
                 expires_at=expires,
             )
     except ProviderError as exc:
-        logger.warning("Graph subscription for channel %s failed: %s", channel.pk, exc)
-        DeliveryChannel.objects.filter(pk=channel.pk).update(
-            push_error=f"Push could not start: {exc}"[:500], updated_at=now
-        )
-        return False
+        return _push_failed(channel, "Graph subscription", exc, now)
+    return _subscribed(channel, subscription_id, client_state, expires, now)
+
+
+def _subscribed(
+    channel: DeliveryChannel, subscription_id: str, secret: str, expires: datetime, now: datetime
+) -> bool:
+    """Save a subscription the provider made (its id, the secret it carries, when it lapses)."""
     DeliveryChannel.objects.filter(pk=channel.pk).update(
         push_subscription_id=subscription_id,
-        push_client_state=client_state,
+        push_client_state=secret,
         push_expires_at=expires,
         push_error="",
         updated_at=now,
     )
-    channel.push_subscription_id, channel.push_client_state = subscription_id, client_state
+    channel.push_subscription_id, channel.push_client_state = subscription_id, secret
     channel.push_expires_at = expires
     return True
+
+
+def _push_failed(channel: DeliveryChannel, what: str, exc: ProviderError, now: datetime) -> bool:
+    logger.warning("%s for channel %s failed: %s", what, channel.pk, exc)
+    DeliveryChannel.objects.filter(pk=channel.pk).update(
+        push_error=f"Push could not start: {exc}"[:500], updated_at=now
+    )
+    return False
 
 
 def _ews_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
@@ -180,22 +187,8 @@ def _ews_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
             status_minutes=EWS_STATUS_MINUTES,
         )
     except ProviderError as exc:
-        logger.warning("EWS push subscription for channel %s failed: %s", channel.pk, exc)
-        DeliveryChannel.objects.filter(pk=channel.pk).update(
-            push_error=f"Push could not start: {exc}"[:500], updated_at=now
-        )
-        return False
-    expires = now + EWS_PUSH_WINDOW
-    DeliveryChannel.objects.filter(pk=channel.pk).update(
-        push_subscription_id=subscription_id,
-        push_client_state=secret,
-        push_expires_at=expires,
-        push_error="",
-        updated_at=now,
-    )
-    channel.push_subscription_id, channel.push_client_state = subscription_id, secret
-    channel.push_expires_at = expires
-    return True
+        return _push_failed(channel, "EWS push subscription", exc, now)
+    return _subscribed(channel, subscription_id, secret, now + EWS_PUSH_WINDOW, now)
 
 
 @dataclass(frozen=True)

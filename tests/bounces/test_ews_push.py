@@ -5,7 +5,6 @@ mailbox at once and keep push live; anything else is answered Unsubscribe and ch
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -22,20 +21,12 @@ from channels_app.services import channel_disconnect
 from outreach.services import email_enqueue
 from sandbox import ews_streaming
 from tests.bounces.test_ews_polling import poll
+from tests.bounces.test_imap_idle import _until
 from tests.channels_app.test_exchange_onprem import PASSWORD, onprem_channel
 from tests.outreach.send_helpers import drain
 
 OK = b"<m:SubscriptionStatus>OK</m:SubscriptionStatus>"
 UNSUBSCRIBE = b"<m:SubscriptionStatus>Unsubscribe</m:SubscriptionStatus>"
-
-
-def _wait(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -71,7 +62,7 @@ def test_a_bounce_reaches_the_feed_by_push_within_seconds(rep, subscribed):
     )
     drain(subscribed)
 
-    _wait(lambda: Bounce.objects.filter(outbound_email=email).exists())
+    assert _until(lambda: Bounce.objects.filter(outbound_email=email).exists())
     subscribed.refresh_from_db()
     assert subscribed.push_last_event_at is not None
 
