@@ -281,8 +281,7 @@ def channels_push_renew_due(*, now: datetime | None = None) -> int:
     due = DeliveryChannel.objects.filter(kind__in=kinds, status=Status.CONNECTED).filter(
         # An EWS push subscription has no end date: it is renewed only once its StatusEvents
         # stopped; Gmail's watch and Graph's subscription a day before they end.
-        Q(kind=Kind.EXCHANGE_ONPREM, ews_url__gt="", push_client_state__gt="") & lapsed
-        | Q(kind=Kind.EXCHANGE_ONPREM, ews_url__gt="", push_client_state="")
+        Q(kind=Kind.EXCHANGE_ONPREM, ews_url__gt="") & lapsed
         | ~Q(kind=Kind.EXCHANGE_ONPREM)
         & Q(can_read_inbox=True)
         & (lapsed | Q(push_expires_at__lt=now + RENEW_AHEAD))
