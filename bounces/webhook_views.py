@@ -237,15 +237,15 @@ def graph_lifecycle(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["POST"])
-def ews_push(request: HttpRequest, secret: str) -> HttpResponse:
+def ews_push(request: HttpRequest) -> HttpResponse:
     """Exchange's SendNotification for an On-Prem mailbox's push subscription: a verified one
-    (the URL's secret a connected mailbox's, the subscription its current one) keeps push live
-    and, when it announces new mail, syncs the mailbox now; any other is answered Unsubscribe,
-    which ends that subscription at Exchange, and changes nothing here."""
+    (its subscription a connected mailbox's current one) keeps push live and, when it announces
+    new mail, syncs the mailbox now; any other is answered Unsubscribe, which ends that
+    subscription at Exchange, and changes nothing here."""
     if not ews_push_enabled():
         return _refuse(404, "push_disabled", "Exchange push is not configured.")
     try:
-        push = ews_push_verify(secret=secret, body=request.body)
+        push = ews_push_verify(body=request.body)
     except RequestDataTooBig:
         return _refuse(413, "too_large", "The request body is too large.")
     except PushRejected as exc:

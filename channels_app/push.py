@@ -16,11 +16,13 @@ repeat; renewed a day before it ends (3 days), deleted on disconnect. Lifecycle 
 mailbox by delta. Notifications only trigger the delta sync.
 
 Exchange On-Prem (when MAILROOM_EWS_PUSH_URL is set): an EWS push subscription on the Inbox's
-new mail whose callback URL carries a per-mailbox secret; Exchange POSTs SendNotification for
-each arrival and a StatusEvent every STATUS_MINUTES, and keeps the subscription while Mailroom
-answers OK. Each POST extends the push window; when they stop, the window lapses, the mailbox
-goes back to polling and a new subscription is made. Without the setting, On-Prem mailboxes are
-followed by EWS streams (bounces.idle).
+new mail; Exchange POSTs SendNotification for each arrival and a StatusEvent every
+EWS_STATUS_MINUTES, and keeps the subscription while Mailroom answers OK. A POST proves itself by
+its subscription id, which only Exchange and Mailroom know (EWS lets a subscriber add nothing
+else but the URL, and a secret in the URL would be written to every access log). Each POST
+extends the push window; when they stop, the window lapses, the mailbox goes back to polling
+and a new subscription is made. Without the setting, On-Prem mailboxes are followed by EWS
+streams (bounces.idle).
 
 Polling stays the safety net (bounces.polling polls a mailbox whose push is
 live once an hour, and at the normal interval as soon as its watch lapses or fails)."""
@@ -176,19 +178,18 @@ def _push_failed(channel: DeliveryChannel, what: str, exc: ProviderError, now: d
 
 
 def _ews_subscribe(*, channel: DeliveryChannel, now: datetime) -> bool:
-    secret = secrets.token_urlsafe(32)
     try:
         subscription_id = ews_inbox.push_subscribe(
             ews_url=channel.ews_url,
             mailbox_address=channel.mailbox_address,
             username=channel.username,
             password=channel.password,
-            callback_url=f"{settings.MAILROOM_EWS_PUSH_URL}{secret}/",
+            callback_url=settings.MAILROOM_EWS_PUSH_URL,
             status_minutes=EWS_STATUS_MINUTES,
         )
     except ProviderError as exc:
         return _push_failed(channel, "EWS push subscription", exc, now)
-    return _subscribed(channel, subscription_id, secret, now + EWS_PUSH_WINDOW, now)
+    return _subscribed(channel, subscription_id, "", now + EWS_PUSH_WINDOW, now)
 
 
 @dataclass(frozen=True)
@@ -199,11 +200,10 @@ class EwsPush:
     new_mail: bool = False
 
 
-def ews_push_verify(*, secret: str, body: bytes) -> EwsPush:
-    """A SendNotification POST to /webhooks/ews/<secret>/: its subscription must be a
-    connected On-Prem mailbox's current one and the secret that mailbox's (compared in constant
-    time); each such POST (an event or a StatusEvent) keeps push live. Raises PushRejected for
-    a body that is not EWS's SendNotification."""
+def ews_push_verify(*, body: bytes) -> EwsPush:
+    """A SendNotification POST to /webhooks/ews/: its subscription must be a connected On-Prem
+    mailbox's current one; each such POST (an event or a StatusEvent) keeps push live. Raises
+    PushRejected for a body that is not EWS's SendNotification."""
     try:
         notifications = list(SendNotification(protocol=None).parse(body))
     except Exception as exc:  # exchangelib raises many kinds for a body that is not SOAP
@@ -211,7 +211,6 @@ def ews_push_verify(*, secret: str, body: bytes) -> EwsPush:
     subscriptions = {str(n.subscription_id or "") for n in notifications}
     if len(subscriptions) != 1 or "" in subscriptions:
         return EwsPush(channel=None)
-    # The subscription names the mailbox; the URL's secret (stored encrypted) proves the POST.
     channel = (
         DeliveryChannel.objects.filter(
             kind=Kind.EXCHANGE_ONPREM,
@@ -221,11 +220,7 @@ def ews_push_verify(*, secret: str, body: bytes) -> EwsPush:
         .exclude(push_subscription_id="")
         .first()
     )
-    if (
-        channel is None
-        or not channel.push_client_state
-        or not constant_time_compare(secret, channel.push_client_state)
-    ):
+    if channel is None:
         return EwsPush(channel=None)  # not ours, or an older subscription: let it end
     new_mail = any(
         type(event).__name__ in ews_inbox.InboxStream.EVENT_TYPES
@@ -254,9 +249,9 @@ def channel_push_stop(*, channel: DeliveryChannel) -> None:
     if not channel.push_expires_at:
         return
     if channel.kind == Kind.EXCHANGE_ONPREM:
-        # Nothing to call: the mailbox's secret is forgotten with it, so Exchange's next POST
-        # is answered Unsubscribe, which ends an EWS push subscription.
-        DeliveryChannel.objects.filter(pk=channel.pk).update(push_client_state="")
+        # Nothing to call: the subscription is forgotten, so Exchange's next POST is answered
+        # Unsubscribe, which ends an EWS push subscription.
+        DeliveryChannel.objects.filter(pk=channel.pk).update(push_subscription_id="")
         return
     try:
         token = channel_access_token(channel=channel)

@@ -297,7 +297,7 @@ MAILROOM_GRAPH_LIFECYCLE_URL = env(
     default=MAILROOM_GRAPH_NOTIFICATION_URL.replace("/notify/", "/lifecycle/"),
 )
 # Exchange On-Prem push (channels_app.push): Mailroom's /webhooks/ews/ as Exchange reaches it
-# (public HTTPS in production); each mailbox's push subscription calls <this URL><secret>/. Empty:
+# (public HTTPS in production), where each mailbox's push subscription POSTs. Empty:
 # On-Prem mailboxes are followed by EWS streams held by `manage.py imap_idle` (bounces.idle).
 MAILROOM_EWS_PUSH_URL = env("EWS_PUSH_URL", default="")
 # The sending-domain check's DNS (channels_app.domain_check): a nameserver and port, or empty

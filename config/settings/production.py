@@ -64,8 +64,8 @@ for _name in (
     "MAILROOM_GRAPH_LIFECYCLE_URL",
     "MAILROOM_EWS_PUSH_URL",
 ):
-    # Graph answers 400 "NotificationUrl scheme='http' is not supported." to any other; the
-    # EWS push URL carries each mailbox's secret.
+    # Graph answers 400 "NotificationUrl scheme='http' is not supported." to any other; EWS
+    # push notifications name their subscription, which proves them: not over plain http.
     if globals()[_name] and not globals()[_name].startswith("https://"):
         raise environ.ImproperlyConfigured(f"{_name} must be an https:// URL")  # noqa: F405
 if SANDBOX_URL or SANDBOX_HTTPS_URL:  # noqa: F405
