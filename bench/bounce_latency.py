@@ -349,8 +349,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one straight script
             start = time.time()
             for cycle in range(288):
                 with time_machine.travel(start + cycle * POLL_INTERVAL, tick=False):
-                    if push and kind == kind_onprem and cycle % 12 == 0:
-                        ews_streaming.push_status_all()  # Exchange's hourly StatusEvent
+                    if push and kind == kind_onprem and cycle % 3 == 0:
+                        ews_streaming.push_status_all()  # Exchange's StatusEvent, every 15 min
                     if push and cycle % 12 == 0:
                         channels_push_renew_due()
                     channels_poll_fan_out(

@@ -59,9 +59,11 @@ Status = DeliveryChannel.Status
 
 RENEW_AHEAD = timedelta(days=1)
 GRAPH_SUBSCRIPTION_LIFETIME = timedelta(days=3)
-# Exchange's StatusEvent period for push subscriptions, and how long one POST keeps push live.
-EWS_STATUS_MINUTES = 60
-EWS_PUSH_WINDOW = timedelta(minutes=EWS_STATUS_MINUTES * 2 + 30)
+# Exchange's StatusEvent period for push subscriptions (they cost Mailroom no call), and how long
+# one POST keeps push live: a subscription Exchange lost (a server restart forgets them) is
+# noticed within the window, and the mailbox polls and subscribes again.
+EWS_STATUS_MINUTES = 15
+EWS_PUSH_WINDOW = timedelta(minutes=EWS_STATUS_MINUTES * 2 + 15)
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 
 
