@@ -119,6 +119,16 @@ def test_outbox_scope_rep_sees_own_manager_sees_team(client, rep, manager, other
     assert theirs.subject in page and mine.subject not in page
 
 
+def test_outbox_names_the_recipient_with_the_address_beneath(client, rep):
+    prospect = ProspectFactory(
+        organization=rep.organization, owner=rep, first_name="민준", last_name="김"
+    )
+    OutboundEmailFactory(sender=rep, prospect=prospect, to_address=prospect.email)
+    client.force_login(rep)
+    page = client.get(reverse("outbox")).content.decode()
+    assert f'>김민준</a><br><span class="muted small">{prospect.email}</span>' in page
+
+
 def test_outbox_shows_failure_reason_and_retry_send_and_throttle_window(client, rep):
     failed = OutboundEmailFactory(
         sender=rep, status="failed", sent_at=None, failure_reason="Authentication unsuccessful"
