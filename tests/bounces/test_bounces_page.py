@@ -149,3 +149,20 @@ def test_the_bounces_page_names_the_prospect_and_the_sender(client, rep):
     assert f'<a href="/prospects/{prospect.pk}/">Ana Lima</a>' in page
     assert f'<div class="small muted">{prospect.email}</div>' in page
     assert '<td class="small">Riley Park</td>' in page
+
+
+def test_a_delay_reads_as_still_being_retried_not_as_given_up(client, rep):
+    channel = DeliveryChannelFactory(owner=rep, mailbox_address="rep@acme.test")
+    delay = _bounce(
+        channel=channel,
+        email=OutboundEmailFactory(sender=rep, channel=channel),
+        recipient="slow@customer.test",
+        hard=False,
+    )
+    Bounce.objects.filter(pk=delay.pk).update(
+        is_delayed=True, reason="expired", status_code="4.7.1"
+    )
+    client.force_login(rep)
+    page = client.get(reverse("bounces")).content.decode()
+    assert "Not delivered yet: still being retried" in page
+    assert "Gave up after retrying" not in page
