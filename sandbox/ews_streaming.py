@@ -1,11 +1,19 @@
-"""EWS streaming notifications of the sandbox's Exchange (Microsoft's "Streaming notifications"
-reference): ``Subscribe`` with a ``StreamingSubscriptionRequest`` on the Inbox, then
-``GetStreamingEvents``, whose HTTP answer stays open for ``ConnectionTimeout`` minutes and
-carries one SOAP envelope per batch of events as it happens (chunked), a keep-alive envelope
-(``ConnectionStatus`` OK) every KEEPALIVE_SECONDS, and a last one with ``ConnectionStatus``
-Closed; ``Unsubscribe`` ends a subscription. A message arriving in the Inbox is a
-``NewMailEvent`` and a ``CreatedEvent`` (whichever the subscription asked for). An unknown
-subscription answers ``ErrorSubscriptionNotFound``; subscriptions live as long as the sandbox.
+"""EWS notifications of the sandbox's Exchange (Microsoft's "Streaming notifications" and "Push
+notifications" references), on the Inbox.
+
+Streaming: ``Subscribe`` with a ``StreamingSubscriptionRequest``, then ``GetStreamingEvents``,
+whose HTTP answer stays open for ``ConnectionTimeout`` minutes and carries one SOAP envelope per
+batch of events as it happens (chunked), a keep-alive envelope (``ConnectionStatus`` OK) every
+KEEPALIVE_SECONDS, and a last one with ``ConnectionStatus`` Closed; ``Unsubscribe`` ends it.
+
+Push: ``Subscribe`` with a ``PushSubscriptionRequest`` (URL, StatusFrequency): each event is
+POSTed to the URL as ``SendNotification``, and a StatusEvent every StatusFrequency minutes; an
+answer whose SubscriptionStatus is not OK (Unsubscribe), or no answer after the retries, ends it.
+
+A message arriving in the Inbox is a ``NewMailEvent`` and a ``CreatedEvent`` (whichever the
+subscription asked for). An unknown subscription answers ``ErrorSubscriptionNotFound``;
+subscriptions live as long as the sandbox process (as on a real Exchange server, a restart
+forgets them).
 """
 
 from __future__ import annotations
@@ -13,8 +21,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -22,7 +28,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from . import ews
-from .httpcore import Context, Response
+from .httpcore import Context, Response, deliver_with_retries
 from .state import EwsUser, Mailbox, StoredMessage
 
 KEEPALIVE_SECONDS = 5.0
@@ -55,21 +61,45 @@ def notify(mb: Mailbox, message: StoredMessage) -> None:
     with _lock:
         listeners = [(i, s) for i, s in _subscriptions.items() if s.mailbox == mb.email.lower()]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    folder_id = ews._folder_id(mb, "inbox")
     for subscription_id, subscription in listeners:
         if subscription.url:
-            events = "".join(
-                f"<t:{kind}><t:Watermark>AQAAAA==</t:Watermark><t:TimeStamp>{stamp}</t:TimeStamp>"
-                f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>'
-                f'<t:ParentFolderId Id="{escape(ews._folder_id(mb, "inbox"))}" '
-                'ChangeKey="AQAAAA=="/></t:' + kind + ">"
-                for kind in ("NewMailEvent", "CreatedEvent")
-                if kind in subscription.event_types
-            )
+            events = _arrival_events(subscription, stamp, folder_id, message, watermark=True)
             threading.Thread(
                 target=_push, args=(subscription_id, subscription, events), daemon=True
             ).start()
         else:
-            subscription.events.put((stamp, ews._folder_id(mb, "inbox"), message))
+            subscription.events.put((stamp, folder_id, message))
+
+
+def _arrival_events(
+    subscription: Subscription,
+    stamp: str,
+    folder_id: str,
+    message: StoredMessage,
+    *,
+    watermark: bool,
+) -> str:
+    """The events one arrival makes for a subscription (push notifications carry watermarks;
+    streaming ones, in the sandbox as in the samples Microsoft shows, do not)."""
+    mark = "<t:Watermark>AQAAAA==</t:Watermark>" if watermark else ""
+    item = (
+        f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>'
+        f'<t:ParentFolderId Id="{escape(folder_id)}" ChangeKey="AQAAAA=="/>'
+    )
+    return "".join(
+        f"<t:{kind}>{mark}<t:TimeStamp>{stamp}</t:TimeStamp>{item}</t:{kind}>"
+        for kind in ("NewMailEvent", "CreatedEvent")
+        if kind in subscription.event_types
+    )
+
+
+def _notification(subscription_id: str, events: str) -> str:
+    return (
+        f"<m:Notification><t:SubscriptionId>{subscription_id}</t:SubscriptionId>"
+        "<t:PreviousWatermark>AQAAAA==</t:PreviousWatermark>"
+        f"<t:MoreEvents>false</t:MoreEvents>{events}</m:Notification>"
+    )
 
 
 def push_status_all() -> int:
@@ -103,12 +133,7 @@ def send_notification_body(subscription_id: str, events: str) -> bytes:
     """The SendNotification request Exchange POSTs to a push subscription's URL."""
     return ews._envelope(
         f'<m:SendNotification xmlns:m="{ews.M_NS}" xmlns:t="{ews.T_NS}"><m:ResponseMessages>'
-        + ews._success(
-            "SendNotification",
-            f"<m:Notification><t:SubscriptionId>{subscription_id}</t:SubscriptionId>"
-            "<t:PreviousWatermark>AQAAAA==</t:PreviousWatermark>"
-            f"<t:MoreEvents>false</t:MoreEvents>{events}</m:Notification>",
-        )
+        + ews._success("SendNotification", _notification(subscription_id, events))
         + "</m:ResponseMessages></m:SendNotification>"
     )
 
@@ -117,23 +142,15 @@ def _push(subscription_id: str, subscription: Subscription, events: str) -> None
     """POST one SendNotification to the subscription's URL, as Exchange does: retried while
     the callback does not answer; an answer whose SubscriptionStatus is Unsubscribe (or a
     subscriber that never answers) ends the subscription."""
-    body = send_notification_body(subscription_id, events)
-    answer = None
-    for wait in (0.0, *PUSH_RETRY_WAITS):
-        time.sleep(wait)
-        request = urllib.request.Request(
-            subscription.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "text/xml; charset=utf-8"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                answer = response.read()
-                break
-        except (urllib.error.URLError, OSError):
-            continue
-    if answer is None or b"<m:SubscriptionStatus>OK</m:SubscriptionStatus>" not in answer:
+    answers: list[bytes] = []
+    deliver_with_retries(
+        subscription.url,
+        send_notification_body(subscription_id, events),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        waits=PUSH_RETRY_WAITS,
+        on_answer=answers.append,
+    )
+    if not answers or b"<m:SubscriptionStatus>OK</m:SubscriptionStatus>" not in answers[0]:
         with _lock:
             _subscriptions.pop(subscription_id, None)
 
@@ -240,21 +257,11 @@ def _stream(subscriptions: dict[str, Subscription], *, deadline: float) -> Itera
                     stamp, folder_id, message = subscription.events.get_nowait()
                 except queue.Empty:
                     break
-                item = (
-                    f'<t:ItemId Id="{escape(message.id)}" ChangeKey="CQAAABYAAAA{message.seq}"/>'
-                    f'<t:ParentFolderId Id="{escape(folder_id)}" ChangeKey="AQAAAA=="/>'
+                events.append(
+                    _arrival_events(subscription, stamp, folder_id, message, watermark=False)
                 )
-                events += [
-                    f"<t:{kind}><t:TimeStamp>{stamp}</t:TimeStamp>{item}</t:{kind}>"
-                    for kind in ("NewMailEvent", "CreatedEvent")
-                    if kind in subscription.event_types
-                ]
             if events:
-                notifications.append(
-                    f"<m:Notification><t:SubscriptionId>{subscription_id}</t:SubscriptionId>"
-                    f"<t:PreviousWatermark>AQAAAA==</t:PreviousWatermark>"
-                    f"<t:MoreEvents>false</t:MoreEvents>{''.join(events)}</m:Notification>"
-                )
+                notifications.append(_notification(subscription_id, "".join(events)))
         if notifications:
             yield _envelope(f"<m:Notifications>{''.join(notifications)}</m:Notifications>")
         elif time.monotonic() >= next_keepalive:

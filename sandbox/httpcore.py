@@ -284,11 +284,13 @@ def deliver_with_retries(
     headers: dict[str, str] | Callable[[], dict[str, str]],
     waits: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
     give_up_on_4xx: bool = True,
+    on_answer: Callable[[bytes], None] | None = None,
 ) -> str:
     """POST `body` the way the providers deliver webhooks: again after each wait in `waits`
     while it fails ('' when it got a 2xx, else the last error). A 4xx other than 408 / 429 is
     final when `give_up_on_4xx` (wrong credentials or URL). `headers` may be a function, called
-    per try (a signed token that must be fresh)."""
+    per try (a signed token that must be fresh). `on_answer` is given the 2xx answer's body
+    (EWS push reads the subscriber's SubscriptionStatus from it)."""
     last = ""
     for wait in (0.0, *waits):
         time.sleep(wait)
@@ -301,6 +303,8 @@ def deliver_with_retries(
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
                 if 200 <= response.status < 300:
+                    if on_answer is not None:
+                        on_answer(response.read())
                     return ""
                 last = f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
