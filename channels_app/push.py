@@ -213,15 +213,9 @@ def ews_push_verify(*, body: bytes) -> EwsPush:
     subscriptions = {str(n.subscription_id or "") for n in notifications}
     if len(subscriptions) != 1 or "" in subscriptions:
         return EwsPush(channel=None)
-    channel = (
-        DeliveryChannel.objects.filter(
-            kind=Kind.EXCHANGE_ONPREM,
-            status=Status.CONNECTED,
-            push_subscription_id=subscriptions.pop(),
-        )
-        .exclude(push_subscription_id="")
-        .first()
-    )
+    channel = DeliveryChannel.objects.filter(
+        kind=Kind.EXCHANGE_ONPREM, status=Status.CONNECTED, push_subscription_id=subscriptions.pop()
+    ).first()
     if channel is None:
         return EwsPush(channel=None)  # not ours, or an older subscription: let it end
     new_mail = any(

@@ -306,8 +306,11 @@ def _delivered_addresses(region: str) -> set[str]:
     """Addresses a mixed notice lists as delivered: those in the paragraphs from a "has been
     delivered to" sentence up to the next paragraph that speaks of a failure."""
     delivered: set[str] = set()
+    region = region[:20000]
+    if not _SUCCESS_TEXT.search(region):
+        return delivered  # nearly every notice: no paragraph to split
     listing = False
-    for paragraph in re.split(r"\n\s*\n", region[:20000]):
+    for paragraph in re.split(r"\n\s*\n", region):
         if _FAILURE_TEXT.search(_LATER_ERRORS.sub("", paragraph)):
             listing = False
         elif _SUCCESS_TEXT.search(paragraph):
@@ -571,13 +574,14 @@ def _from_plain_text(
         pairs = [(address, said) for address, said in pairs if address not in delivered]
     # One recipient, one remote reply quoted on a line of its own ("The response from the
     # remote server was:\n550 5.1.1 …"): the reply is that recipient's.
-    replies = _REPLY_LINE.findall(region[:20000]) if len(pairs) == 1 else []
+    replies = set(_REPLY_LINE.findall(region[:20000])) if len(pairs) == 1 else set()
+    the_reply = replies.pop().strip() if len(replies) == 1 else ""
     recipients = []
     for address, diagnostic in pairs:
         if not _says_something(diagnostic):
             diagnostic = " ".join([diagnostic, _text_about(address, region)]).strip()
-        if len(set(replies)) == 1 and not reasons.find_status(diagnostic):
-            diagnostic = f"{diagnostic} {replies[0].strip()}".strip()
+        if the_reply and not reasons.find_status(diagnostic):
+            diagnostic = f"{diagnostic} {the_reply}".strip()
         recipients.append(_recipient(address, diagnostic, None, action, region, family=family))
     return recipients
 
