@@ -131,6 +131,7 @@ _INLINE_DSN_FIELD = re.compile(
 _PERMANENT_REPLY = re.compile(r"^5\d\d[ -](5\.\d{1,3}\.\d{1,3})\b")
 _GAVE_UP = re.compile(r"permanent|gave up|given up", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]")
+_NULL_RETURN_PATH = re.compile(r"^\s*<\s*>\s*$")
 _HTML_HIDDEN = re.compile(r"(?is)<(script|style)\b.*?</\1>")
 _HTML_LINE_BREAK = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>")
 _HTML_TAG = re.compile(r"<[^>]{0,2000}>")
@@ -254,7 +255,13 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         recipients = _from_plain_text(
             message, [collected.region_of(text) for text in collected.texts], excluded, mta
         )
-        if not recipients and not nested and (daemon_sender or bounce_subject):
+        # A null envelope sender ("Return-Path: <>") is how RFC 5321 has every delivery
+        # notice sent; people's mail never has it (auto-replies do, but say nothing of a
+        # delivery). With the notice's words, it stands for the sender's name.
+        machine_sender = daemon_sender or _NULL_RETURN_PATH.match(
+            header_text(message, "Return-Path")
+        )
+        if not recipients and not nested and (machine_sender or bounce_subject):
             inner = _nested_bounce(collected)
             if inner is not None:
                 return inner
@@ -263,7 +270,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             recipients = _from_plain_text(
                 message, [plaintext.report_region(raw_body)[0]], excluded, mta
             )
-        if not recipients and daemon_sender and (bounce_subject or bounce_body):
+        if not recipients and machine_sender and (bounce_subject or bounce_body):
             recipients = _from_returned_recipient(collected, excluded, mta)
             family = _RETURNED_TO
     if not recipients:

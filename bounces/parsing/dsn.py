@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from .message import first_address
+from .plaintext import unwrap_gateway_addresses
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})[ \t]*:[ \t]*(.*)$")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -41,6 +42,10 @@ class DsnRecipient:
     def address(self) -> str | None:
         for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
             value = self.fields.get(name, "")
+            if "smtp=" in value.lower() or "imceasmtp-" in value.lower():
+                # "X400; c=US;a= ;p=Org;o=Site;dda:SMTP=a@b;" (Exchange 5.5 and other X.400
+                # gateways): the SMTP address inside the O/R address.
+                value = unwrap_gateway_addresses(_after_type(value))
             address = _utf8_address(value) or first_address(_after_type(value))
             if address and "@" in address:
                 return address

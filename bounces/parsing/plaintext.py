@@ -25,7 +25,11 @@ ADDRESS = (
 )
 
 _RECIPIENT_LINE = re.compile(
-    rf"^\s*(?:>{{2,3}}\s*|[*\u2022]\s+|[45]\d\d\s+(?=<?{ADDRESS}>?\.\.\.))?"
+    rf"^\s*(?:>{{2,3}}\s*|[*\u2022]\s+|[45]\d\d\s+(?=<?{ADDRESS}>?\.\.\.)"
+    # The address' type before it (Netscape Messaging Server lists "SMTP <a@b>"), or PMDF's
+    # label (and the Sun / Oracle Messaging Server's after it): "Recipient address: a@b", its
+    # "Reason:" and "Diagnostic code:" lines beneath.
+    r"|(?i:smtp|rfc822)[ \t]*[:;]?[ \t]*(?=<)|(?i:recipient address)[ \t]*:[ \t]*)?"
     rf"[\"']?<?(?:mailto:)?({ADDRESS})>?[\"']?"
     r"(?P<rest>(?:\s*$|\s*[:;,]|\s*\.\.\.|\s+on\s|\s*[\[(]|\s+-+\s|\s+\S).*)$"
 )

@@ -153,7 +153,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     _rule(
         "authfailure",
         r"dmarc",
-        r"\bspf (?:check|fail|validation|record)",
+        r"\bspf (?:check|fail|validation|record|violation|softfail|hardfail|policy)",
+        r"sender policy framework",
         r"\bdkim (?:check|fail|signature)",
         r"unauthenticated (?:e-?mail|message|sender)",
         r"sender authentication failed",
@@ -303,6 +304,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         "hostunknown",
         r"host (?:or domain name )?(?:unknown|not found)",
         r"unknown (?:host|domain)\b",
+        # PMDF and its successors (Sun / Oracle Messaging Server): an address' domain unknown.
+        r"illegal host/domain name",
         r"no such domain",
         r"domain (?:name )?(?:not found|does(?: not|n't) exist|is not valid|unknown|invalid)",
         r"name or service not known",
@@ -373,6 +376,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:user|recipient|mailbox|address|account|addressee|e-?mail address|destination)"
         r"(?: name)? (?:does(?: not|n't) exist|not (?:found|exist|known|listed|valid)"
         r"|is not (?:recognized|valid|known))",
+        # Netscape / iPlanet Messaging Server: "The following destination addresses were
+        # unknown", and its successors' (Sun, Oracle) "unknown or illegal alias".
+        r"(?:destination |recipient )?(?:addresses|recipients|users) (?:were|are) unknown",
+        r"(?:unknown|illegal) (?:or illegal )?alias",
         r"(?:does(?: not|n't)|did not) (?:exist|match any)",
         r"(?:invalid|bad|unknown|non-?existent) (?:recipient|mailbox|user|address|destination)",
         r"(?:invalid|unknown) (?:receiver|addressee)(?: address)?\b",
@@ -431,6 +438,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         GENERIC_UNKNOWN_USER,
         r"user(?:name)? (?:is )?unknown",
         r"unknown (?:user|recipient|local[- ]part|address|mailbox|e-?mail address)",
+        r"(?:mailbox|recipient|addressee) (?:is )?unknown",
         r"no such (?:user|recipient|mailbox|address|account|person)",
     ),
     _rule(
@@ -460,6 +468,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"retry (?:time(?:out)?|period) (?:exceeded|expired|not reached)",
         r"(?:message|delivery) (?:has )?(?:expired|timed? ?out)",
         r"could not be delivered (?:with)?in",
+        # Netscape Messaging Server: "not reachable within the allowed queue period", "Your
+        # message was not delivered within 5 days".
+        r"(?:was|were|been) not delivered within",
+        r"within the allowed queue period",
         r"(?:not been|unable to be|couldn't be|could not be) delivered for",
         r"cannot send message for",
         r"giving up",
@@ -600,6 +612,12 @@ _REASON_FOR_CODE: dict[str, str] = {
     "7.10": "failedstarttls",
     "7.13": "suspend",
     "7.25": "requireptr",
+    # RFC 7372: DKIM (x.7.20-22) and SPF (x.7.23-24) validation failed; x.7.26 several did.
+    "7.20": "authfailure",
+    "7.21": "authfailure",
+    "7.22": "authfailure",
+    "7.23": "authfailure",
+    "7.24": "authfailure",
     "7.26": "authfailure",
     "7.27": "notaccept",
     "7.509": "authfailure",

@@ -681,3 +681,202 @@ def test_exchange_ndr_sentences(sentence, reason, hard):
         )
     )
     assert (failed.address, failed.reason, failed.hard) == ("ann@corp-site.example", reason, hard)
+
+
+# -- PMDF and the Sun / Oracle Messaging Server after it: "Recipient address:" blocks.
+
+
+def messaging_server_notice(block: str) -> bytes:
+    return plain_notice(
+        sender="Internet Mail Delivery <postmaster@ms-site.example>",
+        subject="Delivery Notification: Delivery has failed",
+        body=(
+            "This report relates to a message you sent with the following header fields:\n\n"
+            "  Message-id: <mr.1f2e3d@acme.example>\n"
+            f"  From: Rep <{REP}>\n"
+            "  To: kai@ms-site.example\n"
+            "  Subject: Quick question\n\n"
+            "Your message cannot be delivered to the following recipients:\n\n"
+            f"{block}\n"
+        ),
+    )
+
+
+def test_messaging_server_recipient_address_block_with_the_remote_reply():
+    failed = only(
+        parse_bounce(
+            messaging_server_notice(
+                "  Recipient address: kai@ms-site.example\n"
+                "  Reason: Remote SMTP server has rejected address\n"
+                "  Diagnostic code: smtp;550 5.1.1 unknown or illegal alias: kai@ms-site.example\n"
+                "  Remote system: dns;mx.ms-site.example (mx.ms-site.example ESMTP)\n"
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.reason, failed.hard) == (
+        "kai@ms-site.example",
+        "5.1.1",
+        "user_unknown",
+        True,
+    )
+    assert failed.diagnostic.startswith("Reason: Remote SMTP server has rejected address")
+
+
+def test_messaging_server_own_verdicts_on_an_address():
+    unknown_domain = only(
+        parse_bounce(
+            messaging_server_notice(
+                "  Recipient address: kai@ms-site.example\n"
+                "  Reason: Illegal host/domain name found\n"
+            )
+        )
+    )
+    assert (unknown_domain.reason, unknown_domain.hard, unknown_domain.status) == (
+        "host_unknown",
+        True,
+        None,
+    )
+    alias = only(
+        parse_bounce(
+            messaging_server_notice(
+                "  Recipient address: kai@ms-site.example\n"
+                "  Reason: unknown or illegal alias: kai@ms-site.example\n"
+            )
+        )
+    )
+    assert (alias.reason, alias.hard) == ("user_unknown", True)
+
+
+# -- Netscape Messaging Server: "This Message was undeliverable due to the following reason:"
+# then the reason in sentences and the recipients as "<a@b>" (or "SMTP <a@b>") lines.
+
+
+def netscape_notice(reason: str, recipients: str) -> bytes:
+    return plain_notice(
+        sender="Mail Administrator <Postmaster@ns-site.example>",
+        subject="Mail System Error - Returned Mail",
+        body=(
+            "This Message was undeliverable due to the following reason:\n\n"
+            f"{reason}\n\n{recipients}\n\n"
+            "Please reply to Postmaster@ns-site.example\nif you feel this message to be in error.\n"
+        ),
+    )
+
+
+def test_netscape_unknown_destination_addresses_are_hard():
+    failed = only(
+        parse_bounce(
+            netscape_notice(
+                "The following destination addresses were unknown (please check\n"
+                "the addresses and re-mail the message):",
+                "SMTP <lou@ns-site.example>",
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "lou@ns-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+def test_netscape_queue_period_run_out_is_expired():
+    failed = only(
+        parse_bounce(
+            netscape_notice(
+                "Your message was not delivered because the destination computer was\n"
+                "not reachable within the allowed queue period.\n\n"
+                "Your message was not delivered within 5 days:\n"
+                "Host mx.ns-site.example is not responding.\n\n"
+                "The following recipients did not receive this message:",
+                "<lou@ns-site.example>",
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("lou@ns-site.example", "expired", False)
+
+
+# -- A DSN from an X.400 gateway: the SMTP address inside the O/R address of Final-Recipient.
+
+
+def test_x400_final_recipient_names_the_smtp_address_inside_it():
+    raw = (
+        "From: MAILER-DAEMON@gw-site.example\n"
+        f"To: {REP}\n"
+        "Subject: Delivery Status Notification (Failure)\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; gw-site.example\n\n"
+        "Final-Recipient: X400; c=US;a= ;p=Org;o=Site;dda:SMTP=jo@gw-site.example;\n"
+        "Action: failed\nStatus: 5.1.1\n\n--b--\n"
+    ).encode()
+    failed = only(parse_bounce(raw))
+    assert (failed.address, failed.status, failed.hard) == ("jo@gw-site.example", "5.1.1", True)
+
+
+# -- RFC 7372's authentication codes: x.7.23 is SPF validation failed, whatever else is said.
+
+
+def test_rfc7372_spf_code_and_sender_policy_framework_wording_are_authentication():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.spf-site.example",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.spf-site.example.\n\n"
+                    "<mo@spf-site.example>: host mx2.spf-site.example[192.0.2.9] said: 550 5.7.23\n"
+                    "    The message was rejected because of Sender Policy Framework violation\n"
+                    "    (in reply to end of DATA command)\n"
+                ),
+            )
+        )
+    )
+    assert (failed.status, failed.reason, failed.hard) == ("5.7.23", "authentication_failed", False)
+
+
+# -- A notice from a gateway whose name says nothing, sent with the null sender RFC 5321 gives
+# every delivery notice: the returned message's To is who failed.
+
+
+def gateway_notice(return_path: str) -> bytes:
+    return (
+        f"Return-Path: {return_path}\n"
+        "From: Gateway <gw@nr-site.example>\n"
+        f"To: {REP}\n"
+        "Subject: Undeliverable: Quick question\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
+        "--b\nContent-Type: message/rfc822\n\n"
+        f"{returned_copy('ira@nr-site.example')}\n--b--\n"
+    ).encode()
+
+
+def test_a_null_sender_notice_naming_nobody_is_read_from_the_returned_message():
+    assert only(parse_bounce(gateway_notice("<>"))).address == "ira@nr-site.example"
+    # The same words from someone's own address are not a notice: nothing says a mail system
+    # wrote them.
+    assert parse_bounce(gateway_notice("<gw@nr-site.example>")) is None
+
+
+def test_a_mailbox_unknown_line_is_an_unknown_address():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Server <postmaster@mc-site.example>",
+                subject="Delivery failure",
+                body=(
+                    "This message is being returned to you because it could not be delivered.\n\n"
+                    "  pat@mc-site.example : Mailbox unknown\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "pat@mc-site.example",
+        "user_unknown",
+        True,
+    )
