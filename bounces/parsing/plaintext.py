@@ -42,6 +42,8 @@ _SENTENCE_RECIPIENTS = tuple(
         rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*<({ADDRESS})>",
         rf"recipients?\b[^<>\n@:]{{0,40}}(?:failed|errors?|rejected)\w*:\s*({ADDRESS})",
         rf"(?:rejected|failed|unknown|invalid|bad) recipient:?\s*<?({ADDRESS})>?",
+        # "Unknown local part dana in <dana@host>": a server's verdict on a local part.
+        rf"unknown (?:local[- ]part|user|address) \S{{1,64}} in <({ADDRESS})>",
         rf"(?:full|unknown|not found|failed|rejected|invalid)[^<>\n@]{{0,20}}:\s*<({ADDRESS})>",
         rf"(?:following|these) (?:recipients?|address(?:es)?)\b[^:\n@]{{0,20}}:\s*<?({ADDRESS})>?",
         # "Recipient: a@b" labels in the languages the reasons are read in (KO, JA, ZH, DE, FR,

@@ -385,6 +385,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:invalid|unknown) (?:receiver|addressee)(?: address)?\b",
         r"recipient (?:unknown|not found|invalid)",
         r"address (?:unknown|not found|invalid)",
+        r"(?:address(?:es)?|recipients?|users?)(?:['’]s?)?(?: address(?:es)?)? (?:is|are|was|were)"
+        r" not found",
+        # Sendmail's ph (CCSO nameserver) mailer: no directory entry matches the name.
+        r"no matches to nameserver query",
         r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",
         r"no valid recipients",
         r"(?:not|isn't) a (?:valid|known) (?:user|mailbox|recipient|address)",
@@ -741,7 +745,10 @@ def classify(
     elif family in families.STAGE_EXPLICIT and reason in ("userunknown", GENERIC_UNKNOWN_USER):
         # The format names the stage (or never does): only a refusal at RCPT is the address.
         at_rcpt = families.command_of(family, diagnostic, context) == "RCPT"
-        reason = "userunknown" if at_rcpt or code_reason == "userunknown" else "filtered"
+        own_words = family == families.EXIM and not _ANY_REPLY_CODE.search(diagnostic)
+        reason = (
+            "userunknown" if at_rcpt or own_words or code_reason == "userunknown" else "filtered"
+        )
     elif reason == GENERIC_UNKNOWN_USER:
         reason = _unknown_user_reason(diagnostic, context, code_reason)
     elif reason == "userunknown" and (code_reason == "filtered" or _DATA_STAGE.search(diagnostic)):

@@ -191,6 +191,33 @@ def test_exim_undisclosed_address_is_the_one_it_was_generated_from():
     assert (failed.reason, failed.hard) == ("user_unknown", True)
 
 
+def exim_failure(address: str, said: str) -> bytes:
+    return plain_notice(
+        sender="Mail Delivery System <Mailer-Daemon@mx.exim-site.example>",
+        subject="Mail delivery failed: returning message to sender",
+        body=(
+            "This message was created automatically by mail delivery software.\n\n"
+            "A message that you sent could not be delivered to one or more of its\n"
+            "recipients. This is a permanent error. The following address(es) failed:\n\n"
+            f"  {address}\n    {said}\n"
+        ),
+    )
+
+
+@pytest.mark.parametrize("said", ["Unknown user", 'unknown user: "lee"'])
+def test_exim_own_unknown_user_without_a_remote_reply_is_an_unknown_address(said):
+    # A router's or alias file's verdict (":fail: Unknown user"): Exim's own words about its
+    # own address, no remote server and so no stage to weigh.
+    failed = only(parse_bounce(exim_failure("lee@exim-site.example", said)))
+    assert (failed.reason, failed.hard) == ("user_unknown", True)
+
+
+def test_exim_relayed_unknown_user_after_data_stays_a_filters_verdict():
+    said = "SMTP error from remote mail server after end of data:\n    550 User unknown"
+    failed = only(parse_bounce(exim_failure("lee@exim-site.example", said)))
+    assert (failed.reason, failed.hard) == ("filtered", False)
+
+
 # -- qmail: "<address>:" then one line from the remote or local delivery, "(#5.x.y)".
 
 
@@ -877,6 +904,34 @@ def test_a_mailbox_unknown_line_is_an_unknown_address():
     )
     assert (failed.address, failed.reason, failed.hard) == (
         "pat@mc-site.example",
+        "user_unknown",
+        True,
+    )
+
+
+# -- Sendmail's ph mailer (a CCSO nameserver lookup of the name) and other servers' sentences.
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "dana@ph-site.example... No matches to nameserver query",
+        "The following recipients' addresses are not found: dana@ph-site.example",
+        "Unknown local part dana in <dana@ph-site.example>",
+    ],
+)
+def test_sentences_that_a_name_is_unknown_are_an_unknown_address(line):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@ph-site.example",
+                subject="Returned mail: see transcript for details",
+                body=f"Your message could not be delivered.\n\n{line}\n",
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@ph-site.example",
         "user_unknown",
         True,
     )
