@@ -170,20 +170,12 @@ def test_sendmail_alias_expansion_names_the_address_that_was_mailed():
 
 def test_exim_undisclosed_address_is_the_one_it_was_generated_from():
     report = parse_bounce(
-        plain_notice(
-            sender="Mail Delivery System <Mailer-Daemon@mx.exim-site.example>",
-            subject="Mail delivery failed: returning message to sender",
-            body=(
-                "This message was created automatically by mail delivery software.\n\n"
-                "A message that you sent could not be delivered to one or more of its\n"
-                "recipients. This is a permanent error. The following address(es) failed:\n\n"
-                "  an undisclosed address\n"
-                "    (generated from info@exim-site.example)\n"
-                "    SMTP error from remote mail server after RCPT TO:<x9@inner.example>:\n"
-                "    550 5.1.1 <x9@inner.example>: Recipient address rejected: User unknown\n\n"
-                "------ This is a copy of the message, including all the headers. ------\n\n"
-                + returned_copy("info@exim-site.example")
-            ),
+        exim_failure(
+            "an undisclosed address",
+            "(generated from info@exim-site.example)\n"
+            "    SMTP error from remote mail server after RCPT TO:<x9@inner.example>:\n"
+            "    550 5.1.1 <x9@inner.example>: Recipient address rejected: User unknown",
+            returned_to="info@exim-site.example",
         )
     )
     failed = only(report)
@@ -191,7 +183,13 @@ def test_exim_undisclosed_address_is_the_one_it_was_generated_from():
     assert (failed.reason, failed.hard) == ("user_unknown", True)
 
 
-def exim_failure(address: str, said: str) -> bytes:
+def exim_failure(address: str, said: str, *, returned_to: str = "") -> bytes:
+    copy = (
+        "\n------ This is a copy of the message, including all the headers. ------\n\n"
+        + returned_copy(returned_to)
+        if returned_to
+        else ""
+    )
     return plain_notice(
         sender="Mail Delivery System <Mailer-Daemon@mx.exim-site.example>",
         subject="Mail delivery failed: returning message to sender",
@@ -199,7 +197,7 @@ def exim_failure(address: str, said: str) -> bytes:
             "This message was created automatically by mail delivery software.\n\n"
             "A message that you sent could not be delivered to one or more of its\n"
             "recipients. This is a permanent error. The following address(es) failed:\n\n"
-            f"  {address}\n    {said}\n"
+            f"  {address}\n    {said}\n{copy}"
         ),
     )
 
