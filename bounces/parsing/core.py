@@ -131,6 +131,26 @@ _INLINE_DSN_FIELD = re.compile(
 _PERMANENT_REPLY = re.compile(r"^5\d\d[ -](5\.\d{1,3}\.\d{1,3})\b")
 _GAVE_UP = re.compile(r"permanent|gave up|given up", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]")
+# Challenge/response systems (Boxbe, SpamArrest, TMDA, …) hold a message until its sender
+# proves to be a person: the recipient exists and will read it once approved. Their requests
+# say why the message waits and ask for an action, even when built as a failed DSN.
+_CHALLENGE = re.compile(
+    r"not pre-?approved|guest ?list|waitlisted|list of approved senders|challenge[- ]response"
+    r"|(?:verify|confirm|prove) (?:that )?you are (?:a )?(?:real |human )?(?:person|human|sender)"
+    r"|(?:address|sender) (?:has not been|is not) (?:yet )?verified",
+    re.IGNORECASE,
+)
+_CHALLENGE_ACTION = re.compile(
+    r"\bclick\b|https?://|reply to this|request (?:approval|form)|fill out|confirm",
+    re.IGNORECASE,
+)
+# The line a mail program puts above a message its user forwards inline (Gmail, Outlook,
+# Thunderbird, Apple Mail). Mail systems put theirs below their own report, never above it.
+_FORWARDED_INLINE = re.compile(
+    r"^[ \t>]*(?:-{2,}[ \t]*(?:forwarded message|original message|weitergeleitete nachricht"
+    r"|message transféré|mensaje reenviado)[ \t]*-{2,}|begin forwarded message:)",
+    re.IGNORECASE | re.MULTILINE,
+)
 _NULL_RETURN_PATH = re.compile(r"^\s*<\s*>\s*$")
 _HTML_HIDDEN = re.compile(r"(?is)<(script|style)\b.*?</\1>")
 _HTML_LINE_BREAK = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>")
@@ -197,6 +217,9 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         return None
 
     collected = _collect_parts(message)
+    head = collected.report_text[:6000]
+    if _CHALLENGE.search(head) and _CHALLENGE_ACTION.search(head):
+        return None
     excluded = _own_addresses(message)
     mta = families.detect(message, collected.report_text)
 
@@ -246,6 +269,9 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             return None
         report_only = "\n".join(collected.region_of(text) for text in collected.texts)
         if _is_success_notice(subject, report_only):
+            return None
+        if not daemon_sender and _forwards_a_notice(collected.report_text[:8000]):
+            # A person passing a notice on inline, under their own words, whatever the title.
             return None
         if not daemon_sender and _is_bulk_mail(message, report_only):
             # A newsletter or report about bounces ("4 bounced this week", 550 5.1.1 lines):
@@ -333,6 +359,15 @@ def _is_success_notice(subject: str, report: str) -> bool:
         return False
     said = _LATER_ERRORS.sub("", report[:4000])
     return not _FAILURE_TEXT.search(_SUCCESS_TEXT.sub("", said))
+
+
+def _forwards_a_notice(text: str) -> bool:
+    """Whether the notice's words come only after a forwarded-message line."""
+    marker = _FORWARDED_INLINE.search(text)
+    if marker is None:
+        return False
+    said_before = _BOUNCE_BODY.search(text, 0, marker.start())
+    return said_before is None and _BOUNCE_BODY.search(text, marker.end()) is not None
 
 
 def _is_bulk_mail(message: Message, text: str) -> bool:

@@ -64,6 +64,69 @@ def test_a_challenge_response_request_built_as_a_report_is_not_a_bounce():
     assert parse_bounce(raw) is None
 
 
+def test_a_challenge_response_request_built_as_a_failed_report_is_not_a_bounce():
+    # Held until the sender asks to be approved: the address works and the message waits.
+    raw = message(
+        sender="Dana via Boxbe <notifications@boxbe.example>",
+        subject="Request to join Dana's Guest List",
+        content_type='multipart/report; report-type=delivery-status; boundary="b"',
+        body=(
+            "--b\nContent-Type: text/plain\n\n"
+            "Your message to dana@prospect.example was waitlisted: Sender not pre-approved.\n"
+            "Click the link below to request approval.\n"
+            "--b\nContent-Type: message/delivery-status\n\n"
+            "Reporting-MTA: dns; boxbe.example\n\n"
+            "Final-Recipient: rfc822; dana@prospect.example\n"
+            "Action: failed\nStatus: 5.7.1\nDiagnostic-Code: X-Boxbe; sender not pre-approved\n"
+            "--b--\n"
+        ),
+    )
+    assert parse_bounce(raw) is None
+
+
+def test_a_refusal_that_links_to_a_blocklist_is_still_a_bounce():
+    # Links and the word "verified" alone do not make a challenge.
+    raw = message(
+        sender="MAILER-DAEMON@mx.prospect.example",
+        subject="Undelivered Mail Returned to Sender",
+        body=(
+            "This is the mail system at host mx.prospect.example.\n\n"
+            "<dana@prospect.example>: host mx2.prospect.example[192.0.2.7] said: 550 5.7.1\n"
+            "    Service unavailable; client host blocked, see https://rbl.example/lookup\n"
+            "    (in reply to RCPT TO command)\n"
+        ),
+    )
+    assert parse_bounce(raw).recipients[0].reason == "blocked"
+
+
+def test_a_person_forwarding_a_notice_inline_is_not_a_bounce():
+    body = (
+        "FYI, this came back when I wrote to Kim.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
+        "Subject: Delivery Status Notification (Failure)\n\n"
+        "Delivery to the following recipient failed permanently:\n\n"
+        "     kim@prospect.example\n\n"
+        "Technical details of permanent failure:\n"
+        "550 5.1.1 The email account that you tried to reach does not exist.\n"
+    )
+    raw = message(sender="Dana <dana@prospect.example>", subject="bounce", body=body)
+    assert parse_bounce(raw) is None
+
+
+def test_a_notice_with_the_original_message_beneath_is_still_a_bounce():
+    body = (
+        "Delivery to the following recipient failed permanently:\n\n"
+        "     kim@prospect.example\n\n"
+        "Technical details of permanent failure:\n"
+        "550 5.1.1 The email account that you tried to reach does not exist.\n\n"
+        "----- Original message -----\n\n"
+        f"From: {REP}\nTo: kim@prospect.example\nSubject: Quick question\n\nHello\n"
+    )
+    raw = message(sender="Notices <notices@prospect.example>", subject="Undeliverable", body=body)
+    assert parse_bounce(raw).recipients[0].address == "kim@prospect.example"
+
+
 def test_a_virus_warning_to_the_sender_is_not_a_bounce():
     raw = message(
         sender="Antivirus Gateway <av-gateway@prospect.example>",
