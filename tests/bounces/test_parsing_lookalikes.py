@@ -4,6 +4,8 @@ system, an antivirus footer, a DSN inside multipart/mixed)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bounces.parsing import parse_bounce
 from tests.bounces.test_parsing import dsn
 
@@ -45,7 +47,15 @@ def test_a_newsletter_about_bounces_is_not_a_bounce():
     assert parse_bounce(raw) is None
 
 
-def test_a_challenge_response_request_built_as_a_report_is_not_a_bounce():
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "Action: delivered\nStatus: 2.0.0\n",
+        # Held until the sender asks to be approved: the address works and the message waits.
+        "Action: failed\nStatus: 5.7.1\nDiagnostic-Code: X-Boxbe; sender not pre-approved\n",
+    ],
+)
+def test_a_challenge_response_request_built_as_a_report_is_not_a_bounce(entry):
     raw = message(
         sender="Dana via Boxbe <notifications@boxbe.example>",
         subject="Request to join Dana's Guest List",
@@ -56,28 +66,7 @@ def test_a_challenge_response_request_built_as_a_report_is_not_a_bounce():
             "Click the link below to be added to Dana's Guest List.\n"
             "--b\nContent-Type: message/delivery-status\n\n"
             "Reporting-MTA: dns; boxbe.example\n\n"
-            "Final-Recipient: rfc822; dana@prospect.example\n"
-            "Action: delivered\nStatus: 2.0.0\n"
-            "--b--\n"
-        ),
-    )
-    assert parse_bounce(raw) is None
-
-
-def test_a_challenge_response_request_built_as_a_failed_report_is_not_a_bounce():
-    # Held until the sender asks to be approved: the address works and the message waits.
-    raw = message(
-        sender="Dana via Boxbe <notifications@boxbe.example>",
-        subject="Request to join Dana's Guest List",
-        content_type='multipart/report; report-type=delivery-status; boundary="b"',
-        body=(
-            "--b\nContent-Type: text/plain\n\n"
-            "Your message to dana@prospect.example was waitlisted: Sender not pre-approved.\n"
-            "Click the link below to request approval.\n"
-            "--b\nContent-Type: message/delivery-status\n\n"
-            "Reporting-MTA: dns; boxbe.example\n\n"
-            "Final-Recipient: rfc822; dana@prospect.example\n"
-            "Action: failed\nStatus: 5.7.1\nDiagnostic-Code: X-Boxbe; sender not pre-approved\n"
+            f"Final-Recipient: rfc822; dana@prospect.example\n{entry}"
             "--b--\n"
         ),
     )
@@ -99,16 +88,20 @@ def test_a_refusal_that_links_to_a_blocklist_is_still_a_bounce():
     assert parse_bounce(raw).recipients[0].reason == "blocked"
 
 
+GMAIL_NOTICE = (
+    "Delivery to the following recipient failed permanently:\n\n"
+    "     kim@prospect.example\n\n"
+    "Technical details of permanent failure:\n"
+    "550 5.1.1 The email account that you tried to reach does not exist.\n"
+)
+
+
 def test_a_person_forwarding_a_notice_inline_is_not_a_bounce():
     body = (
         "FYI, this came back when I wrote to Kim.\n\n"
         "---------- Forwarded message ---------\n"
         "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
-        "Subject: Delivery Status Notification (Failure)\n\n"
-        "Delivery to the following recipient failed permanently:\n\n"
-        "     kim@prospect.example\n\n"
-        "Technical details of permanent failure:\n"
-        "550 5.1.1 The email account that you tried to reach does not exist.\n"
+        "Subject: Delivery Status Notification (Failure)\n\n" + GMAIL_NOTICE
     )
     raw = message(sender="Dana <dana@prospect.example>", subject="bounce", body=body)
     assert parse_bounce(raw) is None
@@ -116,11 +109,7 @@ def test_a_person_forwarding_a_notice_inline_is_not_a_bounce():
 
 def test_a_notice_with_the_original_message_beneath_is_still_a_bounce():
     body = (
-        "Delivery to the following recipient failed permanently:\n\n"
-        "     kim@prospect.example\n\n"
-        "Technical details of permanent failure:\n"
-        "550 5.1.1 The email account that you tried to reach does not exist.\n\n"
-        "----- Original message -----\n\n"
+        GMAIL_NOTICE + "\n----- Original message -----\n\n"
         f"From: {REP}\nTo: kim@prospect.example\nSubject: Quick question\n\nHello\n"
     )
     raw = message(sender="Notices <notices@prospect.example>", subject="Undeliverable", body=body)
