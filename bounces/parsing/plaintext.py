@@ -39,7 +39,7 @@ _SENTENCE_RECIPIENTS = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
         rf"(?:deliver\w*|sent|sending|send|reach|transmit\w*|recipients?|address(?:es)?)"
-        rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*<({ADDRESS})>",
+        rf"\b[^<>\n@]{{0,60}}?(?:to|:)\s*['\"]?<({ADDRESS})>",
         rf"recipients?\b[^<>\n@:]{{0,40}}(?:failed|errors?|rejected)\w*:\s*({ADDRESS})",
         rf"(?:rejected|failed|unknown|invalid|bad) recipient:?\s*<?({ADDRESS})>?",
         # "Unknown local part dana in <dana@host>": a server's verdict on a local part.
@@ -56,8 +56,12 @@ _SENTENCE_RECIPIENTS = tuple(
         rf"\s*<?({ADDRESS})>?",
         rf"message to:?\s*<?({ADDRESS})>?\s+has been (?:blocked|rejected)",
         # Exchange Online's summary line: "Your message to a@b couldn't be delivered."
-        rf"message to:?\s*<?({ADDRESS})>?\s+(?:couldn['’]?t|could not|can['’]?t|cannot|wasn['’]?t"
-        rf"|was not) be delivered",
+        rf"message to:?\s*<?({ADDRESS})>?\s+(?:(?:couldn['’]?t|could not|can['’]?t|cannot) be"
+        rf"|wasn['’]?t|was not|has not been) delivered",
+        # XMail's error record: "[<00>] XMail bounce: Rcpt=[a@b];Error=[550 …]".
+        rf"\brcpt=\[<?({ADDRESS})>?\]",
+        # A "Recipient:" label on its own line, then "Error:" / "Reason:" lines.
+        rf"^\s*(?:failed )?recipient\s*:\s*<?({ADDRESS})>?\s*$",
         # "Sorry, unable to deliver your message to a@b for the following reason:"
         rf"(?:unable to|could not|couldn't|cannot|can't) deliver (?:your |the |this )?"
         rf"(?:message|mail|e-?mail) to:?\s*<?({ADDRESS})>?",

@@ -121,10 +121,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # DE, FR, ES, PT, IT, NL, JA, KO, ZH.
         r"postfach (?:ist )?(?:voll|überfüllt)|speicherplatz.{0,30}(?:voll|erschöpft)"
         r"|quota (?:überschritten|dépassé|excedida|superata)",
-        r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?(?:est )?pleine",
-        r"buz[óo]n (?:de correo )?(?:est[áa] )?lleno|cuota (?:excedida|superada)",
-        r"caixa (?:postal |de correio |de entrada )?(?:est[áa] )?cheia|cota excedida",
-        r"casella (?:di posta |postale )?(?:[èe] )?piena",
+        # The mailbox, whoever's it is ("el buzón del destinatario está lleno"), is full.
+        r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?[^.\n]{0,30}?(?:est )?pleine",
+        r"buz[óo]n (?:de correo )?[^.\n]{0,30}?(?:est[áa] )?lleno|cuota (?:excedida|superada)",
+        r"caixa (?:postal |de correio |de entrada )?[^.\n]{0,30}?(?:est[áa] )?cheia"
+        r"|cota excedida",
+        r"casella (?:di posta |postale )?[^.\n]{0,30}?(?:[èe] )?piena",
         r"(?:mailbox|postvak|postbus) (?:is )?(?:vol|overvol)\b",
         r"メールボックスがいっぱい|メールボックスの容量|容量(?:超過|を超え)",
         r"메일함이 (?:가득|꽉)|(?:메일함|사서함)(?:의)? 용량(?:이|을)? 초과|용량을 초과",

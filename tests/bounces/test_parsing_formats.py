@@ -933,3 +933,93 @@ def test_sentences_that_a_name_is_unknown_are_an_unknown_address(line):
         "user_unknown",
         True,
     )
+
+
+# -- CommuniGate Pro: "Failed to deliver to '<a@b>'", then which module reports what.
+
+
+@pytest.mark.parametrize(
+    ("module_said", "reason", "hard"),
+    [
+        (
+            "SMTP module(domain cg-site.example) reports:\n host mx.cg-site.example says:\n"
+            " 550 5.1.1 User unknown",
+            "user_unknown",
+            True,
+        ),
+        (
+            "LOCAL module(account ona) reports:\n account is full (quota exceeded)",
+            "mailbox_full",
+            False,
+        ),
+    ],
+)
+def test_communigate_failed_to_deliver_and_its_modules_report(module_said, reason, hard):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@cg-site.example",
+                subject="Undeliverable mail: Failed to deliver to '<ona@cg-site.example>'",
+                body=f"Failed to deliver to '<ona@cg-site.example>'\n{module_said}\n",
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("ona@cg-site.example", reason, hard)
+
+
+# -- XMail: its error record, "[<00>] XMail bounce: Rcpt=[a@b];Error=[reply]".
+
+
+def test_xmail_bounce_record():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="XMail bounce <xmail@xm-site.example>",
+                subject="Undelivered message",
+                body=(
+                    "[<00>] XMail bounce: Rcpt=[uma@xm-site.example];"
+                    "Error=[550 5.1.1 <uma@xm-site.example>... User unknown]\n\n"
+                    + returned_copy("uma@xm-site.example")
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.hard) == ("uma@xm-site.example", "5.1.1", True)
+
+
+def test_a_recipient_label_then_an_error_line():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="postmaster@lb-site.example",
+                subject="Undeliverable message",
+                body=(
+                    "Message delivery failed.\n\nRecipient: vic@lb-site.example\n"
+                    "Error: 550 5.1.1 Mailbox not available\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.hard) == ("vic@lb-site.example", "5.1.1", True)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "El buzón del destinatario está lleno.",
+        "La boîte aux lettres du destinataire est pleine.",
+        "A caixa postal do destinatário está cheia.",
+        "La casella di posta del destinatario è piena.",
+    ],
+)
+def test_a_recipients_mailbox_full_in_romance_languages(said):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Delivery System <MAILER-DAEMON@rl-site.example>",
+                subject="Undelivered Mail Returned to Sender",
+                body=f"Delivery failed:\n\n  wes@rl-site.example\n    {said}\n",
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == ("mailbox_full", False)
