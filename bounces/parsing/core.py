@@ -140,6 +140,8 @@ _CHALLENGE = re.compile(
     r"|(?:address|sender) (?:has not been|is not) (?:yet )?verified",
     re.IGNORECASE,
 )
+# Words one of which every challenge above contains: a cheap test before the patterns.
+_CHALLENGE_WORDS = ("approv", "guest", "waitlist", "challenge", "verif", "you are")
 _CHALLENGE_ACTION = re.compile(
     r"\bclick\b|https?://|reply to this|request (?:approval|form)|fill out|confirm",
     re.IGNORECASE,
@@ -217,8 +219,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         return None
 
     collected = _collect_parts(message)
-    head = collected.report_text[:6000]
-    if _CHALLENGE.search(head) and _CHALLENGE_ACTION.search(head):
+    if _is_challenge(collected.report_text[:6000]):
         return None
     excluded = _own_addresses(message)
     mta = families.detect(message, collected.report_text)
@@ -282,10 +283,12 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             message, [collected.region_of(text) for text in collected.texts], excluded, mta
         )
         # A null envelope sender ("Return-Path: <>") is how RFC 5321 has every delivery
-        # notice sent; people's mail never has it (auto-replies do, but say nothing of a
-        # delivery). With the notice's words, it stands for the sender's name.
-        machine_sender = daemon_sender or _NULL_RETURN_PATH.match(
-            header_text(message, "Return-Path")
+        # notice sent; people's mail never has it. Auto-replies do too, and mark themselves
+        # (RFC 3834's "Auto-Submitted: auto-replied", which notices from a named mail
+        # system such as Exim's also carry).
+        machine_sender = daemon_sender or (
+            _NULL_RETURN_PATH.match(header_text(message, "Return-Path"))
+            and header_text(message, "Auto-Submitted").strip().lower() != "auto-replied"
         )
         if not recipients and not nested and (machine_sender or bounce_subject):
             inner = _nested_bounce(collected)
@@ -295,6 +298,20 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             raw_body = _raw_body(raw)
             recipients = _from_plain_text(
                 message, [plaintext.report_region(raw_body)[0]], excluded, mta
+            )
+        if (
+            not recipients
+            and (machine_sender or (bounce_subject and bounce_body))
+            and not _REPLY_PREFIX.match(subject)
+        ):
+            # No layout known: an address on a line that says delivery to it failed. Not in
+            # a reply: a postmaster answering someone writes such lines too.
+            recipients = _from_plain_text(
+                message,
+                [collected.region_of(text) for text in collected.texts],
+                excluded,
+                mta,
+                beside_failures=True,
             )
         if not recipients and machine_sender and (bounce_subject or bounce_body):
             recipients = _from_returned_recipient(collected, excluded, mta)
@@ -359,6 +376,13 @@ def _is_success_notice(subject: str, report: str) -> bool:
         return False
     said = _LATER_ERRORS.sub("", report[:4000])
     return not _FAILURE_TEXT.search(_SUCCESS_TEXT.sub("", said))
+
+
+def _is_challenge(text: str) -> bool:
+    lowered = text.lower()
+    if not any(word in lowered for word in _CHALLENGE_WORDS):
+        return False
+    return bool(_CHALLENGE.search(text) and _CHALLENGE_ACTION.search(text))
 
 
 def _forwards_a_notice(text: str) -> bool:
@@ -584,11 +608,22 @@ def _with_status(
 
 
 def _from_plain_text(
-    message: Message, regions: list[str], excluded: set[str], family: str | None
+    message: Message,
+    regions: list[str],
+    excluded: set[str],
+    family: str | None,
+    *,
+    beside_failures: bool = False,
 ) -> list[FailedRecipient]:
+    """The recipients a notice's text names by a known layout or, `beside_failures`, by the
+    structural fallback (each address on a line that says delivery to it failed)."""
     region = plaintext.unwrap_gateway_addresses("\n".join(regions))
 
-    inline_fields = dsn.fields_from_text(region) if _INLINE_DSN_FIELD.search(region) else []
+    inline_fields = (
+        dsn.fields_from_text(region)
+        if not beside_failures and _INLINE_DSN_FIELD.search(region)
+        else []
+    )
     if inline_fields:
         found, saw_success = _from_delivery_status(
             dsn.read_delivery_status(inline_fields), region, family
@@ -598,9 +633,12 @@ def _from_plain_text(
         if saw_success:
             return []
 
-    pairs = plaintext.extract_recipients(region, excluded=excluded) or _screen_name_recipients(
-        message, region
-    )
+    if beside_failures:
+        pairs = plaintext.addresses_beside_failures(region, excluded=excluded)
+    else:
+        pairs = plaintext.extract_recipients(region, excluded=excluded) or _screen_name_recipients(
+            message, region
+        )
     failed_header = header_text(message, "X-Failed-Recipients")
     listed = list(dict.fromkeys(plaintext.addresses_in(failed_header)))
     if listed:

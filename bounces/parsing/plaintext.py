@@ -284,6 +284,65 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
     return [(address, " ".join(part for part in parts if part)) for address, parts in found.items()]
 
 
+# What a line says of an address it names when no layout above knows the notice: that the
+# message failed to reach it, or that the address, its mailbox or its domain is bad.
+_DELIVERY_FAILURE = re.compile(
+    r"(?:could not|couldn['’]?t|cannot|can['’]?t|unable to|was not|wasn['’]?t|not) (?:be )?"
+    r"deliver|undeliverable|non-?delivery|delivery (?:to \S+ )?(?:has )?failed|failed to deliver"
+    r"|\b(?:was|were|been|is) (?:rejected|refused|returned|bounced)|\bbounced\b|\brejected\b"
+    r"|(?:send|sending|sent) to \S+ failed|does(?: not|n't) exist|no such (?:user|mailbox|address)"
+    r"|(?:user|recipient|address|mailbox) (?:is )?(?:unknown|invalid|not found|unavailable|full)"
+    r"|(?:unknown|invalid|bad) (?:user|recipient|address|mailbox)|mailbox (?:is )?full"
+    r"|over quota|not (?:a )?valid",
+    re.IGNORECASE,
+)
+# Mail systems' own mailboxes, named in a notice for replies, never as the failed recipient.
+_SYSTEM_LOCAL_PART = re.compile(
+    r"^(?:postmaster|mailer-daemon|mail-daemon|abuse|hostmaster|webmaster|noc|help|support)@", re.I
+)
+
+
+def addresses_beside_failures(region: str, *, excluded: set[str]) -> list[tuple[str, str]]:
+    """(address, the line) for each address on a line that says delivery to it failed, for
+    notices no layout reads: the structural fallback of last resort."""
+    found: dict[str, str] = {}
+    for line in region.split("\n")[:200]:
+        line = line[:MAX_LINE_CHARS]
+        if "@" not in line:
+            continue
+        # "the mailbox a@b is full": the sentence read with each address as one blank.
+        said = " ".join(_ADDRESS_IN_TEXT.sub(" ", line).split())
+        failure = _DELIVERY_FAILURE.search(said)
+        if failure is None:
+            continue
+        candidates = [
+            match
+            for match in _ADDRESS_IN_TEXT.finditer(line)
+            if match.group(0).strip("'`").lower() not in excluded
+            and not _SYSTEM_LOCAL_PART.match(match.group(0).strip("'`"))
+        ]
+        if not candidates:
+            continue
+        # Several addresses on the line ("a@b does not exist, use c@d"): the failure is said
+        # of the one nearest its words.
+        nearest = min(candidates, key=lambda match: _distance(match, line, failure.group(0)))
+        found.setdefault(nearest.group(0).strip("'`").lower(), " ".join(line.split()))
+        if len(found) >= MAX_RECIPIENTS:
+            break
+    return list(found.items())
+
+
+def _distance(address: re.Match[str], line: str, words: str) -> int:
+    """Characters between an address and the failure `words` on its line."""
+    start = line.find(words)
+    if start < 0:
+        start = address.end()
+    end = start + len(words)
+    if address.end() <= start:
+        return start - address.end()
+    return max(0, address.start() - end)
+
+
 def _looks_like_recipient_line(matched: re.Match[str]) -> bool:
     rest = matched.group("rest").strip()
     if not rest or rest[0] in ":;,.[(<-" or rest.startswith("on "):

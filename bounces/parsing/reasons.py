@@ -90,7 +90,8 @@ def pseudo_status(reason: str, *, temporary: bool) -> str:
 # "User unknown" and its like: whether the address is bad depends on when the server said it.
 GENERIC_UNKNOWN_USER = "userunknown-generic"
 
-_ADDRESS_WORD = re.compile(r"[^\s<>()\[\]\"',;:]{0,128}@[^\s<>()\[\]\"',;:]{1,255}")
+# An address, with its brackets: blanked out of wording ("the mailbox <a@b> is full").
+_ADDRESS_WORD = re.compile(r" ?<?[^\s<>()\[\]\"',;:]{0,128}@[^\s<>()\[\]\"',;:]{1,255}>? ?")
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s,-]|$)")
 

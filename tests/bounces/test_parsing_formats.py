@@ -1023,3 +1023,63 @@ def test_a_recipients_mailbox_full_in_romance_languages(said):
         )
     )
     assert (failed.reason, failed.hard) == ("mailbox_full", False)
+
+
+# -- The structural fallback: a notice in no known layout, from a mail system (its name, or
+# the null sender), naming the address in a sentence that says delivery to it failed.
+
+
+def fallback_notice(body: str) -> bytes:
+    return plain_notice(
+        sender="MAILER-DAEMON@fb-site.example", subject="Undeliverable mail", body=body
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("Your message to <yan@fb-site.example> was rejected by the remote server.", "unknown"),
+        ("Delivery to yan@fb-site.example has failed: mailbox full", "mailbox_full"),
+        ("The address <yan@fb-site.example> does not exist.", "user_unknown"),
+        ("Sorry, the mailbox yan@fb-site.example is full.", "mailbox_full"),
+        ("Mail could not be delivered to 'yan@fb-site.example'.", "unknown"),
+        ("Message for yan@fb-site.example bounced: 550 5.1.1 user unknown", "user_unknown"),
+    ],
+)
+def test_a_sentence_naming_the_address_it_failed_to_reach(sentence, reason):
+    failed = only(
+        parse_bounce(
+            fallback_notice(
+                f"{sentence}\n\nPlease reply to postmaster@fb-site.example with questions.\n"
+            )
+        )
+    )
+    assert (failed.address, failed.reason) == ("yan@fb-site.example", reason)
+
+
+def test_the_fallback_takes_the_address_the_failure_is_said_of():
+    failed = only(
+        parse_bounce(
+            fallback_notice(
+                "The address yan@fb-site.example does not exist; write to zoe@fb-site.example\n"
+            )
+        )
+    )
+    assert failed.address == "yan@fb-site.example"
+
+
+def test_the_fallback_reads_no_postmasters_reply_and_no_auto_reply():
+    reply = plain_notice(
+        sender="Postmaster <postmaster@fb-site.example>",
+        subject="Re: question about your mail server",
+        body="Hello,\n\nThe address yan@fb-site.example does not exist any more, which is why\n"
+        "your mail was returned.\n",
+    )
+    vacation = plain_notice(
+        sender="Yan <yan@fb-site.example>",
+        subject="Automatic reply: Quick question",
+        headers="Return-Path: <>\nAuto-Submitted: auto-replied\n",
+        body="I am away; mail is not delivered to me until Monday. Write to zoe@fb-site.example.\n",
+    )
+    assert parse_bounce(reply) is None
+    assert parse_bounce(vacation) is None
