@@ -448,22 +448,20 @@ def _nested_bounce(collected: _Collected) -> BounceReport | None:
 def _from_returned_recipient(
     collected: _Collected, excluded: set[str], family: str | None
 ) -> list[FailedRecipient]:
-    """Some MTAs name nobody in their report: the returned message's To is who failed."""
+    """Some MTAs name nobody in their report: the returned message's To is who failed, when
+    it names one address (of several, the notice does not say which failed: none is taken)."""
     returned = _returned_headers(collected)
     addresses = [
         address
         for address in plaintext.addresses_in(returned.get("to", ""))
         if address not in excluded
     ]
-    if not addresses or len(addresses) > 3:
+    if len(set(addresses)) != 1:
         return []
     diagnostic = _text_about(
         addresses[0], "\n".join(collected.region_of(text) for text in collected.texts)
     )
-    return [
-        _recipient(address, diagnostic, None, "failed", family=family)
-        for address in dict.fromkeys(addresses)
-    ]
+    return [_recipient(addresses[0], diagnostic, None, "failed", family=family)]
 
 
 def _raw_body(raw: bytes) -> str:

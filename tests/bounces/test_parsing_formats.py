@@ -1083,3 +1083,22 @@ def test_the_fallback_reads_no_postmasters_reply_and_no_auto_reply():
     )
     assert parse_bounce(reply) is None
     assert parse_bounce(vacation) is None
+
+
+def test_the_returned_messages_to_list_is_not_the_failed_recipients():
+    def notice(said: str) -> bytes:
+        return plain_notice(
+            sender="MAILER-DAEMON@tl-site.example",
+            subject="Undeliverable mail",
+            body=(
+                f"{said}\n\n--- Below this line is a copy of the message.\n\n"
+                + returned_copy("amy@tl-site.example, bo@tl-site.example")
+            ),
+        )
+
+    # Which of the two failed, nothing says.
+    assert parse_bounce(notice("Your message could not be delivered.")) is None
+    named = only(
+        parse_bounce(notice("<bo@tl-site.example>:\nSorry, no mailbox here by that name."))
+    )
+    assert named.address == "bo@tl-site.example"
