@@ -374,6 +374,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:wasn['’]?t|was not) found at\b",
         r"unknown to address",
         r"check if (?:the )?address is correct",
+        # Trend Micro InterScan's notice of a recipient the next server refused: "Unable to
+        # deliver message to <a@b> (and other recipients in the same domain)."
+        r"\(and other recipients in the same domain\)",
         r"invalid recipient",
         r"invalid (?:final )?(?:delivery )?user ?id",
         r"(?:user|recipient|mailbox|address|account|addressee|e-?mail address|destination)"

@@ -1102,3 +1102,30 @@ def test_the_returned_messages_to_list_is_not_the_failed_recipients():
         parse_bounce(notice("<bo@tl-site.example>:\nSorry, no mailbox here by that name."))
     )
     assert named.address == "bo@tl-site.example"
+
+
+# -- Trend Micro InterScan Messaging Security Suite: its notice of a recipient the next server
+# refused names it in one fixed sentence.
+
+
+def test_interscan_unable_to_deliver_to_a_recipient_is_an_unknown_address():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Administrator <postmaster@is-site.example>",
+                subject="Mail could not be delivered",
+                body=(
+                    "****** Message from InterScan Messaging Security Suite ******\n\n"
+                    "The following mail could not be delivered.\n"
+                    "Reason:  Unable to deliver message to <fay@is-site.example> (and other "
+                    "recipients in the same domain).\n\n"
+                    "************************     End of message     **********************\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == (
+        "fay@is-site.example",
+        "user_unknown",
+        True,
+    )
