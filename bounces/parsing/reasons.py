@@ -235,6 +235,24 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # Exim's local delivery to a command ("pipe to |/usr/bin/..."): the command failed.
         r"\bpipe to \|",
     ),
+    # Fixed sentences of MTAs' own templates, read for what each says. Exim (its spec's
+    # messages for failed lookups, local transports and loops):
+    _rule("hostunknown", r"all host address lookups failed permanently"),
+    _rule("notaccept", r"an mx or srv record indicated no smtp service"),
+    _rule("systemerror", r"delivery to (?:file|pipe) forbidden", r"local delivery failed"),
+    _rule("contenterror", r"too many \"?received\"? headers"),
+    _rule("mailboxfull", r"error: quota exceed"),
+    # Lotus Notes / Domino: an ambiguous name, a hop count run out, a route refused, and the
+    # Japanese edition's "not in the directory" (an unknown address, as in English).
+    _rule("systemerror", r"several matches found in (?:the )?domino directory"),
+    _rule("networkerror", r"exceeded (?:the )?maximum hop count"),
+    _rule("filtered", r"cannot route mail to user"),
+    _rule(
+        "userunknown", r"ディレクトリ(?:の(?:リスト|一覧))?(?:に|には)(?:ありません|見つかりません)"
+    ),
+    # KDDI's (au) notices: a relay refused, a domain that does not exist.
+    _rule("norelaying", r"due to the following smtp relay error"),
+    _rule("hostunknown", r"as the remote domain doesn['’]?t exist"),
     _rule(
         "notaccept",
         # A domain without MX: nothing there takes mail (OpenSMTPD, Yahoo's wording).

@@ -1129,3 +1129,52 @@ def test_interscan_unable_to_deliver_to_a_recipient_is_an_unknown_address():
         "user_unknown",
         True,
     )
+
+
+@pytest.mark.parametrize(
+    ("said", "reason", "hard"),
+    [
+        ("all host address lookups failed permanently", "host_unknown", True),
+        ("an MX or SRV record indicated no SMTP service", "no_mail_accepted", True),
+        ("delivery to file forbidden", "system_error", False),
+        ("local delivery failed", "system_error", False),
+        ('Too many "Received" headers - suspected mail loop', "content_rejected", False),
+        ("error: quota exceed", "mailbox_full", False),
+    ],
+)
+def test_exim_own_sentences(said, reason, hard):
+    failed = only(parse_bounce(exim_failure("gus@exim-site.example", said)))
+    assert (failed.reason, failed.hard) == (reason, hard)
+
+
+# -- Lotus Notes / Domino: "Your message … was not delivered to: … because: <what happened>".
+
+
+@pytest.mark.parametrize(
+    ("because", "reason", "hard"),
+    [
+        ("User hal (hal@dom-site.example) not listed in Domino Directory", "user_unknown", True),
+        (
+            "ユーザ hal (hal@dom-site.example) はディレクトリのリストにありません",
+            "user_unknown",
+            True,
+        ),
+        ("Several matches found in Domino Directory", "system_error", False),
+        ("Message has exceeded maximum hop count", "network_error", False),
+        ("Cannot route mail to user (hal@dom-site.example)", "filtered", False),
+    ],
+)
+def test_domino_because_sentences(because, reason, hard):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Router <postmaster@dom-site.example>",
+                subject="DELIVERY FAILURE: " + because.split(" (")[0],
+                body=(
+                    "Your message\n\n  Subject: Quick question\n\nwas not delivered to:\n\n"
+                    f"  hal@dom-site.example\n\nbecause:\n\n  {because}\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("hal@dom-site.example", reason, hard)
