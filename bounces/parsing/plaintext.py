@@ -142,7 +142,8 @@ _FAILURE_PHRASE = re.compile(
 # "(expanded from: <alias>)": the alias is the address that was mailed. Exim lists a
 # forward's target with "(generated from <parent>)", the target being the address that
 # failed, unless it hides the target as "an undisclosed address": then only the parent is known.
-_EXPANDED_FROM = re.compile(rf"\(\s*expanded from:\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
+# (Postfix writes "<target> (expanded from <alias>): ...", without Sendmail's colon.)
+_EXPANDED_FROM = re.compile(rf"\(?\s*expanded from:?\s*<?({ADDRESS})>?\s*\)?", re.IGNORECASE)
 _GENERATED_FROM = re.compile(rf"\(\s*generated from\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
 _UNDISCLOSED = re.compile(r"^\s*an undisclosed address\s*$", re.IGNORECASE)
 # A list of bare screen names (AOL names its members without a domain) after its heading.
@@ -272,7 +273,8 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
                 # the transcript's lines about a@b are about it too.
                 aliases[address] = parent.group(1).lower()
                 address = aliases[address]
-                diagnostic = (diagnostic[: parent.start()] + diagnostic[parent.end() :]).strip()
+                diagnostic = diagnostic[: parent.start()] + diagnostic[parent.end() :]
+                diagnostic = diagnostic.strip(" :;,")
             found.setdefault(address, []).append(diagnostic)
             continue
         for pattern in _SENTENCE_RECIPIENTS:

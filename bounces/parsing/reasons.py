@@ -502,7 +502,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"within the allowed queue period",
         r"(?:not been|unable to be|couldn't be|could not be) delivered for",
         r"cannot send message for",
-        r"giving up",
+        # Not qmail-remote's "Giving up on <host>.", which closes any permanent refusal.
+        r"giving up(?! on \d)",
         r"too old",
         r"have been unable to deliver",
         r"(?:been|was|is) in the queue too long|queue too long",

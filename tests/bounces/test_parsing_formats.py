@@ -1178,3 +1178,38 @@ def test_domino_because_sentences(because, reason, hard):
         )
     )
     assert (failed.address, failed.reason, failed.hard) == ("hal@dom-site.example", reason, hard)
+
+
+def test_qmail_giving_up_on_a_host_is_not_a_retry_period_run_out():
+    # qmail-remote closes every permanent refusal with "Giving up on <IP>."; what the remote
+    # server said is the reason.
+    failed = only(
+        parse_bounce(
+            qmail(
+                "ivy@qmail-site.example",
+                "192.0.2.8 does not like recipient.\n"
+                "Remote host said: 550 5.1.1 <ivy@qmail-site.example>: forwarding failed\n"
+                "Giving up on 192.0.2.8.",
+            )
+        )
+    )
+    assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
+
+
+def test_postfix_alias_expansion_names_the_address_that_was_mailed():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.pf-site.example (Mail Delivery System)",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.pf-site.example.\n\n"
+                    "<jo.old@inner.pf-site.example> (expanded from <jo@pf-site.example>): host\n"
+                    "    inner.pf-site.example[192.0.2.3] said: 550 5.1.1\n"
+                    "    <jo.old@inner.pf-site.example>: User unknown (in reply to RCPT TO command)\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.hard) == ("jo@pf-site.example", "5.1.1", True)
+    assert failed.diagnostic.startswith("host inner.pf-site.example")
