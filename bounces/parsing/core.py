@@ -301,11 +301,14 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             )
         if (
             not recipients
+            and (bounce_subject or bounce_body)
             and (machine_sender or (bounce_subject and bounce_body))
             and not _REPLY_PREFIX.match(subject)
         ):
-            # No layout known: an address on a line that says delivery to it failed. Not in
-            # a reply: a postmaster answering someone writes such lines too.
+            # No layout known: an address on a line that says delivery to it failed, in a
+            # notice titled or worded as a delivery failure (a mail system's other notices,
+            # such as a quota warning, are not). Not in a reply: a postmaster answering
+            # someone writes such lines too.
             recipients = _from_plain_text(
                 message,
                 [collected.region_of(text) for text in collected.texts],

@@ -1068,7 +1068,7 @@ def test_the_fallback_takes_the_address_the_failure_is_said_of():
     assert failed.address == "yan@fb-site.example"
 
 
-def test_the_fallback_reads_no_postmasters_reply_and_no_auto_reply():
+def test_the_fallback_reads_no_postmasters_reply_auto_reply_or_quota_warning():
     reply = plain_notice(
         sender="Postmaster <postmaster@fb-site.example>",
         subject="Re: question about your mail server",
@@ -1081,8 +1081,15 @@ def test_the_fallback_reads_no_postmasters_reply_and_no_auto_reply():
         headers="Return-Path: <>\nAuto-Submitted: auto-replied\n",
         body="I am away; mail is not delivered to me until Monday. Write to zoe@fb-site.example.\n",
     )
+    quota_warning = plain_notice(
+        sender="Postmaster <postmaster@fb-site.example>",
+        subject="Mailbox quota warning",
+        body="Your mailbox sales@fb-site.example is full to 95% of its quota; mail sent to it may "
+        "be rejected soon.\n",
+    )
     assert parse_bounce(reply) is None
     assert parse_bounce(vacation) is None
+    assert parse_bounce(quota_warning) is None
 
 
 def test_the_returned_messages_to_list_is_not_the_failed_recipients():
