@@ -309,10 +309,12 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
             # notice titled or worded as a delivery failure (a mail system's other notices,
             # such as a quota warning, are not). Not in a reply: a postmaster answering
             # someone writes such lines too.
+            # Nor the returned message's sender, whom the notice is for.
+            sent_by = first_address(_returned_headers(collected).get("from", ""))
             recipients = _from_plain_text(
                 message,
                 [collected.region_of(text) for text in collected.texts],
-                excluded,
+                excluded | {sent_by} if sent_by else excluded,
                 mta,
                 beside_failures=True,
             )

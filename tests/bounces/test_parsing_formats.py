@@ -1068,6 +1068,19 @@ def test_the_fallback_takes_the_address_the_failure_is_said_of():
     assert failed.address == "yan@fb-site.example"
 
 
+def test_the_fallback_never_takes_the_sender_of_the_returned_message():
+    raw = plain_notice(
+        sender="MAILER-DAEMON@fb-site.example",
+        subject="Undeliverable mail",
+        body=(
+            f"The message {REP} sent could not be delivered.\n\n"
+            "--- Below this line is a copy of the message.\n\n"
+            + returned_copy("yan@fb-site.example, zoe@fb-site.example")
+        ),
+    ).replace(f"To: {REP}".encode(), b"To: sales@acme.example", 1)
+    assert parse_bounce(raw) is None
+
+
 def test_the_fallback_reads_no_postmasters_reply_auto_reply_or_quota_warning():
     reply = plain_notice(
         sender="Postmaster <postmaster@fb-site.example>",
