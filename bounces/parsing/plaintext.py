@@ -210,9 +210,19 @@ def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, st
     `excluded` (the mailbox the bounce came to) is dropped unless it is the only address found:
     people do send to themselves.
     """
-    pairs = _recipients_in(region)
+    pairs = [pair for pair in _recipients_in(region) if not is_return_path(pair[0])]
     kept = [pair for pair in pairs if pair[0] not in excluded]
     return kept or pairs
+
+
+# Return paths a sender's mail system makes up for bounces to come back to: VERP
+# ("bounce+token@", "bounces-123-x=y@"), BATV ("prvs=tag=user@"), SRS ("SRS0=…@"). A notice is
+# sent to one; it is never the recipient that failed.
+_RETURN_PATH = re.compile(r"^(?:bounces?|return|verp|prvs|btv1|srs[01])[-+=.]", re.IGNORECASE)
+
+
+def is_return_path(address: str) -> bool:
+    return bool(_RETURN_PATH.match(address))
 
 
 def _recipients_in(region: str) -> list[tuple[str, str]]:
@@ -322,6 +332,7 @@ def addresses_beside_failures(region: str, *, excluded: set[str]) -> list[tuple[
             for match in _ADDRESS_IN_TEXT.finditer(line)
             if match.group(0).strip("'`").lower() not in excluded
             and not _SYSTEM_LOCAL_PART.match(match.group(0).strip("'`"))
+            and not is_return_path(match.group(0).strip("'`"))
         ]
         if not candidates:
             continue

@@ -1233,3 +1233,23 @@ def test_postfix_alias_expansion_names_the_address_that_was_mailed():
     )
     assert (failed.address, failed.status, failed.hard) == ("jo@pf-site.example", "5.1.1", True)
     assert failed.diagnostic.startswith("host inner.pf-site.example")
+
+
+@pytest.mark.parametrize(
+    "return_path",
+    [
+        "bounce+7f3a@acme.example",
+        "prvs=1234abcd=rep@acme.example",
+        "SRS0=HHH=TT=acme.example=rep@fwd.example",
+    ],
+)
+def test_a_senders_own_return_path_is_never_the_failed_recipient(return_path):
+    notice = qmail("kai@qmail-site.example", "Sorry, no mailbox here by that name. (#5.1.1)")
+    # The notice lists the return path it was sent to first, as a bounce of a bounce would;
+    # it reached this mailbox through it.
+    notice = notice.replace(
+        b"<kai@qmail-site.example>:\n",
+        f"<{return_path}>:\nThis address no longer accepts mail.\n\n<kai@qmail-site.example>:\n".encode(),
+        1,
+    )
+    assert only(parse_bounce(notice)).address == "kai@qmail-site.example"
