@@ -212,7 +212,9 @@ def extract_recipients(region: str, *, excluded: set[str]) -> list[tuple[str, st
     """
     pairs = [pair for pair in _recipients_in(region) if not is_return_path(pair[0])]
     kept = [pair for pair in pairs if pair[0] not in excluded]
-    return kept or pairs
+    # A mail system's own mailbox (a contact line, "postmaster@host") only when nothing else is.
+    named = [pair for pair in kept if not _SYSTEM_LOCAL_PART.match(pair[0])]
+    return named or kept or pairs
 
 
 # Return paths a sender's mail system makes up for bounces to come back to: VERP
@@ -310,7 +312,7 @@ _DELIVERY_FAILURE = re.compile(
 )
 # Mail systems' own mailboxes, named in a notice for replies, never as the failed recipient.
 _SYSTEM_LOCAL_PART = re.compile(
-    r"^(?:postmaster|mailer-daemon|mail-daemon|abuse|hostmaster|webmaster|noc|help|support)@", re.I
+    r"^(?:postmaster|mailer-daemon|mail-daemon|hostmaster|abuse)@", re.IGNORECASE
 )
 
 

@@ -1253,3 +1253,20 @@ def test_a_senders_own_return_path_is_never_the_failed_recipient(return_path):
         1,
     )
     assert only(parse_bounce(notice)).address == "kai@qmail-site.example"
+
+
+def test_a_contact_line_naming_the_postmaster_is_not_a_failed_recipient():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Administrator <Postmaster@ns-site.example>",
+                subject="Mail System Error - Returned Mail",
+                body=(
+                    "This Message was undeliverable due to the following reason:\n\n"
+                    "The user(s) account is temporarily over quota.\n\n<lou@ns-site.example>\n\n"
+                    "Questions? Write to:\npostmaster@ns-site.example\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason) == ("lou@ns-site.example", "mailbox_full")
