@@ -73,11 +73,17 @@ _FAILURE_CLAUSE = re.compile(
     re.IGNORECASE,
 )
 _BRACKETED_FIRST = re.compile(rf"\s*<({ADDRESS})>")
+# A transcript's lines: Sendmail's ">>> " (sent) and "<<< " (received), InterScan's "Sent <<<" /
+# "Received >>>", Postfix smtpd's error report's " In:" (the client's) and " Out:" (its own).
 _TRANSCRIPT_RCPT = re.compile(
-    rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
+    rf"^\s*(?:(?:sent\s*)?[<>]{{3}}\s*|in:\s*)?RCPT\s+TO:\s*<?({ADDRESS})>?", re.IGNORECASE
 )
 _LEADING_REPLY = re.compile(r"^\s*[45]\d\d\s+<")
-_SMTP_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*)?[245]\d\d[ -]", re.IGNORECASE)
+_SMTP_REPLY_LINE = re.compile(
+    r"^(?:(?:received\s*)?[<>]{3}\s*|out:\s*)?[245]\d\d[ -]", re.IGNORECASE
+)
+_FAILING_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*|out:\s*)?[45]\d\d[ -]", re.I)
+_TRANSCRIPT_PREFIX = re.compile(r"^(?:received\s*)?[<>]{3}\s*|^(?:out|in):\s*", re.IGNORECASE)
 
 # Lines that introduce the returned copy of the message.
 _COPY_SEPARATOR = re.compile(
@@ -265,9 +271,21 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
             replies = []
             for following in lines[index + 1 : index + 6]:
                 if _SMTP_REPLY_LINE.match(following.strip()):
-                    replies.append(following.strip().lstrip("<>").strip())
+                    replies.append(_TRANSCRIPT_PREFIX.sub("", following.strip()))
                 elif replies:
                     break
+            if replies and all(reply.startswith("2") for reply in replies):
+                # Accepted at RCPT: what failed came later in the session (at DATA, or at the
+                # end of it), the first refusal after.
+                later = next(
+                    (
+                        following.strip()
+                        for following in lines[index + 1 : index + 30]
+                        if _FAILING_REPLY_LINE.match(following.strip())
+                    ),
+                    "",
+                )
+                replies = [_TRANSCRIPT_PREFIX.sub("", later)] if later else replies
             found.setdefault(address, []).extend(replies)
             index += 1
             continue

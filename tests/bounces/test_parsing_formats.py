@@ -1270,3 +1270,53 @@ def test_a_contact_line_naming_the_postmaster_is_not_a_failed_recipient():
         )
     )
     assert (failed.address, failed.reason) == ("lou@ns-site.example", "mailbox_full")
+
+
+# -- SMTP transcripts: a recipient accepted at RCPT failed at the first refusal after it.
+
+
+def test_postfix_smtpd_error_report_in_and_out_lines():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.pf-site.example (Mail Delivery System)",
+                subject="Postfix SMTP server: errors from relay.pf-site.example[192.0.2.4]",
+                body=(
+                    "Transcript of session follows.\n\n"
+                    " Out: 220 mx.pf-site.example ESMTP\n In:  EHLO relay.pf-site.example\n"
+                    " Out: 250 mx.pf-site.example\n In:  MAIL FROM:<rep@acme.example>\n"
+                    " Out: 250 2.1.0 Ok\n In:  RCPT TO:<max@pf-site.example>\n"
+                    " Out: 250 2.1.5 Ok\n In:  DATA\n Out: 354 End data with <CR><LF>.<CR><LF>\n"
+                    " Out: 451 4.3.0 Error: queue file write error\n In:  QUIT\n"
+                    " Out: 221 2.0.0 Bye\n\nFor other details, see the local mail logfile\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.reason) == (
+        "max@pf-site.example",
+        "4.3.0",
+        "system_error",
+    )
+
+
+def test_sendmail_transcript_refused_after_data():
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Delivery Subsystem <MAILER-DAEMON@mx.sm-site.example>",
+                subject="Returned mail: see transcript for details",
+                body=(
+                    "   ----- Transcript of session follows -----\n"
+                    "... while talking to mx.sm-site.example.:\n"
+                    ">>> RCPT To:<ned@sm-site.example>\n<<< 250 2.1.5 Ok\n>>> DATA\n"
+                    "<<< 354 Go ahead\n>>> .\n<<< 554 5.7.1 Message rejected as spam\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.status, failed.reason) == (
+        "ned@sm-site.example",
+        "5.7.1",
+        "spam",
+    )
