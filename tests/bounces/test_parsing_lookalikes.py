@@ -96,10 +96,18 @@ GMAIL_NOTICE = (
 )
 
 
-def test_a_person_forwarding_a_notice_inline_is_not_a_bounce():
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "---------- Forwarded message ---------",
+        "---------- 전달된 메시지 ---------",
+        "---------- 転送されたメッセージ ---------",
+        "________________________________",
+    ],
+)
+def test_a_person_forwarding_a_notice_inline_is_not_a_bounce(marker):
     body = (
-        "FYI, this came back when I wrote to Kim.\n\n"
-        "---------- Forwarded message ---------\n"
+        f"FYI, this came back when I wrote to Kim.\n\n{marker}\n"
         "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
         "Subject: Delivery Status Notification (Failure)\n\n" + GMAIL_NOTICE
     )
