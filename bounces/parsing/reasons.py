@@ -412,7 +412,6 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:address(?:es)?|recipients?|users?)(?:['’]s?)?(?: address(?:es)?)? (?:is|are|was|were)"
         r" not found",
         # Sendmail's ph (CCSO nameserver) mailer: no directory entry matches the name.
-        r"no matches to nameserver query",
         r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",
         r"no valid recipients",
         r"(?:not|isn't) a (?:valid|known) (?:user|mailbox|recipient|address)",
@@ -433,6 +432,21 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"no mail ?box (?:is )?available for this user",
         r"not an? (?:active|existing) (?:e-?mail )?(?:address|account|mailbox)",
         r"\bbad_recipient\b",
+        # qmail's recipient-check patches (badrcptto, validrcptto, rcptcheck), vpopmail's
+        # vdelivermail, Exchange's older wording, and other servers' replies to RCPT.
+        r"badrc?pt(?:to)?\b|badrecipientto list|not in my validrcptto list",
+        r"your envelope recipient (?:has been denied|is in my)",
+        r"invalid or unknown virtual user|user missing home directory",
+        r"domain or user isn['’]?t in my list of allowed rcpthosts",
+        r"recipient ?notfound|the user['’]?s email name is not found",
+        r"address not present in directory|mailbox not present|mailbox unavaiable",
+        r"email address could not be found|can['’]?t accept user",
+        r"destination server rejected recipients|the following recipients was undeliverable",
+        r"there is no one at this address|this address no longer accepts mail",
+        r"(?:e-?mail )?address is wrong or no longer valid|not email addresses",
+        r"not a local address|recipient is not (?:local|accepted)|recipient not ok\b",
+        r"recipient refuses to accept your mail|account unavailable\b|user not active",
+        r"nessun utente simile|no existe (?:dicha persona|ese usuario)",
         # DE, FR, ES, PT, IT, NL, JA, KO, ZH: the recipient, user or address is unknown or
         # does not exist (a domain that does not exist is read above).
         r"(?:empfänger|benutzer|postfach|adresse|konto)(?:adresse)? (?:ist )?"

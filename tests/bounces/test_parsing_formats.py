@@ -907,15 +907,20 @@ def test_a_mailbox_unknown_line_is_an_unknown_address():
     )
 
 
-# -- Sendmail's ph mailer (a CCSO nameserver lookup of the name) and other servers' sentences.
+# -- Servers' sentences for an address they do not know: qmail's recipient-check patches,
+# vpopmail, Exchange's older wording, Italian and Spanish servers.
 
 
 @pytest.mark.parametrize(
     "line",
     [
-        "dana@ph-site.example... No matches to nameserver query",
         "The following recipients' addresses are not found: dana@ph-site.example",
         "Unknown local part dana in <dana@ph-site.example>",
+        "dana@ph-site.example: 553 sorry, your envelope recipient is in my badrcptto list",
+        "dana@ph-site.example: vdeliver: invalid or unknown virtual user",
+        "dana@ph-site.example: The user's email name is not found.",
+        "dana@ph-site.example: 550 nessun utente simile in questo indirizzo",
+        "dana@ph-site.example: 550 no existe ese usuario",
     ],
 )
 def test_sentences_that_a_name_is_unknown_are_an_unknown_address(line):
