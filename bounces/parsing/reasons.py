@@ -334,7 +334,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # qmail-remote's DNS failure: "Sorry, I couldn't find any host named x. (#5.1.2)"
         # and, for the address lookup, "... any host by that name".
         r"couldn['’]?t find any host (?:named|by that name)",
-        r"unroutea?ble (?:address|domain|mail domain)",
+        r"unroute?a?ble (?:address|domain|mail domain)",
+        r"recipient domain must exist|mail domain mentioned in (?:the )?e-?mail address is unknown",
+        # A hosting panel's Exim template: "… could not deliver mail to a@b. The account or
+        # domain may not exist, they may be blacklisted, or missing the proper dns entries."
+        r"the account or domain may not exist",
         r"nxdomain",
         r"(?:all relevant )?mx records? (?:point to non-existent|not found)",
         r"no (?:valid )?mx (?:record|host)",

@@ -1165,6 +1165,14 @@ def test_interscan_unable_to_deliver_to_a_recipient_is_an_unknown_address():
         ("local delivery failed", "system_error", False),
         ('Too many "Received" headers - suspected mail loop', "content_rejected", False),
         ("error: quota exceed", "mailbox_full", False),
+        ("Unroutable address", "host_unknown", True),
+        # A hosting panel's template for Exim.
+        (
+            "The mail server could not deliver mail to gus@exim-site.example.  The account or "
+            "domain may not exist, they may be blacklisted, or missing the proper dns entries.",
+            "host_unknown",
+            True,
+        ),
     ],
 )
 def test_exim_own_sentences(said, reason, hard):
