@@ -223,7 +223,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:account|mailbox|user|recipient)",
         r"\baccount (?:is )?(?:not active|closed)",
         r"mailbox (?:is )?(?:currently )?(?:not active|inactive)",
-        r"temporar(?:y|ily) (?:locked|disabled|suspended)",
+        r"temporar(?:y|ily) (?:locked|disabled|suspended|inactive)",
+        r"mailbox unavailable or access denied|recipient suspend(?:ed)? the service",
+        r"\baccount (?:has )?expired",
+        # French providers: the recipient's mailbox was archived ("boîte du destinataire archivée").
+        r"bo[iî]te du destinataire archiv[ée]e",
     ),
     _rule(
         "mailererror",
@@ -268,6 +272,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     _rule(
         "hasmoved",
         r"(?:address|mailbox|user) has (?:moved|changed)",
+        # "address a@b has been replaced by c@d" (RFC 3463's x.1.6, said in words).
+        r"has been replaced by",
         r"moved (?:to|permanently)",
         r"no longer (?:valid|in use) ?[,;.-]? ?(?:please )?(?:use|send|contact|try)",
     ),

@@ -1333,3 +1333,33 @@ def test_sendmail_transcript_refused_after_data():
         "5.7.1",
         "spam",
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "hard"),
+    [
+        ("550 mailbox unavailable or access denied", "mailbox_disabled", False),
+        ("550 Recipient rejected: temporarily inactive", "mailbox_disabled", False),
+        ("550 Boîte du destinataire archivée", "mailbox_disabled", False),
+        (
+            "550 address pia@mv-site.example has been replaced by pia.new@mv-site.example",
+            "mailbox_moved",
+            True,
+        ),
+    ],
+)
+def test_a_disabled_or_moved_mailbox_in_the_servers_words(reply, reason, hard):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.mv-site.example (Mail Delivery System)",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.mv-site.example.\n\n"
+                    f"<pia@mv-site.example>: host mx2.mv-site.example[192.0.2.6] said: {reply}\n"
+                    "    (in reply to RCPT TO command)\n"
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("pia@mv-site.example", reason, hard)
