@@ -388,6 +388,15 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"rejected by recipient",
         # Exchange: the recipient accepts mail only from some senders (a restricted group).
         r"delivery to this address is restricted",
+        # Refusals of the envelope sender: BATV signatures, null or unqualified senders,
+        # qmail's badmailfrom, Exim's default ACL refusal ("administrative prohibition").
+        r"\bbatv (?:failed|validation)|backscatter protection|bogus mail from",
+        r"(?:empty envelope|null) senders? (?:is |are )?not allowed|no third-party dsns",
+        r"(?:invalid|unroutable|unqualified) sender(?: address)?\b|sender domain is empty",
+        r"fully qualified e-?mail address required|without a valid sender domain",
+        r"mail from not owned by user|returned mail not accepted here|badmailfrom list",
+        r"administrative prohibition|[ée]metteur invalide|from: domain is invalid",
+        r"not a registered gateway user|access to submit messages to this e-?mail system",
     ),
     # Facebook's refusal by the recipient's settings: a filter, not a bad address.
     _rule("filtered", r"refused due to recipient preferences"),

@@ -1363,3 +1363,29 @@ def test_a_disabled_or_moved_mailbox_in_the_servers_words(reply, reason, hard):
         )
     )
     assert (failed.address, failed.reason, failed.hard) == ("pia@mv-site.example", reason, hard)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 Administrative prohibition",
+        "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)",
+        "550 BATV failed to verify",
+        "550 null sender is not allowed",
+        "553 fully qualified email address required",
+    ],
+)
+def test_a_refused_envelope_sender_is_a_sender_refusal(reply):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.sr-site.example (Mail Delivery System)",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.sr-site.example.\n\n"
+                    f"<rae@sr-site.example>: host mx2.sr-site.example[192.0.2.5] said: {reply}\n"
+                ),
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == ("rejected", False)
