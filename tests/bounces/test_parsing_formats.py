@@ -1389,3 +1389,30 @@ def test_a_refused_envelope_sender_is_a_sender_refusal(reply):
         )
     )
     assert (failed.reason, failed.hard) == ("rejected", False)
+
+
+# -- Mail.ru's older notices (an Exim): "Message was not accepted -- invalid mailbox. Local
+# mailbox a@b is unavailable: <why>", under a Russian and English opening.
+
+
+@pytest.mark.parametrize(
+    ("why", "reason", "hard"),
+    [("user not found", "user_unknown", True), ("account is disabled", "mailbox_disabled", False)],
+)
+def test_old_mail_ru_invalid_mailbox(why, reason, hard):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="Mail Delivery System <MAILER-DAEMON@mx.ru-site.example>",
+                subject="Mail failure.",
+                body=(
+                    "Это письмо создано автоматически сервером, отвечать на него не нужно.\n"
+                    "This message was created automatically by mail delivery software.\n\n"
+                    "Message was not accepted -- invalid mailbox.  Local mailbox "
+                    f"oleg@ru-site.example is unavailable: {why}\n\n"
+                    + returned_copy("oleg@ru-site.example")
+                ),
+            )
+        )
+    )
+    assert (failed.address, failed.reason, failed.hard) == ("oleg@ru-site.example", reason, hard)
