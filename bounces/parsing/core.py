@@ -152,7 +152,8 @@ _FORWARDED_INLINE = re.compile(
     r"^[ \t>]*(?:-{2,}[ \t]*(?:forwarded message|original message|weitergeleitete nachricht"
     r"|ursprüngliche nachricht|message transféré|message d'origine|mensaje reenviado"
     r"|mensaje original|mensagem encaminhada|messaggio inoltrato|doorgestuurd bericht"
-    r"|전달된 메시지|원본 메시지|転送されたメッセージ|元のメッセージ|转发的邮件|原始邮件|轉寄的郵件)"
+    r"|전달된 메시지|원본 메시지|転送されたメッセージ|元のメッセージ"
+    r"|转发的邮件|原始邮件|轉寄的郵件)"
     r"[ \t]*-{2,}|begin forwarded message:)"
     # Outlook's: a rule of underscores, then the forwarded message's "From:" line.
     r"|^_{10,}[ \t]*\n(?:from|de|von|van|da|보낸 사람|差出人|发件人|寄件者)[ \t]*:",

@@ -1239,7 +1239,8 @@ def test_postfix_alias_expansion_names_the_address_that_was_mailed():
                     "This is the mail system at host mx.pf-site.example.\n\n"
                     "<jo.old@inner.pf-site.example> (expanded from <jo@pf-site.example>): host\n"
                     "    inner.pf-site.example[192.0.2.3] said: 550 5.1.1\n"
-                    "    <jo.old@inner.pf-site.example>: User unknown (in reply to RCPT TO command)\n"
+                    "    <jo.old@inner.pf-site.example>: User unknown\n"
+                    "    (in reply to RCPT TO command)\n"
                 ),
             )
         )
@@ -1262,7 +1263,9 @@ def test_a_senders_own_return_path_is_never_the_failed_recipient(return_path):
     # it reached this mailbox through it.
     notice = notice.replace(
         b"<kai@qmail-site.example>:\n",
-        f"<{return_path}>:\nThis address no longer accepts mail.\n\n<kai@qmail-site.example>:\n".encode(),
+        (
+            f"<{return_path}>:\nThis address no longer accepts mail.\n\n<kai@qmail-site.example>:\n"
+        ).encode(),
         1,
     )
     assert only(parse_bounce(notice)).address == "kai@qmail-site.example"
