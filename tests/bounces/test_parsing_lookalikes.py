@@ -313,3 +313,20 @@ def test_a_delivery_failure_titled_for_a_virus_is_still_a_bounce():
     )
     report = parse_bounce(raw)
     assert report is not None and report.recipients[0].reason == "virus"
+
+
+def test_a_refusal_saying_the_sender_is_not_verified_is_still_a_bounce():
+    raw = message(
+        sender="Mail Delivery System <MAILER-DAEMON@relay.prospect.example>",
+        subject="Mail delivery failed: returning message to sender",
+        body=(
+            "This message was created automatically by mail delivery software.\n\n"
+            "A message that you sent could not be delivered to one or more of its\n"
+            "recipients. This is a permanent error. The following address(es) failed:\n\n"
+            "  dana@prospect.example\n"
+            "    SMTP error from remote mail server after end of data:\n"
+            "    554 Message rejected: Email address is not verified. Confirm it at\n"
+            "    https://console.relay.example/verify\n"
+        ),
+    )
+    assert parse_bounce(raw).recipients[0].address == "dana@prospect.example"
