@@ -129,8 +129,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"|cota excedida",
         r"casella (?:di posta |postale )?[^.\n]{0,30}?(?:[èe] )?piena",
         r"(?:mailbox|postvak|postbus) (?:is )?(?:vol|overvol)\b",
-        r"メールボックスがいっぱい|メールボックスの容量|容量(?:超過|を超え)",
-        r"메일함이 (?:가득|꽉)|(?:메일함|사서함)(?:의)? 용량(?:이|을)? 초과|용량을 초과",
+        r"メールボックスが(?:いっぱい|一杯)|メールボックスの容量|容量(?:超過|を超え)",
+        r"메일함이 (?:가득|꽉)|(?:메일함|사서함|편지함)(?:의)? 용량(?:이|을)? (?:초과|부족)",
+        r"용량을 초과",
         r"(?:邮箱|郵箱|信箱|邮件箱)(?:已满|已滿|容量不足|空间不足)|容量已满",
         r"full mailbox",
         r"(?:почтовый )?ящик[^.\n]{0,30}переполнен|превышен[аоы]? (?:квота|лимит|размер ящика)",
@@ -226,6 +227,10 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"temporar(?:y|ily) (?:locked|disabled|suspended|inactive)",
         r"mailbox unavailable or access denied|recipient suspend(?:ed)? the service",
         r"\baccount (?:has )?expired",
+        # KO, JA, ZH: a dormant, stopped or frozen account.
+        r"휴면 (?:상태|계정)|(?:정지|비활성화?)된 계정|계정이 (?:정지|잠겨|비활성)",
+        r"アカウント(?:が|は)(?:停止|凍結|無効|休止)",
+        r"(?:帐号|帳號|账户|账号|帳戶|用户|用戶)(?:已)?被?(?:冻结|凍結|停用|禁用)",
         # French providers: the recipient's mailbox was archived ("boîte du destinataire archivée").
         r"bo[iî]te du destinataire archiv[ée]e",
     ),
@@ -293,8 +298,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:excede|ultrapassa) o tamanho m[áa]ximo",
         r"messaggio (?:[èe] )?troppo grande|supera la dimensione massima",
         r"bericht is te groot|overschrijdt de maximale (?:bericht)?grootte",
-        r"メッセージ(?:の)?サイズが(?:大きすぎ|上限を超え)|サイズ制限を超え",
-        r"메시지(?:의|가)? ?크기가 (?:너무 큽|제한을 초과)|크기 제한을 초과",
+        r"(?:メッセージ|メール)(?:の)?サイズが(?:大きすぎ|上限を超え)|サイズ(?:制限|上限)を超え",
+        r"(?:메시지|메일)(?:의|가)? ?크기가 (?:너무 (?:크|큽)|제한을 초과)|크기 제한을 초과",
         r"邮件(?:大小)?(?:过大|太大|超过(?:了)?(?:最大|大小)?限制)|郵件(?:過大|太大)",
     ),
     _rule(
@@ -367,7 +372,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     # A member refusing this sender (AOL's "not accepting mail from <sender>"): the address
     # works, the recipient filters.
-    _rule("filtered", r"not accepting (?:e-?)?mail from"),
+    _rule(
+        "filtered",
+        r"not accepting (?:e-?)?mail from",
+        # KO, JA, ZH: the recipient refuses to receive (this sender's) mail.
+        r"수신(?:을|이)? ?거부|受信拒否|拒收|拒绝接收|拒絕接收",
+    ),
     _rule(
         "notaccept",
         r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail(?! from)",
@@ -483,7 +493,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:ユーザ|ユーザー|宛先|アカウント|メールアドレス)(?:は|が)?(?:存在しません|見つかりません)"
         r"|宛先不明",
         r"(?:사용자|수신자|계정|주소|받는 사람)(?:가|이|를|을)? (?:존재하지 않|없습니다|찾을 수 없)"
-        r"|존재하지 않는 (?:사용자|계정|주소)",
+        r"|존재하지 않는 (?:메일 |이메일 |전자우편 )?(?:사용자|계정|주소|아이디)",
+        r"(?:メール)?アドレスは(?:現在)?(?:使われておりません|使用されていません)",
+        r"收件人地址(?:错误|錯誤|无效|無效)",
         r"(?:用户|用戶|收件人|帐号|帳號|账户|帳戶|地址|邮箱|郵箱)(?:名)?(?:不存在|无效|無效)"
         r"|查无此人|查無此人",
         # RU, PL, TR: the same sentences.
@@ -556,6 +568,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     _rule(
         "networkerror",
         r"connection (?:timed out|refused|reset|lost|closed|dropped)",
+        # KO, JA, ZH: the (mail) server could not be connected to.
+        r"(?:메일 )?(?:서버|호스트)에 연결할 수 없|サーバ(?:ー)?に接続できません",
+        r"无法连接(?:到)?(?:邮件)?服务器",
         r"timed out",
         r"no route to host",
         r"network is unreachable",

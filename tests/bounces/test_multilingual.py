@@ -213,3 +213,29 @@ def test_a_persons_reply_in_words_like_a_notice_is_not_a_bounce():
         "다시 보내주시겠어요?\n"
     ).encode()
     assert parse_bounce(raw) is None
+
+
+# Korean, Japanese and Chinese providers' other wordings: a nonexistent or out-of-use address,
+# a mailbox short of space, an account dormant, stopped or frozen, a recipient refusing mail,
+# an unreachable server, a message too big.
+@pytest.mark.parametrize(
+    ("said", "reason", "hard"),
+    [
+        ("존재하지 않는 메일 주소입니다.", "user_unknown", True),
+        ("このメールアドレスは現在使われておりません。", "user_unknown", True),
+        ("收件人地址错误。", "user_unknown", True),
+        ("수신자의 메일함 용량이 부족합니다.", "mailbox_full", False),
+        ("メールボックスが一杯です。", "mailbox_full", False),
+        ("휴면 상태인 계정입니다.", "mailbox_disabled", False),
+        ("アカウントが停止されています。", "mailbox_disabled", False),
+        ("该帐号已被冻结。", "mailbox_disabled", False),
+        ("수신자가 메일 수신을 거부했습니다.", "filtered", False),
+        ("受信拒否されました。", "filtered", False),
+        ("被收件人拒收。", "filtered", False),
+        ("메일 서버에 연결할 수 없습니다.", "network_error", False),
+        ("메일 크기가 너무 큽니다.", "message_too_large", False),
+        ("メールのサイズが大きすぎます。", "message_too_large", False),
+    ],
+)
+def test_east_asian_providers_own_wordings(said, reason, hard):
+    assert reading(said) == (reason, hard)
