@@ -227,6 +227,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"temporar(?:y|ily) (?:locked|disabled|suspended|inactive)",
         r"mailbox unavailable or access denied|recipient suspend(?:ed)? the service",
         r"\baccount (?:has )?expired",
+        # DE, FR, ES, PT, IT, NL: the account is locked, disabled or suspended.
+        r"(?:konto|postfach)[^.\n]{0,30}(?:gesperrt|deaktiviert)",
+        r"compte[^.\n]{0,30}(?:d[ée]sactiv[ée]|suspendu|bloqu[ée])",
+        r"cuenta[^.\n]{0,30}(?:deshabilitada|desactivada|suspendida|bloqueada)",
+        r"conta[^.\n]{0,30}(?:desativada|desactivada|suspensa|bloqueada)",
+        r"account[^.\n]{0,30}(?:disabilitato|sospeso|bloccato|uitgeschakeld|opgeschort|geblokkeerd)",
         # KO, JA, ZH: a dormant, stopped or frozen account.
         r"휴면 (?:상태|계정)|(?:정지|비활성화?)된 계정|계정이 (?:정지|잠겨|비활성)",
         r"アカウント(?:が|は)(?:停止|凍結|無効|休止)",
@@ -488,6 +494,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:n[ãa]o existe|desconhecid[oa]|inexistente)",
         r"(?:utente|destinatario|casella|indirizzo)(?: di posta)? (?:non esiste|sconosciut[oa]"
         r"|inesistente)",
+        # The mailbox unavailable, the address invalid, in DE, FR, ES, PT, IT, NL.
+        r"postfach nicht verf[üu]gbar|bo[iî]te aux lettres indisponible|buz[óo]n no disponible",
+        r"caixa postal indispon[íi]vel|casella (?:di posta )?non disponibile",
+        r"adresse ung[üu]ltig|ung[üu]ltige (?:e-?mail-?)?adresse|direcci[óo]n no v[áa]lida",
+        r"endere[çc]o inv[áa]lido|indirizzo non valido|ongeldig (?:e-?mail)?adres",
         r"(?:gebruiker|ontvanger|adres|mailbox|postvak) (?:bestaat niet|is onbekend|onbekend)"
         r"|onbekende (?:gebruiker|ontvanger)",
         r"(?:ユーザ|ユーザー|宛先|アカウント|メールアドレス)(?:は|が)?(?:存在しません|見つかりません)"
@@ -568,7 +579,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     _rule(
         "networkerror",
         r"connection (?:timed out|refused|reset|lost|closed|dropped)",
-        # KO, JA, ZH: the (mail) server could not be connected to.
+        # DE: timed out, connection refused or cut; KO, JA, ZH: the server could not be reached.
+        r"zeit[üu]berschreitung|verbindung (?:wurde )?(?:abgelehnt|unterbrochen|getrennt)",
         r"(?:메일 )?(?:서버|호스트)에 연결할 수 없|サーバ(?:ー)?に接続できません",
         r"无法连接(?:到)?(?:邮件)?服务器",
         r"timed out",

@@ -239,3 +239,27 @@ def test_a_persons_reply_in_words_like_a_notice_is_not_a_bounce():
 )
 def test_east_asian_providers_own_wordings(said, reason, hard):
     assert reading(said) == (reason, hard)
+
+
+# The European languages' words for a locked account, an unavailable mailbox or an invalid
+# address, and German for a connection refused.
+@pytest.mark.parametrize(
+    ("said", "reason", "hard"),
+    [
+        ("Das Konto des Empfängers ist gesperrt.", "mailbox_disabled", False),
+        ("Le compte du destinataire est désactivé.", "mailbox_disabled", False),
+        ("La cuenta está suspendida.", "mailbox_disabled", False),
+        ("A conta está desativada.", "mailbox_disabled", False),
+        ("L'account è disabilitato.", "mailbox_disabled", False),
+        ("Het account is uitgeschakeld.", "mailbox_disabled", False),
+        ("Postfach nicht verfügbar.", "user_unknown", True),
+        ("Boîte aux lettres indisponible.", "user_unknown", True),
+        ("Dirección no válida.", "user_unknown", True),
+        ("Endereço inválido.", "user_unknown", True),
+        ("Indirizzo non valido.", "user_unknown", True),
+        ("Ongeldig adres.", "user_unknown", True),
+        ("Die Verbindung wurde abgelehnt.", "network_error", False),
+    ],
+)
+def test_european_languages_other_wordings(said, reason, hard):
+    assert reading(said) == (reason, hard)
