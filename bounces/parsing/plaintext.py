@@ -276,16 +276,14 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
                     break
             if replies and all(reply.startswith("2") for reply in replies):
                 # Accepted at RCPT: what failed came later in the session (at DATA, or at the
-                # end of it), the first refusal after.
-                later = next(
-                    (
-                        following.strip()
-                        for following in lines[index + 1 : index + 30]
-                        if _FAILING_REPLY_LINE.match(following.strip())
-                    ),
-                    "",
-                )
-                replies = [_TRANSCRIPT_PREFIX.sub("", later)] if later else replies
+                # end of it), the first refusal after, unless another RCPT comes first (the
+                # refusal is then that recipient's, or again the message's, said after it).
+                later = _refusal_after(lines, index)
+                if not later:
+                    # Accepted and nothing refused after: not a failed recipient by this line.
+                    index += 1
+                    continue
+                replies = [_TRANSCRIPT_PREFIX.sub("", later)]
             found.setdefault(address, []).extend(replies)
             index += 1
             continue
@@ -374,6 +372,15 @@ def _distance(address: re.Match[str], line: str, words: str) -> int:
     if address.end() <= start:
         return start - address.end()
     return max(0, address.start() - end)
+
+
+def _refusal_after(lines: list[str], index: int) -> str:
+    for following in lines[index + 1 : index + 30]:
+        if _TRANSCRIPT_RCPT.match(following):
+            return ""
+        if _FAILING_REPLY_LINE.match(following.strip()):
+            return following.strip()
+    return ""
 
 
 def _looks_like_recipient_line(matched: re.Match[str]) -> bool:

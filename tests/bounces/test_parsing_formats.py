@@ -1419,3 +1419,19 @@ def test_old_mail_ru_invalid_mailbox(why, reason, hard):
         )
     )
     assert (failed.address, failed.reason, failed.hard) == ("oleg@ru-site.example", reason, hard)
+
+
+def test_a_transcripts_refusal_of_the_next_recipient_is_not_the_accepted_ones():
+    report = parse_bounce(
+        plain_notice(
+            sender="Mail Delivery Subsystem <MAILER-DAEMON@mx.sm-site.example>",
+            subject="Returned mail: see transcript for details",
+            body=(
+                "   ----- Transcript of session follows -----\n"
+                ">>> RCPT To:<ok@sm-site.example>\n<<< 250 2.1.5 Ok\n"
+                ">>> RCPT To:<gone@sm-site.example>\n<<< 550 5.1.1 User unknown\n"
+            ),
+        )
+    )
+    assert only(report).address == "gone@sm-site.example"
+    assert only(report).status == "5.1.1"
