@@ -375,11 +375,17 @@ def _distance(address: re.Match[str], line: str, words: str) -> int:
 
 
 def _refusal_after(lines: list[str], index: int) -> str:
-    for following in lines[index + 1 : index + 30]:
+    """The first refusal after the RCPT on `lines[index]` that answers no other RCPT: every
+    recipient accepted before DATA shares what DATA met."""
+    after_rcpt = False
+    for following in lines[index + 1 : index + 40]:
         if _TRANSCRIPT_RCPT.match(following):
-            return ""
-        if _FAILING_REPLY_LINE.match(following.strip()):
-            return following.strip()
+            after_rcpt = True
+            continue
+        if _SMTP_REPLY_LINE.match(following.strip()):
+            if _FAILING_REPLY_LINE.match(following.strip()) and not after_rcpt:
+                return following.strip()
+            after_rcpt = False
     return ""
 
 

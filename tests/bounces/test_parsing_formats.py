@@ -1435,3 +1435,23 @@ def test_a_transcripts_refusal_of_the_next_recipient_is_not_the_accepted_ones():
     )
     assert only(report).address == "gone@sm-site.example"
     assert only(report).status == "5.1.1"
+
+
+def test_every_recipient_accepted_before_data_shares_its_refusal():
+    report = parse_bounce(
+        plain_notice(
+            sender="MAILER-DAEMON@mx.pf-site.example (Mail Delivery System)",
+            subject="Postfix SMTP server: errors from relay.pf-site.example[192.0.2.4]",
+            body=(
+                "Transcript of session follows.\n\n"
+                " In:  RCPT TO:<max@pf-site.example>\n Out: 250 2.1.5 Ok\n"
+                " In:  RCPT TO:<mia@pf-site.example>\n Out: 250 2.1.5 Ok\n"
+                " In:  DATA\n Out: 354 End data with <CR><LF>.<CR><LF>\n"
+                " Out: 451 4.3.0 Error: queue file write error\n"
+            ),
+        )
+    )
+    assert {(failed.address, failed.status) for failed in report.recipients} == {
+        ("max@pf-site.example", "4.3.0"),
+        ("mia@pf-site.example", "4.3.0"),
+    }
