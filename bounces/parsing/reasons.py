@@ -482,6 +482,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"not a local address|recipient is not (?:local|accepted)|recipient not ok\b",
         r"recipient refuses to accept your mail|account unavailable\b|user not active",
         r"nessun utente simile|no existe (?:dicha persona|ese usuario)",
+        # Comcast's reply for an address it does not host.
+        r"not our customer",
         # DE, FR, ES, PT, IT, NL, JA, KO, ZH: the recipient, user or address is unknown or
         # does not exist (a domain that does not exist is read above).
         r"(?:empfänger|benutzer|postfach|adresse|konto)(?:adresse)? (?:ist )?"

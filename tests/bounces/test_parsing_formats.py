@@ -921,6 +921,7 @@ def test_a_mailbox_unknown_line_is_an_unknown_address():
         "dana@ph-site.example: The user's email name is not found.",
         "dana@ph-site.example: 550 nessun utente simile in questo indirizzo",
         "dana@ph-site.example: 550 no existe ese usuario",
+        "dana@ph-site.example: 550 Not our Customer",
     ],
 )
 def test_sentences_that_a_name_is_unknown_are_an_unknown_address(line):
