@@ -289,14 +289,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         recipients = _from_plain_text(
             message, [collected.region_of(text) for text in collected.texts], excluded, mta
         )
-        # A null envelope sender ("Return-Path: <>") is how RFC 5321 has every delivery
-        # notice sent; people's mail never has it. Auto-replies do too, and mark themselves
-        # (RFC 3834's "Auto-Submitted: auto-replied", which notices from a named mail
-        # system such as Exim's also carry).
-        machine_sender = daemon_sender or (
-            _NULL_RETURN_PATH.match(header_text(message, "Return-Path"))
-            and header_text(message, "Auto-Submitted").strip().lower() != "auto-replied"
-        )
+        machine_sender = _is_machine_sender(message)
         if not recipients and not nested and (machine_sender or bounce_subject):
             inner = _nested_bounce(collected)
             if inner is not None:
@@ -388,6 +381,19 @@ def _is_success_notice(subject: str, report: str) -> bool:
         return False
     said = _LATER_ERRORS.sub("", report[:4000])
     return not _FAILURE_TEXT.search(_SUCCESS_TEXT.sub("", said))
+
+
+def _is_machine_sender(message: Message) -> bool:
+    """Whether a mail system sent the message: its sender's name says so, or the null envelope
+    sender ("Return-Path: <>") RFC 5321 has every delivery notice sent with; people's mail
+    never has it. Auto-replies do too, and mark themselves (RFC 3834's "Auto-Submitted:
+    auto-replied", which notices from a named mail system such as Exim's also carry)."""
+    if _DAEMON_SENDER.search(header_text(message, "From")):
+        return True
+    return bool(
+        _NULL_RETURN_PATH.match(header_text(message, "Return-Path"))
+        and header_text(message, "Auto-Submitted").strip().lower() != "auto-replied"
+    )
 
 
 def _is_challenge(text: str) -> bool:
@@ -644,7 +650,9 @@ def _from_plain_text(
             return []
 
     if beside_failures:
-        pairs = plaintext.addresses_beside_failures(region, excluded=excluded)
+        pairs = plaintext.addresses_beside_failures(
+            region, excluded=excluded, machine=bool(_is_machine_sender(message))
+        )
     else:
         pairs = plaintext.extract_recipients(region, excluded=excluded) or _screen_name_recipients(
             message, region

@@ -332,17 +332,41 @@ _SYSTEM_LOCAL_PART = re.compile(
 )
 
 
-def addresses_beside_failures(region: str, *, excluded: set[str]) -> list[tuple[str, str]]:
+_RECIPIENT_LABEL = re.compile(r"^\s*(?:failed |undelivered )?recipients?(?:\(s\))?\s*:", re.I)
+_NOT_RECIPIENT_LABEL = re.compile(
+    r"^\s*(?:from|sender|reply-to|return-path|date|subject|message-id|cc|bcc)\s*:", re.I
+)
+_WHOLE_LINE = re.compile(r".*")
+
+
+def addresses_beside_failures(
+    region: str, *, excluded: set[str], machine: bool
+) -> list[tuple[str, str]]:
     """(address, the line) for each address on a line that says delivery to it failed, for
-    notices no layout reads: the structural fallback of last resort."""
+    notices no layout reads: the structural fallback of last resort. From a mail system
+    (`machine`), also each address listed under a failure heading or a "Recipient:" label;
+    from anyone else, never a quoted line (a person quoting a notice)."""
     found: dict[str, str] = {}
-    for line in region.split("\n")[:200]:
+    listed_until = -1  # the lines under a failure heading ("… could not be delivered:") end
+    lines = region.split("\n")[:200]
+    for number, line in enumerate(lines):
         line = line[:MAX_LINE_CHARS]
-        if "@" not in line:
-            continue
         # "the mailbox a@b is full": the sentence read with each address as one blank.
         said = " ".join(_ADDRESS_IN_TEXT.sub(" ", line).split())
         failure = _DELIVERY_FAILURE.search(said)
+        if not machine and line.lstrip().startswith(">"):
+            continue
+        if machine and failure is not None and said.endswith(":") and "@" not in line:
+            listed_until = number + 8
+            continue
+        if "@" not in line:
+            continue
+        if machine and failure is None and (number <= listed_until or _RECIPIENT_LABEL.match(line)):
+            # A line of the list under the heading, or a "Recipient(s):" label: what it names
+            # is what failed, unless it is the message's sender or its other headers.
+            if _NOT_RECIPIENT_LABEL.match(line):
+                continue
+            failure = _WHOLE_LINE.match(said)
         if failure is None:
             continue
         candidates = [

@@ -1456,3 +1456,28 @@ def test_every_recipient_accepted_before_data_shares_its_refusal():
         ("max@pf-site.example", "4.3.0"),
         ("mia@pf-site.example", "4.3.0"),
     }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The following message could not be delivered:\n\n  From: Rep <rep@acme.example>\n"
+        "  To: Yan Ho <yan@fb-site.example>\n  Subject: Quick question\n\n"
+        "Reason: 550 5.1.1 user unknown\n",
+        "Delivery failed for these recipients:\n\n   Yan Ho <yan@fb-site.example>\n",
+        "Your message was not delivered.\n\nRecipient(s): yan@fb-site.example\n"
+        "Error: mailbox full\n",
+    ],
+)
+def test_the_fallback_reads_a_mail_systems_list_under_its_failure_heading(body):
+    assert only(parse_bounce(fallback_notice(body))).address == "yan@fb-site.example"
+
+
+def test_the_fallback_reads_no_list_or_quote_in_a_persons_message():
+    said = (
+        "Your message could not be delivered to me:\n\n  I'm on holiday; write to "
+        "zoe@fb-site.example.\n\n> Delivery has failed to these recipients or groups:\n"
+        "> kim@fb-site.example\n> 550 5.1.1 User unknown\n"
+    )
+    person = plain_notice(sender="Yan <yan@fb-site.example>", subject="Undeliverable", body=said)
+    assert parse_bounce(person) is None
