@@ -146,10 +146,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"error writing message: (?:file too large|disk quota exceeded)",
     ),
     # Not the antivirus footers relays append after a notice ("checked by ... Antivirus",
-    # "virus signature database", "scanned for viruses"): only a verdict on this message.
+    # "virus signature database", "scanned for viruses", AVG's "No virus found in this
+    # message"): only a verdict on this message.
     _rule(
         "virusdetected",
-        r"(?<!anti)(?<!anti-)(?<!for )virus(?:es)?"
+        r"(?<!anti)(?<!anti-)(?<!for )(?<!no )virus(?:es)?"
         r"(?! signature| scan| definition|-free| database| protection| checked)",
         r"infected",
         r"malware",

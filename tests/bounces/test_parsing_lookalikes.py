@@ -172,6 +172,19 @@ def test_an_antivirus_footer_after_an_exchange_ndr_does_not_make_it_a_virus():
     assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
 
 
+def test_an_avg_footer_under_a_notice_stating_no_reason_is_not_a_virus():
+    raw = message(
+        sender="postmaster@prospect.example",
+        subject="Undeliverable: Quick question",
+        body=(
+            "Delivery has failed to these recipients or groups:\n\ndana@prospect.example\n\n"
+            "No virus found in this message.\nChecked by AVG - www.avg.example\n"
+        ),
+    )
+    [failed] = parse_bounce(raw).recipients
+    assert failed.reason == "unknown"
+
+
 def test_a_delivery_status_inside_multipart_mixed_is_a_dsn():
     report = parse_bounce(dsn_in("multipart/mixed", recipient_field="rfc822;dana@prospect.example"))
     assert report is not None
