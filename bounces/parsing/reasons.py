@@ -96,6 +96,15 @@ _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?=[\s,-]|$)")
 
 
+# Relays' and mail clients' footers about scanning, which say nothing of this delivery.
+_FOOTER_MARKERS = ("scanned", "checked for", "as spam", "anti-spam", "antispam", "be clean")
+_SCANNING_FOOTER = re.compile(
+    r"(?:scanned|checked) for (?:spam|viruses|malware)(?:,? (?:and|&) (?:spam|viruses|malware))*"
+    r"|report this (?:e-?mail|message) as spam|\banti-?spam\b|(?:is )?believed to be clean"
+    r"|scanned by [\w .-]{0,40}?(?:spam|virus)[\w-]*(?: filter| scanner)?"
+)
+
+
 def _rule(reason: str, *patterns: str, weak: bool = False) -> tuple[str, re.Pattern[str], bool]:
     """A reason and the wording that names it; `weak` wording yields to a specific status code."""
     return reason, re.compile("|".join(f"(?:{pattern})" for pattern in patterns)), weak
@@ -765,9 +774,12 @@ def reason_from_text(text: str) -> str | None:
 def _reason_in_text(text: str) -> tuple[str, bool] | None:
     """(reason, whether the wording is weak) of the first rule the text matches.
 
-    Addresses are blanked first: a local part ("blocked@", "filtered@") is not wording.
+    Addresses are blanked first: a local part ("blocked@", "filtered@") is not wording; so
+    are the scanning footers relays append ("scanned for spam and viruses by …").
     """
     lowered = _ADDRESS_WORD.sub(" ", text.lower()) if "@" in text else text.lower()
+    if any(marker in lowered for marker in _FOOTER_MARKERS):
+        lowered = _SCANNING_FOOTER.sub(" ", lowered)
     for reason, pattern, weak in _TEXT_RULES:
         if pattern.search(lowered):
             return reason, weak

@@ -172,13 +172,22 @@ def test_an_antivirus_footer_after_an_exchange_ndr_does_not_make_it_a_virus():
     assert (failed.status, failed.reason, failed.hard) == ("5.1.1", "user_unknown", True)
 
 
-def test_an_avg_footer_under_a_notice_stating_no_reason_is_not_a_virus():
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "No virus found in this message.\nChecked by AVG - www.avg.example\n",
+        "This email has been scanned for spam and viruses by Proofpoint Essentials.\n",
+        "This message was scanned by Spam Filter and is believed to be clean.\n",
+        "Click here to report this email as spam.\n",
+    ],
+)
+def test_a_scanning_footer_under_a_notice_stating_no_reason_is_not_its_reason(footer):
     raw = message(
         sender="postmaster@prospect.example",
         subject="Undeliverable: Quick question",
         body=(
             "Delivery has failed to these recipients or groups:\n\ndana@prospect.example\n\n"
-            "No virus found in this message.\nChecked by AVG - www.avg.example\n"
+            + footer
         ),
     )
     [failed] = parse_bounce(raw).recipients
