@@ -129,7 +129,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # Ipswitch IMail's "mailbox exceeds allowed size".
         r"mail ?box exceeds (?:the )?(?:allowed|maximum) size",
         # DE, FR, ES, PT, IT, NL, JA, KO, ZH.
-        r"postfach (?:ist )?(?:voll|überfüllt)|speicherplatz.{0,30}(?:voll|erschöpft)"
+        r"postfach (?:[^.\n]{0,30} )?(?:ist )?(?:voll|überfüllt)"
+        r"|speicherplatz.{0,30}(?:voll|erschöpft)"
         r"|quota (?:überschritten|dépassé|excedida|superata)",
         # The mailbox, whoever's it is ("el buzón del destinatario está lleno"), is full.
         r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?[^.\n]{0,30}?(?:est )?pleine",
@@ -374,7 +375,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"domain is not reachable",
         r"domain \S+ (?:couldn['’]?t|could not|cannot|can['’]?t) be found",
         r"domain name in the e-?mail address is (?:incorrect|not valid|invalid)",
-        r"domain (?:existiert nicht|nicht gefunden)|domäne (?:existiert nicht|unbekannt)",
+        r"dom(?:ain|äne)(?: [^.\n]{0,30}?)? "
+        r"(?:existiert nicht|(?:wurde )?nicht gefunden|unbekannt)",
         r"domaine(?: \S+)? (?:n'existe pas|n’existe pas|inconnu|introuvable)",
         r"dominio(?: \S+)? (?:no existe|desconocido|non esiste|inesistente|sconosciuto)",
         r"dom[íi]nio(?: \S+)? (?:n[ãa]o existe|desconhecido|inexistente)",
@@ -506,6 +508,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:n[ãa]o existe|desconhecid[oa]|inexistente)",
         r"(?:utente|destinatario|casella|indirizzo)(?: di posta)? (?:non esiste|sconosciut[oa]"
         r"|inesistente)",
+        # Exchange's localized NDRs: "the e-mail address you entered couldn't be found".
+        r"adresse[^.\n]{0,40}(?:wurde )?nicht gefunden|adresse[^.\n]{0,60}introuvable",
+        r"no se (?:encontr[óo]|pudo encontrar) la direcci[óo]n",
+        r"endere[çc]o[^.\n]{0,40}n[ãa]o (?:foi )?encontrado",
+        r"impossibile trovare l['’]indirizzo|indirizzo[^.\n]{0,40}non (?:[èe] stato )?trovato",
+        r"adres[^.\n]{0,40}(?:is )?niet gevonden|アドレスが見つかりません",
+        r"找不到[^。\n]{0,20}(?:地址|收件人|用户)",
         # The mailbox unavailable, the address invalid, in DE, FR, ES, PT, IT, NL.
         r"postfach nicht verf[üu]gbar|bo[iî]te aux lettres indisponible|buz[óo]n no disponible",
         r"caixa postal indispon[íi]vel|casella (?:di posta )?non disponibile",

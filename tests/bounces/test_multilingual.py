@@ -263,3 +263,59 @@ def test_east_asian_providers_own_wordings(said, reason, hard):
 )
 def test_european_languages_other_wordings(said, reason, hard):
     assert reading(said) == (reason, hard)
+
+
+# Exchange writes its NDR in the organization's language: the heading, the address on its own
+# line, then "the e-mail address you entered couldn't be found" in that language.
+EXCHANGE_NDR = {
+    "de": (
+        "Übermittlung an folgende Empfänger oder Gruppen fehlgeschlagen:",
+        "Die eingegebene E-Mail-Adresse wurde nicht gefunden.",
+    ),
+    "fr": (
+        "La remise à ces destinataires ou groupes a échoué :",
+        "L'adresse de messagerie que vous avez entrée est introuvable.",
+    ),
+    "es": (
+        "Error en la entrega a estos destinatarios o grupos:",
+        "No se encontró la dirección de correo electrónico que especificó.",
+    ),
+    "pt": (
+        "Falha na entrega para estes destinatários ou grupos:",
+        "O endereço de email inserido não foi encontrado.",
+    ),
+    "it": (
+        "Recapito non riuscito a questi destinatari o gruppi:",
+        "Impossibile trovare l'indirizzo di posta elettronica immesso.",
+    ),
+    "nl": (
+        "Bezorging is mislukt voor deze ontvangers of groepen:",
+        "Het ingevoerde e-mailadres is niet gevonden.",
+    ),
+    "ja": (
+        "次の受信者またはグループへの配信に失敗しました:",
+        "入力した電子メール アドレスが見つかりませんでした。",
+    ),
+    "ko": (
+        "다음 받는 사람 또는 그룹에 배달하지 못했습니다.",
+        "입력한 전자 메일 주소를 찾을 수 없습니다.",
+    ),
+    "zh": ("无法传递到以下收件人或组:", "找不到您输入的电子邮件地址。"),
+}
+
+
+@pytest.mark.parametrize("language", EXCHANGE_NDR)
+def test_exchange_ndr_in_its_organizations_language(language):
+    heading, sentence = EXCHANGE_NDR[language]
+    raw = (
+        "From: Microsoft Outlook <postmaster@far-away.example>\nTo: rep@acme.example\n"
+        "Subject: Undeliverable: Quick question\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        f"{heading}\n\ndana@far-away.example\n{sentence}\n"
+    ).encode()
+    [failed] = parse_bounce(raw).recipients
+    assert (failed.address, failed.reason, failed.hard) == (
+        "dana@far-away.example",
+        "user_unknown",
+        True,
+    )
