@@ -37,7 +37,9 @@ MAX_CONTEXT_CHARS = 8000
 _DAEMON_SENDER = re.compile(
     r"mailer[-_ ]?daemon|postmaster|post_master|mail[ ._-]?delivery[ ._-]?(?:system|subsystem)"
     r"|\bmdaemon\b|\bmail ?administrator\b|ndr ?administrator|interscan|mailer@|\bbounces?@"
-    r"|\bsysadmin@|no-?reply@.*(?:dion|ezweb|au)\.ne\.jp|mail ?deliver",
+    r"|\bsysadmin@|no-?reply@.*(?:dion|ezweb|au)\.ne\.jp|mail ?deliver"
+    # Exchange's system mailbox, which sends its NDRs ("MicrosoftExchange329e71ec…@").
+    r"|microsoftexchange[0-9a-f]{32}@",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -52,7 +54,9 @@ _BOUNCE_SUBJECT = re.compile(
     r"|(?:발송|전송|배달|전달|송신) ?실패|반송(?:된)? ?메일"
     r"|配信(?:エラー|失敗|不能)|送信エラー|未配達|未送達"
     r"|退信|投递失败|发送失败|無法投遞|傳送失敗"
-    r"|non consegnat|não entregue|niet afgeleverd",
+    r"|non consegnat|não entregue|niet afgeleverd"
+    # Exchange's localized "Undeliverable:" (PT, IT, NL, KO, ZH).
+    r"|não é possível entregar|non recapitabile|onbestelbaar|배달 못 함|无法传递|無法傳遞",
     re.IGNORECASE,
 )
 # Phrases only a mail system writes when handing a message back.
@@ -71,7 +75,11 @@ _BOUNCE_BODY = re.compile(
     r"|无法(?:投递|送达)|投递失败|未能送达|無法(?:投遞|傳送)|konnte nicht zugestellt"
     r"|n'a pas pu être (?:remis|distribué|délivré)|no (?:se )?(?:ha )?podido (?:ser )?entregar"
     r"|não (?:foi )?(?:possível )?(?:ser )?entreg|non è stato possibile (?:consegnare|recapitare)"
-    r"|kon niet (?:worden )?(?:bezorgd|afgeleverd)",
+    r"|kon niet (?:worden )?(?:bezorgd|afgeleverd)"
+    # Exchange's localized "Delivery has failed to these recipients or groups".
+    r"|übermittlung an folgende empfänger[^\n]{0,30}fehlgeschlagen|la remise à ces destinataires"
+    r"|error en la entrega a estos|falha na entrega para estes|recapito non riuscito"
+    r"|bezorging is mislukt|配信に失敗しました|배달하지 못했습니다|无法传递到",
     re.IGNORECASE,
 )
 _REPLY_LINE = re.compile(

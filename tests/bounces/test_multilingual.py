@@ -304,12 +304,27 @@ EXCHANGE_NDR = {
 }
 
 
+EXCHANGE_UNDELIVERABLE = {
+    "de": "Unzustellbar",
+    "fr": "Non remis",
+    "es": "No se puede entregar",
+    "pt": "Não é possível entregar",
+    "it": "Non recapitabile",
+    "nl": "Onbestelbaar",
+    "ja": "配信不能",
+    "ko": "배달 못 함",
+    "zh": "无法传递",
+}
+
+
 @pytest.mark.parametrize("language", EXCHANGE_NDR)
 def test_exchange_ndr_in_its_organizations_language(language):
+    # Sent by Exchange's system mailbox, titled in the language too.
     heading, sentence = EXCHANGE_NDR[language]
     raw = (
-        "From: Microsoft Outlook <postmaster@far-away.example>\nTo: rep@acme.example\n"
-        "Subject: Undeliverable: Quick question\nMIME-Version: 1.0\n"
+        "From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@"
+        "far-away.example>\nTo: rep@acme.example\n"
+        f"Subject: {EXCHANGE_UNDELIVERABLE[language]}: Quick question\nMIME-Version: 1.0\n"
         "Content-Type: text/plain; charset=utf-8\n\n"
         f"{heading}\n\ndana@far-away.example\n{sentence}\n"
     ).encode()
