@@ -305,9 +305,10 @@ def _recipients_in(region: str) -> list[tuple[str, str]]:
                 diagnostic = diagnostic.strip(" :;,")
             found.setdefault(address, []).append(diagnostic)
             continue
-        for pattern in _SENTENCE_RECIPIENTS:
-            for sentence in pattern.finditer(line):
-                found.setdefault(sentence.group(1).lower(), [])
+        if "@" in line:  # every sentence names its address
+            for pattern in _SENTENCE_RECIPIENTS:
+                for sentence in pattern.finditer(line):
+                    found.setdefault(sentence.group(1).lower(), [])
         index += 1
     for target, alias in aliases.items():
         found.setdefault(alias, []).extend(found.pop(target, []))
