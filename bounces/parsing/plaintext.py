@@ -352,8 +352,15 @@ def addresses_beside_failures(
     lines = region.split("\n")[:200]
     for number, line in enumerate(lines):
         line = line[:MAX_LINE_CHARS]
-        # "the mailbox a@b is full": the sentence read with each address as one blank.
-        said = " ".join(_ADDRESS_IN_TEXT.sub(" ", line).split())
+        # "the mailbox a@b is full": the sentence read with each address as one blank; from a
+        # mail system, a sentence the line leaves unfinished goes on on the next one ("Your
+        # message to: a@b" / "was not delivered.").
+        sentence = line
+        if machine and "@" in line and not line.rstrip().endswith((".", ":", "!", "?")):
+            sentence = (
+                f"{line} {lines[number + 1][:MAX_LINE_CHARS]}" if number + 1 < len(lines) else line
+            )
+        said = " ".join(_ADDRESS_IN_TEXT.sub(" ", sentence).split())
         failure = _DELIVERY_FAILURE.search(said)
         if not machine and line.lstrip().startswith(">"):
             continue

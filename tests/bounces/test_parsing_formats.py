@@ -1467,6 +1467,7 @@ def test_every_recipient_accepted_before_data_shares_its_refusal():
         "Delivery failed for these recipients:\n\n   Yan Ho <yan@fb-site.example>\n",
         "Your message was not delivered.\n\nRecipient(s): yan@fb-site.example\n"
         "Error: mailbox full\n",
+        "Your message to: yan@fb-site.example\nwas not delivered.\n\nReason: content rejected\n",
     ],
 )
 def test_the_fallback_reads_a_mail_systems_list_under_its_failure_heading(body):
