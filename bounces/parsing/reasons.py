@@ -458,7 +458,6 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"address (?:unknown|not found|invalid)",
         r"(?:address(?:es)?|recipients?|users?)(?:['’]s?)?(?: address(?:es)?)? (?:is|are|was|were)"
         r" not found",
-        # Sendmail's ph (CCSO nameserver) mailer: no directory entry matches the name.
         r"mailbox (?:unavailable|not found|does not exist|name not allowed|is not valid)",
         r"no valid recipients",
         r"(?:not|isn't) a (?:valid|known) (?:user|mailbox|recipient|address)",
