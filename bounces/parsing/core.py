@@ -559,7 +559,9 @@ def _collect_parts(message: Message) -> _Collected:
                 continue
             text = decoded_text(part)
             if kind == "text/html":
-                if collected.texts:
+                # The HTML alternative only when the text before it names no address at all
+                # (left empty, or "This message is in HTML" as some mail systems write).
+                if any("@" in earlier for earlier in collected.texts):
                     continue
                 text = _html_to_text(text)
             collected.texts.append(text)

@@ -1482,3 +1482,18 @@ def test_the_fallback_reads_no_list_or_quote_in_a_persons_message():
     )
     person = plain_notice(sender="Yan <yan@fb-site.example>", subject="Undeliverable", body=said)
     assert parse_bounce(person) is None
+
+
+@pytest.mark.parametrize("plain_text", ["", "This message is in HTML. Please use an HTML viewer."])
+def test_an_html_notice_whose_text_alternative_names_nobody(plain_text):
+    raw = (
+        "From: MAILER-DAEMON@ht-site.example\nTo: rep@acme.example\n"
+        "Subject: Undeliverable: Quick question\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/alternative; boundary="b"\n\n'
+        f"--b\nContent-Type: text/plain; charset=utf-8\n\n{plain_text}\n"
+        "--b\nContent-Type: text/html; charset=utf-8\n\n"
+        "<html><body><p>Your message to <b>ida@ht-site.example</b> couldn't be delivered.</p>"
+        "<p>ida wasn't found at ht-site.example.</p></body></html>\n--b--\n"
+    ).encode()
+    failed = only(parse_bounce(raw))
+    assert (failed.address, failed.reason) == ("ida@ht-site.example", "user_unknown")
