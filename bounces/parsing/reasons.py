@@ -218,6 +218,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"violat(?:es|ion of|ed) (?:our|the|local|site|company) (?:\w+ )?polic",
         r"prohibited (?:content|attachment|file)",
         r"not allowed by (?:the )?(?:recipient|local) policy",
+        # Attachments and content refused by the receiving organization's rules.
+        r"(?:potentially )?executable (?:attachment|content)|illegal attachment",
+        r"not accepting mail with (?:attachments|embedded images)",
+        r"messages containing images or other attachments",
+        r"rejected (?:by|due to) (?:the |local )?(?:organization(?:['’]s)? )?policy",
+        r"content presents a potential security issue|using a mass mailer|protocol violation",
     ),
     _rule(
         "norelaying",
@@ -398,7 +404,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     _rule(
         "notaccept",
-        r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail(?! from)",
+        # (Not "not accepting mail with attachments": a policy on the message.)
+        r"(?:does not|doesn't|not) accept(?:ing)? (?:any )?(?:e-?)?mail(?! from| with)",
         r"null mx",
         r"domain (?:does not|doesn't) (?:receive|accept) mail",
     ),
@@ -650,6 +657,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     _rule(
         "contenterror",
+        r"executable files are not allowed in compressed files|mime complexity exceeds",
+        r"header size,? or recipient list,? exceeds|improperly-formatted binary content",
+        r"unnecessary base64 encoding",
         r"(?:header|content|message) (?:error|rejected|not acceptable)",
         r"line too long",
         r"invalid (?:header|mime|content)",

@@ -1497,3 +1497,33 @@ def test_an_html_notice_whose_text_alternative_names_nobody(plain_text):
     ).encode()
     failed = only(parse_bounce(raw))
     assert (failed.address, failed.reason) == ("ida@ht-site.example", "user_unknown")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("550 5.7.1 the recipient is not accepting mail with attachments", "policy"),
+        (
+            "550 This message has been rejected because it has a potentially executable attachment",
+            "policy",
+        ),
+        ("550 the message was rejected by organization policy", "policy"),
+        ("554 message mime complexity exceeds the policy maximum", "content_rejected"),
+        ("552 executable files are not allowed in compressed files", "content_rejected"),
+    ],
+)
+def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.at-site.example (Mail Delivery System)",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.at-site.example.\n\n"
+                    f"<ola@at-site.example>: host mx2.at-site.example[192.0.2.5] said: {reply}\n"
+                    "    (in reply to end of DATA command)\n"
+                ),
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == (reason, False)
