@@ -354,6 +354,20 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"domain of sender address",
         r"sender (?:address|domain) (?:rejected|does not exist|not found|unknown|invalid)",
         r"after mail from",
+        # The sender's domain, in the words of servers checking it: read before the unknown
+        # domain rules, which are about the recipient's.
+        r"(?:your|sender['’]?s?|sending|from:?(?: header)?|envelope from) domain"
+        r"(?: name)? (?:does(?: not|n't) exist|has no (?:mx|dns)|not found|is (?:not valid|invalid)"
+        r"|is unknown)",
+        r"\bunknown sender\b",
+    ),
+    # The sending server itself, unknown to the receiving one (its HELO name, its host name):
+    # not the recipient's domain.
+    _rule(
+        "blocked",
+        r"(?:client|sending|sender|your) host(?: ?name)? (?:is )?(?:unknown|not found"
+        r"|does(?: not|n't) exist)",
+        r"(?:helo|ehlo)(?: command)? rejected|invalid (?:helo|ehlo)",
     ),
     _rule(
         "hostunknown",
@@ -432,6 +446,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"mail from not owned by user|returned mail not accepted here|badmailfrom list",
         r"administrative prohibition|[ée]metteur invalide|from: domain is invalid",
         r"not a registered gateway user|access to submit messages to this e-?mail system",
+    ),
+    # A blocklist named beside an address's words ("mailbox unavailable (your IP is
+    # blacklisted)"): the sender was refused, not the address. ("not listed in" the directory
+    # is an unknown address.)
+    _rule(
+        "blocked",
+        r"black ?list|block ?list|spamhaus|\b(?:rbl|dnsbl|rbls)\b|(?<!not )listed (?:at|on) ",
     ),
     # Facebook's refusal by the recipient's settings: a filter, not a bad address.
     _rule("filtered", r"refused due to recipient preferences"),

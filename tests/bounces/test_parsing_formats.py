@@ -1527,3 +1527,33 @@ def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
         )
     )
     assert (failed.reason, failed.hard) == (reason, False)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        # The sending server or the sender's domain unknown to the receiving server.
+        ("550 Client host unknown", "blocked"),
+        ("554 5.7.1 <mx.acme.example>: Helo command rejected: Host not found", "blocked"),
+        ("550 From: header domain does not exist", "rejected"),
+        ("550 Message rejected: the From domain has no MX record", "rejected"),
+        ("550 Unknown sender", "rejected"),
+        # A blocklist beside words about the mailbox.
+        ("550 Requested action not taken: mailbox unavailable (your IP is blacklisted)", "blocked"),
+        ("550 Invalid recipient: your IP is listed at spamcop", "blocked"),
+    ],
+)
+def test_the_senders_side_unknown_or_listed_is_never_a_bad_address(reply, reason):
+    failed = only(
+        parse_bounce(
+            plain_notice(
+                sender="MAILER-DAEMON@mx.sd-site.example (Mail Delivery System)",
+                subject="Undelivered Mail Returned to Sender",
+                body=(
+                    "This is the mail system at host mx.sd-site.example.\n\n"
+                    f"<pat@sd-site.example>: host mx2.sd-site.example[192.0.2.5] said: {reply}\n"
+                ),
+            )
+        )
+    )
+    assert (failed.reason, failed.hard) == (reason, False)
