@@ -38,6 +38,20 @@ def plain_notice(*, sender: str, subject: str, body: str, headers: str = "") -> 
     ).encode()
 
 
+def postfix_said(address: str, reply: str, *, after: str = "") -> bytes:
+    """Postfix's notice of one recipient whose server gave `reply` (then `after`)."""
+    domain = address.partition("@")[2]
+    return plain_notice(
+        sender=f"MAILER-DAEMON@mx.{domain} (Mail Delivery System)",
+        subject="Undelivered Mail Returned to Sender",
+        body=(
+            f"This is the mail system at host mx.{domain}.\n\n"
+            f"<{address}>: host mx2.{domain}[192.0.2.5] said: {reply}\n"
+            + (f"    {after}\n" if after else "")
+        ),
+    )
+
+
 def only(report):
     assert report is not None, "not read as a bounce"
     assert len(report.recipients) == 1, report.recipients
@@ -1355,15 +1369,7 @@ def test_sendmail_transcript_refused_after_data():
 def test_a_disabled_or_moved_mailbox_in_the_servers_words(reply, reason, hard):
     failed = only(
         parse_bounce(
-            plain_notice(
-                sender="MAILER-DAEMON@mx.mv-site.example (Mail Delivery System)",
-                subject="Undelivered Mail Returned to Sender",
-                body=(
-                    "This is the mail system at host mx.mv-site.example.\n\n"
-                    f"<pia@mv-site.example>: host mx2.mv-site.example[192.0.2.6] said: {reply}\n"
-                    "    (in reply to RCPT TO command)\n"
-                ),
-            )
+            postfix_said("pia@mv-site.example", reply, after="(in reply to RCPT TO command)")
         )
     )
     assert (failed.address, failed.reason, failed.hard) == ("pia@mv-site.example", reason, hard)
@@ -1380,18 +1386,7 @@ def test_a_disabled_or_moved_mailbox_in_the_servers_words(reply, reason, hard):
     ],
 )
 def test_a_refused_envelope_sender_is_a_sender_refusal(reply):
-    failed = only(
-        parse_bounce(
-            plain_notice(
-                sender="MAILER-DAEMON@mx.sr-site.example (Mail Delivery System)",
-                subject="Undelivered Mail Returned to Sender",
-                body=(
-                    "This is the mail system at host mx.sr-site.example.\n\n"
-                    f"<rae@sr-site.example>: host mx2.sr-site.example[192.0.2.5] said: {reply}\n"
-                ),
-            )
-        )
-    )
+    failed = only(parse_bounce(postfix_said("rae@sr-site.example", reply)))
     assert (failed.reason, failed.hard) == ("rejected", False)
 
 
@@ -1515,15 +1510,7 @@ def test_an_html_notice_whose_text_alternative_names_nobody(plain_text):
 def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
     failed = only(
         parse_bounce(
-            plain_notice(
-                sender="MAILER-DAEMON@mx.at-site.example (Mail Delivery System)",
-                subject="Undelivered Mail Returned to Sender",
-                body=(
-                    "This is the mail system at host mx.at-site.example.\n\n"
-                    f"<ola@at-site.example>: host mx2.at-site.example[192.0.2.5] said: {reply}\n"
-                    "    (in reply to end of DATA command)\n"
-                ),
-            )
+            postfix_said("ola@at-site.example", reply, after="(in reply to end of DATA command)")
         )
     )
     assert (failed.reason, failed.hard) == (reason, False)
@@ -1544,16 +1531,5 @@ def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
     ],
 )
 def test_the_senders_side_unknown_or_listed_is_never_a_bad_address(reply, reason):
-    failed = only(
-        parse_bounce(
-            plain_notice(
-                sender="MAILER-DAEMON@mx.sd-site.example (Mail Delivery System)",
-                subject="Undelivered Mail Returned to Sender",
-                body=(
-                    "This is the mail system at host mx.sd-site.example.\n\n"
-                    f"<pat@sd-site.example>: host mx2.sd-site.example[192.0.2.5] said: {reply}\n"
-                ),
-            )
-        )
-    )
+    failed = only(parse_bounce(postfix_said("pat@sd-site.example", reply)))
     assert (failed.reason, failed.hard) == (reason, False)
