@@ -183,6 +183,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"cannot find your (?:reverse )?hostname",
         r"(?:client|your) (?:host|ip) (?:name )?(?:has|does) not (?:have )?(?:a )?(?:reverse|dns)",
         r"ip address has no (?:ptr|dns name)",
+        r"\bip(?: address)? (?:not found in (?:the )?dns|not resolv\w*|unknown)",
         r"unresolvable (?:ip|client|host)",
     ),
     _rule(
@@ -360,6 +361,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?: name)? (?:does(?: not|n't) exist|has no (?:mx|dns)|not found|is (?:not valid|invalid)"
         r"|is unknown)",
         r"\bunknown sender\b",
+        r"domain of (?:the )?sender|sender domain must (?:resolve|exist)",
+        r"cannot resolve your (?:domain|address|sender)",
     ),
     # The sending server itself, unknown to the receiving one (its HELO name, its host name):
     # not the recipient's domain.
@@ -368,6 +371,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:client|sending|sender|your) host(?: ?name)? (?:is )?(?:unknown|not found"
         r"|does(?: not|n't) exist)",
         r"(?:helo|ehlo)(?: command)? rejected|invalid (?:helo|ehlo)",
+        r"your (?:mail )?server['’]?s? (?:host ?)?name (?:is )?(?:unknown|not found)",
     ),
     _rule(
         "hostunknown",
