@@ -362,8 +362,13 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"|is unknown)",
         r"\bunknown sender\b",
         r"domain of (?:the )?sender|sender domain must (?:resolve|exist)",
+        r"(?:sender|mail from|envelope sender|reply-to|return[- ]path)(?: address| mailbox| domain)?"
+        r" (?:is )?(?:not valid|invalid|does(?: not|n't) exist|not found|unknown)",
+        r"domain in your from header",
         r"cannot resolve your (?:domain|address|sender)",
     ),
+    # The sending side's own relay (a smarthost) that cannot be found.
+    _rule("networkerror", r"relay host (?:unknown|not found)"),
     # The sending server itself, unknown to the receiving one (its HELO name, its host name):
     # not the recipient's domain.
     _rule(

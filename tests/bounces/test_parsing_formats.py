@@ -1528,6 +1528,9 @@ def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
         ("550 No MX for domain of sender", "rejected"),
         ("550 Cannot resolve your domain", "rejected"),
         ("554 IP address not found in DNS", "no_reverse_dns"),
+        ("550 Sender mailbox does not exist", "rejected"),
+        ("550 MAIL FROM address invalid", "rejected"),
+        ("550 relay host unknown", "network_error"),
         # A blocklist beside words about the mailbox.
         ("550 Requested action not taken: mailbox unavailable (your IP is blacklisted)", "blocked"),
         ("550 Invalid recipient: your IP is listed at spamcop", "blocked"),
