@@ -363,7 +363,8 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"\bunknown sender\b",
         r"domain of (?:the )?sender|sender domain must (?:resolve|exist)",
         r"(?:sender|mail from|envelope sender|reply-to|return[- ]path)"
-        r"(?: address| mailbox| domain)? (?:is )?(?:not valid|invalid|does(?: not|n't) exist|not found|unknown)",
+        r"(?: address| mailbox| domain)? (?:is )?"
+        r"(?:not valid|invalid|does(?: not|n't) exist|not found|unknown)",
         r"domain in your from header",
         r"cannot resolve your (?:domain|address|sender)",
     ),
