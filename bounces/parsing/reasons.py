@@ -365,7 +365,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:sender|mail from|envelope sender|reply-to|return[- ]path)"
         r"(?: address| mailbox| domain)? (?:is )?"
         r"(?:not valid|invalid|does(?: not|n't) exist|not found|unknown)",
-        r"domain in your from header",
+        r"domain in your from header|(?:mx|dns) (?:record )?for your domain",
         r"cannot resolve your (?:domain|address|sender)",
     ),
     # The sending side's own relay (a smarthost) that cannot be found.
@@ -377,6 +377,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:client|sending|sender|your) host(?: ?name)? (?:is )?(?:unknown|not found"
         r"|does(?: not|n't) exist)",
         r"(?:helo|ehlo)(?: command)? rejected|invalid (?:helo|ehlo)",
+        r"(?:client|connecting) host (?:\[[^\]]{0,60}\] )?(?:rejected|blocked)",
         r"your (?:mail )?server['’]?s? (?:host ?)?name (?:is )?(?:unknown|not found)",
     ),
     _rule(
@@ -451,7 +452,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # qmail's badmailfrom, Exim's default ACL refusal ("administrative prohibition").
         r"\bbatv (?:failed|validation)|backscatter protection|bogus mail from",
         r"(?:empty envelope|null) senders? (?:is |are )?not allowed|no third-party dsns",
-        r"(?:invalid|unroutable|unqualified) sender(?: address)?\b|sender domain is empty",
+        r"(?:invalid|unroute?able|unqualified) sender(?: address)?\b|sender domain is empty",
         r"fully qualified e-?mail address required|without a valid sender domain",
         r"mail from not owned by user|returned mail not accepted here|badmailfrom list",
         r"administrative prohibition|[ée]metteur invalide|from: domain is invalid",

@@ -1531,6 +1531,9 @@ def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
         ("550 Sender mailbox does not exist", "rejected"),
         ("550 MAIL FROM address invalid", "rejected"),
         ("550 relay host unknown", "network_error"),
+        ("550 5.7.1 No MX record for your domain", "rejected"),
+        ("550 Unrouteable sender address", "rejected"),
+        ("550 Service unavailable; Client host [192.0.2.9] blocked; host not found", "blocked"),
         # A blocklist beside words about the mailbox.
         ("550 Requested action not taken: mailbox unavailable (your IP is blacklisted)", "blocked"),
         ("550 Invalid recipient: your IP is listed at spamcop", "blocked"),
