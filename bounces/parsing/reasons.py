@@ -417,7 +417,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"домен(?: \S+)? не (?:существует|найден)|неизвестный домен",
         r"domena(?: \S+)? nie istnieje|nieznana domena",
         r"alan adı(?: \S+)? (?:mevcut değil|bulunamadı)",
-        r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
+        r"(?:^|\s)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,} does not exist",
     ),
     # A member refusing this sender (AOL's "not accepting mail from <sender>"): the address
     # works, the recipient filters.
@@ -490,7 +490,11 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # unknown", and its successors' (Sun, Oracle) "unknown or illegal alias".
         r"(?:destination |recipient )?(?:addresses|recipients|users) (?:were|are) unknown",
         r"(?:unknown|illegal) (?:or illegal )?alias",
-        r"(?:does(?: not|n't)|did not) (?:exist|match any)",
+        # Said of the address (or of what the text names it by: a list, a group), not of a key,
+        # a record, a route or a rule, nor "does not match any" allowed sender.
+        r"(?<!key )(?<!record )(?<!entry )(?<!certificate )(?<!queue )(?<!route )(?<!rule )"
+        r"(?<!policy )(?<!folder )(?<!file )(?:does(?: not|n't)|did not) exist",
+        r"(?:does(?: not|n't)|did not) match any (?:user|recipient|mailbox|account|address)",
         r"(?:invalid|bad|unknown|non-?existent) (?:recipient|mailbox|user|address|destination)",
         r"(?:invalid|unknown) (?:receiver|addressee)(?: address)?\b",
         r"recipient (?:unknown|not found|invalid)",

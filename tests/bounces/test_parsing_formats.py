@@ -1542,3 +1542,22 @@ def test_a_refused_attachment_or_content_is_never_a_bad_address(reply, reason):
 def test_the_senders_side_unknown_or_listed_is_never_a_bad_address(reply, reason):
     failed = only(parse_bounce(postfix_said("pat@sd-site.example", reply)))
     assert (failed.reason, failed.hard) == (reason, False)
+
+
+@pytest.mark.parametrize(
+    ("reply", "hard"),
+    [
+        ("550 <pat@nx-site.example> does not exist", True),
+        ("550 The list you posted to does not exist", True),
+        ("550 DKIM key does not exist", False),
+        ("550 The route does not exist", False),
+        ("550 5.7.1 Your IP does not match any allowed sender", False),
+        # A status code before a blanked address is not a domain name that does not exist.
+        ("550 5.1.1 <pat@nx-site.example> does not exist", True),
+    ],
+)
+def test_does_not_exist_is_about_the_address_only_when_it_names_no_other_thing(reply, hard):
+    failed = only(parse_bounce(postfix_said("pat@nx-site.example", reply)))
+    assert failed.hard is hard
+    if hard:
+        assert failed.reason == "user_unknown"
