@@ -303,7 +303,9 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"(?:address|mailbox|user) has (?:moved|changed)",
         # "address a@b has been replaced by c@d" (RFC 3463's x.1.6, said in words).
         r"has been replaced by",
-        r"moved (?:to|permanently)",
+        # The recipient moved, not a message moved to quarantine or junk, nor a server.
+        r"(?:user|recipient|mailbox|address|account|addressee)(?: has| was| is)?(?: been)? moved"
+        r" (?:to|permanently)",
         r"no longer (?:valid|in use) ?[,;.-]? ?(?:please )?(?:use|send|contact|try)",
     ),
     _rule(

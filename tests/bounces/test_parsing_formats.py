@@ -1552,6 +1552,9 @@ def test_the_senders_side_unknown_or_listed_is_never_a_bad_address(reply, reason
         ("550 DKIM key does not exist", False),
         ("550 The route does not exist", False),
         ("550 5.7.1 Your IP does not match any allowed sender", False),
+        # Moved: the recipient, not a message moved to quarantine.
+        ("550 User has moved to pat.new@nx-site.example", True),
+        ("550 Message moved to quarantine", False),
         # A status code before a blanked address is not a domain name that does not exist.
         ("550 5.1.1 <pat@nx-site.example> does not exist", True),
     ],
@@ -1560,4 +1563,4 @@ def test_does_not_exist_is_about_the_address_only_when_it_names_no_other_thing(r
     failed = only(parse_bounce(postfix_said("pat@nx-site.example", reply)))
     assert failed.hard is hard
     if hard:
-        assert failed.reason == "user_unknown"
+        assert failed.reason in ("user_unknown", "mailbox_moved")
