@@ -297,7 +297,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
         recipients = _from_plain_text(
             message, [collected.region_of(text) for text in collected.texts], excluded, mta
         )
-        machine_sender = _is_machine_sender(message)
+        machine_sender = daemon_sender or _is_null_sender(message)
         if not recipients and not nested and (machine_sender or bounce_subject):
             inner = _nested_bounce(collected)
             if inner is not None:
@@ -325,6 +325,7 @@ def _parse_message(message: Message, *, raw: bytes | None, nested: bool) -> Boun
                 excluded | {sent_by} if sent_by else excluded,
                 mta,
                 beside_failures=True,
+                machine=machine_sender,
             )
         if not recipients and machine_sender and (bounce_subject or bounce_body):
             recipients = _from_returned_recipient(collected, excluded, mta)
@@ -391,13 +392,11 @@ def _is_success_notice(subject: str, report: str) -> bool:
     return not _FAILURE_TEXT.search(_SUCCESS_TEXT.sub("", said))
 
 
-def _is_machine_sender(message: Message) -> bool:
-    """Whether a mail system sent the message: its sender's name says so, or the null envelope
-    sender ("Return-Path: <>") RFC 5321 has every delivery notice sent with; people's mail
-    never has it. Auto-replies do too, and mark themselves (RFC 3834's "Auto-Submitted:
-    auto-replied", which notices from a named mail system such as Exim's also carry)."""
-    if _DAEMON_SENDER.search(header_text(message, "From")):
-        return True
+def _is_null_sender(message: Message) -> bool:
+    """Whether the message came with the null envelope sender ("Return-Path: <>") RFC 5321 has
+    every delivery notice sent with, whatever its From says; people's mail never has it.
+    Auto-replies do too, and mark themselves (RFC 3834's "Auto-Submitted: auto-replied",
+    which notices from a named mail system such as Exim's also carry)."""
     return bool(
         _NULL_RETURN_PATH.match(header_text(message, "Return-Path"))
         and header_text(message, "Auto-Submitted").strip().lower() != "auto-replied"
@@ -640,9 +639,11 @@ def _from_plain_text(
     family: str | None,
     *,
     beside_failures: bool = False,
+    machine: bool = False,
 ) -> list[FailedRecipient]:
     """The recipients a notice's text names by a known layout or, `beside_failures`, by the
-    structural fallback (each address on a line that says delivery to it failed)."""
+    structural fallback (each address on a line that says delivery to it failed; `machine`:
+    a mail system sent the notice)."""
     region = plaintext.unwrap_gateway_addresses("\n".join(regions))
 
     inline_fields = (
@@ -660,9 +661,7 @@ def _from_plain_text(
             return []
 
     if beside_failures:
-        pairs = plaintext.addresses_beside_failures(
-            region, excluded=excluded, machine=bool(_is_machine_sender(message))
-        )
+        pairs = plaintext.addresses_beside_failures(region, excluded=excluded, machine=machine)
     else:
         pairs = plaintext.extract_recipients(region, excluded=excluded) or _screen_name_recipients(
             message, region

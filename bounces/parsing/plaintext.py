@@ -82,7 +82,6 @@ _LEADING_REPLY = re.compile(r"^\s*[45]\d\d\s+<")
 _SMTP_REPLY_LINE = re.compile(
     r"^(?:(?:received\s*)?[<>]{3}\s*|out:\s*)?[245]\d\d[ -]", re.IGNORECASE
 )
-_FAILING_REPLY_LINE = re.compile(r"^(?:(?:received\s*)?[<>]{3}\s*|out:\s*)?[45]\d\d[ -]", re.I)
 _TRANSCRIPT_PREFIX = re.compile(r"^(?:received\s*)?[<>]{3}\s*|^(?:out|in):\s*", re.IGNORECASE)
 
 # Lines that introduce the returned copy of the message.
@@ -337,7 +336,6 @@ _RECIPIENT_LABEL = re.compile(r"^\s*(?:failed |undelivered )?recipients?(?:\(s\)
 _NOT_RECIPIENT_LABEL = re.compile(
     r"^\s*(?:from|sender|reply-to|return-path|date|subject|message-id|cc|bcc)\s*:", re.I
 )
-_WHOLE_LINE = re.compile(r".*")
 
 
 def addresses_beside_failures(
@@ -369,13 +367,15 @@ def addresses_beside_failures(
             continue
         if "@" not in line:
             continue
-        if machine and failure is None and (number <= listed_until or _RECIPIENT_LABEL.match(line)):
+        if failure is not None:
+            words = failure.group(0)
+        elif machine and (number <= listed_until or _RECIPIENT_LABEL.match(line)):
             # A line of the list under the heading, or a "Recipient(s):" label: what it names
             # is what failed, unless it is the message's sender or its other headers.
             if _NOT_RECIPIENT_LABEL.match(line):
                 continue
-            failure = _WHOLE_LINE.match(said)
-        if failure is None:
+            words = ""
+        else:
             continue
         candidates = [
             match
@@ -388,7 +388,7 @@ def addresses_beside_failures(
             continue
         # Several addresses on the line ("a@b does not exist, use c@d"): the failure is said
         # of the one nearest its words.
-        nearest = min(candidates, key=lambda match: _distance(match, line, failure.group(0)))
+        nearest = min(candidates, key=lambda match: _distance(match, line, words))
         found.setdefault(nearest.group(0).strip("'`").lower(), " ".join(line.split()))
         if len(found) >= MAX_RECIPIENTS:
             break
@@ -396,8 +396,8 @@ def addresses_beside_failures(
 
 
 def _distance(address: re.Match[str], line: str, words: str) -> int:
-    """Characters between an address and the failure `words` on its line."""
-    start = line.find(words)
+    """Characters between an address and the failure `words` on its line (none: the first)."""
+    start = line.find(words) if words else -1
     if start < 0:
         start = address.end()
     end = start + len(words)
@@ -414,9 +414,10 @@ def _refusal_after(lines: list[str], index: int) -> str:
         if _TRANSCRIPT_RCPT.match(following):
             after_rcpt = True
             continue
-        if _SMTP_REPLY_LINE.match(following.strip()):
-            if _FAILING_REPLY_LINE.match(following.strip()) and not after_rcpt:
-                return following.strip()
+        reply = following.strip()
+        if _SMTP_REPLY_LINE.match(reply):
+            if not after_rcpt and _TRANSCRIPT_PREFIX.sub("", reply)[:1] in ("4", "5"):
+                return reply
             after_rcpt = False
     return ""
 
