@@ -215,7 +215,7 @@ def test_a_persons_reply_in_words_like_a_notice_is_not_a_bounce():
     assert parse_bounce(raw) is None
 
 
-# Korean, Japanese and Chinese providers' other wordings: a nonexistent or out-of-use address,
+# Providers' other wordings. Korean, Japanese and Chinese: a nonexistent or out-of-use address,
 # a mailbox short of space, an account dormant, stopped or frozen, a recipient refusing mail,
 # an unreachable server, a message too big.
 @pytest.mark.parametrize(
@@ -235,17 +235,8 @@ def test_a_persons_reply_in_words_like_a_notice_is_not_a_bounce():
         ("메일 서버에 연결할 수 없습니다.", "network_error", False),
         ("메일 크기가 너무 큽니다.", "message_too_large", False),
         ("メールのサイズが大きすぎます。", "message_too_large", False),
-    ],
-)
-def test_east_asian_providers_own_wordings(said, reason, hard):
-    assert reading(said) == (reason, hard)
-
-
-# The European languages' words for a locked account, an unavailable mailbox or an invalid
-# address, and German for a connection refused.
-@pytest.mark.parametrize(
-    ("said", "reason", "hard"),
-    [
+        # The European languages' words for a locked account, an unavailable mailbox or an
+        # invalid address, and German for a connection refused.
         ("Das Konto des Empfängers ist gesperrt.", "mailbox_disabled", False),
         ("Le compte du destinataire est désactivé.", "mailbox_disabled", False),
         ("La cuenta está suspendida.", "mailbox_disabled", False),
@@ -261,7 +252,7 @@ def test_east_asian_providers_own_wordings(said, reason, hard):
         ("Die Verbindung wurde abgelehnt.", "network_error", False),
     ],
 )
-def test_european_languages_other_wordings(said, reason, hard):
+def test_providers_other_wordings_in_each_language(said, reason, hard):
     assert reading(said) == (reason, hard)
 
 
